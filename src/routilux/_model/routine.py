@@ -1,0 +1,336 @@
+"""Routines: the units of work of a flow."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from routilux._model.context import CURRENT_FRAME, ExecutionContext
+from routilux._model.error_policy import ErrorHandler, ErrorStrategy
+from routilux._model.event import Event
+from routilux._model.slot import MergeFunction, Slot
+from routilux.exceptions import DefinitionError, ExecutionError
+
+__all__ = ["Routine"]
+
+
+class Routine:
+    """A unit of work with named input slots and output events.
+
+    Subclasses call ``super().__init__()``, then define their slots and events::
+
+        class Doubler(Routine):
+            def __init__(self):
+                super().__init__()
+                self.define_slot("input", handler=self.double)
+                self.define_event("output", ["value"])
+
+            def double(self, value):
+                self.emit("output", value=value * 2)
+
+    Config, stats and slot data live on the routine object, so every job that
+    runs the routine shares them.
+    """
+
+    def __init__(self) -> None:
+        self._slots: dict[str, Slot] = {}
+        self._events: dict[str, Event] = {}
+        self._config: dict[str, Any] = {}
+        self._stats: dict[str, Any] = {}
+        self._stats_lock = threading.Lock()
+        self._error_handler: ErrorHandler | None = None
+        self._timeout: float | None = None
+        self._max_concurrency: int | None = 1
+
+    # -- definition -------------------------------------------------------
+
+    def define_slot(
+        self,
+        name: str,
+        handler: Callable[..., Any] | None = None,
+        merge_strategy: str | MergeFunction = "override",
+    ) -> Slot:
+        """Define an input slot.
+
+        Args:
+            name: The slot's name, unique within this routine.
+            handler: Called with each message the slot receives.
+            merge_strategy: ``"override"`` (default), ``"append"`` or a
+                callable ``merge(old_data, message) -> dict``.
+
+        Returns:
+            The new slot.
+
+        Raises:
+            DefinitionError: The name is taken or invalid, the handler is not
+                callable, or the merge strategy is unknown.
+        """
+        self._check_new_name(name, self._slots, "slot")
+        slot = Slot(self, name, handler, merge_strategy)
+        self._slots[name] = slot
+        return slot
+
+    def define_event(self, name: str, params: Iterable[str] | None = None) -> Event:
+        """Define an output event.
+
+        Args:
+            name: The event's name, unique within this routine.
+            params: The keys the event carries (documentation).
+
+        Returns:
+            The new event.
+
+        Raises:
+            DefinitionError: The name is taken or invalid.
+        """
+        self._check_new_name(name, self._events, "event")
+        listed = tuple(params or ())
+        if not all(isinstance(p, str) for p in listed):
+            raise DefinitionError(
+                f"The params of event {name!r} of {self._label()} must be strings, not {listed!r}."
+            )
+        event = Event(self, name, listed)
+        self._events[name] = event
+        return event
+
+    def _check_new_name(self, name: object, taken: Mapping[str, object], kind: str) -> None:
+        article = "an" if kind[0] in "aeiou" else "a"
+        if not isinstance(name, str) or not name:
+            raise DefinitionError(
+                f"{article.capitalize()} {kind} name of {self._label()} must be a non-empty "
+                f"string, not {name!r}."
+            )
+        if name in taken:
+            raise DefinitionError(f"{self._label()} already has {article} {kind} named {name!r}.")
+
+    @property
+    def slots(self) -> Mapping[str, Slot]:
+        """The routine's slots by name (read-only)."""
+        return MappingProxyType(self._slots)
+
+    @property
+    def events(self) -> Mapping[str, Event]:
+        """The routine's events by name (read-only)."""
+        return MappingProxyType(self._events)
+
+    def get_slot(self, name: str) -> Slot:
+        """Return the slot called ``name``.
+
+        Raises:
+            DefinitionError: There is no such slot; the message lists the slots.
+        """
+        try:
+            return self._slots[name]
+        except KeyError:
+            raise DefinitionError(self.describe_missing("slot", name)) from None
+
+    def get_event(self, name: str) -> Event:
+        """Return the event called ``name``.
+
+        Raises:
+            DefinitionError: There is no such event; the message lists the events.
+        """
+        try:
+            return self._events[name]
+        except KeyError:
+            raise DefinitionError(self.describe_missing("event", name)) from None
+
+    def describe_missing(self, kind: str, name: object, *, label: str | None = None) -> str:
+        """A sentence saying this routine has no slot or event ``name``, listing what exists."""
+        names = self._slots if kind == "slot" else self._events
+        listed = ", ".join(repr(n) for n in names) or "none"
+        return f"{label or self._label()} has no {kind} {name!r}; defined {kind}s: {listed}."
+
+    def _label(self) -> str:
+        return f"Routine {type(self).__name__}"
+
+    # -- emitting ---------------------------------------------------------
+
+    def emit(self, event_name: str, **data: Any) -> None:
+        """Send ``data`` to every slot connected to the event ``event_name``.
+
+        Deliveries are scheduled, not run at once: each connected slot
+        receives the data after this handler returns, in connection order.
+        If the handler raises, what it emitted is discarded.
+
+        Raises:
+            ExecutionError: Called outside of a running job.
+            DefinitionError: The routine has no such event.
+        """
+        frame = CURRENT_FRAME.get()
+        if frame is None:
+            raise ExecutionError(
+                f"{self._label()} emitted {event_name!r} outside of a job; emit only "
+                "works while a flow runs one of the routine's handlers."
+            )
+        frame.emit(self, event_name, data)
+
+    def get_execution_context(self) -> ExecutionContext | None:
+        """The flow, job state and routine id of the running job, or ``None``."""
+        frame = CURRENT_FRAME.get()
+        return None if frame is None else frame.context_for(self)
+
+    # -- config -----------------------------------------------------------
+
+    def set_config(self, **config: Any) -> None:
+        """Set configuration keys (merged into the existing config).
+
+        Raises:
+            DefinitionError: :meth:`validate_config` refused the new config.
+        """
+        merged = {**self._config, **config}
+        self.validate_config(merged)
+        self._config = merged
+
+    def get_config(self, key: str, default: Any = None) -> Any:
+        """The config value of ``key``, or ``default``."""
+        return self._config.get(key, default)
+
+    def config(self) -> dict[str, Any]:
+        """A copy of the whole config."""
+        return dict(self._config)
+
+    def validate_config(self, config: Mapping[str, Any]) -> None:
+        """Check a config before :meth:`set_config` applies it.
+
+        Override to refuse bad values with a :class:`DefinitionError`; the
+        default accepts everything.
+        """
+
+    def check_definition(self) -> None:
+        """Check the routine is ready to run; called before each job starts.
+
+        Override to raise :class:`DefinitionError` for a routine whose
+        config and events do not fit together; the default accepts.
+        """
+
+    # -- stats ------------------------------------------------------------
+
+    def set_stat(self, key: str, value: Any) -> None:
+        """Set the stat ``key``."""
+        self._stats[key] = value
+
+    def get_stat(self, key: str, default: Any = None) -> Any:
+        """The stat ``key``, or ``default``."""
+        return self._stats.get(key, default)
+
+    def increment_stat(self, key: str, by: int | float = 1) -> int | float:
+        """Add ``by`` to the stat ``key`` (from 0) without losing concurrent updates.
+
+        Returns:
+            The new value.
+        """
+        with self._stats_lock:
+            value: int | float = self._stats.get(key, 0) + by
+            self._stats[key] = value
+        return value
+
+    def stats(self) -> dict[str, Any]:
+        """A copy of every stat."""
+        return dict(self._stats)
+
+    def reset_stats(self) -> None:
+        """Remove every stat."""
+        with self._stats_lock:
+            self._stats = {}
+
+    # -- error policy -----------------------------------------------------
+
+    @property
+    def error_handler(self) -> ErrorHandler | None:
+        """The routine's own error policy, or ``None`` to use the flow's."""
+        return self._error_handler
+
+    def set_error_handler(self, error_handler: ErrorHandler | None) -> None:
+        """Set the routine's error policy (``None`` falls back to the flow's).
+
+        Raises:
+            DefinitionError: ``error_handler`` is not an :class:`ErrorHandler`.
+        """
+        if error_handler is not None and not isinstance(error_handler, ErrorHandler):
+            raise DefinitionError(
+                f"{self._label()}: set_error_handler expects an ErrorHandler or None, "
+                f"not {type(error_handler).__name__}."
+            )
+        self._error_handler = error_handler
+
+    def get_error_handler(self) -> ErrorHandler | None:
+        """The routine's own error policy, or ``None``."""
+        return self._error_handler
+
+    @property
+    def timeout(self) -> float | None:
+        """Seconds a handler of this routine may run, or ``None`` for no limit."""
+        return self._timeout
+
+    def set_timeout(self, seconds: float | None) -> None:
+        """Limit how long each handler call of this routine may run.
+
+        A call that runs longer fails with :class:`HandlerTimeoutError`, which
+        the routine's error policy handles like any failure (a ``RETRY``
+        policy retries it). The limit is on real time. A synchronous handler
+        cannot be interrupted: it runs on in its thread, and whatever it
+        emits afterwards is discarded; an ``async def`` handler is cancelled.
+
+        Raises:
+            DefinitionError: ``seconds`` is not a positive number or ``None``.
+        """
+        if seconds is not None and (
+            not isinstance(seconds, (int, float))
+            or isinstance(seconds, bool)
+            or not seconds > 0
+            or seconds == float("inf")
+        ):
+            raise DefinitionError(
+                f"{self._label()}: set_timeout expects a positive number of seconds or None, "
+                f"not {seconds!r}."
+            )
+        self._timeout = None if seconds is None else float(seconds)
+
+    def get_max_concurrency(self) -> int | None:
+        """How many deliveries of this routine may run at once (``None``: no limit)."""
+        return self._max_concurrency
+
+    def set_max_concurrency(self, limit: int | None) -> None:
+        """Let up to ``limit`` deliveries of this routine run at once.
+
+        Only the ``concurrent`` strategy runs deliveries in parallel. By
+        default a routine runs one delivery at a time, in arrival order, so
+        handlers that update the routine's own attributes need no locks.
+        Raise the limit (``None``: no limit) for handlers that are safe to
+        overlap, typically I/O-bound or ``async def`` ones.
+
+        Raises:
+            DefinitionError: ``limit`` is not a positive integer or ``None``.
+        """
+        if limit is not None and (
+            not isinstance(limit, int) or isinstance(limit, bool) or limit < 1
+        ):
+            raise DefinitionError(
+                f"{self._label()}: set_max_concurrency expects a positive integer or None, "
+                f"not {limit!r}."
+            )
+        self._max_concurrency = limit
+
+    def set_as_critical(
+        self, max_retries: int = 3, retry_delay: float = 1.0, retry_backoff: float = 2.0
+    ) -> None:
+        """Retry failures; when the retries are spent, fail the job."""
+        self.set_error_handler(
+            ErrorHandler(
+                strategy=ErrorStrategy.RETRY,
+                max_retries=max_retries,
+                retry_delay=retry_delay,
+                retry_backoff=retry_backoff,
+                is_critical=True,
+            )
+        )
+
+    def set_as_optional(self, strategy: ErrorStrategy = ErrorStrategy.CONTINUE) -> None:
+        """Let failures of this routine never fail the job (``CONTINUE`` by default)."""
+        self.set_error_handler(ErrorHandler(strategy=strategy, is_critical=False))
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} slots={list(self._slots)} events={list(self._events)}>"

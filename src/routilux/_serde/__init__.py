@@ -1,0 +1,1 @@
+"""The one conversion between live objects and versioned JSON documents."""

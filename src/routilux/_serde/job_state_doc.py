@@ -1,0 +1,189 @@
+"""JobState <-> versioned JSON document."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from routilux._model.records import ErrorRecord, ExecutionRecord, PendingDelivery
+from routilux._model.status import JobStatus
+from routilux._serde.values import decode_value, encode_value
+from routilux.exceptions import SerializationError
+
+if TYPE_CHECKING:
+    from routilux._model.job_state import JobState
+
+__all__ = ["JOB_STATE_SCHEMA", "JOB_STATE_VERSION", "job_state_from_doc", "job_state_to_doc"]
+
+JOB_STATE_SCHEMA = "routilux.job_state"
+JOB_STATE_VERSION = 1
+
+J = TypeVar("J", bound="JobState")
+T = TypeVar("T")
+
+
+def job_state_to_doc(job: JobState) -> dict[str, Any]:
+    """Write ``job`` as a JSON-compatible document.
+
+    Raises:
+        SerializationError: A value in the job cannot be written.
+    """
+    return {
+        "schema": JOB_STATE_SCHEMA,
+        "version": JOB_STATE_VERSION,
+        "job_id": job.job_id,
+        "flow_id": job.flow_id,
+        "status": job.status.value,
+        "created_at": job.created_at.isoformat(),
+        "updated_at": job.updated_at.isoformat(),
+        "current_routine_id": job.current_routine_id,
+        "error": job.error,
+        "routine_states": encode_value(job.routine_states, "routine_states"),
+        "execution_history": [
+            {
+                "routine_id": r.routine_id,
+                "event_name": r.event_name,
+                "data": encode_value(r.data, f"execution_history[{i}].data"),
+                "timestamp": r.timestamp,
+            }
+            for i, r in enumerate(job.execution_history)
+        ],
+        "shared_data": encode_value(job.shared_data, "shared_data"),
+        "shared_log": encode_value(job.shared_log, "shared_log"),
+        "errors": [e.to_dict() for e in job.errors],
+        "pending_deliveries": [
+            {**p.to_dict(), "data": encode_value(p.data, f"pending_deliveries[{i}].data")}
+            for i, p in enumerate(job.pending_deliveries)
+        ],
+    }
+
+
+def job_state_from_doc(cls: type[J], doc: Any) -> J:
+    """Rebuild a job from :func:`job_state_to_doc`'s document.
+
+    Raises:
+        SerializationError: The document is malformed or of another version.
+    """
+    if not isinstance(doc, dict):
+        raise SerializationError(f"A job document must be an object, not {type(doc).__name__}.")
+    if doc.get("schema") != JOB_STATE_SCHEMA:
+        raise SerializationError(
+            f"Not a job document: schema is {doc.get('schema')!r}, expected {JOB_STATE_SCHEMA!r}."
+        )
+    if doc.get("version") != JOB_STATE_VERSION:
+        raise SerializationError(
+            f"Job document version {doc.get('version')!r} is not supported; "
+            f"this routilux reads version {JOB_STATE_VERSION}."
+        )
+    job = cls(_field(doc, "flow_id", str), job_id=_field(doc, "job_id", str))
+    _fill(job, doc)
+    return job
+
+
+def _fill(job: JobState, doc: dict[str, Any]) -> None:
+    job.status = _convert(doc, "status", JobStatus)
+    job.created_at = _convert(doc, "created_at", datetime.fromisoformat)
+    job.updated_at = _convert(doc, "updated_at", datetime.fromisoformat)
+    job.current_routine_id = _optional(doc, "current_routine_id", str)
+    job.error = _optional(doc, "error", str)
+    job.routine_states = _routine_states(_field(doc, "routine_states", dict))
+    job.shared_data = decode_value(_field(doc, "shared_data", dict), "shared_data")
+    job.shared_log = decode_value(_field(doc, "shared_log", list), "shared_log")
+    job.execution_history = [
+        _history_record(item, i) for i, item in enumerate(_field(doc, "execution_history", list))
+    ]
+    job.errors = [_error_record(item, i) for i, item in enumerate(_field(doc, "errors", list))]
+    job.pending_deliveries = [
+        _pending(item, i) for i, item in enumerate(_field(doc, "pending_deliveries", list))
+    ]
+    if job.status.is_terminal:
+        job._finished.set()
+
+
+def _routine_states(raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    states = decode_value(raw, "routine_states")
+    for routine_id, state in states.items():
+        if not isinstance(state, dict):
+            raise SerializationError(
+                f"routine_states[{routine_id!r}] of the job document must be an object, "
+                f"not {type(state).__name__}."
+            )
+    return states  # type: ignore[no-any-return]
+
+
+def _field(doc: Any, key: str, kind: type[T], where: str = "job document") -> T:
+    if not isinstance(doc, dict) or key not in doc:
+        raise SerializationError(f"The {where} has no {key!r} field.")
+    value = doc[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise SerializationError(
+            f"The {key!r} field of the {where} must be a {kind.__name__}, "
+            f"not {type(value).__name__}."
+        )
+    return value
+
+
+def _optional(doc: dict[str, Any], key: str, kind: type[T]) -> T | None:
+    if doc.get(key) is None:
+        return None
+    return _field(doc, key, kind)
+
+
+def _convert(doc: dict[str, Any], key: str, convert: Callable[[Any], T]) -> T:
+    text = _field(doc, key, str)
+    try:
+        return convert(text)
+    except ValueError:
+        raise SerializationError(
+            f"The {key!r} field of the job document is not valid: {doc[key]!r}."
+        ) from None
+
+
+def _number(item: Any, key: str, where: str) -> float:
+    value = item.get(key) if isinstance(item, dict) else None
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise SerializationError(f"The {key!r} field of {where} must be a number.")
+    return float(value)
+
+
+def _history_record(item: Any, index: int) -> ExecutionRecord:
+    where = f"execution_history[{index}]"
+    return ExecutionRecord(
+        _field(item, "routine_id", str, where),
+        _field(item, "event_name", str, where),
+        decode_value(_field(item, "data", dict, where), f"{where}.data"),
+        _number(item, "timestamp", where),
+    )
+
+
+def _error_record(item: Any, index: int) -> ErrorRecord:
+    where = f"errors[{index}]"
+    if not isinstance(item, dict):
+        raise SerializationError(f"{where} of the job document must be an object.")
+    try:
+        return ErrorRecord(
+            routine_id=_optional(item, "routine_id", str),
+            slot=_optional(item, "slot", str),
+            error_type=_field(item, "error_type", str, where),
+            message=_field(item, "message", str, where),
+            traceback=_field(item, "traceback", str, where),
+            attempt=_field(item, "attempt", int, where),
+            action=_field(item, "action", str, where),
+            timestamp=_number(item, "timestamp", where),
+            delivery_id=_optional(item, "delivery_id", str),
+        )
+    except SerializationError as exc:
+        raise SerializationError(f"{exc} (in {where})") from None
+
+
+def _pending(item: Any, index: int) -> PendingDelivery:
+    where = f"pending_deliveries[{index}]"
+    return PendingDelivery(
+        delivery_id=_field(item, "delivery_id", str, where),
+        routine_id=_field(item, "routine_id", str, where),
+        slot=_field(item, "slot", str, where),
+        data=decode_value(_field(item, "data", dict, where), f"{where}.data"),
+        attempt=_field(item, "attempt", int, where),
+        delay=_number(item, "delay", where),
+    )
