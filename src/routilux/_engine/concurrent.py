@@ -1,0 +1,267 @@
+"""The concurrent strategy: deliveries on a pool of worker threads."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
+from inspect import isawaitable
+from typing import TYPE_CHECKING, Any
+
+from routilux._engine.frame import DeliveryFrame
+from routilux._engine.guarded_call import deliver_with_timeout
+from routilux._engine.job_run import Item, JobRun
+from routilux._model.records import PendingDelivery
+from routilux._model.status import JobStatus
+
+if TYPE_CHECKING:
+    from routilux._engine.aio import LoopThread
+    from routilux._engine.gates import Gate, Gates
+    from routilux._engine.pool import WorkerPool
+    from routilux._engine.timers import Timer, TimerService
+
+__all__ = ["ConcurrentRun", "Work", "admit_entry", "run_entry"]
+
+#: A work entry of the pool: (run, delivery, whether it holds its routine's place).
+Work = tuple["ConcurrentRun", Item, bool]
+
+
+class ConcurrentRun(JobRun):
+    """A job whose deliveries run on the worker pool.
+
+    ``outstanding`` counts the deliveries scheduled and not yet finished
+    (queued, running, parked or waiting for a retry); the job completes when
+    it reaches zero.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        pool: WorkerPool[Work],
+        gates: Gates[Work],
+        timers: TimerService,
+        loop: LoopThread,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.pool = pool
+        self.gates = gates
+        self.timers = timers
+        self.loop = loop
+        self.outstanding = 0
+        self.running = 0
+        self.parked: deque[Item] = deque()
+        self.waiting: dict[int, tuple[Timer, Item]] = {}
+
+    def begin(self, entry: Item) -> None:
+        """Schedule the entry delivery."""
+        with self.lock:
+            self.outstanding = 1
+        self.pool.submit([(self, entry, False)])
+
+    def drop_pending(self) -> int:
+        """Forget what has not run; queued items are dropped as workers reach them."""
+        dropped = self.outstanding - self.running
+        self.parked.clear()
+        for timer, _ in self.waiting.values():
+            timer.cancel()
+        self.waiting.clear()
+        return max(0, dropped)
+
+    def pending(self) -> list[PendingDelivery]:
+        """Parked deliveries, then retries waiting for their delay (while paused)."""
+        with self.lock:
+            return self._pending_locked()
+
+    def _pending_locked(self) -> list[PendingDelivery]:
+        now = self.clock.monotonic()
+        ready = [self.pending_item(item) for item in sorted(self.parked, key=lambda i: i[2])]
+        waiting = sorted(self.waiting.values(), key=lambda entry: entry[0].due)
+        return ready + [self.pending_item(i, max(0.0, t.due - now)) for t, i in waiting]
+
+    def retry_later(self, delay: float, item: Item) -> None:
+        """Run ``item`` again after ``delay`` seconds (caller holds ``lock``)."""
+        seq = item[2]
+        self.waiting[seq] = (self.timers.call_later(delay, self._due_callback(seq)), item)
+
+    def _due_callback(self, seq: int) -> Callable[[], None]:
+        return lambda: self._retry_due(seq)
+
+    def _retry_due(self, seq: int) -> None:
+        with self.lock:
+            entry = self.waiting.pop(seq, None)
+            if entry is None or self.ended:
+                return
+            if self.paused:
+                self.parked.append(entry[1])
+                return
+        self.pool.submit([(self, entry[1], False)])
+
+    def pause(self) -> None:
+        """Hold every delivery not yet started (caller holds ``lock``)."""
+        self.paused = self.interrupted = True
+        mine = self._is_mine
+        held = self.pool.extract(mine) + self.gates.extract(mine)
+        # By sequence number: the pool and the gates each keep their own order.
+        self.parked.extend(sorted((item for _, item, _ in held), key=lambda item: item[2]))
+
+    def _is_mine(self, entry: Work) -> bool:
+        return entry[0] is self
+
+    def acknowledge_pause(self) -> None:
+        """Once nothing runs, record the pending deliveries and mark the job paused."""
+        if self.paused and not self.ended and self.running == 0:
+            if self.job.status is JobStatus.RUNNING:
+                self.job.pending_deliveries = self._pending_locked()
+                self.job._transition(JobStatus.PAUSED)
+            self.quiet.notify_all()
+
+    def resume(self) -> list[Item]:
+        """Release the parked deliveries (caller holds ``lock``); returns them to submit."""
+        self.paused = self.interrupted = False
+        now = self.clock.monotonic()
+        for seq, (timer, item) in list(self.waiting.items()):
+            if timer.cancelled:  # The engine shut down while the job was paused.
+                self.waiting[seq] = (
+                    self.timers.call_later(max(0.0, timer.due - now), self._due_callback(seq)),
+                    item,
+                )
+        items = sorted(self.parked, key=lambda item: item[2])
+        self.parked.clear()
+        self.job.pending_deliveries = []
+        return items
+
+    def finished(self, item: Item, frame: DeliveryFrame) -> None:
+        """Commit a successful delivery's output and schedule its deliveries."""
+        new: list[Item] = []
+        with self.lock:
+            self.running -= 1
+            if not self.ended:
+                if frame.history:
+                    self.job._history.extend(frame.history)
+                new = list(frame.staged)
+                self.outstanding += len(new) - 1
+                if self.paused:
+                    self.parked.extend(new)
+                    new = []
+                    self.acknowledge_pause()
+                elif self.outstanding == 0:
+                    self.complete()
+        frame.staged.clear()
+        frame.history.clear()
+        if new:
+            self.pool.submit([(self, i, False) for i in new])
+        self.timers.wake()
+
+    def failed(self, item: Item, exc: BaseException) -> None:
+        """Apply the error policy to a failed delivery."""
+        with self.lock:
+            self.running -= 1
+            if not self.ended and self.on_failure(item, exc, self.retry_later):
+                self.outstanding -= 1
+                if self.outstanding == 0 and not self.ended:
+                    self.complete()
+            self.acknowledge_pause()
+        self.timers.wake()
+
+
+def _claim(run: ConcurrentRun, item: Item) -> bool:
+    """Decide whether a worker runs ``item`` now; count it if so."""
+    with run.lock:
+        if run.ended:
+            return False
+        if run.paused:
+            run.parked.append(item)
+            if run.job.status is JobStatus.PAUSED:  # Taken just before the pause: list it.
+                run.job.pending_deliveries = run._pending_locked()
+            return False
+        if run.deliveries >= run.max_deliveries:
+            run.runaway(item)
+            return False
+        run.deliveries += 1
+        run.running += 1
+        run.invocations[item[0].index] += 1
+        run.job.current_routine_id = item[0].routine_id
+        return True
+
+
+def admit_entry(entry: Work) -> bool:
+    """Let a delivery start if its routine is under its limit, else queue it at its gate.
+
+    The pool calls this under its queue's lock, so deliveries reach their
+    routine's gate in the order they were queued.
+    """
+    run, item, entered = entry
+    return entered or _gate(run, item).enter(entry)
+
+
+def _gate(run: ConcurrentRun, item: Item) -> Gate[Work]:
+    routine = item[0].routine
+    return run.gates.of(routine, routine.get_max_concurrency)
+
+
+def run_entry(entry: Work, state: object) -> None:
+    """The pool's work function: run a delivery, then the routine's waiting ones."""
+    run, item, _ = entry
+    gate = _gate(run, item)
+    assert isinstance(state, DeliveryFrame)
+    while True:
+        if _deliver(run, item, state):
+            return  # An async handler holds the place until it completes.
+        following = gate.leave()
+        if following is None:
+            return
+        run, item, _ = following
+
+
+def _deliver(run: ConcurrentRun, item: Item, frame: DeliveryFrame) -> bool:
+    """Run one delivery; return whether an async handler still runs it."""
+    if not _claim(run, item):
+        return False
+    target = item[0]
+    frame.run = run
+    frame.target = target
+    frame.record_history = run.record_history
+    try:
+        timeout = target.routine._timeout
+        if timeout is not None and not target.slot.is_async:
+            used = deliver_with_timeout(run, item, timeout)
+        else:
+            result = target.deliver(item[1])
+            if result is not None and isawaitable(result):
+                _run_async(run, item, result, frame)
+                return True
+            used = frame
+    except Exception as exc:  # The user's handler: any failure goes to its policy.
+        frame.staged.clear()
+        frame.history.clear()
+        run.failed(item, exc)
+        return False
+    run.finished(item, used)
+    return False
+
+
+def _run_async(
+    run: ConcurrentRun, item: Item, awaitable: Awaitable[Any], frame: DeliveryFrame
+) -> None:
+    # The coroutine emits while it runs on the loop thread, after this worker
+    # has moved on: it gets a frame of its own.
+    own = DeliveryFrame(run, item[0], run.record_history)
+    own.staged.extend(frame.staged)
+    own.history.extend(frame.history)
+    frame.staged.clear()
+    frame.history.clear()
+    future = run.loop.submit(run._in_frame(own, awaitable, item[0]))
+    future.add_done_callback(lambda done: _async_done(run, item, own, done))
+
+
+def _async_done(run: ConcurrentRun, item: Item, frame: DeliveryFrame, done: Future[Any]) -> None:
+    if done.cancelled():
+        run.failed(item, RuntimeError("The async handler was cancelled."))
+    elif (error := done.exception()) is not None:
+        run.failed(item, error)
+    else:
+        run.finished(item, frame)
+    following = _gate(run, item).leave()
+    if following is not None:
+        following[0].pool.submit([(following[0], following[1], True)], first=True)

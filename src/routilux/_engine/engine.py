@@ -1,0 +1,270 @@
+"""The threads of one flow, and control of its running jobs."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from routilux._engine.aio import LoopThread
+from routilux._engine.concurrent import ConcurrentRun, Work, admit_entry, run_entry
+from routilux._engine.frame import DeliveryFrame
+from routilux._engine.gates import Gates
+from routilux._engine.job_run import JobRun
+from routilux._engine.plan import FlowPlan, Target
+from routilux._engine.pool import WorkerPool
+from routilux._engine.sequential import SequentialRun
+from routilux._engine.threads import ThreadGroup
+from routilux._engine.timers import TimerService
+from routilux._model.context import CURRENT_FRAME
+from routilux._model.job_state import JobState
+from routilux._model.status import JobStatus
+
+__all__ = ["Engine"]
+
+
+class Engine:
+    """Runs the jobs of one flow and owns the threads they need.
+
+    Threads start on first use: the timer thread (retry delays and job
+    deadlines), and for the concurrent strategy the worker pool and the
+    asyncio loop thread; a sequential job started in the background gets a
+    thread of its own. :meth:`shutdown` stops them all; the engine starts
+    them again if another job comes.
+    """
+
+    def __init__(self, flow: Any) -> None:
+        self.flow = flow
+        self._lock = threading.Lock()
+        self._runs: dict[str, JobRun] = {}
+        self._threads = ThreadGroup()
+        self._timers: TimerService | None = None
+        self._pool: WorkerPool[Work] | None = None
+        self._gates: Gates[Work] = Gates()
+        self._loop: LoopThread | None = None
+        self._virtual = bool(getattr(flow.clock, "virtual", False))
+
+    # -- services ---------------------------------------------------------------
+
+    def _services(self) -> tuple[TimerService, WorkerPool[Work], LoopThread]:
+        with self._lock:
+            if self._pool is None:
+                self._pool = WorkerPool(
+                    self.flow.max_workers, run_entry, self._worker_frame, admit=admit_entry
+                )
+            if self._loop is None:
+                self._loop = LoopThread()
+            return self._timer_service(), self._pool, self._loop
+
+    def _loop_thread(self) -> LoopThread:
+        with self._lock:
+            if self._loop is None:
+                self._loop = LoopThread()
+            return self._loop
+
+    def _timer_service(self) -> TimerService:
+        # Caller holds self._lock.
+        if self._timers is None:
+            self._timers = TimerService(self.flow.clock, self._idle)
+        return self._timers
+
+    def _idle(self) -> bool:
+        pool = self._pool
+        if pool is not None and not pool.idle():
+            return False
+        with self._lock:
+            runs = list(self._runs.values())
+        return not any(getattr(run, "running", 0) for run in runs)
+
+    @staticmethod
+    def _worker_frame() -> DeliveryFrame:
+        frame = DeliveryFrame(None, None, True)  # type: ignore[arg-type]
+        CURRENT_FRAME.set(frame)
+        return frame
+
+    # -- starting ---------------------------------------------------------------
+
+    def execute(
+        self, plan: FlowPlan, entry: Target, params: dict[str, Any], timeout: float | None
+    ) -> JobState:
+        """Run one job and return once it has ended."""
+        concurrent = self.flow.execution_strategy == "concurrent"
+        if concurrent or (timeout is not None and not self._virtual):
+            job = self.start(plan, entry, params, timeout)
+            if not job.wait(timeout):
+                run = self._runs.get(job.job_id)
+                if run is not None:
+                    with run.lock:
+                        run.time_out()
+            job.wait()
+            return job
+        run = self._new_run(plan, timeout)
+        assert isinstance(run, SequentialRun)
+        run.queue.append(run.entry_item(entry, params))
+        run.driving = True
+        self._register(run)
+        run.job._transition(JobStatus.RUNNING)
+        run.drive()
+        run.job.wait()  # Paused from another thread: resume() drives it elsewhere.
+        return run.job
+
+    def start(
+        self, plan: FlowPlan, entry: Target, params: dict[str, Any], timeout: float | None
+    ) -> JobState:
+        """Start one job in the background and return its (running) state."""
+        run = self._new_run(plan, timeout)
+        item = run.entry_item(entry, params)
+        self._register(run)
+        run.job._transition(JobStatus.RUNNING)
+        if isinstance(run, ConcurrentRun):
+            self._arm_deadline(run)
+            run.begin(item)
+        else:
+            assert isinstance(run, SequentialRun)
+            run.queue.append(item)
+            run.driving = True
+            if not self._virtual:
+                self._arm_deadline(run)
+            self._drive_in_thread(run)
+        return run.job
+
+    def _new_run(self, plan: FlowPlan, timeout: float | None) -> JobRun:
+        flow = self.flow
+        job = JobState(flow.flow_id)
+        flow._remember(job)
+        options: dict[str, Any] = {
+            "clock": flow.clock,
+            "timeout": timeout,
+            "max_deliveries": flow.max_deliveries,
+            "record_history": flow.record_history,
+            "async_loop": self._loop_thread,
+            "threads": self._threads,
+        }
+        if flow.execution_strategy == "concurrent":
+            timers, pool, loop = self._services()
+            return ConcurrentRun(
+                flow, plan, job, pool=pool, gates=self._gates, timers=timers, loop=loop, **options
+            )
+        return SequentialRun(flow, plan, job, **options)
+
+    def _register(self, run: JobRun) -> None:
+        with self._lock:
+            for job_id in [jid for jid, r in self._runs.items() if r.ended]:
+                del self._runs[job_id]
+            self._runs[run.job.job_id] = run
+
+    def _arm_deadline(self, run: JobRun) -> None:
+        if run.deadline is None:
+            return
+        with self._lock:
+            timers = self._timer_service()
+        remaining = run.deadline - self.flow.clock.monotonic()
+        run.deadline_timer = timers.call_later(remaining, _locked(run, run.time_out))
+
+    def _drive_in_thread(self, run: SequentialRun) -> None:
+        self._threads.start(run.drive, f"routilux-job-{run.job.job_id[:8]}")
+
+    # -- control ----------------------------------------------------------------
+
+    def run_of(self, job: JobState) -> JobRun | None:
+        """The engine's run of ``job``, if this engine runs it."""
+        with self._lock:
+            return self._runs.get(job.job_id)
+
+    def pause(self, job: JobState, timeout: float | None) -> bool:
+        """Hold the job's deliveries; wait until none of them runs."""
+        run = self.run_of(job)
+        if run is None:
+            return False
+        with run.lock:
+            if run.ended:
+                return False
+            if isinstance(run, ConcurrentRun):
+                run.pause()
+                run.acknowledge_pause()
+            else:
+                run.paused = run.interrupted = True
+                run.wakeup.set()
+            if _inside(run):
+                return True  # A handler of this job paused it: it settles when it returns.
+            return (
+                run.quiet.wait_for(lambda: run.ended or run.job.status is JobStatus.PAUSED, timeout)
+                and not run.ended
+            )
+
+    def resume(self, job: JobState) -> bool:
+        """Continue a paused job where it stopped."""
+        run = self.run_of(job)
+        if run is None:
+            return False
+        with run.lock:
+            if run.ended or not run.paused or job.status is not JobStatus.PAUSED:
+                return False
+            job._transition(JobStatus.RUNNING)
+            if isinstance(run, ConcurrentRun):
+                timers, pool, loop = self._services()
+                run.pool, run.timers, run.loop = pool, timers, loop
+                items = run.resume()
+                if not items and run.outstanding == 0:
+                    run.complete()  # The last delivery finished while the job was paused.
+            else:
+                assert isinstance(run, SequentialRun)
+                run.paused = run.interrupted = False
+                run.wakeup.clear()
+                job.pending_deliveries = []
+                run.driving = True
+        lost_deadline = run.deadline_timer is None or run.deadline_timer.cancelled
+        if not run.ended and lost_deadline and not self._virtual:
+            self._arm_deadline(run)  # The flow was shut down while the job was paused.
+        if isinstance(run, ConcurrentRun):
+            if items:
+                run.pool.submit([(run, item, False) for item in items])
+        else:
+            self._drive_in_thread(run)
+        return True
+
+    def cancel(self, job: JobState) -> bool:
+        """End the job ``cancelled``; its pending deliveries are dropped."""
+        run = self.run_of(job)
+        if run is None:
+            return False
+        with run.lock:
+            cancelled = run.cancel()
+        if cancelled and isinstance(run, ConcurrentRun):
+            run.pool.extract(lambda entry: entry[0] is run)
+        return cancelled
+
+    def shutdown(self, wait: bool) -> None:
+        """Stop every thread; with ``wait``, after the running jobs have ended."""
+        with self._lock:
+            runs = list(self._runs.values())
+        for run in runs:
+            if wait and not run.paused:
+                run.job.wait()
+            elif not wait and not run.paused:
+                with run.lock:
+                    run.cancel()
+        with self._lock:
+            pool, timers, loop = self._pool, self._timers, self._loop
+            self._pool = self._timers = self._loop = None
+        if pool is not None:
+            pool.shutdown(wait)
+        if timers is not None:
+            timers.shutdown()
+        if loop is not None:
+            loop.shutdown()
+        if wait:
+            self._threads.join()
+
+
+def _inside(run: JobRun) -> bool:
+    frame = CURRENT_FRAME.get()
+    return frame is not None and getattr(frame, "run", None) is run
+
+
+def _locked(run: JobRun, action: Callable[[], None]) -> Callable[[], None]:
+    def call() -> None:
+        with run.lock:
+            action()
+
+    return call

@@ -1,0 +1,335 @@
+"""One job being run: what both strategies share."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from routilux._engine.clock import Clock
+from routilux._engine.plan import FlowPlan, Target
+from routilux._model.context import CURRENT_FRAME, Frame
+from routilux._model.error_policy import ErrorHandler, ErrorStrategy
+from routilux._model.job_state import JobState
+from routilux._model.records import ErrorRecord, PendingDelivery
+from routilux._model.status import JobStatus
+from routilux.exceptions import (
+    ExecutionError,
+    HandlerTimeoutError,
+    JobTimeoutError,
+    RunawayJobError,
+)
+
+if TYPE_CHECKING:
+    from routilux._engine.aio import LoopThread
+    from routilux._engine.threads import ThreadGroup
+    from routilux._engine.timers import Timer
+
+__all__ = ["Item", "JobRun"]
+
+logger = logging.getLogger("routilux")
+
+#: A scheduled delivery: (target, message, sequence number, attempt).
+Item = tuple[Target, dict[str, Any], int, int]
+
+_STOP_BY_DEFAULT = ErrorHandler(strategy=ErrorStrategy.STOP)
+_ACTIONS = {
+    ErrorStrategy.STOP: "stop",
+    ErrorStrategy.CONTINUE: "continue",
+    ErrorStrategy.SKIP: "skip",
+}
+
+
+class JobRun:
+    """The engine's side of one job, shared by both strategies.
+
+    It holds what the :class:`JobState` does not: per-routine counters, the
+    error policy decisions, and whether the job is paused or has ended.
+    ``lock`` guards every change that another thread may race with (a
+    commit, a failure, pause, cancel, timeout); the strategy subclasses own
+    the queue of deliveries.
+
+    Attributes:
+        ended: No more deliveries will run or be committed.
+        interrupted: Paused or ended: the driver must look before going on.
+    """
+
+    def __init__(
+        self,
+        flow: Any,
+        plan: FlowPlan,
+        job: JobState,
+        *,
+        clock: Clock,
+        timeout: float | None,
+        max_deliveries: int,
+        record_history: bool,
+        async_loop: Callable[[], LoopThread],
+        threads: ThreadGroup,
+    ) -> None:
+        self.flow = flow
+        self.plan = plan
+        self.job = job
+        self.clock = clock
+        self.max_deliveries = max_deliveries
+        self.record_history = record_history
+        self.counter = itertools.count(1)
+        self.deliveries = 0
+        self.invocations = [0] * len(plan.index)
+        self.failures = [0] * len(plan.index)
+        self.skips = [0] * len(plan.index)
+        self.timeout = timeout
+        self.deadline = None if timeout is None else clock.monotonic() + timeout
+        self.deadline_timer: Timer | None = None
+        self.lock = threading.Lock()
+        self.quiet = threading.Condition(self.lock)
+        self.ended = False
+        self.paused = False
+        self.interrupted = False
+        self.wakeup = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.async_loop: Callable[[], LoopThread] = async_loop
+        self.threads = threads
+
+    # -- identity -------------------------------------------------------------
+
+    def delivery_id(self, seq: int) -> str:
+        """The stable id of delivery number ``seq`` of this job."""
+        return f"{self.job.job_id}:{seq}"
+
+    def entry_item(self, entry: Target, params: dict[str, Any]) -> Item:
+        """The first delivery of the job."""
+        return (entry, params, next(self.counter), 1)
+
+    # -- ending -----------------------------------------------------------------
+
+    def complete(self) -> None:
+        """End the job ``completed`` (caller holds ``lock``)."""
+        if self.ended:
+            return
+        self._end()
+        self.job._transition(JobStatus.COMPLETED)
+
+    def stop(self, reason: str) -> None:
+        """End the job ``failed``, dropping what has not run (caller holds ``lock``)."""
+        if self.ended:
+            return
+        dropped = self.drop_pending()
+        if dropped:
+            reason = f"{reason} ({dropped} pending deliveries dropped)"
+        self._end()
+        logger.error("Job %s of flow %r failed: %s", self.job.job_id, self.job.flow_id, reason)
+        self.job._transition(JobStatus.FAILED, error=reason)
+
+    def cancel(self) -> bool:
+        """End the job ``cancelled`` (caller holds ``lock``); False if it had ended."""
+        if self.ended:
+            return False
+        dropped = self.drop_pending()
+        self._end()
+        self.job._transition(
+            JobStatus.CANCELLED, error=f"Cancelled ({dropped} pending deliveries dropped)"
+        )
+        return True
+
+    def _end(self) -> None:
+        self.ended = self.interrupted = True
+        if self.deadline_timer is not None:
+            self.deadline_timer.cancel()
+        self._write_routine_states()
+        self.quiet.notify_all()
+        self.wakeup.set()
+
+    def drop_pending(self) -> int:
+        """Forget every delivery not yet run; return how many (strategy-specific)."""
+        raise NotImplementedError
+
+    def pending(self) -> list[PendingDelivery]:
+        """The deliveries not yet run (strategy-specific)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the job's own event loop, if a handler needed one."""
+        if self._loop is not None:
+            self._loop.close()
+            self._loop = None
+
+    def _write_routine_states(self) -> None:
+        ids = list(self.plan.index)
+        for i, calls in enumerate(self.invocations):
+            if not calls:
+                continue
+            status = "failed" if self.failures[i] else "skipped" if self.skips[i] else "completed"
+            self.job.update_routine_state(
+                ids[i], {"status": status, "deliveries": calls, "failures": self.failures[i]}
+            )
+
+    # -- limits -----------------------------------------------------------------
+
+    def time_out(self) -> None:
+        """Fail the job for running past its deadline (caller holds ``lock``)."""
+        if self.ended:
+            return
+        error = JobTimeoutError(
+            f"Job {self.job.job_id} of flow {self.job.flow_id!r} ran past its timeout of "
+            f"{self.timeout} seconds.",
+            job_id=self.job.job_id,
+        )
+        self.stop_with_error(error)
+
+    def past_deadline(self) -> bool:
+        """Whether the job's deadline has passed."""
+        return self.deadline is not None and self.clock.monotonic() >= self.deadline
+
+    def runaway(self, item: Item) -> None:
+        """Fail a job that exceeded its delivery limit (caller holds ``lock``)."""
+        error = RunawayJobError(
+            f"Job {self.job.job_id} of flow {self.job.flow_id!r} exceeded its limit of "
+            f"{self.max_deliveries} deliveries, at a delivery to routine "
+            f"{item[0].routine_id!r}; the flow probably has a cycle. Raise "
+            "Flow(max_deliveries=...) if the job really needs more.",
+            routine_id=item[0].routine_id,
+            slot_name=item[0].slot.name,
+            job_id=self.job.job_id,
+        )
+        self.stop_with_error(error)
+
+    def stop_with_error(self, error: ExecutionError) -> None:
+        """Record a job-level ``error`` and stop the job (caller holds ``lock``)."""
+        self._record(error, None, action="stop", trace="")
+        self.stop(str(error))
+
+    # -- failures ---------------------------------------------------------------
+
+    def on_failure(
+        self, item: Item, exc: BaseException, retry: Callable[[float, Item], None]
+    ) -> bool:
+        """Apply the error policy to a delivery whose handler raised (caller holds ``lock``).
+
+        Args:
+            item: The failed delivery.
+            exc: What the handler raised.
+            retry: Schedules ``item`` again after a delay, if the policy retries.
+
+        Returns:
+            Whether the delivery is finished (not retried).
+        """
+        target, data, seq, attempt = item
+        if isinstance(exc, ExecutionError):
+            exc.routine_id = exc.routine_id or target.routine_id
+            exc.slot_name = exc.slot_name or target.slot.name
+            exc.job_id = exc.job_id or self.job.job_id
+        policy = target.routine._error_handler or self.flow.error_handler or _STOP_BY_DEFAULT
+        action = self._action(policy, exc, attempt)
+        self._record(exc, item, action=action, trace=_format(exc))
+        if action == "retry":
+            retry(policy.retry_delay_for(attempt), (target, data, seq, attempt + 1))
+            return False
+        if action == "skip":
+            self.skips[target.index] += 1
+        else:
+            self.failures[target.index] += 1
+        if action == "stop":
+            self.stop(
+                f"Routine {target.routine_id!r} failed in slot {target.slot.name!r} "
+                f"(attempt {attempt}): {type(exc).__name__}: {exc}"
+            )
+        return True
+
+    @staticmethod
+    def _action(policy: ErrorHandler, exc: BaseException, attempt: int) -> str:
+        if policy.will_retry(exc, attempt):
+            return "retry"
+        if policy.strategy is ErrorStrategy.RETRY:
+            return "stop" if policy.is_critical else "continue"
+        return _ACTIONS[policy.strategy]
+
+    def _record(self, exc: BaseException, item: Item | None, *, action: str, trace: str) -> None:
+        target = item[0] if item else None
+        record = ErrorRecord(
+            routine_id=target.routine_id if target else None,
+            slot=target.slot.name if target else None,
+            error_type=type(exc).__name__,
+            message=str(exc),
+            traceback=trace,
+            attempt=item[3] if item else 1,
+            action=action,
+            timestamp=time.time(),
+            delivery_id=self.delivery_id(item[2]) if item else None,
+        )
+        with self.job._lock:
+            self.job.errors.append(record)
+        if target is not None:
+            logger.warning(
+                "Routine %r failed in slot %r of job %s (attempt %d, action %s): %s: %s",
+                target.routine_id,
+                target.slot.name,
+                self.job.job_id,
+                record.attempt,
+                action,
+                record.error_type,
+                record.message,
+            )
+
+    # -- async handlers in the sequential strategy --------------------------------
+
+    def await_result(self, awaitable: Awaitable[Any], target: Target) -> Any:
+        """Run an ``async def`` handler's awaitable to completion, blocking this thread.
+
+        It runs on the job's own event loop; if this thread already runs an
+        event loop (``execute`` called from async code), on the engine's
+        loop thread instead, since one thread cannot run two loops.
+        """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+            return self._loop.run_until_complete(self.bounded(awaitable, target))
+        frame = CURRENT_FRAME.get()
+        return self.async_loop().submit(self._in_frame(frame, awaitable, target)).result()
+
+    async def _in_frame(
+        self, frame: Frame | None, awaitable: Awaitable[Any], target: Target
+    ) -> Any:
+        token = CURRENT_FRAME.set(frame)
+        try:
+            return await self.bounded(awaitable, target)
+        finally:
+            CURRENT_FRAME.reset(token)
+
+    async def bounded(self, awaitable: Awaitable[Any], target: Target) -> Any:
+        """Await ``awaitable`` within the routine's timeout, if it has one."""
+        timeout = target.routine._timeout
+        if timeout is None:
+            return await awaitable
+        try:
+            return await asyncio.wait_for(awaitable, timeout)
+        except asyncio.TimeoutError:
+            raise self.handler_timeout(target, timeout) from None
+
+    def handler_timeout(self, target: Target, timeout: float) -> HandlerTimeoutError:
+        """The error of a handler that ran past its routine's timeout."""
+        return HandlerTimeoutError(
+            f"The handler of slot {target.slot.name!r} of routine {target.routine_id!r} ran "
+            f"longer than its timeout of {timeout} seconds.",
+            routine_id=target.routine_id,
+            slot_name=target.slot.name,
+            job_id=self.job.job_id,
+        )
+
+    def pending_item(self, item: Item, delay: float = 0.0) -> PendingDelivery:
+        """``item`` as a :class:`PendingDelivery`."""
+        target, data, seq, attempt = item
+        return PendingDelivery(
+            self.delivery_id(seq), target.routine_id, target.slot.name, data, attempt, delay
+        )
+
+
+def _format(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))

@@ -1,0 +1,152 @@
+"""A flow compiled for running: who receives each event, precomputed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from routilux._model.connection import Connection
+from routilux._model.routine import Routine
+from routilux._model.slot import Slot
+from routilux.exceptions import DefinitionError
+
+__all__ = ["FlowPlan", "Target"]
+
+
+class Target:
+    """One slot of one routine, as the engine delivers to it.
+
+    Attributes:
+        routine_id: The routine's id in the flow.
+        routine: The routine.
+        slot: The slot.
+        deliver: Merges a message into the slot and calls the handler.
+        mapping: Key renames of the connection, or ``None``.
+        out: The routine's outgoing targets by event name (shared per routine).
+        index: Position of the routine in the plan (for per-job counters).
+    """
+
+    __slots__ = ("deliver", "index", "mapping", "out", "routine", "routine_id", "slot")
+
+    def __init__(
+        self,
+        routine_id: str,
+        routine: Routine,
+        slot: Slot,
+        *,
+        out: dict[str, tuple[Target, ...]],
+        index: int,
+        mapping: Mapping[str, str] | None = None,
+    ) -> None:
+        self.routine_id = routine_id
+        self.routine = routine
+        self.slot = slot
+        self.deliver: Callable[[Mapping[str, Any]], Any] = slot.deliver
+        self.mapping = dict(mapping) if mapping else None
+        self.out = out
+        self.index = index
+
+    def remap(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Apply the connection's key renames to ``data``."""
+        mapping = self.mapping
+        if mapping is None:
+            return data
+        return {mapping.get(key, key): value for key, value in data.items()}
+
+
+class FlowPlan:
+    """The routing table of a flow: for each routine and event, the targets.
+
+    Built once per change of the flow's routines or connections, and shared
+    by every job the flow runs.
+    """
+
+    def __init__(self, routines: Mapping[str, Routine], connections: Iterable[Connection]) -> None:
+        self.routine_ids: dict[int, str] = {id(r): rid for rid, r in routines.items()}
+        self.index: dict[str, int] = {rid: i for i, rid in enumerate(routines)}
+        self.outgoing: dict[str, dict[str, tuple[Target, ...]]] = {rid: {} for rid in routines}
+        self._routines = dict(routines)
+        lists: dict[tuple[str, str], list[Target]] = {}
+        for conn in connections:
+            target_routine = routines[conn.target_id]
+            lists.setdefault((conn.source_id, conn.event), []).append(
+                Target(
+                    conn.target_id,
+                    target_routine,
+                    target_routine.get_slot(conn.slot),
+                    out=self.outgoing[conn.target_id],
+                    index=self.index[conn.target_id],
+                    mapping=conn.param_mapping,
+                )
+            )
+        for (source_id, event), targets in lists.items():
+            self.outgoing[source_id][event] = tuple(targets)
+        self.checked = [
+            (rid, r)
+            for rid, r in routines.items()
+            if type(r).check_definition is not Routine.check_definition
+        ]
+
+    def entry_target(self, routine_id: str, slot_name: str = "trigger") -> Target:
+        """The target that receives a job's entry parameters.
+
+        Raises:
+            DefinitionError: The routine is not in the flow or has no such slot.
+        """
+        routine = self._routines.get(routine_id)
+        if routine is None:
+            known = ", ".join(repr(r) for r in self._routines) or "none"
+            raise DefinitionError(f"The flow has no routine {routine_id!r}; routines: {known}.")
+        slot = routine._slots.get(slot_name)
+        if slot is None:
+            raise DefinitionError(
+                routine.describe_missing("slot", slot_name, label=f"Entry routine {routine_id!r}")
+                + " A job starts by delivering its entry params to the entry routine's "
+                f"{slot_name!r} slot."
+            )
+        return Target(
+            routine_id, routine, slot, out=self.outgoing[routine_id], index=self.index[routine_id]
+        )
+
+    def lookup(self, routine: Routine) -> tuple[str, dict[str, tuple[Target, ...]]]:
+        """The id and outgoing table of ``routine``.
+
+        Raises:
+            DefinitionError: The routine is not part of this flow.
+        """
+        rid = self.routine_ids.get(id(routine))
+        if rid is None:
+            raise DefinitionError(
+                f"Routine {type(routine).__name__} emitted in a job of a flow it is not part of; "
+                "add it with flow.add_routine first."
+            )
+        return rid, self.outgoing[rid]
+
+    @staticmethod
+    def unconnected(rid: str, routine: Routine, event_name: str) -> tuple[Target, ...]:
+        """The (empty) targets of an event that has no connections.
+
+        Raises:
+            DefinitionError: The routine has no event ``event_name``.
+        """
+        if event_name not in routine._events:
+            raise DefinitionError(
+                routine.describe_missing("event", event_name, label=f"Routine {rid!r}")
+            )
+        return ()
+
+    def check_routines(self) -> None:
+        """Run every routine's own :meth:`Routine.check_definition`.
+
+        Raises:
+            DefinitionError: A routine is not ready; the message names its id.
+        """
+        for rid, routine in self.checked:
+            _check_one(rid, routine)
+
+
+def _check_one(rid: str, routine: Routine) -> None:
+    try:
+        routine.check_definition()
+    except DefinitionError as exc:
+        raise DefinitionError(f"Routine {rid!r} is not ready to run: {exc}") from exc

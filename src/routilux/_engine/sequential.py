@@ -1,0 +1,195 @@
+"""The sequential strategy: deliveries one at a time, first in first out."""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from inspect import isawaitable
+from typing import Any
+
+from routilux._engine.frame import DeliveryFrame
+from routilux._engine.guarded_call import deliver_with_timeout
+from routilux._engine.job_run import Item, JobRun
+from routilux._model.context import CURRENT_FRAME
+from routilux._model.records import PendingDelivery
+from routilux._model.status import JobStatus
+
+__all__ = ["SequentialRun"]
+
+
+class SequentialRun(JobRun):
+    """A job whose deliveries run one at a time on the thread that drives it.
+
+    Ready deliveries wait in a FIFO queue; retries wait in a heap ordered
+    by the time they become due, and join the back of the queue then.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue: deque[Item] = deque()
+        self.timers: list[tuple[float, int, Item]] = []
+        self.driving = False
+
+    def drop_pending(self) -> int:
+        """Forget every delivery not yet run; return how many."""
+        dropped = len(self.queue) + len(self.timers)
+        self.queue.clear()
+        self.timers.clear()
+        return dropped
+
+    def pending(self) -> list[PendingDelivery]:
+        """Ready deliveries first, then waiting retries with their remaining delay."""
+        now = self.clock.monotonic()
+        with self.lock:
+            ready = [self.pending_item(item) for item in self.queue]
+            timers = sorted(self.timers)
+        waiting = [self.pending_item(item, max(0.0, due - now)) for due, _, item in timers]
+        return ready + waiting
+
+    def retry_later(self, delay: float, item: Item) -> None:
+        """Put ``item`` back after ``delay`` seconds on the clock."""
+        due = self.clock.monotonic() + delay
+        heapq.heappush(self.timers, (due, item[2], item))
+
+    def release_timers(self) -> bool:
+        """Move due retries to the queue; with nothing else to do, wait for the next.
+
+        Returns:
+            False if the job was interrupted (paused, cancelled, timed out) meanwhile.
+        """
+        timers = self.timers
+        now = self.clock.monotonic()
+        if not self.queue and timers[0][0] > now:
+            wake = timers[0][0] if self.deadline is None else min(timers[0][0], self.deadline)
+            self.clock.wait(self.wakeup, wake - now)
+            if self.interrupted:
+                return False
+            if self.past_deadline():
+                with self.lock:
+                    self.time_out()
+                return False
+            now = self.clock.monotonic()
+        with self.lock:
+            while timers and timers[0][0] <= now:
+                self.queue.append(heapq.heappop(timers)[2])
+        return True
+
+    def halt(self, item: Item, count: int) -> bool:
+        """Stop the job if it hit its delivery limit or deadline; return whether it did."""
+        if count >= self.max_deliveries:
+            with self.lock:
+                self.runaway(item)
+            return True
+        if self.past_deadline():
+            with self.lock:
+                self.time_out()
+            return True
+        return False
+
+    def fail(self, item: Item, exc: Exception) -> None:
+        """Apply the error policy to a failed delivery."""
+        with self.lock:
+            if not self.ended:
+                self.on_failure(item, exc, self.retry_later)
+
+    def settle(self) -> None:
+        """After the loop: complete the job, acknowledge a pause, or stop a broken run.
+
+        All in one locked step, with ``driving`` cleared in it, so that a
+        resume can never meet a driver still cleaning up.
+        """
+        with self.lock:
+            if not self.ended:
+                if self.paused:
+                    self.job.pending_deliveries = self._pending_locked()
+                    self.job._transition(JobStatus.PAUSED)
+                elif not self.queue and not self.timers:
+                    self.complete()
+                else:  # The loop left with work to do: an exception escaped it.
+                    self.stop("The job was interrupted before it finished")
+            self.driving = False
+            if self.ended:
+                self.close()
+            self.quiet.notify_all()
+
+    def _pending_locked(self) -> list[PendingDelivery]:
+        now = self.clock.monotonic()
+        ready = [self.pending_item(item) for item in self.queue]
+        timers = sorted(self.timers)
+        return ready + [self.pending_item(i, max(0.0, due - now)) for due, _, i in timers]
+
+    def drive(self) -> None:
+        """Run deliveries on the calling thread until the job ends or pauses.
+
+        The caller sets ``driving`` (under ``lock``) before calling.
+        """
+        frame = DeliveryFrame(self, None, self.record_history)
+        token = CURRENT_FRAME.set(frame)
+        try:
+            _loop(self, frame)
+        finally:
+            CURRENT_FRAME.reset(token)
+            self.settle()
+
+
+# The engine's hot path stays in one function on purpose: a helper call per
+# delivery would cost more than the branches it hides.
+def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
+    queue = run.queue
+    popleft = queue.popleft
+    staged = frame.staged
+    staged_history = frame.history
+    history = run.job._history
+    invocations = run.invocations
+    job = run.job
+    acquire = run.lock.acquire
+    release = run.lock.release
+    limit = run.max_deliveries
+    count = run.deliveries
+    try:
+        while not run.interrupted:
+            if run.timers and not run.release_timers():
+                break
+            if not queue:
+                if run.timers:
+                    continue
+                break
+            if (count >= limit or run.deadline is not None) and run.halt(queue[0], count):
+                break
+            item = popleft()
+            count += 1
+            target = item[0]
+            job.current_routine_id = target.routine_id
+            invocations[target.index] += 1
+            frame.target = target
+            try:
+                if target.routine._timeout is None or target.slot.is_async:
+                    result = target.deliver(item[1])
+                    if result is not None and isawaitable(result):
+                        run.await_result(result, target)
+                else:
+                    _adopt(frame, deliver_with_timeout(run, item, target.routine._timeout))
+            except Exception as exc:  # The user's handler: any failure goes to its policy.
+                staged.clear()
+                staged_history.clear()
+                run.fail(item, exc)
+                continue
+            acquire()
+            try:
+                if run.ended:
+                    break
+                if staged_history:
+                    history.extend(staged_history)
+                    staged_history.clear()
+                if staged:
+                    queue.extend(staged)
+                    staged.clear()
+            finally:
+                release()
+    finally:
+        run.deliveries = count
+
+
+def _adopt(frame: DeliveryFrame, other: DeliveryFrame) -> None:
+    frame.staged.extend(other.staged)
+    frame.history.extend(other.history)
