@@ -1,0 +1,236 @@
+"""``async def`` handlers: both strategies, one event loop thread, emits and errors."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from routilux import ErrorHandler, ErrorStrategy, Flow, JobStatus, Routine
+
+PATIENCE = 10.0
+STRATEGIES = ["sequential", "concurrent"]
+
+
+class Source(Routine):
+    """Emits ``out`` once per number in ``range(n)``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.define_slot("trigger", handler=self.send)
+        self.define_event("out", ["i"])
+
+    def send(self, n: int) -> None:
+        for i in range(n):
+            self.emit("out", i=i)
+
+
+class AsyncDoubler(Routine):
+    """Awaits ``pause`` seconds, then emits twice the number; fails on ``fail_on``."""
+
+    def __init__(self, pause: float = 0.0, fail_on: frozenset[int] = frozenset()) -> None:
+        super().__init__()
+        self.pause = pause
+        self.fail_on = fail_on
+        self.threads: set[str] = set()
+        self.define_slot("input", handler=self.double)
+        self.define_event("out", ["i"])
+
+    async def double(self, i: int) -> None:
+        self.threads.add(threading.current_thread().name)
+        await asyncio.sleep(self.pause)
+        if i in self.fail_on:
+            raise ValueError(f"cannot double {i}")
+        self.emit("out", i=i * 2)
+
+
+class Sink(Routine):
+    """Records every number it receives and counts them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.received: list[int] = []
+        self.define_slot("input", handler=self.take)
+
+    def take(self, i: int) -> None:
+        self.received.append(i)
+        self.increment_stat("count")
+
+
+def async_flow(
+    make_flow: Callable[..., Flow], strategy: str, doubler: AsyncDoubler, sink: Sink, **kw: Any
+) -> Flow:
+    flow = make_flow(execution_strategy=strategy, **kw)
+    flow.add_routine(Source(), "source")
+    flow.add_routine(doubler, "doubler")
+    flow.add_routine(sink, "sink")
+    flow.connect("source", "out", "doubler", "input")
+    flow.connect("doubler", "out", "sink", "input")
+    return flow
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_async_handlers_run_and_their_emits_are_delivered(
+    make_flow: Callable[..., Flow], strategy: str
+) -> None:
+    sink = Sink()
+    flow = async_flow(make_flow, strategy, AsyncDoubler(), sink)
+    job = flow.execute("source", {"n": 10})
+    assert job.status is JobStatus.COMPLETED, job.error
+    assert sorted(sink.received) == [i * 2 for i in range(10)]
+    assert len(job.get_execution_history("doubler")) == 10
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_an_async_handlers_exception_goes_through_the_error_policy(
+    make_flow: Callable[..., Flow], strategy: str
+) -> None:
+    doubler, sink = AsyncDoubler(fail_on=frozenset({3, 7})), Sink()
+    doubler.set_error_handler(ErrorHandler(strategy=ErrorStrategy.CONTINUE))
+    job = async_flow(make_flow, strategy, doubler, sink).execute("source", {"n": 10})
+    assert job.status is JobStatus.COMPLETED
+    assert sorted(e.message for e in job.errors) == ["cannot double 3", "cannot double 7"]
+    assert {(e.error_type, e.action) for e in job.errors} == {("ValueError", "continue")}
+    assert sorted(sink.received) == [i * 2 for i in range(10) if i not in {3, 7}]
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_an_async_handlers_exception_stops_the_job_by_default(
+    make_flow: Callable[..., Flow], strategy: str
+) -> None:
+    doubler = AsyncDoubler(fail_on=frozenset({0}))
+    job = async_flow(make_flow, strategy, doubler, Sink()).execute("source", {"n": 1})
+    assert job.status is JobStatus.FAILED
+    assert "cannot double 0" in (job.error or "")
+
+
+class Flaky(Routine):
+    """An async handler that fails its first ``failures`` attempts."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+        self.attempts = 0
+        self.define_slot("trigger", handler=self.work)
+
+    async def work(self) -> None:
+        self.attempts += 1
+        await asyncio.sleep(0)
+        if self.attempts <= self.failures:
+            raise ConnectionError(f"attempt {self.attempts}")
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_failing_async_handler_is_retried(make_flow: Callable[..., Flow], strategy: str) -> None:
+    flaky = Flaky(failures=2)
+    flaky.set_error_handler(
+        ErrorHandler(strategy=ErrorStrategy.RETRY, max_retries=3, retry_delay=0.01)
+    )
+    flow = make_flow(execution_strategy=strategy)
+    flow.add_routine(flaky, "flaky")
+    job = flow.execute("flaky")
+    assert job.status is JobStatus.COMPLETED
+    assert flaky.attempts == 3
+    assert [e.attempt for e in job.errors] == [1, 2]
+
+
+def test_a_thousand_waiting_async_handlers_overlap(make_flow: Callable[..., Flow]) -> None:
+    # 1,000 handlers each awaiting 0.05 s take 50 s one after the other; the
+    # bound is generous and only tells "they overlapped" from "they did not".
+    doubler, sink = AsyncDoubler(pause=0.05), Sink()
+    doubler.set_max_concurrency(None)
+    flow = async_flow(make_flow, "concurrent", doubler, sink, max_workers=4)
+    started = time.monotonic()
+    job = flow.start("source", {"n": 1000})
+    assert job.wait(60)
+    elapsed = time.monotonic() - started
+    assert job.status is JobStatus.COMPLETED
+    assert sink.get_stat("count") == 1000
+    assert elapsed < 10.0
+
+
+def test_async_handlers_all_run_on_one_event_loop_thread(
+    make_flow: Callable[..., Flow],
+) -> None:
+    doubler = AsyncDoubler(pause=0.01)
+    doubler.set_max_concurrency(None)
+    flow = async_flow(make_flow, "concurrent", doubler, Sink(), max_workers=4)
+    job = flow.execute("source", {"n": 200})
+    assert job.status is JobStatus.COMPLETED
+    assert len(doubler.threads) == 1
+    (name,) = doubler.threads
+    assert name.startswith("routilux-asyncio")
+
+
+class AsyncOverlap(Routine):
+    """An async handler that counts how many of its calls overlap."""
+
+    def __init__(self, overlap: Any) -> None:
+        super().__init__()
+        self.overlap = overlap
+        self.define_slot("input", handler=self.work)
+
+    async def work(self, i: int) -> None:
+        self.overlap.enter()
+        try:
+            await asyncio.sleep(0.002)
+        finally:
+            self.overlap.leave()
+
+
+def test_async_handlers_of_a_routine_run_one_at_a_time_by_default(
+    make_flow: Callable[..., Flow], overlap: Any
+) -> None:
+    flow = make_flow(execution_strategy="concurrent", max_workers=4)
+    flow.add_routine(Source(), "source")
+    flow.add_routine(AsyncOverlap(overlap), "worker")
+    flow.connect("source", "out", "worker", "input")
+    job = flow.execute("source", {"n": 30})
+    assert job.status is JobStatus.COMPLETED
+    assert overlap.calls == 30
+    assert overlap.peak == 1
+
+
+def test_async_handlers_respect_max_concurrency(
+    make_flow: Callable[..., Flow], overlap: Any
+) -> None:
+    worker = AsyncOverlap(overlap)
+    worker.set_max_concurrency(5)
+    flow = make_flow(execution_strategy="concurrent", max_workers=2)
+    flow.add_routine(Source(), "source")
+    flow.add_routine(worker, "worker")
+    flow.connect("source", "out", "worker", "input")
+    job = flow.execute("source", {"n": 100})
+    assert job.status is JobStatus.COMPLETED
+    assert overlap.calls == 100
+    # More than the two workers overlap (they hand the waits to the loop), never over 5.
+    assert overlap.peak == 5
+
+
+def test_async_handlers_see_their_own_job_in_the_execution_context(
+    make_flow: Callable[..., Flow],
+) -> None:
+    class Tagger(Routine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.define_slot("trigger", handler=self.tag)
+
+        async def tag(self, tag: str) -> None:
+            await asyncio.sleep(0.01)
+            context = self.get_execution_context()
+            assert context is not None
+            context.job_state.update_shared_data("tag", tag)
+
+    tagger = Tagger()
+    tagger.set_max_concurrency(None)
+    flow = make_flow(execution_strategy="concurrent", max_workers=4)
+    flow.add_routine(tagger, "tagger")
+    jobs = {f"t{n}": flow.start("tagger", {"tag": f"t{n}"}) for n in range(20)}
+    assert all(job.wait(PATIENCE) for job in jobs.values())
+    assert {tag: job.get_shared_data("tag") for tag, job in jobs.items()} == {
+        tag: tag for tag in jobs
+    }

@@ -1,0 +1,325 @@
+"""Building a flow: routines, ids, connections, and what execute checks first."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from routilux import Connection, DefinitionError, ErrorHandler, ErrorStrategy, Flow, Routine
+
+
+class DataSource(Routine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.define_slot("trigger", handler=self.send)
+        self.define_event("output")
+        self.define_event("error")
+
+    def send(self, **kwargs: Any) -> None:
+        self.emit("output", **kwargs)
+
+
+class HTTPFetcher(Routine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.define_slot("input", handler=lambda **kw: None)
+        self.define_slot("control", handler=lambda **kw: None)
+
+
+class NotInitialised(Routine):
+    def __init__(self) -> None:  # Forgets super().__init__().
+        pass
+
+
+class Picky(Routine):
+    """Refuses to run until it is configured."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.define_slot("trigger", handler=lambda: None)
+
+    def check_definition(self) -> None:
+        if self.get_config("mode") is None:
+            raise DefinitionError("set the 'mode' config first")
+
+
+def two_routine_flow() -> Flow:
+    flow = Flow()
+    flow.add_routine(DataSource(), "source")
+    flow.add_routine(HTTPFetcher(), "fetcher")
+    return flow
+
+
+# -- the Flow object -------------------------------------------------------------------
+
+
+def test_flow_id_defaults_to_a_uuid4_string() -> None:
+    flow = Flow()
+    assert uuid.UUID(flow.flow_id).version == 4
+    assert Flow().flow_id != flow.flow_id
+
+
+def test_flow_id_is_kept_and_given_to_its_jobs() -> None:
+    flow = Flow(flow_id="my_flow")
+    flow.add_routine(DataSource(), "source")
+    assert flow.flow_id == "my_flow"
+    assert flow.execute("source").flow_id == "my_flow"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"execution_strategy": "parallel"}, "execution_strategy"),
+        ({"max_workers": 0}, "max_workers"),
+        ({"max_workers": True}, "max_workers"),
+        ({"max_deliveries": 0}, "max_deliveries"),
+        ({"retain_jobs": 0}, "retain_jobs"),
+        ({"execution_timeout": 0}, "timeout"),
+        ({"execution_timeout": -1.0}, "timeout"),
+        ({"execution_timeout": float("nan")}, "timeout"),
+    ],
+)
+def test_flow_refuses_invalid_arguments(kwargs: dict[str, Any], match: str) -> None:
+    with pytest.raises(DefinitionError, match=match):
+        Flow(**kwargs)
+
+
+def test_flow_error_handler_is_set_and_read() -> None:
+    flow = Flow()
+    assert flow.get_error_handler() is None
+    handler = ErrorHandler(strategy=ErrorStrategy.CONTINUE)
+    flow.set_error_handler(handler)
+    assert flow.get_error_handler() is handler
+    assert flow.error_handler is handler
+
+
+def test_flow_set_error_handler_refuses_other_objects() -> None:
+    with pytest.raises(DefinitionError, match="expects an ErrorHandler"):
+        Flow().set_error_handler(ErrorStrategy.CONTINUE)  # type: ignore[arg-type]
+
+
+# -- add_routine -----------------------------------------------------------------------
+
+
+def test_add_routine_returns_the_given_id_and_registers_the_routine() -> None:
+    flow = Flow()
+    routine = DataSource()
+    assert flow.add_routine(routine, "src") == "src"
+    assert flow.routines == {"src": routine}
+
+
+def test_default_ids_are_snake_case_class_names_numbered_when_taken() -> None:
+    flow = Flow()
+    ids = [flow.add_routine(DataSource()) for _ in range(3)]
+    assert ids == ["data_source", "data_source_2", "data_source_3"]
+
+
+def test_default_id_splits_acronyms() -> None:
+    assert Flow().add_routine(HTTPFetcher()) == "http_fetcher"
+
+
+def test_default_id_skips_an_explicitly_taken_name() -> None:
+    flow = Flow()
+    flow.add_routine(DataSource(), "data_source")
+    assert flow.add_routine(DataSource()) == "data_source_2"
+
+
+def test_duplicate_routine_id_raises() -> None:
+    flow = Flow()
+    flow.add_routine(DataSource(), "source")
+    with pytest.raises(DefinitionError, match="already has a routine with id 'source'"):
+        flow.add_routine(DataSource(), "source")
+
+
+def test_adding_one_routine_object_twice_raises() -> None:
+    flow = Flow()
+    routine = DataSource()
+    flow.add_routine(routine, "first")
+    with pytest.raises(DefinitionError, match="already in the flow as 'first'"):
+        flow.add_routine(routine, "second")
+    assert list(flow.routines) == ["first"]
+
+
+@pytest.mark.parametrize("routine_id", ["", 5])
+def test_routine_id_must_be_a_non_empty_string(routine_id: Any) -> None:
+    with pytest.raises(DefinitionError, match="non-empty string"):
+        Flow().add_routine(DataSource(), routine_id)
+
+
+def test_add_routine_refuses_a_non_routine() -> None:
+    with pytest.raises(DefinitionError, match="expects a Routine"):
+        Flow().add_routine(object())  # type: ignore[arg-type]
+
+
+def test_add_routine_refuses_a_routine_that_skipped_super_init() -> None:
+    with pytest.raises(DefinitionError, match=r"super\(\).__init__\(\)"):
+        Flow().add_routine(NotInitialised())
+
+
+# -- connect ---------------------------------------------------------------------------
+
+
+def test_connect_returns_the_connection_and_keeps_connection_order() -> None:
+    flow = two_routine_flow()
+    first = flow.connect("source", "output", "fetcher", "input")
+    second = flow.connect("source", "error", "fetcher", "control", {"a": "b"})
+    assert isinstance(first, Connection)
+    assert (first.source_id, first.event, first.target_id, first.slot) == (
+        "source",
+        "output",
+        "fetcher",
+        "input",
+    )
+    assert first.param_mapping is None
+    assert dict(second.param_mapping or {}) == {"a": "b"}
+    assert flow.connections == [first, second]
+
+
+def test_connect_unknown_source_names_it_and_lists_the_routines() -> None:
+    flow = two_routine_flow()
+    with pytest.raises(
+        DefinitionError, match="no source routine 'nope'; routines: 'source', 'fetcher'"
+    ):
+        flow.connect("nope", "output", "fetcher", "input")
+
+
+def test_connect_unknown_target_names_it_and_lists_the_routines() -> None:
+    flow = two_routine_flow()
+    with pytest.raises(
+        DefinitionError, match="no target routine 'nope'; routines: 'source', 'fetcher'"
+    ):
+        flow.connect("source", "output", "nope", "input")
+
+
+def test_connect_unknown_event_names_it_and_lists_the_events() -> None:
+    flow = two_routine_flow()
+    with pytest.raises(
+        DefinitionError, match="'source' has no event 'out'; defined events: 'output', 'error'"
+    ):
+        flow.connect("source", "out", "fetcher", "input")
+
+
+def test_connect_unknown_slot_names_it_and_lists_the_slots() -> None:
+    flow = two_routine_flow()
+    with pytest.raises(
+        DefinitionError, match="'fetcher' has no slot 'inptu'; defined slots: 'input', 'control'"
+    ):
+        flow.connect("source", "output", "fetcher", "inptu")
+
+
+def test_a_failed_connect_adds_no_connection() -> None:
+    flow = two_routine_flow()
+    with pytest.raises(DefinitionError):
+        flow.connect("source", "output", "fetcher", "inptu")
+    assert flow.connections == []
+
+
+def test_duplicate_connection_raises() -> None:
+    flow = two_routine_flow()
+    flow.connect("source", "output", "fetcher", "input")
+    with pytest.raises(DefinitionError, match="already has the connection"):
+        flow.connect("source", "output", "fetcher", "input")
+
+
+def test_param_mapping_must_map_strings_to_strings() -> None:
+    flow = two_routine_flow()
+    with pytest.raises(DefinitionError, match=r"str -> str"):
+        flow.connect("source", "output", "fetcher", "input", {"a": 1})  # type: ignore[dict-item]
+
+
+def test_param_mapping_must_not_map_two_keys_to_one_name() -> None:
+    flow = two_routine_flow()
+    with pytest.raises(DefinitionError, match="maps two keys to one name"):
+        flow.connect("source", "output", "fetcher", "input", {"a": "x", "b": "x"})
+
+
+# -- what execute checks ---------------------------------------------------------------
+
+
+def test_execute_unknown_entry_id_raises_listing_the_routines() -> None:
+    flow = two_routine_flow()
+    with pytest.raises(DefinitionError, match="no routine 'ghost'; routines: 'source', 'fetcher'"):
+        flow.execute("ghost")
+
+
+def test_execute_entry_without_trigger_slot_raises_listing_its_slots() -> None:
+    flow = two_routine_flow()
+    with pytest.raises(
+        DefinitionError, match="no slot 'trigger'; defined slots: 'input', 'control'"
+    ):
+        flow.execute("fetcher")
+
+
+@pytest.mark.parametrize("params", [[("a", 1)], "a=1", 5, {1: "a"}])
+def test_execute_refuses_entry_params_that_are_not_a_mapping_with_string_keys(params: Any) -> None:
+    flow = two_routine_flow()
+    with pytest.raises(DefinitionError, match="entry_params"):
+        flow.execute("source", entry_params=params)
+
+
+@pytest.mark.parametrize("timeout", [0, -5, "10"])
+def test_execute_refuses_an_invalid_timeout(timeout: Any) -> None:
+    flow = two_routine_flow()
+    with pytest.raises(DefinitionError, match="timeout"):
+        flow.execute("source", timeout=timeout)
+
+
+def test_a_definition_error_at_execute_starts_no_job() -> None:
+    flow = two_routine_flow()
+    with pytest.raises(DefinitionError):
+        flow.execute("ghost")
+    assert flow.get_all_executions() == []
+
+
+def test_execute_runs_check_definition_and_names_the_routine() -> None:
+    flow = Flow()
+    picky = Picky()
+    flow.add_routine(picky, "picky")
+    with pytest.raises(DefinitionError, match="'picky' is not ready to run: set the 'mode'"):
+        flow.execute("picky")
+    picky.set_config(mode="fast")
+    assert flow.execute("picky").status == "completed"
+
+
+def test_routines_added_after_an_execute_are_used_by_the_next() -> None:
+    flow = Flow()
+    flow.add_routine(DataSource(), "source")
+    flow.execute("source")
+    received: list[dict[str, Any]] = []
+
+    class Late(Routine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.define_slot("input", handler=lambda **kw: received.append(kw))
+
+    flow.add_routine(Late(), "late")
+    flow.connect("source", "output", "late", "input")
+    flow.execute("source", entry_params={"v": 1})
+    assert received == [{"v": 1}]
+
+
+# -- remembered jobs -------------------------------------------------------------------
+
+
+def test_get_execution_returns_the_job_by_id() -> None:
+    flow = two_routine_flow()
+    job = flow.execute("source")
+    assert flow.get_execution(job.job_id) is job
+    assert flow.get_execution("unknown") is None
+
+
+def test_get_all_executions_lists_jobs_oldest_first() -> None:
+    flow = two_routine_flow()
+    jobs = [flow.execute("source") for _ in range(3)]
+    assert flow.get_all_executions() == jobs
+
+
+def test_only_the_last_retain_jobs_jobs_are_remembered() -> None:
+    flow = Flow(retain_jobs=2)
+    flow.add_routine(DataSource(), "source")
+    first, second, third = (flow.execute("source") for _ in range(3))
+    assert flow.get_all_executions() == [second, third]
+    assert flow.get_execution(first.job_id) is None
+    assert flow.get_execution(third.job_id) is third
