@@ -1,0 +1,94 @@
+"""(e) and (f): handlers that wait, on the concurrent strategy, against their ideal wall time."""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+from bench.measure import Result, Timer, VerificationError, expect
+from bench.workloads.checks import check_job
+from bench.workloads.routines import MAX_DELIVERIES, AsyncSleeper, Sleeper, Source
+from bench.workloads.shape import (
+    ASYNC_SLEEP_S,
+    ASYNC_WARMUP,
+    ASYNC_WORKERS,
+    IO_SLEEP_S,
+    IO_WORKERS,
+)
+from routilux import Flow
+
+__all__ = ["build_waiting", "run_async_io", "run_concurrent_io"]
+
+_Waiting: TypeAlias = Sleeper | AsyncSleeper
+
+
+def build_waiting(waiter: _Waiting, workers: int) -> Flow:
+    """The flow ``source -> waiter`` on the concurrent strategy with ``workers`` threads."""
+    flow = Flow(execution_strategy="concurrent", max_workers=workers, max_deliveries=MAX_DELIVERIES)
+    flow.add_routine(Source(), "source")
+    flow.add_routine(waiter, "waiter")
+    flow.connect("source", "out", "waiter", "input")
+    return flow
+
+
+def _execute(flow: Flow, waiter: _Waiting, n: int) -> tuple[Timer, dict[str, int]]:
+    """Run one job of ``n`` messages, timed; check it and what ``waiter`` received."""
+    waiter.clear()
+    with Timer() as timer:
+        job = flow.execute("source", {"n": n})
+    deliveries = check_job(job, {"source": 1, "waiter": n})
+    expect("messages received by the waiter", sorted(waiter.received), list(range(n)))
+    return timer, {"messages": n, "deliveries": deliveries, "waiter_received": n}
+
+
+def _result(timer: Timer, n: int, counts: dict[str, int], secondary: dict[str, float]) -> Result:
+    """Wall seconds of the timed execute; ``cost_us`` is wall µs per message."""
+    return Result(
+        value=timer.elapsed,
+        cost_us=timer.elapsed / n * 1e6,
+        elapsed_s=timer.elapsed,
+        operations=n,
+        counts=counts,
+        secondary=secondary,
+        gc_collections=timer.gc_collections,
+        cpu_share=timer.cpu_share,
+        peak_rss_kb=timer.peak_rss_kb,
+    )
+
+
+def run_concurrent_io(n: int) -> Result:
+    """(e) ``n`` messages to a handler that sleeps 20 ms, on 16 workers; wall seconds.
+
+    The routine's concurrency limit is lifted, so up to 16 handlers sleep at
+    once; the ideal is ``ceil(n / 16) * 0.02`` s. The first execute (on a
+    fresh flow, so it starts the worker threads) is the warm-up: its time is
+    reported as ``cold_s``, and the figure is the second execute's.
+    """
+    waiter = Sleeper(IO_SLEEP_S)
+    flow = build_waiting(waiter, IO_WORKERS)
+    try:
+        cold, _ = _execute(flow, waiter, n)
+        timer, counts = _execute(flow, waiter, n)
+    finally:
+        flow.shutdown()
+    peak = waiter.peak_in_flight
+    if peak > IO_WORKERS:
+        raise VerificationError(f"{peak} sleeping handlers at once on {IO_WORKERS} workers")
+    return _result(timer, n, counts, {"cold_s": cold.elapsed, "peak_in_flight": peak})
+
+
+def run_async_io(n: int) -> Result:
+    """(f) ``n`` messages to an ``async def`` handler awaiting a 10 ms sleep; wall seconds.
+
+    The handlers run on the engine's event-loop thread; 4 worker threads
+    start them. The routine's concurrency limit is lifted, so every sleep may
+    overlap every other: the ideal is one sleep, 0.01 s. An untimed execute
+    of ``ASYNC_WARMUP`` messages first starts the worker and loop threads.
+    """
+    waiter = AsyncSleeper(ASYNC_SLEEP_S)
+    flow = build_waiting(waiter, ASYNC_WORKERS)
+    try:
+        _execute(flow, waiter, min(ASYNC_WARMUP, n))
+        timer, counts = _execute(flow, waiter, n)
+    finally:
+        flow.shutdown()
+    return _result(timer, n, counts, {"peak_in_flight": waiter.peak_in_flight})

@@ -1,0 +1,132 @@
+"""The routines the routilux workloads are built from."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+from routilux import Routine
+
+__all__ = ["MAX_DELIVERIES", "AsyncSleeper", "CountingSink", "PassThrough", "Sleeper", "Source"]
+
+#: Far above every workload's deliveries (the default, 1,000,000, is below the chain's).
+MAX_DELIVERIES = 1_000_000_000
+
+
+class Source(Routine):
+    """Emits ``{"i": 0}`` ... ``{"i": n - 1}`` on ``out`` when triggered with ``n``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.define_slot("trigger", handler=self.start)
+        self.define_event("out", ["i"])
+
+    def start(self, n: int) -> None:
+        """Emit ``n`` messages."""
+        for i in range(n):
+            self.emit("out", i=i)
+
+
+class PassThrough(Routine):
+    """Re-emits every message its ``input`` slot receives."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.define_slot("input", handler=self.on)
+        self.define_event("out", ["i"])
+
+    def on(self, **kw: Any) -> None:
+        """Forward the message."""
+        self.emit("out", **kw)
+
+
+class CountingSink(Routine):
+    """Counts the messages its ``input`` slot receives and sums their ``i``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+        self.total = 0
+        self.define_slot("input", handler=self.on)
+
+    def on(self, **kw: Any) -> None:
+        """Count the message."""
+        self.count += 1
+        self.total += kw["i"]
+
+    def clear(self) -> None:
+        """Forget what was counted (after a warm-up execute)."""
+        self.count = self.total = 0
+
+
+class _Overlapping(Routine):
+    """A routine whose handler calls may overlap: it records each ``i`` and the peak overlap.
+
+    ``received`` is appended to (atomic under the GIL); the count of calls in
+    flight is kept under a lock, since ``+=`` on an attribute is not atomic.
+    """
+
+    def __init__(self, pause_s: float) -> None:
+        super().__init__()
+        self.pause_s = pause_s
+        self.received: list[int] = []
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self._lock = threading.Lock()
+        self.set_max_concurrency(None)
+
+    def _enter(self, i: int) -> None:
+        with self._lock:
+            self.received.append(i)
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+
+    def _leave(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
+    def clear(self) -> None:
+        """Forget what was received (after a warm-up execute)."""
+        with self._lock:
+            self.received = []
+            self.peak_in_flight = self.in_flight
+
+
+class Sleeper(_Overlapping):
+    """Blocks its worker thread for ``pause_s`` seconds per message: simulated blocking I/O.
+
+    Its concurrency limit is lifted (``set_max_concurrency(None)``).
+    """
+
+    def __init__(self, pause_s: float) -> None:
+        super().__init__(pause_s)
+        self.define_slot("input", handler=self.on)
+
+    def on(self, i: int) -> None:
+        """Sleep, then return."""
+        self._enter(i)
+        try:
+            time.sleep(self.pause_s)
+        finally:
+            self._leave()
+
+
+class AsyncSleeper(_Overlapping):
+    """Awaits ``asyncio.sleep(pause_s)`` per message: simulated asynchronous I/O.
+
+    Its concurrency limit is lifted (``set_max_concurrency(None)``).
+    """
+
+    def __init__(self, pause_s: float) -> None:
+        super().__init__(pause_s)
+        self.define_slot("input", handler=self.on)
+
+    async def on(self, i: int) -> None:
+        """Await the sleep, then return."""
+        self._enter(i)
+        try:
+            await asyncio.sleep(self.pause_s)
+        finally:
+            self._leave()
