@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test lint format bench clean
+.PHONY: setup demo test lint format bench clean postgres-bin
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,23 @@ format: setup
 	$(BIN)/ruff format src tests bench examples
 	$(BIN)/ruff check --fix src tests bench examples
 
-test: lint
+test: lint postgres-bin
 	$(BIN)/python -m pytest
+
+# The PostgreSQL store tests start a server of their own: make sure its binaries
+# (initdb, pg_ctl) exist, installing Debian's package when we are root. Without
+# them those tests fail, unless ROUTILUX_SKIP_POSTGRES=1.
+postgres-bin:
+	@if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		true; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing the PostgreSQL server (apt-get install postgresql)..."; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq --no-install-recommends postgresql >/dev/null \
+			|| { apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql >/dev/null; }; \
+	else \
+		echo "PostgreSQL server binaries not found; install postgresql or set ROUTILUX_SKIP_POSTGRES=1."; \
+	fi
 
 bench: setup
 	$(BIN)/python -m bench

@@ -24,6 +24,7 @@ from routilux._engine.clock import Clock, SystemClock
 from routilux._flow import Flow
 from routilux._model.connection import Connection
 from routilux._model.context import ExecutionContext
+from routilux._model.durable import DeadLetter
 from routilux._model.error_policy import ErrorHandler, ErrorStrategy
 from routilux._model.event import Event
 from routilux._model.job_state import JobState
@@ -31,7 +32,9 @@ from routilux._model.records import ErrorRecord, ExecutionRecord, PendingDeliver
 from routilux._model.routine import Routine
 from routilux._model.slot import Slot
 from routilux._model.status import JobStatus
+from routilux._serde.registry import register_routine, unregister_routine
 from routilux.exceptions import (
+    DeadLetterNotFound,
     DefinitionError,
     ExecutionError,
     ExpressionEvaluationError,
@@ -50,6 +53,8 @@ from routilux.exceptions import (
 __all__ = [
     "Clock",
     "Connection",
+    "DeadLetter",
+    "DeadLetterNotFound",
     "DefinitionError",
     "ErrorHandler",
     "ErrorRecord",
@@ -77,6 +82,8 @@ __all__ = [
     "StoreError",
     "SystemClock",
     "__version__",
+    "register_routine",
+    "unregister_routine",
 ]
 
 __version__ = "0.1.0"

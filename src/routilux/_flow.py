@@ -2,29 +2,36 @@
 
 from __future__ import annotations
 
-import math
 import re
 import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any
+from os import PathLike
+from typing import TYPE_CHECKING, Any
 
 from routilux._engine.clock import Clock, SystemClock
 from routilux._engine.engine import Engine
-from routilux._engine.plan import FlowPlan, Target
+from routilux._engine.plan import FlowPlan
+from routilux._flow_jobs import FlowJobs, check_timeout
 from routilux._model.connection import Connection
 from routilux._model.error_policy import ErrorHandler
 from routilux._model.job_state import JobState
 from routilux._model.routine import Routine
+from routilux._serde._dual import ClassOrInstanceMethod
+from routilux._serde.files import write_json_atomic
+from routilux._serde.flow_doc import flow_from_doc, flow_to_doc, read_flow_file
 from routilux.exceptions import DefinitionError
+
+if TYPE_CHECKING:
+    from routilux.stores.protocol import JobStore
 
 __all__ = ["Flow"]
 
 STRATEGIES = ("sequential", "concurrent")
 
 
-class Flow:
+class Flow(FlowJobs):
     """Routines wired together by connections, and the jobs that run them.
 
     Args:
@@ -41,6 +48,8 @@ class Flow:
         retain_jobs: How many finished jobs :meth:`get_execution` remembers
             (the oldest are forgotten first).
         clock: Where the engine reads time and sleeps (tests pass a fake clock).
+        store: Keep every job durably in this job store (see
+            :mod:`routilux.stores`), checkpointed after every delivery.
 
     Raises:
         DefinitionError: An argument is out of range.
@@ -57,6 +66,7 @@ class Flow:
         record_history: bool = True,
         retain_jobs: int = 100,
         clock: Clock | None = None,
+        store: JobStore | None = None,
     ) -> None:
         if execution_strategy not in STRATEGIES:
             raise DefinitionError(
@@ -69,11 +79,12 @@ class Flow:
         self.flow_id: str = flow_id if flow_id is not None else str(uuid.uuid4())
         self.execution_strategy = execution_strategy
         self.max_workers = max_workers
-        self.execution_timeout = _check_timeout(execution_timeout)
+        self.execution_timeout = check_timeout(execution_timeout)
         self.max_deliveries = max_deliveries
         self.record_history = record_history
         self.retain_jobs = retain_jobs
         self.clock: Clock = clock or SystemClock()
+        self.store: JobStore | None = store
         self.routines: dict[str, Routine] = {}
         self.connections: list[Connection] = []
         self._error_handler: ErrorHandler | None = None
@@ -197,125 +208,52 @@ class Flow:
         """The flow-wide error policy, or ``None``."""
         return self._error_handler
 
-    # -- running ----------------------------------------------------------------
+    # -- documents ----------------------------------------------------------------
 
-    def execute(
-        self,
-        entry_id: str,
-        entry_params: Mapping[str, Any] | None = None,
-        timeout: float | None = None,
-    ) -> JobState:
-        """Run one job and return its state once it has ended.
+    def serialize(self, *, registry: Mapping[str, type[Routine]] | None = None) -> dict[str, Any]:
+        """The flow's definition as a versioned JSON-compatible document.
 
-        The entry routine's ``"trigger"`` slot receives ``entry_params`` as
-        keyword data; then every message the job produces is delivered until
-        none is left.
+        See ``docs/serialization.md`` for what it holds (config, not stats or slot data).
 
         Args:
-            entry_id: The routine that starts the job.
-            entry_params: The data for the entry routine's trigger slot.
-            timeout: Seconds the job may run (default: ``execution_timeout``);
-                past it the job ends ``failed`` and its pending messages are dropped.
-
-        Returns:
-            The job's final state: ``completed``, or ``failed`` with the
-            reason in ``error`` and the details in ``errors``.
+            registry: Names for routine classes that cannot be imported by
+                path, checked before :func:`routilux.register_routine`'s.
 
         Raises:
-            DefinitionError: The entry routine, its trigger slot or the
-                params are invalid, or a routine is not ready to run.
+            SerializationError: A handler is not a method of its routine, a
+                merge strategy or condition is not a module-level function,
+                a config value cannot be written, or a class has no import
+                path and no registered name; the message names the place.
         """
-        plan, entry, params, limit = self._prepare(entry_id, entry_params, timeout)
-        return self._get_engine().execute(plan, entry, params, limit)
+        return flow_to_doc(self, registry=registry)
 
-    def start(
-        self,
-        entry_id: str,
-        entry_params: Mapping[str, Any] | None = None,
-        timeout: float | None = None,
-    ) -> JobState:
-        """Start one job in the background and return its state at once.
+    #: ``Flow.deserialize(document, *, registry=None)`` makes a new flow;
+    #: ``flow.deserialize(...)`` rebuilds into an empty ``flow`` and returns it.
+    deserialize = ClassOrInstanceMethod(flow_from_doc)
 
-        Wait for it with ``job_state.wait(timeout)``; control it with
-        :meth:`pause`, :meth:`resume` and :meth:`cancel`. Arguments and
-        errors are those of :meth:`execute`.
+    def save(
+        self, path: str | PathLike[str], *, registry: Mapping[str, type[Routine]] | None = None
+    ) -> None:
+        """Write :meth:`serialize`'s document to ``path`` as JSON, atomically.
+
+        Raises:
+            SerializationError: The flow cannot be serialized.
+            OSError: The file cannot be written.
         """
-        plan, entry, params, limit = self._prepare(entry_id, entry_params, timeout)
-        return self._get_engine().start(plan, entry, params, limit)
+        write_json_atomic(path, self.serialize(registry=registry))
 
-    def _prepare(
-        self, entry_id: str, entry_params: Mapping[str, Any] | None, timeout: float | None
-    ) -> tuple[FlowPlan, Target, dict[str, Any], float | None]:
-        plan = self._compiled()
-        plan.check_routines()
-        entry = plan.entry_target(entry_id)
-        params = _check_params(entry_params)
-        limit = _check_timeout(timeout) if timeout is not None else self.execution_timeout
-        return plan, entry, params, limit
+    @classmethod
+    def load(
+        cls, path: str | PathLike[str], *, registry: Mapping[str, type[Routine]] | None = None
+    ) -> Flow:
+        """Rebuild a flow from a file that :meth:`save` wrote.
 
-    def _get_engine(self) -> Engine:
-        engine = self._engine
-        if engine is None:
-            with self._lock:
-                if self._engine is None:
-                    self._engine = Engine(self)
-                engine = self._engine
-        return engine
-
-    def pause(self, job_state: JobState, timeout: float | None = None) -> bool:
-        """Stop starting deliveries of ``job_state``; keep the rest as pending.
-
-        Returns once the job's running deliveries have finished (or at once
-        when called from one of its own handlers). ``job_state.status``
-        becomes ``paused`` and ``job_state.pending_deliveries`` lists what
-        waits. Other jobs are not touched.
-
-        Args:
-            job_state: A job this flow is running.
-            timeout: Seconds to wait for running deliveries at most.
-
-        Returns:
-            Whether the job is paused (False if it had ended or is not running here).
+        Raises:
+            SerializationError: The file is not a valid flow document (see
+                :meth:`deserialize`).
+            OSError: The file cannot be read.
         """
-        return self._get_engine().pause(job_state, timeout)
-
-    def resume(self, job_state: JobState) -> bool:
-        """Continue a paused job exactly where it stopped.
-
-        Returns:
-            Whether the job was paused and now runs again.
-        """
-        return self._get_engine().resume(job_state)
-
-    def cancel(self, job_state: JobState) -> bool:
-        """End ``job_state`` as ``cancelled``, dropping its pending deliveries.
-
-        Deliveries already running finish, but their output is discarded.
-
-        Returns:
-            Whether the job was cancelled (False if it had already ended).
-        """
-        return self._get_engine().cancel(job_state)
-
-    def shutdown(self, wait: bool = True) -> None:
-        """Stop the flow's threads; calling it again does nothing more.
-
-        With ``wait=True``, running jobs are left to finish first and every
-        thread is joined, including the threads of handlers that overran
-        their routine's timeout (so this waits as long as such a handler
-        runs); with ``wait=False``, running jobs are cancelled and threads
-        exit after their current delivery, without being waited for. Paused jobs stay paused:
-        resuming one starts the threads again, as does any new job.
-        """
-        engine = self._engine
-        if engine is not None:
-            engine.shutdown(wait)
-
-    def __enter__(self) -> Flow:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.shutdown(wait=True)
+        return flow_from_doc(cls, None, read_flow_file(path), registry=registry)
 
     def _compiled(self) -> FlowPlan:
         plan = self._plan
@@ -353,24 +291,3 @@ def _label(routine_id: str) -> str:
 def _check_positive_int(name: str, value: object) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise DefinitionError(f"Flow {name} must be a positive integer, not {value!r}.")
-
-
-def _check_timeout(value: object) -> float | None:
-    if value is None:
-        return None
-    if (
-        not isinstance(value, (int, float))
-        or isinstance(value, bool)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise DefinitionError(f"A timeout must be a positive number of seconds, not {value!r}.")
-    return float(value)
-
-
-def _check_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
-    if params is None:
-        return {}
-    if not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params):
-        raise DefinitionError(f"entry_params must be a mapping with string keys, not {params!r}.")
-    return dict(params)

@@ -15,12 +15,14 @@ to act::
     ├── InvalidTransitionError (also RuntimeError)  an illegal job status change
     ├── SerializationError (also ValueError)   a document cannot be written or read
     └── StoreError                              a job store failed
-        └── JobNotFound (also LookupError)      no such job in the store
+        ├── JobNotFound (also LookupError)      no such job in the store
+        └── DeadLetterNotFound (also LookupError)  no such dead letter
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "DeadLetterNotFound",
     "DefinitionError",
     "ExecutionError",
     "ExpressionEvaluationError",
@@ -123,3 +125,7 @@ class StoreError(RoutiluxError):
 
 class JobNotFound(StoreError, LookupError):
     """The job store holds no job with the given id."""
+
+
+class DeadLetterNotFound(StoreError, LookupError):
+    """The job store holds no dead letter with the given id."""

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKLOADS = {"a", "a-nohist", "a-asyncio", "b", "c", "d", "e", "f", "g"}
+WORKLOADS = {"a", "a-nohist", "a-asyncio", "b", "c", "d", "e", "f", "g", "h", "h-full"}
 #: Workloads whose handlers wait: compared with an ideal wall time, not with (d).
 WAITING = {"e", "f"}
 
@@ -53,4 +53,14 @@ def test_quick_run_writes_verified_results_for_every_workload(tmp_path: Path) ->
     assert concurrent_chain["counts"] == chain
     assert concurrent_chain["reference"] == "a"
     assert concurrent_chain["ratio_to_reference"] is not None
+    for name in ("h", "h-full"):
+        durable = document["workloads"][name]
+        messages = durable["counts"]["messages"]
+        assert messages == 200, name
+        assert durable["counts"]["deliveries"] == messages * 11 + 1, name
+        assert durable["counts"]["stored_deliveries"] == messages * 11 + 1, name
+        assert durable["counts"]["checkpoints"] >= messages * 11 + 1, name
+        assert durable["reference"] == "a", name
+        assert durable["ratio_to_reference"] is not None, name
+        assert set(durable["secondary"]) == {"peak_rss_mb"}, name
     assert out.with_suffix(".md").read_text(encoding="utf-8").count("\n| ") == len(WORKLOADS) + 1

@@ -170,6 +170,11 @@ def test_delivery_counts_match_the_history(spec: Spec) -> None:
         assert emitted[f"r{node.index}"] == expected * node.fan
         state = job.get_routine_state(f"r{node.index}")
         if expected:
-            assert state == {"status": "completed", "deliveries": expected, "failures": 0}
+            assert state == {
+                "status": "completed",
+                "deliveries": expected,
+                "failures": 0,
+                "skips": 0,
+            }
         else:
             assert state is None

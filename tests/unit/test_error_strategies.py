@@ -189,11 +189,17 @@ def test_continue_failing_delivery_emits_nothing_further() -> None:
 def test_continue_marks_the_routine_failed_in_routine_states() -> None:
     p = Pipeline(Flaky(failures={"a": 1}), routine_policy=ErrorHandler(strategy="continue"))
     job = p.run("a", "b")
-    assert job.get_routine_state("flaky") == {"status": "failed", "deliveries": 2, "failures": 1}
+    assert job.get_routine_state("flaky") == {
+        "status": "failed",
+        "deliveries": 2,
+        "failures": 1,
+        "skips": 0,
+    }
     assert job.get_routine_state("sibling") == {
         "status": "completed",
         "deliveries": 2,
         "failures": 0,
+        "skips": 0,
     }
 
 
@@ -205,7 +211,12 @@ def test_skip_marks_the_routine_skipped_and_the_job_goes_on() -> None:
     job = p.run("a", "b")
     assert job.status == "completed"
     assert actions(job) == [("flaky", "skip", 1)]
-    assert job.get_routine_state("flaky") == {"status": "skipped", "deliveries": 2, "failures": 0}
+    assert job.get_routine_state("flaky") == {
+        "status": "skipped",
+        "deliveries": 2,
+        "failures": 0,
+        "skips": 1,
+    }
     assert p.recorder.items == ["partial b", "done b"]
     assert p.sibling.items == ["a", "b"]
 

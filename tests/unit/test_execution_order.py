@@ -366,8 +366,8 @@ def test_routine_states_count_deliveries_of_each_routine_that_received_one() -> 
     flow, _ = build([("a", "b")], {"a": 3, "b": 0, "idle": 0})
     job = flow.execute("a", entry_params={"v": 0})
     assert job.routine_states == {
-        "a": {"status": "completed", "deliveries": 1, "failures": 0},
-        "b": {"status": "completed", "deliveries": 3, "failures": 0},
+        "a": {"status": "completed", "deliveries": 1, "failures": 0, "skips": 0},
+        "b": {"status": "completed", "deliveries": 3, "failures": 0, "skips": 0},
     }
     assert job.get_routine_state("idle") is None
 

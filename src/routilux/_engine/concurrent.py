@@ -53,11 +53,37 @@ class ConcurrentRun(JobRun):
         self.parked: deque[Item] = deque()
         self.waiting: dict[int, tuple[Timer, Item]] = {}
 
-    def begin(self, entry: Item) -> None:
-        """Schedule the entry delivery."""
+    def begin(self, items: list[tuple[Item, float]]) -> None:
+        """Schedule the first deliveries (each with the delay before it may run)."""
+        ready: list[Item] = []
         with self.lock:
-            self.outstanding = 1
-        self.pool.submit([(self, entry, False)])
+            self.outstanding = len(items)
+            for item, delay in items:
+                if delay > 0:
+                    self.retry_later(delay, item)
+                else:
+                    ready.append(item)
+            if not items:
+                ready = self.went_idle()
+        self.submit(ready)
+
+    def submit(self, items: list[Item]) -> None:
+        """Queue ``items`` on the worker pool (caller does not hold ``lock``)."""
+        if items:
+            self.pool.submit([(self, item, False) for item in items])
+
+    def went_idle(self) -> list[Item]:
+        """Nothing is outstanding (caller holds ``lock``): drain, or complete the job.
+
+        Returns:
+            The drain deliveries to submit, if a round is due.
+        """
+        items = self.drain_items()
+        if items:
+            self.outstanding += len(items)
+        else:
+            self.complete()
+        return items
 
     def drop_pending(self) -> int:
         """Forget what has not run; queued items are dropped as workers reach them."""
@@ -68,12 +94,8 @@ class ConcurrentRun(JobRun):
         self.waiting.clear()
         return max(0, dropped)
 
-    def pending(self) -> list[PendingDelivery]:
-        """Parked deliveries, then retries waiting for their delay (while paused)."""
-        with self.lock:
-            return self._pending_locked()
-
     def _pending_locked(self) -> list[PendingDelivery]:
+        """Parked deliveries, then retries waiting for their delay (while paused)."""
         now = self.clock.monotonic()
         ready = [self.pending_item(item) for item in sorted(self.parked, key=lambda i: i[2])]
         waiting = sorted(self.waiting.values(), key=lambda entry: entry[0].due)
@@ -95,7 +117,7 @@ class ConcurrentRun(JobRun):
             if self.paused:
                 self.parked.append(entry[1])
                 return
-        self.pool.submit([(self, entry[1], False)])
+        self.submit([entry[1]])
 
     def pause(self) -> None:
         """Hold every delivery not yet started (caller holds ``lock``)."""
@@ -136,33 +158,49 @@ class ConcurrentRun(JobRun):
         new: list[Item] = []
         with self.lock:
             self.running -= 1
-            if not self.ended:
+            if self.ended:
+                pass
+            elif (
+                self.durable is not None
+                and (outcome := self.checkpoint_delivery(item, frame)) != "ok"
+            ):
+                new = self._settle_failed_delivery(finished=outcome == "failed")
+            else:
                 if frame.history:
                     self.job._history.extend(frame.history)
                 new = list(frame.staged)
-                self.outstanding += len(new) - 1
+                self.outstanding += len(new) + len(frame.later) - 1
+                for delay, delayed in frame.later:
+                    self.retry_later(delay, delayed)
                 if self.paused:
                     self.parked.extend(new)
                     new = []
                     self.acknowledge_pause()
                 elif self.outstanding == 0:
-                    self.complete()
-        frame.staged.clear()
-        frame.history.clear()
-        if new:
-            self.pool.submit([(self, i, False) for i in new])
+                    new = self.went_idle()
+        frame.clear()
+        self.submit(new)
         self.timers.wake()
 
     def failed(self, item: Item, exc: BaseException) -> None:
         """Apply the error policy to a failed delivery."""
+        drains: list[Item] = []
         with self.lock:
             self.running -= 1
-            if not self.ended and self.on_failure(item, exc, self.retry_later):
-                self.outstanding -= 1
-                if self.outstanding == 0 and not self.ended:
-                    self.complete()
-            self.acknowledge_pause()
+            if not self.ended:
+                drains = self._settle_failed_delivery(self.on_failure(item, exc, self.retry_later))
+        self.submit(drains)
         self.timers.wake()
+
+    def _settle_failed_delivery(self, finished: bool) -> list[Item]:
+        # Caller holds self.lock; a retried delivery stays outstanding.
+        drains: list[Item] = []
+        if finished and not self.ended:
+            self.outstanding -= 1
+            if self.outstanding == 0 and not self.paused:
+                drains = self.went_idle()
+        self.acknowledge_pause()
+        return drains
 
 
 def _claim(run: ConcurrentRun, item: Item) -> bool:
@@ -221,6 +259,7 @@ def _deliver(run: ConcurrentRun, item: Item, frame: DeliveryFrame) -> bool:
     target = item[0]
     frame.run = run
     frame.target = target
+    frame.seq = item[2]
     frame.record_history = run.record_history
     try:
         timeout = target.routine._timeout
@@ -233,8 +272,7 @@ def _deliver(run: ConcurrentRun, item: Item, frame: DeliveryFrame) -> bool:
                 return True
             used = frame
     except Exception as exc:  # The user's handler: any failure goes to its policy.
-        frame.staged.clear()
-        frame.history.clear()
+        frame.clear()
         run.failed(item, exc)
         return False
     run.finished(item, used)
@@ -247,10 +285,11 @@ def _run_async(
     # The coroutine emits while it runs on the loop thread, after this worker
     # has moved on: it gets a frame of its own.
     own = DeliveryFrame(run, item[0], run.record_history)
+    own.seq = item[2]
     own.staged.extend(frame.staged)
     own.history.extend(frame.history)
-    frame.staged.clear()
-    frame.history.clear()
+    own.later.extend(frame.later)
+    frame.clear()
     future = run.loop.submit(run._in_frame(own, awaitable, item[0]))
     future.add_done_callback(lambda done: _async_done(run, item, own, done))
 

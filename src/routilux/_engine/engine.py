@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from routilux._engine.aio import LoopThread
 from routilux._engine.concurrent import ConcurrentRun, Work, admit_entry, run_entry
+from routilux._engine.durable import Durability
 from routilux._engine.frame import DeliveryFrame
 from routilux._engine.gates import Gates
-from routilux._engine.job_run import JobRun
+from routilux._engine.job_run import Item, JobRun
 from routilux._engine.plan import FlowPlan, Target
 from routilux._engine.pool import WorkerPool
 from routilux._engine.sequential import SequentialRun
@@ -19,6 +20,10 @@ from routilux._engine.timers import TimerService
 from routilux._model.context import CURRENT_FRAME
 from routilux._model.job_state import JobState
 from routilux._model.status import JobStatus
+from routilux.exceptions import RoutiluxError
+
+if TYPE_CHECKING:
+    from routilux.stores.protocol import JobStore
 
 __all__ = ["Engine"]
 
@@ -85,52 +90,94 @@ class Engine:
     # -- starting ---------------------------------------------------------------
 
     def execute(
-        self, plan: FlowPlan, entry: Target, params: dict[str, Any], timeout: float | None
+        self,
+        plan: FlowPlan,
+        entry: Target,
+        params: dict[str, Any],
+        timeout: float | None,
+        store: JobStore | None = None,
     ) -> JobState:
         """Run one job and return once it has ended."""
         concurrent = self.flow.execution_strategy == "concurrent"
         if concurrent or (timeout is not None and not self._virtual):
-            job = self.start(plan, entry, params, timeout)
-            if not job.wait(timeout):
-                run = self._runs.get(job.job_id)
-                if run is not None:
-                    with run.lock:
-                        run.time_out()
-            job.wait()
+            job = self.start(plan, entry, params, timeout, store)
+            self.await_end(job, timeout)
             return job
-        run = self._new_run(plan, timeout)
+        run = self._new_run(plan, timeout, store)
         assert isinstance(run, SequentialRun)
-        run.queue.append(run.entry_item(entry, params))
+        item = run.entry_item(entry, params)
+        self._begin(run, [item])
+        run.queue.append(item)
         run.driving = True
-        self._register(run)
-        run.job._transition(JobStatus.RUNNING)
         run.drive()
         run.job.wait()  # Paused from another thread: resume() drives it elsewhere.
         return run.job
 
+    def await_end(self, job: JobState, timeout: float | None) -> None:
+        """Wait for ``job``; past ``timeout``, time it out (a handler may hang)."""
+        if not job.wait(timeout):
+            run = self.run_of(job)
+            if run is not None:
+                with run.lock:
+                    run.time_out()
+        job.wait()
+
     def start(
-        self, plan: FlowPlan, entry: Target, params: dict[str, Any], timeout: float | None
+        self,
+        plan: FlowPlan,
+        entry: Target,
+        params: dict[str, Any],
+        timeout: float | None,
+        store: JobStore | None = None,
     ) -> JobState:
         """Start one job in the background and return its (running) state."""
-        run = self._new_run(plan, timeout)
+        run = self._new_run(plan, timeout, store)
         item = run.entry_item(entry, params)
-        self._register(run)
-        run.job._transition(JobStatus.RUNNING)
-        if isinstance(run, ConcurrentRun):
-            self._arm_deadline(run)
-            run.begin(item)
-        else:
-            assert isinstance(run, SequentialRun)
-            run.queue.append(item)
-            run.driving = True
-            if not self._virtual:
-                self._arm_deadline(run)
-            self._drive_in_thread(run)
+        self._begin(run, [item])
+        self.launch(run, [(item, 0.0)])
         return run.job
 
-    def _new_run(self, plan: FlowPlan, timeout: float | None) -> JobRun:
+    def launch(self, run: JobRun, items: list[tuple[Item, float]]) -> None:
+        """Run ``items`` (each with the delay before it may run) in the background."""
+        if run.deadline is not None and (isinstance(run, ConcurrentRun) or not self._virtual):
+            self._arm_deadline(run)
+        if isinstance(run, ConcurrentRun):
+            run.begin(items)
+            return
+        assert isinstance(run, SequentialRun)
+        with run.lock:
+            for item, delay in items:
+                if delay > 0:
+                    run.retry_later(delay, item)
+                else:
+                    run.queue.append(item)
+            run.driving = True
+        self._drive_in_thread(run)
+
+    def _begin(self, run: JobRun, items: list[Item]) -> None:
+        """Register the run, mark it running, and record it in its store if it has one."""
+        self._register(run)
+        run.job._transition(JobStatus.RUNNING)
+        if run.durable is None:
+            return
+        try:
+            run.durable.create(items, self.flow._document_or_none())
+        except (RoutiluxError, OSError) as exc:
+            run.durable = None  # Not in the store: nothing there to update.
+            with run.lock:
+                run.stop(f"The job could not be recorded in its store: {exc}")
+            raise
+
+    def _new_run(
+        self,
+        plan: FlowPlan,
+        timeout: float | None,
+        store: JobStore | None,
+        job: JobState | None = None,
+    ) -> JobRun:
         flow = self.flow
-        job = JobState(flow.flow_id)
+        if job is None:
+            job = JobState(flow.flow_id)
         flow._remember(job)
         options: dict[str, Any] = {
             "clock": flow.clock,
@@ -140,12 +187,17 @@ class Engine:
             "async_loop": self._loop_thread,
             "threads": self._threads,
         }
+        run: JobRun
         if flow.execution_strategy == "concurrent":
             timers, pool, loop = self._services()
-            return ConcurrentRun(
+            run = ConcurrentRun(
                 flow, plan, job, pool=pool, gates=self._gates, timers=timers, loop=loop, **options
             )
-        return SequentialRun(flow, plan, job, **options)
+        else:
+            run = SequentialRun(flow, plan, job, **options)
+        if store is not None:
+            run.durable = Durability(store, run)
+        return run
 
     def _register(self, run: JobRun) -> None:
         with self._lock:
@@ -168,8 +220,12 @@ class Engine:
 
     def run_of(self, job: JobState) -> JobRun | None:
         """The engine's run of ``job``, if this engine runs it."""
+        return self.run_of_id(job.job_id)
+
+    def run_of_id(self, job_id: str) -> JobRun | None:
+        """The engine's run of the job ``job_id``, if this engine runs it."""
         with self._lock:
-            return self._runs.get(job.job_id)
+            return self._runs.get(job_id)
 
     def pause(self, job: JobState, timeout: float | None) -> bool:
         """Hold the job's deliveries; wait until none of them runs."""
@@ -206,7 +262,8 @@ class Engine:
                 run.pool, run.timers, run.loop = pool, timers, loop
                 items = run.resume()
                 if not items and run.outstanding == 0:
-                    run.complete()  # The last delivery finished while the job was paused.
+                    # The last delivery finished while the job was paused.
+                    items = run.went_idle()
             else:
                 assert isinstance(run, SequentialRun)
                 run.paused = run.interrupted = False
@@ -217,8 +274,7 @@ class Engine:
         if not run.ended and lost_deadline and not self._virtual:
             self._arm_deadline(run)  # The flow was shut down while the job was paused.
         if isinstance(run, ConcurrentRun):
-            if items:
-                run.pool.submit([(run, item, False) for item in items])
+            run.submit(items)
         else:
             self._drive_in_thread(run)
         return True

@@ -27,19 +27,23 @@ class DeliveryFrame:
     Attributes:
         run: The job being run.
         target: The slot whose handler is running.
+        seq: The number of the delivery running.
         staged: Deliveries emitted by the running handler.
         history: History records of the running handler's emits.
+        later: Deliveries the running handler scheduled with a delay.
     """
 
-    __slots__ = ("history", "record_history", "run", "staged", "target")
+    __slots__ = ("history", "later", "record_history", "run", "seq", "staged", "target")
 
     def __init__(self, run: JobRun, target: Target | None, record_history: bool) -> None:
         self.run = run
         # Set before every delivery; None only while the frame is idle.
         self.target: Target = target  # type: ignore[assignment]
+        self.seq = 0
         self.record_history = record_history
         self.staged: list[Item] = []
         self.history: list[Any] = []
+        self.later: list[tuple[float, Item]] = []
 
     def emit(self, routine: Routine, event_name: str, data: dict[str, Any]) -> None:
         """Stage ``data`` for every slot connected to ``routine``'s event."""
@@ -57,6 +61,25 @@ class DeliveryFrame:
         append = self.staged.append
         for t in targets:
             append((t, data if t.mapping is None else t.remap(data), next(counter), 1))
+
+    def deliver_later(
+        self, routine: Routine, delay: float, slot_name: str, data: dict[str, Any]
+    ) -> None:
+        """Stage a delivery of ``data`` to ``routine``'s own slot, due after ``delay``."""
+        target = self.target
+        rid = target.routine_id if routine is target.routine else self.run.plan.lookup(routine)[0]
+        own = self.run.plan.target(rid, slot_name)
+        self.later.append((delay, (own, data, next(self.run.counter), 1)))
+
+    def clear(self) -> None:
+        """Forget what the running handler staged (it failed)."""
+        self.staged.clear()
+        self.history.clear()
+        self.later.clear()
+
+    def delivery_id(self) -> str:
+        """The stable id of the delivery running in this frame."""
+        return self.run.delivery_id(self.seq)
 
     def context_for(self, routine: Routine) -> ExecutionContext:
         """The execution context of ``routine`` in this job."""

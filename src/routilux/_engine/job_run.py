@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from routilux._engine.clock import Clock
 from routilux._engine.plan import FlowPlan, Target
 from routilux._model.context import CURRENT_FRAME, Frame
+from routilux._model.durable import DeadLetter
 from routilux._model.error_policy import ErrorHandler, ErrorStrategy
 from routilux._model.job_state import JobState
 from routilux._model.records import ErrorRecord, PendingDelivery
@@ -22,11 +23,15 @@ from routilux.exceptions import (
     ExecutionError,
     HandlerTimeoutError,
     JobTimeoutError,
+    RoutiluxError,
     RunawayJobError,
+    SerializationError,
 )
 
 if TYPE_CHECKING:
     from routilux._engine.aio import LoopThread
+    from routilux._engine.durable import Durability
+    from routilux._engine.frame import DeliveryFrame
     from routilux._engine.threads import ThreadGroup
     from routilux._engine.timers import Timer
 
@@ -86,6 +91,9 @@ class JobRun:
         self.timeout = timeout
         self.deadline = None if timeout is None else clock.monotonic() + timeout
         self.deadline_timer: Timer | None = None
+        self.routine_ids = list(plan.index)
+        self.drain_mark = -1
+        self.durable: Durability | None = None
         self.lock = threading.Lock()
         self.quiet = threading.Condition(self.lock)
         self.ended = False
@@ -110,48 +118,77 @@ class JobRun:
 
     def complete(self) -> None:
         """End the job ``completed`` (caller holds ``lock``)."""
-        if self.ended:
-            return
-        self._end()
-        self.job._transition(JobStatus.COMPLETED)
+        if not self.ended:
+            self._finish(JobStatus.COMPLETED)
 
     def stop(self, reason: str) -> None:
-        """End the job ``failed``, dropping what has not run (caller holds ``lock``)."""
+        """End the job ``failed`` (caller holds ``lock``).
+
+        What has not run never will; it stays listed in ``pending_deliveries``.
+        """
         if self.ended:
             return
-        dropped = self.drop_pending()
-        if dropped:
-            reason = f"{reason} ({dropped} pending deliveries dropped)"
-        self._end()
+        leftovers = self._pending_locked()
+        self.drop_pending()
+        if leftovers:
+            reason = f"{reason} ({len(leftovers)} pending deliveries dropped)"
+        self.job.pending_deliveries = leftovers
         logger.error("Job %s of flow %r failed: %s", self.job.job_id, self.job.flow_id, reason)
-        self.job._transition(JobStatus.FAILED, error=reason)
+        self._finish(JobStatus.FAILED, reason)
 
     def cancel(self) -> bool:
         """End the job ``cancelled`` (caller holds ``lock``); False if it had ended."""
         if self.ended:
             return False
         dropped = self.drop_pending()
-        self._end()
-        self.job._transition(
-            JobStatus.CANCELLED, error=f"Cancelled ({dropped} pending deliveries dropped)"
+        self.job.pending_deliveries = []
+        self._finish(
+            JobStatus.CANCELLED,
+            f"Cancelled ({dropped} pending deliveries dropped)",
+            drop_pending=True,
         )
         return True
 
-    def _end(self) -> None:
+    def _finish(
+        self, status: JobStatus, error: str | None = None, *, drop_pending: bool = False
+    ) -> None:
         self.ended = self.interrupted = True
         if self.deadline_timer is not None:
             self.deadline_timer.cancel()
         self._write_routine_states()
+        # Waiters wake only once the store has the final status.
+        self.job._transition(status, error=error, notify=False)
+        if self.durable is not None:
+            self.save_status(drop_pending=drop_pending)
+        self.job._finished.set()
         self.quiet.notify_all()
         self.wakeup.set()
+
+    def save_status(self, *, drop_pending: bool = False) -> None:
+        """Write the job's status to its store (caller holds ``lock``); log a failure."""
+        assert self.durable is not None
+        try:
+            self.durable.status(drop_pending=drop_pending)
+        except (RoutiluxError, OSError) as exc:
+            logger.error(
+                "Job %s: its store did not take the status %r: %s",
+                self.job.job_id,
+                self.job.status.value,
+                exc,
+            )
 
     def drop_pending(self) -> int:
         """Forget every delivery not yet run; return how many (strategy-specific)."""
         raise NotImplementedError
 
-    def pending(self) -> list[PendingDelivery]:
-        """The deliveries not yet run (strategy-specific)."""
+    def _pending_locked(self) -> list[PendingDelivery]:
+        """The deliveries not yet run (caller holds ``lock``; strategy-specific)."""
         raise NotImplementedError
+
+    def pending(self) -> list[PendingDelivery]:
+        """The deliveries not yet run."""
+        with self.lock:
+            return self._pending_locked()
 
     def close(self) -> None:
         """Release the job's own event loop, if a handler needed one."""
@@ -159,15 +196,69 @@ class JobRun:
             self._loop.close()
             self._loop = None
 
+    def routine_state_snapshot(self) -> dict[str, dict[str, Any]]:
+        """Write the per-routine counters into the job's routine states; return a copy."""
+        self._write_routine_states()
+        return {rid: dict(state) for rid, state in self.job.routine_states.items()}
+
     def _write_routine_states(self) -> None:
-        ids = list(self.plan.index)
+        ids = self.routine_ids
         for i, calls in enumerate(self.invocations):
             if not calls:
                 continue
-            status = "failed" if self.failures[i] else "skipped" if self.skips[i] else "completed"
+            failures, skips = self.failures[i], self.skips[i]
+            status = "failed" if failures else "skipped" if skips else "completed"
             self.job.update_routine_state(
-                ids[i], {"status": status, "deliveries": calls, "failures": self.failures[i]}
+                ids[i],
+                {"status": status, "deliveries": calls, "failures": failures, "skips": skips},
             )
+
+    def seed_counters(self) -> None:
+        """Start the per-routine counters from the job's routine states (a resumed job)."""
+        for i, rid in enumerate(self.routine_ids):
+            state = self.job.routine_states.get(rid, {})
+            self.invocations[i] = int(state.get("deliveries", 0))
+            self.failures[i] = int(state.get("failures", 0))
+            self.skips[i] = int(state.get("skips", 0))
+
+    def drain_items(self) -> list[Item]:
+        """The next round of ``on_drain`` deliveries, if one is due (caller holds ``lock``).
+
+        A round is due when the job goes idle, unless the previous round was
+        the last thing that ran (it added no work): then the job is done.
+        """
+        drainers = self.plan.drainers
+        if not drainers or self.drain_mark == self.deliveries:
+            return []
+        self.drain_mark = self.deliveries + len(drainers)
+        return [(target, {}, next(self.counter), 1) for target in self.plan.drain_targets()]
+
+    # -- durability ---------------------------------------------------------------
+
+    def checkpoint_delivery(self, item: Item, frame: DeliveryFrame) -> str:
+        """Checkpoint a successful delivery (caller holds ``lock``).
+
+        Returns:
+            ``"ok"`` to apply it in memory; ``"retrying"`` or ``"failed"``
+            when its output could not be written, so the delivery failed
+            under its policy; ``"failed"`` too when the store itself failed
+            (the job stops; the store still has it running, to resume later).
+        """
+        assert self.durable is not None
+        try:
+            self.durable.delivered(item, frame.staged, frame.history, frame.later)
+        except SerializationError as exc:
+            frame.clear()
+            finished = self.on_failure(item, exc, self.retry_later)
+            return "failed" if finished else "retrying"
+        except (RoutiluxError, OSError) as exc:
+            self.stop(f"The job store failed: {type(exc).__name__}: {exc}")
+            return "failed"
+        return "ok"
+
+    def retry_later(self, delay: float, item: Item) -> None:
+        """Run ``item`` again after ``delay`` seconds (caller holds ``lock``; strategy-specific)."""
+        raise NotImplementedError
 
     # -- limits -----------------------------------------------------------------
 
@@ -226,19 +317,61 @@ class JobRun:
             exc.job_id = exc.job_id or self.job.job_id
         policy = target.routine._error_handler or self.flow.error_handler or _STOP_BY_DEFAULT
         action = self._action(policy, exc, attempt)
-        self._record(exc, item, action=action, trace=_format(exc))
+        record = self._record(exc, item, action=action, trace=_format(exc))
         if action == "retry":
-            retry(policy.retry_delay_for(attempt), (target, data, seq, attempt + 1))
+            delay = policy.retry_delay_for(attempt)
+            again = (target, data, seq, attempt + 1)
+            if self._save_failure(item, record, retry=again, delay=delay, letter=None):
+                retry(delay, again)
             return False
         if action == "skip":
             self.skips[target.index] += 1
         else:
             self.failures[target.index] += 1
+        letter = self._dead_letter(item, record)
+        if not self._save_failure(item, record, retry=None, delay=0.0, letter=letter):
+            return True
         if action == "stop":
             self.stop(
                 f"Routine {target.routine_id!r} failed in slot {target.slot.name!r} "
                 f"(attempt {attempt}): {type(exc).__name__}: {exc}"
             )
+        return True
+
+    def _dead_letter(self, item: Item, record: ErrorRecord) -> DeadLetter:
+        target, data, seq, attempt = item
+        letter = DeadLetter(
+            letter_id=self.delivery_id(seq),
+            job_id=self.job.job_id,
+            flow_id=self.job.flow_id,
+            routine_id=target.routine_id,
+            slot=target.slot.name,
+            data=data,
+            attempt=attempt,
+            error=record,
+            created_at=record.timestamp,
+        )
+        with self.job._lock:
+            self.job.dead_letters.append(letter)
+        return letter
+
+    def _save_failure(
+        self,
+        item: Item,
+        record: ErrorRecord,
+        *,
+        retry: Item | None,
+        delay: float,
+        letter: DeadLetter | None,
+    ) -> bool:
+        """Checkpoint a failure; False (and the job stopped) if the store failed."""
+        if self.durable is None:
+            return True
+        try:
+            self.durable.failed(item, record, retry=retry, delay=delay, letter=letter)
+        except (RoutiluxError, OSError) as exc:
+            self.stop(f"The job store failed: {type(exc).__name__}: {exc}")
+            return False
         return True
 
     @staticmethod
@@ -249,7 +382,9 @@ class JobRun:
             return "stop" if policy.is_critical else "continue"
         return _ACTIONS[policy.strategy]
 
-    def _record(self, exc: BaseException, item: Item | None, *, action: str, trace: str) -> None:
+    def _record(
+        self, exc: BaseException, item: Item | None, *, action: str, trace: str
+    ) -> ErrorRecord:
         target = item[0] if item else None
         record = ErrorRecord(
             routine_id=target.routine_id if target else None,
@@ -275,6 +410,7 @@ class JobRun:
                 record.error_type,
                 record.message,
             )
+        return record
 
     # -- async handlers in the sequential strategy --------------------------------
 

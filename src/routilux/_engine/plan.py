@@ -10,7 +10,10 @@ from routilux._model.routine import Routine
 from routilux._model.slot import Slot
 from routilux.exceptions import DefinitionError
 
-__all__ = ["FlowPlan", "Target"]
+__all__ = ["DRAIN_SLOT", "FlowPlan", "Target"]
+
+#: The name under which a routine's ``on_drain`` hook is delivered (and stored).
+DRAIN_SLOT = "<drain>"
 
 
 class Target:
@@ -81,6 +84,12 @@ class FlowPlan:
             )
         for (source_id, event), targets in lists.items():
             self.outgoing[source_id][event] = tuple(targets)
+        self.drainers = [
+            (rid, r) for rid, r in routines.items() if type(r).on_drain is not Routine.on_drain
+        ]
+        self._drain_slots = {
+            rid: Slot(r, DRAIN_SLOT, handler=r.on_drain) for rid, r in self.drainers
+        }
         self.checked = [
             (rid, r)
             for rid, r in routines.items()
@@ -94,19 +103,38 @@ class FlowPlan:
             DefinitionError: The routine is not in the flow or has no such slot.
         """
         routine = self._routines.get(routine_id)
-        if routine is None:
-            known = ", ".join(repr(r) for r in self._routines) or "none"
-            raise DefinitionError(f"The flow has no routine {routine_id!r}; routines: {known}.")
-        slot = routine._slots.get(slot_name)
-        if slot is None:
+        if routine is not None and slot_name not in routine._slots:
             raise DefinitionError(
                 routine.describe_missing("slot", slot_name, label=f"Entry routine {routine_id!r}")
                 + " A job starts by delivering its entry params to the entry routine's "
                 f"{slot_name!r} slot."
             )
+        return self.target(routine_id, slot_name)
+
+    def target(self, routine_id: str, slot_name: str) -> Target:
+        """The target for the slot ``slot_name`` of the routine ``routine_id``.
+
+        Raises:
+            DefinitionError: The routine is not in the flow or has no such slot.
+        """
+        routine = self._routines.get(routine_id)
+        if routine is None:
+            known = ", ".join(repr(r) for r in self._routines) or "none"
+            raise DefinitionError(f"The flow has no routine {routine_id!r}; routines: {known}.")
+        slot = routine._slots.get(slot_name)
+        if slot is None and slot_name == DRAIN_SLOT:
+            slot = self._drain_slots.get(routine_id)
+        if slot is None:
+            raise DefinitionError(
+                routine.describe_missing("slot", slot_name, label=f"Routine {routine_id!r}")
+            )
         return Target(
             routine_id, routine, slot, out=self.outgoing[routine_id], index=self.index[routine_id]
         )
+
+    def drain_targets(self) -> list[Target]:
+        """One target per routine with an ``on_drain`` hook, in flow order."""
+        return [self.target(rid, DRAIN_SLOT) for rid, _ in self.drainers]
 
     def lookup(self, routine: Routine) -> tuple[str, dict[str, tuple[Target, ...]]]:
         """The id and outgoing table of ``routine``.

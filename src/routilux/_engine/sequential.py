@@ -37,19 +37,23 @@ class SequentialRun(JobRun):
         self.timers.clear()
         return dropped
 
-    def pending(self) -> list[PendingDelivery]:
-        """Ready deliveries first, then waiting retries with their remaining delay."""
-        now = self.clock.monotonic()
-        with self.lock:
-            ready = [self.pending_item(item) for item in self.queue]
-            timers = sorted(self.timers)
-        waiting = [self.pending_item(item, max(0.0, due - now)) for due, _, item in timers]
-        return ready + waiting
-
     def retry_later(self, delay: float, item: Item) -> None:
         """Put ``item`` back after ``delay`` seconds on the clock."""
         due = self.clock.monotonic() + delay
         heapq.heappush(self.timers, (due, item[2], item))
+
+    def drain(self) -> bool:
+        """Queue a round of ``on_drain`` deliveries if one is due; return whether it was."""
+        with self.lock:
+            items = self.drain_items()
+            self.queue.extend(items)
+        return bool(items)
+
+    def schedule(self, later: list[tuple[float, Item]]) -> None:
+        """Put deliveries scheduled with a delay on the timers (caller holds ``lock``)."""
+        for delay, item in later:
+            self.retry_later(delay, item)
+        later.clear()
 
     def release_timers(self) -> bool:
         """Move due retries to the queue; with nothing else to do, wait for the next.
@@ -113,6 +117,7 @@ class SequentialRun(JobRun):
             self.quiet.notify_all()
 
     def _pending_locked(self) -> list[PendingDelivery]:
+        """Ready deliveries first, then waiting retries with their remaining delay."""
         now = self.clock.monotonic()
         ready = [self.pending_item(item) for item in self.queue]
         timers = sorted(self.timers)
@@ -139,9 +144,11 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
     popleft = queue.popleft
     staged = frame.staged
     staged_history = frame.history
+    later = frame.later
     history = run.job._history
     invocations = run.invocations
     job = run.job
+    durable = run.durable
     acquire = run.lock.acquire
     release = run.lock.release
     limit = run.max_deliveries
@@ -153,6 +160,9 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
             if not queue:
                 if run.timers:
                     continue
+                run.deliveries = count
+                if run.drain():
+                    continue
                 break
             if (count >= limit or run.deadline is not None) and run.halt(queue[0], count):
                 break
@@ -162,6 +172,7 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
             job.current_routine_id = target.routine_id
             invocations[target.index] += 1
             frame.target = target
+            frame.seq = item[2]
             try:
                 if target.routine._timeout is None or target.slot.is_async:
                     result = target.deliver(item[1])
@@ -170,20 +181,23 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
                 else:
                     _adopt(frame, deliver_with_timeout(run, item, target.routine._timeout))
             except Exception as exc:  # The user's handler: any failure goes to its policy.
-                staged.clear()
-                staged_history.clear()
+                frame.clear()
                 run.fail(item, exc)
                 continue
             acquire()
             try:
                 if run.ended:
                     break
+                if durable is not None and run.checkpoint_delivery(item, frame) != "ok":
+                    continue
                 if staged_history:
                     history.extend(staged_history)
                     staged_history.clear()
                 if staged:
                     queue.extend(staged)
                     staged.clear()
+                if later:
+                    run.schedule(later)
             finally:
                 release()
     finally:
@@ -193,3 +207,4 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
 def _adopt(frame: DeliveryFrame, other: DeliveryFrame) -> None:
     frame.staged.extend(other.staged)
     frame.history.extend(other.history)
+    frame.later.extend(other.later)

@@ -25,6 +25,16 @@ class ExecutionContext(NamedTuple):
     job_state: JobState
     routine_id: str
 
+    @property
+    def delivery_id(self) -> str | None:
+        """The stable id of the delivery running now (``"{job_id}:{n}"``).
+
+        The same across retries of the delivery and across a resume of its
+        job, so a handler can use it as an idempotency key.
+        """
+        frame = CURRENT_FRAME.get()
+        return None if frame is None else frame.delivery_id()
+
 
 class Frame(Protocol):
     """What the engine provides to a handler while it runs."""
@@ -34,6 +44,14 @@ class Frame(Protocol):
 
     def context_for(self, routine: Routine) -> ExecutionContext:
         """The execution context of ``routine`` in the running job."""
+
+    def delivery_id(self) -> str:
+        """The stable id of the delivery running."""
+
+    def deliver_later(
+        self, routine: Routine, delay: float, slot_name: str, data: dict[str, Any]
+    ) -> None:
+        """Schedule ``data`` for ``routine``'s slot ``slot_name`` after ``delay`` seconds."""
 
 
 #: The frame of the delivery running in this thread or task, if any.

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from os import PathLike
 from typing import Any
 
+from routilux._model.durable import DeadLetter
 from routilux._model.records import ErrorRecord, ExecutionRecord, PendingDelivery
 from routilux._model.status import JobStatus
 
@@ -39,6 +40,8 @@ class JobState:
         shared_data: Data any handler of the job may read and write.
         shared_log: Entries handlers appended, each with a ``timestamp``.
         errors: One :class:`ErrorRecord` per failure, in order.
+        dead_letters: Deliveries that failed for good, with their messages
+            (:class:`DeadLetter`), so they can be inspected and replayed.
         error: Why the job failed or was cancelled, if it did.
         pending_deliveries: Deliveries not yet run when the job stopped.
     """
@@ -62,20 +65,28 @@ class JobState:
         self.errors: list[ErrorRecord] = []
         self.error: str | None = None
         self.pending_deliveries: list[PendingDelivery] = []
+        self.dead_letters: list[DeadLetter] = []
         self._lock = threading.RLock()
         self._finished = threading.Event()
+        # What changed since the last checkpoint of a durable job.
+        self._shared_dirty = False
+        self._states_dirty = False
+        self._log_saved = 0
 
     # -- status -------------------------------------------------------------
 
-    def _transition(self, new: JobStatus, *, error: str | None = None) -> None:
-        """Change the status, checking the transition table (engine use)."""
+    def _transition(self, new: JobStatus, *, error: str | None = None, notify: bool = True) -> None:
+        """Change the status, checking the transition table (engine use).
+
+        With ``notify=False`` the caller sets ``_finished`` itself, later.
+        """
         with self._lock:
             self.status.check_transition(new)
             self.status = new
             self.updated_at = _utcnow()
             if error is not None:
                 self.error = error
-            if new.is_terminal:
+            if new.is_terminal and notify:
                 self._finished.set()
 
     @property
@@ -111,6 +122,7 @@ class JobState:
         """Merge ``state`` into the state of ``routine_id``."""
         with self._lock:
             self.routine_states.setdefault(routine_id, {}).update(state)
+            self._states_dirty = True
 
     def get_routine_state(self, routine_id: str) -> dict[str, Any] | None:
         """A copy of the state of ``routine_id``, or ``None`` if it has none."""
@@ -147,6 +159,7 @@ class JobState:
         """Set ``key`` in the job's shared data."""
         with self._lock:
             self.shared_data[key] = value
+            self._shared_dirty = True
 
     def get_shared_data(self, key: str, default: Any = None) -> Any:
         """The shared value of ``key``, or ``default``."""

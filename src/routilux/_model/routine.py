@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from routilux._model.context import CURRENT_FRAME, ExecutionContext
+from routilux._model.context import CURRENT_FRAME, ExecutionContext, Frame
 from routilux._model.error_policy import ErrorHandler, ErrorStrategy
 from routilux._model.event import Event
 from routilux._model.slot import MergeFunction, Slot
@@ -166,6 +166,81 @@ class Routine:
                 "works while a flow runs one of the routine's handlers."
             )
         frame.emit(self, event_name, data)
+
+    def deliver_later(self, delay: float, slot: str, **data: Any) -> None:
+        """Deliver ``data`` to this routine's own slot ``slot`` after ``delay`` seconds.
+
+        A timer of the job, on the flow's clock: like an emit, it is staged
+        and only scheduled when the handler returns without raising; while
+        it waits it keeps the job running; a durable job keeps it in its
+        store, with what is left of the delay, across a resume. There is no
+        cancel: a handler that no longer wants a timer ignores it when it
+        fires (keep a token in a job value, say).
+
+        Raises:
+            ExecutionError: Called outside of a running job.
+            DefinitionError: The routine has no slot ``slot``, or ``delay``
+                is negative.
+        """
+        frame = self._frame_or_raise("deliver_later")
+        if not isinstance(delay, (int, float)) or isinstance(delay, bool) or not delay >= 0:
+            raise DefinitionError(
+                f"{self._label()}: deliver_later needs a delay of zero or more seconds, "
+                f"not {delay!r}."
+            )
+        frame.deliver_later(self, float(delay), slot, data)
+
+    def on_drain(self) -> None:
+        """Called when the job has nothing left to run; override to flush what is held.
+
+        The engine calls it, as a delivery of the job, for every routine of
+        the flow that overrides it, once nothing is queued, running or
+        waiting on a timer. It may emit (a batcher flushes its remainder,
+        say); the job then goes on, and routines are drained again once it
+        is idle. The job completes after a round of drains that adds no new
+        work. Failures go through the routine's error policy.
+        """
+
+    # -- per-job values ---------------------------------------------------------
+
+    def get_job_value(self, key: str, default: Any = None) -> Any:
+        """A value this routine keeps for the running job (``default`` if unset).
+
+        Unlike attributes, stats and config, which every job of the routine
+        shares, job values belong to one job: kept in its
+        ``routine_states[routine_id]["values"]``, saved with a durable job.
+
+        Raises:
+            ExecutionError: Called outside of a running job.
+        """
+        context = self._context_or_raise("get_job_value")
+        state = context.job_state.routine_states.get(context.routine_id) or {}
+        return state.get("values", {}).get(key, default)
+
+    def set_job_value(self, key: str, value: Any) -> None:
+        """Set a value this routine keeps for the running job; see :meth:`get_job_value`.
+
+        Raises:
+            ExecutionError: Called outside of a running job.
+        """
+        context = self._context_or_raise("set_job_value")
+        job = context.job_state
+        with job._lock:
+            state = job.routine_states.setdefault(context.routine_id, {})
+            state.setdefault("values", {})[key] = value
+            job._states_dirty = True
+
+    def _frame_or_raise(self, what: str) -> Frame:
+        frame = CURRENT_FRAME.get()
+        if frame is None:
+            raise ExecutionError(
+                f"{self._label()} called {what} outside of a job; it only works while a "
+                "flow runs one of the routine's handlers."
+            )
+        return frame
+
+    def _context_or_raise(self, what: str) -> ExecutionContext:
+        return self._frame_or_raise(what).context_for(self)
 
     def get_execution_context(self) -> ExecutionContext | None:
         """The flow, job state and routine id of the running job, or ``None``."""

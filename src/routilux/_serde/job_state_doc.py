@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from routilux._model.durable import DeadLetter
 from routilux._model.records import ErrorRecord, ExecutionRecord, PendingDelivery
 from routilux._model.status import JobStatus
 from routilux._serde.values import decode_value, encode_value
@@ -56,6 +57,14 @@ def job_state_to_doc(job: JobState) -> dict[str, Any]:
             {**p.to_dict(), "data": encode_value(p.data, f"pending_deliveries[{i}].data")}
             for i, p in enumerate(job.pending_deliveries)
         ],
+        "dead_letters": [
+            {
+                **letter.to_dict(),
+                "data": encode_value(letter.data, f"dead_letters[{i}].data"),
+                "error": letter.error.to_dict(),
+            }
+            for i, letter in enumerate(job.dead_letters)
+        ],
     }
 
 
@@ -97,6 +106,11 @@ def _fill(job: JobState, doc: dict[str, Any]) -> None:
     job.pending_deliveries = [
         _pending(item, i) for i, item in enumerate(_field(doc, "pending_deliveries", list))
     ]
+    # Optional: job stores keep dead letters apart and may leave them out.
+    letters = doc.get("dead_letters", [])
+    if not isinstance(letters, list):
+        raise SerializationError("The 'dead_letters' field of the job document must be a list.")
+    job.dead_letters = [_dead_letter(item, i) for i, item in enumerate(letters)]
     if job.status.is_terminal:
         job._finished.set()
 
@@ -175,6 +189,22 @@ def _error_record(item: Any, index: int) -> ErrorRecord:
         )
     except SerializationError as exc:
         raise SerializationError(f"{exc} (in {where})") from None
+
+
+def _dead_letter(item: Any, index: int) -> DeadLetter:
+    where = f"dead_letters[{index}]"
+    return DeadLetter(
+        letter_id=_field(item, "letter_id", str, where),
+        job_id=_field(item, "job_id", str, where),
+        flow_id=_field(item, "flow_id", str, where),
+        routine_id=_field(item, "routine_id", str, where),
+        slot=_field(item, "slot", str, where),
+        data=decode_value(_field(item, "data", dict, where), f"{where}.data"),
+        attempt=_field(item, "attempt", int, where),
+        error=_error_record(_field(item, "error", dict, where), index),
+        created_at=_number(item, "created_at", where),
+        replayed_by=_optional(item, "replayed_by", str),
+    )
 
 
 def _pending(item: Any, index: int) -> PendingDelivery:

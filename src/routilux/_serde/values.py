@@ -10,6 +10,7 @@ the offending value: nothing is converted silently.
 from __future__ import annotations
 
 import base64
+import json
 import math
 import uuid
 from collections.abc import Callable
@@ -101,6 +102,10 @@ def _encode_other(value: Any, where: str, depth: int) -> Any:
     for kind, factory in _SEQUENCE_TYPES.items():
         if type(value) is factory:
             items = [_encode(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)]
+            if kind != "tuple":
+                # A set's iteration order is not its identity: write a canonical
+                # order so equal sets give equal documents.
+                items.sort(key=lambda item: json.dumps(item, sort_keys=True))
             return {_TAG: kind, "v": items}
     for cls, encoder in _SCALAR_ENCODERS.items():
         if type(value) is cls:

@@ -1,0 +1,156 @@
+"""What the engine hands to a job store: deliveries, dead letters, checkpoints."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from routilux._model.records import ErrorRecord
+
+__all__ = ["Checkpoint", "DeadLetter", "JobSummary", "StoredDelivery", "StoredJob"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDelivery:
+    """A delivery waiting to run, as a store keeps it.
+
+    Attributes:
+        seq: The delivery's number within its job (its id is ``"{job_id}:{seq}"``).
+        routine_id: The receiving routine's id in the flow.
+        slot: The receiving slot's name.
+        data: The message.
+        attempt: The attempt it will be (1 unless it is a retry).
+        not_before: Wall-clock time (seconds since the epoch) before which it
+            must not run; 0 when it is ready.
+    """
+
+    seq: int
+    routine_id: str
+    slot: str
+    data: dict[str, Any]
+    attempt: int = 1
+    not_before: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A delivery that failed for good, kept with its message so it can be replayed.
+
+    Attributes:
+        letter_id: The failed delivery's id, ``"{job_id}:{seq}"``.
+        job_id: The job it failed in.
+        flow_id: That job's flow.
+        routine_id: The routine whose handler failed.
+        slot: The slot whose handler failed.
+        data: The message.
+        attempt: The last attempt made.
+        error: The last failure.
+        created_at: When it was dead-lettered (seconds since the epoch).
+        replayed_by: The id of the job that replayed it, once replayed.
+    """
+
+    letter_id: str
+    job_id: str
+    flow_id: str
+    routine_id: str
+    slot: str
+    data: dict[str, Any]
+    attempt: int
+    error: ErrorRecord
+    created_at: float
+    replayed_by: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The letter as a plain dict."""
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class Checkpoint:
+    """Everything one finished delivery changed, for a store to commit at once.
+
+    A store applies a checkpoint in one transaction: either all of it is
+    durable, or none of it.
+
+    Attributes:
+        job_id: The job.
+        status: The job's status after the delivery.
+        updated_at: The job's ``updated_at``, ISO 8601.
+        current_routine_id: The routine that ran.
+        error: The job's ``error``.
+        deliveries: How many deliveries the job has run.
+        next_seq: The next delivery number the job will use.
+        done: Deliveries that finished (removed from the pending ones).
+        added: Deliveries scheduled (added, or replaced for a retry).
+        history: Emitted events: ``(routine_id, event_name, data, timestamp)``.
+        errors: New error records.
+        dead_letters: New dead letters.
+        shared_data: The whole shared data, if it changed; else ``None``.
+        routine_states: The whole routine states, if they changed; else ``None``.
+        log_entries: Entries appended to the shared log.
+        drop_pending: Whether every pending delivery of the job is dropped
+            (the job was cancelled); a failed job keeps them for inspection.
+    """
+
+    job_id: str
+    status: str
+    updated_at: str
+    current_routine_id: str | None
+    error: str | None
+    deliveries: int
+    next_seq: int
+    done: list[int] = field(default_factory=list)
+    added: list[StoredDelivery] = field(default_factory=list)
+    history: list[tuple[str, str, dict[str, Any], float]] = field(default_factory=list)
+    errors: list[ErrorRecord] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    shared_data: dict[str, Any] | None = None
+    routine_states: dict[str, dict[str, Any]] | None = None
+    log_entries: list[dict[str, Any]] = field(default_factory=list)
+    drop_pending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class JobSummary:
+    """One line of a job listing.
+
+    Attributes:
+        job_id: The job.
+        flow_id: Its flow.
+        status: Its status value.
+        created_at: ISO 8601.
+        updated_at: ISO 8601.
+        error: Why it failed, if it did.
+        pending: How many deliveries wait.
+        dead_letters: How many dead letters it has (replayed or not).
+    """
+
+    job_id: str
+    flow_id: str
+    status: str
+    created_at: str
+    updated_at: str
+    error: str | None
+    pending: int
+    dead_letters: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredJob:
+    """A job as loaded from a store, with what a resume needs.
+
+    Attributes:
+        document: The job as a JobState document (``JobState.deserialize`` reads it).
+        pending: The deliveries that had not finished, in delivery order.
+        deliveries: How many deliveries had run.
+        next_seq: The next delivery number to use.
+        flow_document: The flow's document saved with the job, if any.
+        owner: The process that last ran the job (``host:pid``), if recorded.
+    """
+
+    document: dict[str, Any]
+    pending: list[StoredDelivery]
+    deliveries: int
+    next_seq: int
+    flow_document: dict[str, Any] | None
+    owner: str | None

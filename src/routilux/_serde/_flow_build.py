@@ -1,0 +1,247 @@
+"""Building a flow from checked specs: resolve every name, then create the routines.
+
+Every import path of the document is resolved (and checked to be of its
+kind) before any routine is created, so a document that names one bad class
+runs no routine code at all.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from types import FunctionType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from routilux._model.error_policy import ErrorHandler, ErrorStrategy
+from routilux._model.routine import Routine
+from routilux._model.slot import Slot
+from routilux._serde._doc_reader import fail, index_path, key_path
+from routilux._serde._flow_spec import FlowSpec, PolicySpec, RoutineSpec, SlotSpec
+from routilux._serde._methods import lookup_method, method_name
+from routilux._serde._refs import resolve_exception, resolve_function, resolve_routine_class
+from routilux._serde._router_doc import build_routes
+from routilux.builtin_routines.conditional_router import ConditionalRouter
+from routilux.exceptions import DefinitionError, SerializationError
+
+if TYPE_CHECKING:
+    from routilux._flow import Flow
+
+__all__ = ["References", "build_flow"]
+
+F = TypeVar("F", bound="Flow")
+_NAMED_MERGES = ("override", "append")
+
+
+class References:
+    """The classes and functions a document names, resolved once each."""
+
+    def __init__(self, registry: Mapping[str, type[Routine]] | None) -> None:
+        self._registry = registry
+        self.classes: dict[str, type[Routine]] = {}
+        self.functions: dict[str, FunctionType] = {}
+        self.exceptions: dict[str, type[BaseException]] = {}
+
+    def resolve(self, spec: FlowSpec) -> None:
+        """Resolve every name of ``spec``: routine classes first, then functions and exceptions.
+
+        Raises:
+            SerializationError: A name cannot be resolved, or names the wrong kind of object.
+        """
+        for routine in spec.routines:
+            self._class(routine.class_ref, key_path(routine.where, "class"))
+        for routine in spec.routines:
+            for slot in routine.slots:
+                if slot.merge not in _NAMED_MERGES:
+                    where = key_path(slot.where, "merge_strategy")
+                    self.function(slot.merge, where, what="merge function")
+            for route in routine.routes or ():
+                if route.kind == "function":
+                    self.function(route.value, key_path(route.where, "function"))
+        for policy in _policies(spec):
+            for i, path in enumerate(policy.exceptions):
+                self._exception(path, index_path(key_path(policy.where, "retryable_exceptions"), i))
+
+    def _class(self, ref: str, where: str) -> None:
+        if ref not in self.classes:
+            self.classes[ref] = resolve_routine_class(ref, where, self._registry)
+
+    def function(self, path: str, where: str, what: str = "condition") -> FunctionType:
+        """The function at ``path`` (resolved on first use)."""
+        found = self.functions.get(path)
+        if found is None:
+            found = self.functions[path] = resolve_function(path, what, where)
+        return found
+
+    def _exception(self, path: str, where: str) -> None:
+        if path not in self.exceptions:
+            self.exceptions[path] = resolve_exception(path, where)
+
+
+def _policies(spec: FlowSpec) -> list[PolicySpec]:
+    found = [spec.error_handler, *(routine.error_handler for routine in spec.routines)]
+    return [policy for policy in found if policy is not None]
+
+
+def build_flow(owner: type[F], spec: FlowSpec, registry: Mapping[str, type[Routine]] | None) -> F:
+    """Create a flow of class ``owner`` from ``spec``.
+
+    Raises:
+        SerializationError: A name cannot be resolved, a routine cannot be
+            created or does not match the document, or the model refuses a
+            value (the message names where).
+    """
+    try:
+        flow = owner(**spec.options)
+    except (DefinitionError, TypeError) as exc:
+        raise SerializationError(f"Flow document: the flow's settings are refused: {exc}") from exc
+    refs = References(registry)
+    refs.resolve(spec)
+    for routine_spec in spec.routines:
+        flow.add_routine(_routine(routine_spec, refs), routine_spec.routine_id)
+    flow.set_error_handler(_error_handler(spec.error_handler, refs))
+    for c in spec.connections:
+        with _refusal(c.where):
+            flow.connect(c.source, c.event, c.target, c.slot, c.param_mapping)
+    return flow
+
+
+@contextmanager
+def _refusal(where: str) -> Iterator[None]:
+    """Turn the model's DefinitionError into a SerializationError naming ``where``."""
+    try:
+        yield
+    except DefinitionError as exc:
+        raise fail(where, f"is refused: {exc}") from exc
+
+
+def _routine(spec: RoutineSpec, refs: References) -> Routine:
+    routine = _instantiate(refs.classes[spec.class_ref], spec)
+    _configure(routine, spec, refs)
+    for slot in spec.slots:
+        _slot(routine, slot, refs)
+    for event in spec.events:
+        existing = routine.events.get(event.name)
+        if existing is None:
+            with _refusal(event.where):
+                routine.define_event(event.name, event.params)
+        elif existing.params != event.params:
+            values = (list(event.params), list(existing.params))
+            raise _mismatch(routine, event.where, "event", event.name, "params", values)
+    routine.set_error_handler(_error_handler(spec.error_handler, refs))
+    with _refusal(key_path(spec.where, "timeout")):
+        routine.set_timeout(spec.timeout)
+    with _refusal(key_path(spec.where, "max_concurrency")):
+        routine.set_max_concurrency(spec.max_concurrency)
+    return routine
+
+
+def _instantiate(cls: type[Routine], spec: RoutineSpec) -> Routine:
+    where = key_path(spec.where, "class")
+    needed = _required_arguments(cls)
+    if needed:
+        raise fail(
+            where,
+            f"names {cls.__qualname__}, which cannot be created without arguments (it needs "
+            f"{', '.join(needed)}); give its parameters defaults and keep settings in config.",
+        )
+    try:
+        routine = cls()
+    except Exception as exc:  # The routine's own __init__ failed.
+        raise fail(where, f"names {cls.__qualname__}, whose __init__ raised {exc!r}.") from exc
+    if not hasattr(routine, "_slots"):
+        raise fail(
+            where, f"names {cls.__qualname__}, whose __init__ does not call super().__init__()."
+        )
+    return routine
+
+
+def _required_arguments(cls: type[Routine]) -> list[str]:
+    try:
+        parameters = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):  # No signature to check: the call reports any problem.
+        return []
+    variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    return [
+        repr(p.name)
+        for p in parameters
+        if p.default is inspect.Parameter.empty and p.kind not in variadic
+    ]
+
+
+def _configure(routine: Routine, spec: RoutineSpec, refs: References) -> None:
+    config = dict(spec.config)
+    if spec.routes is not None:
+        if not isinstance(routine, ConditionalRouter):
+            raise fail(
+                key_path(spec.where, "routes"),
+                f"is only for a ConditionalRouter, not a {type(routine).__qualname__}.",
+            )
+        config["routes"] = build_routes(spec.routes, lambda path, where: refs.function(path, where))
+    try:
+        routine.set_config(**config)
+    except Exception as exc:  # validate_config is user code; report whatever it raised.
+        raise fail(key_path(spec.where, "config"), f"is refused by the routine: {exc}") from exc
+
+
+def _slot(routine: Routine, spec: SlotSpec, refs: References) -> None:
+    merge: Any = spec.merge
+    if merge not in _NAMED_MERGES:
+        merge = refs.functions[merge]
+    existing = routine.slots.get(spec.name)
+    if existing is None:
+        handler = None
+        if spec.handler is not None:
+            found = lookup_method(routine, spec.handler)
+            if isinstance(found, str):
+                raise fail(key_path(spec.where, "handler"), f"{spec.handler!r} {found}.")
+            handler = found
+        with _refusal(spec.where):
+            routine.define_slot(spec.name, handler, merge)
+        return
+    _check_same_slot(routine, existing, spec, merge)
+
+
+def _check_same_slot(routine: Routine, slot: Slot, spec: SlotSpec, merge: Any) -> None:
+    handler = None
+    if slot.handler is not None:
+        # A repr never looks like a method name, so a handler that is not a method differs.
+        handler = method_name(routine, slot.handler) or repr(slot.handler)
+    if handler != spec.handler:
+        values = (spec.handler, handler)
+        raise _mismatch(routine, spec.where, "slot", spec.name, "handler", values)
+    actual = slot.merge_strategy
+    if not (actual is merge or (isinstance(actual, str) and actual == merge)):
+        values = (spec.merge, _merge_name(actual))
+        raise _mismatch(routine, spec.where, "slot", spec.name, "merge strategy", values)
+
+
+def _merge_name(merge: Any) -> str:
+    if isinstance(merge, str):
+        return merge
+    return f"{getattr(merge, '__module__', '?')}:{getattr(merge, '__qualname__', repr(merge))}"
+
+
+def _mismatch(
+    routine: Routine, where: str, kind: str, name: str, what: str, values: tuple[Any, Any]
+) -> SerializationError:
+    cls = type(routine).__qualname__
+    return fail(
+        where,
+        f"does not match the {kind} {name!r} that {cls}.__init__ defines: the document has "
+        f"{what} {values[0]!r}, the class has {values[1]!r}.",
+    )
+
+
+def _error_handler(spec: PolicySpec | None, refs: References) -> ErrorHandler | None:
+    if spec is None:
+        return None
+    with _refusal(spec.where):
+        return ErrorHandler(
+            strategy=ErrorStrategy(spec.strategy),
+            max_retries=spec.max_retries,
+            retry_delay=spec.retry_delay,
+            retry_backoff=spec.retry_backoff,
+            retryable_exceptions=tuple(refs.exceptions[path] for path in spec.exceptions),
+            is_critical=spec.is_critical,
+        )

@@ -1,0 +1,331 @@
+"""Reading a flow document into plain specs, before any code is imported.
+
+This first pass checks everything that can be checked without the classes
+the document names: the schema and version, the shape and types of every
+field, the limits, the syntax of every import path and handler name, and
+that connections name routines of the document. A document that fails here
+has made routilux import nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from routilux._model.error_policy import ErrorStrategy
+from routilux._serde._doc_reader import (
+    DocObject,
+    check_bounds,
+    fail,
+    index_path,
+    key_path,
+    kind_of,
+)
+from routilux._serde._refs import check_class_ref, check_path
+from routilux._serde._router_doc import RouteSpec, parse_routes
+from routilux._serde.values import decode_value
+from routilux.exceptions import SerializationError
+
+__all__ = [
+    "FLOW_SCHEMA",
+    "FLOW_VERSION",
+    "MAX_CONNECTIONS",
+    "MAX_ITEMS",
+    "MAX_ROUTINES",
+    "ConnectionSpec",
+    "EventSpec",
+    "FlowSpec",
+    "PolicySpec",
+    "RoutineSpec",
+    "SlotSpec",
+    "parse_flow_doc",
+]
+
+FLOW_SCHEMA = "routilux.flow"
+FLOW_VERSION = 1
+#: Most routines a document may define.
+MAX_ROUTINES = 10_000
+#: Most connections a document may define.
+MAX_CONNECTIONS = 100_000
+#: Most slots, events, routes, event params or exception classes per list.
+MAX_ITEMS = 10_000
+
+_TOP = (
+    *("schema", "version", "flow_id", "execution_strategy", "max_workers"),
+    *("execution_timeout", "max_deliveries", "record_history", "retain_jobs"),
+    *("error_handler", "routines", "connections"),
+)
+_ROUTINE = ("class", "config", "slots", "events", "error_handler", "timeout", "max_concurrency")
+_POLICY = ("strategy", "max_retries", "retry_delay", "retry_backoff")
+_POLICY_REST = ("retryable_exceptions", "is_critical")
+_CONNECTION = ("source", "event", "target", "slot", "param_mapping")
+_METHOD_NAME = re.compile(r"(?!__)[A-Za-z_][A-Za-z0-9_]*")
+_NAMED_MERGES = ("override", "append")
+_NUMBER = (int, float)
+
+
+@dataclass(frozen=True, slots=True)
+class SlotSpec:
+    """A slot: its name, its handler's method name and its merge strategy (or function path)."""
+
+    name: str
+    handler: str | None
+    merge: str
+    where: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventSpec:
+    """An event: its name and documented params."""
+
+    name: str
+    params: tuple[str, ...]
+    where: str
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySpec:
+    """An error handler, with its retryable exceptions as import paths."""
+
+    strategy: str
+    max_retries: int
+    retry_delay: float
+    retry_backoff: float
+    exceptions: tuple[str, ...]
+    is_critical: bool
+    where: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoutineSpec:
+    """A routine: its class reference, decoded config and definition."""
+
+    routine_id: str
+    class_ref: str
+    config: dict[str, Any]
+    slots: tuple[SlotSpec, ...]
+    events: tuple[EventSpec, ...]
+    error_handler: PolicySpec | None
+    timeout: float | None
+    max_concurrency: int | None
+    routes: tuple[RouteSpec, ...] | None
+    where: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionSpec:
+    """A connection between routines of the document."""
+
+    source: str
+    event: str
+    target: str
+    slot: str
+    param_mapping: dict[str, str] | None
+    where: str
+
+
+@dataclass(frozen=True, slots=True)
+class FlowSpec:
+    """A whole flow document, checked."""
+
+    options: dict[str, Any]
+    error_handler: PolicySpec | None
+    routines: tuple[RoutineSpec, ...]
+    connections: tuple[ConnectionSpec, ...]
+
+
+def parse_flow_doc(document: Any) -> FlowSpec:
+    """Check ``document`` and return its specs; import nothing.
+
+    Raises:
+        SerializationError: The document is not a flow document of this
+            version, or any part of it is malformed (the message names where).
+    """
+    _check_header(document)
+    check_bounds(document)
+    top = DocObject(document, "", required=_TOP)
+    routines = tuple(
+        _routine(routine_id, raw, index_path("routines", routine_id))
+        for routine_id, raw in top.entries("routines", MAX_ROUTINES).items()
+    )
+    ids = dict.fromkeys(spec.routine_id for spec in routines)
+    connections = tuple(
+        _connection(raw, index_path("connections", i), ids)
+        for i, raw in enumerate(top.items("connections", MAX_CONNECTIONS))
+    )
+    return FlowSpec(_options(top), _policy(top, "error_handler"), routines, connections)
+
+
+def _check_header(document: Any) -> None:
+    if not isinstance(document, dict):
+        raise SerializationError(f"A flow document must be an object, not {kind_of(document)}.")
+    schema = document.get("schema")
+    if schema != FLOW_SCHEMA:
+        shown = repr(schema)[:80]
+        raise SerializationError(
+            f"Not a flow document: its schema is {shown}, expected {FLOW_SCHEMA!r}."
+        )
+    version = document.get("version")
+    if type(version) is not int or version != FLOW_VERSION:
+        raise SerializationError(
+            f"Flow document version {repr(version)[:80]} is not supported; this routilux "
+            f"reads version {FLOW_VERSION}."
+        )
+
+
+def _options(top: DocObject) -> dict[str, Any]:
+    return {
+        "flow_id": top.get("flow_id", str),
+        "execution_strategy": top.get("execution_strategy", str),
+        "max_workers": top.get("max_workers", int),
+        "execution_timeout": top.get("execution_timeout", _NUMBER, nullable=True),
+        "max_deliveries": top.get("max_deliveries", int),
+        "record_history": top.get("record_history", bool),
+        "retain_jobs": top.get("retain_jobs", int),
+    }
+
+
+def _routine(routine_id: str, raw: Any, where: str) -> RoutineSpec:
+    if not routine_id:
+        raise fail(where, "has an empty routine id; ids are non-empty strings.")
+    entry = DocObject(raw, where, required=_ROUTINE, optional=("routes",))
+    config = _config(entry)
+    routes = None
+    if entry.has("routes"):
+        if "routes" in config:
+            raise fail(where, "has routes both in its 'routes' field and in its config.")
+        routes = parse_routes(entry.items("routes", MAX_ITEMS), entry.at("routes"))
+    return RoutineSpec(
+        routine_id=routine_id,
+        class_ref=check_class_ref(entry.raw("class"), entry.at("class")),
+        config=config,
+        slots=_unique(
+            tuple(_slot(s, index_path(entry.at("slots"), i)) for i, s in _listed(entry, "slots"))
+        ),
+        events=_unique(
+            tuple(_event(e, index_path(entry.at("events"), i)) for i, e in _listed(entry, "events"))
+        ),
+        error_handler=_policy(entry, "error_handler"),
+        timeout=entry.get("timeout", _NUMBER, nullable=True),
+        max_concurrency=entry.get("max_concurrency", int, nullable=True),
+        routes=routes,
+        where=where,
+    )
+
+
+S = TypeVar("S", SlotSpec, EventSpec)
+
+
+def _unique(specs: tuple[S, ...]) -> tuple[S, ...]:
+    seen: set[str] = set()
+    for spec in specs:
+        if spec.name in seen:
+            raise fail(key_path(spec.where, "name"), f"repeats the name {spec.name[:80]!r}.")
+        seen.add(spec.name)
+    return specs
+
+
+def _listed(entry: DocObject, key: str) -> list[tuple[int, Any]]:
+    return list(enumerate(entry.items(key, MAX_ITEMS)))
+
+
+def _config(entry: DocObject) -> dict[str, Any]:
+    config = decode_value(entry.get("config", dict), entry.at("config"))
+    if not isinstance(config, dict) or not all(isinstance(key, str) for key in config):
+        raise fail(entry.at("config"), "must be an object with string keys.")
+    return config
+
+
+def _name(item: DocObject, key: str = "name") -> str:
+    name: str = item.get(key, str)
+    if not name:
+        raise fail(item.at(key), "must not be empty.")
+    return name
+
+
+def _slot(raw: Any, where: str) -> SlotSpec:
+    slot = DocObject(raw, where, required=("name", "handler", "merge_strategy"))
+    handler: str | None = slot.get("handler", str, nullable=True)
+    if handler is not None and not _METHOD_NAME.fullmatch(handler):
+        raise fail(
+            slot.at("handler"),
+            f"must be the name of a method of the routine (an identifier that does not start "
+            f"with '__'), not {handler[:80]!r}.",
+        )
+    merge = slot.raw("merge_strategy")
+    if merge not in _NAMED_MERGES:
+        if not isinstance(merge, str) or ":" not in merge:
+            raise fail(
+                slot.at("merge_strategy"),
+                "must be 'override', 'append' or the import path of a merge function, "
+                f"not {repr(merge)[:80]}.",
+            )
+        check_path(merge, slot.at("merge_strategy"))
+    return SlotSpec(_name(slot), handler, merge, where)
+
+
+def _event(raw: Any, where: str) -> EventSpec:
+    event = DocObject(raw, where, required=("name", "params"))
+    params = event.items("params", MAX_ITEMS)
+    for i, param in enumerate(params):
+        if not isinstance(param, str):
+            raise fail(
+                index_path(event.at("params"), i), f"must be a string, not {kind_of(param)}."
+            )
+    return EventSpec(_name(event), tuple(params), where)
+
+
+def _policy(parent: DocObject, key: str) -> PolicySpec | None:
+    raw, where = parent.raw(key), parent.at(key)
+    if raw is None:
+        return None
+    policy = DocObject(raw, where, required=(*_POLICY, *_POLICY_REST))
+    strategy = policy.get("strategy", str)
+    if strategy not in {s.value for s in ErrorStrategy}:
+        names = ", ".join(repr(s.value) for s in ErrorStrategy)
+        raise fail(policy.at("strategy"), f"must be one of {names}, not {strategy[:80]!r}.")
+    exceptions = policy.items("retryable_exceptions", MAX_ITEMS)
+    paths = tuple(
+        check_path(path, index_path(policy.at("retryable_exceptions"), i))
+        for i, path in enumerate(exceptions)
+    )
+    return PolicySpec(
+        strategy=strategy,
+        max_retries=policy.get("max_retries", int),
+        retry_delay=policy.get("retry_delay", _NUMBER),
+        retry_backoff=policy.get("retry_backoff", _NUMBER),
+        exceptions=paths,
+        is_critical=policy.get("is_critical", bool),
+        where=where,
+    )
+
+
+def _connection(raw: Any, where: str, ids: dict[str, None]) -> ConnectionSpec:
+    connection = DocObject(raw, where, required=_CONNECTION)
+    for key in ("source", "target"):
+        routine_id = connection.get(key, str)
+        if routine_id not in ids:
+            known = ", ".join(repr(i) for i in list(ids)[:20]) or "none"
+            raise fail(
+                connection.at(key),
+                f"names the routine {routine_id[:80]!r}, which the document does not define; "
+                f"routines: {known}.",
+            )
+    return ConnectionSpec(
+        source=connection.get("source", str),
+        event=_name(connection, "event"),
+        target=connection.get("target", str),
+        slot=_name(connection, "slot"),
+        param_mapping=_mapping(connection),
+        where=where,
+    )
+
+
+def _mapping(connection: DocObject) -> dict[str, str] | None:
+    mapping: dict[str, Any] | None = connection.get("param_mapping", dict, nullable=True)
+    for key, value in (mapping or {}).items():
+        if not isinstance(value, str):
+            where = index_path(connection.at("param_mapping"), key)
+            raise fail(where, f"must be a string (the target key), not {kind_of(value)}.")
+    return mapping

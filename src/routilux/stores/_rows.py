@@ -1,0 +1,364 @@
+"""Rows of the job stores: what the engine hands over, as the tuples the tables hold.
+
+The SQL stores write these rows to their tables and
+:class:`~routilux.stores.MemoryStore` keeps the same rows in memory, so every
+store encodes values one way (routilux's value codec, then JSON) and refuses
+the same things. Everything is encoded before a store opens its transaction
+(or takes its lock), so a value that cannot be stored raises
+:class:`~routilux.SerializationError` and nothing is written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from routilux._model.durable import Checkpoint, DeadLetter, JobSummary, StoredDelivery, StoredJob
+from routilux._model.records import ErrorRecord
+from routilux._serde.values import decode_value, encode_value
+from routilux.exceptions import SerializationError
+
+__all__ = [
+    "CheckpointRows",
+    "NewJobRows",
+    "check_window",
+    "checkpoint_rows",
+    "dead_letter",
+    "micros",
+    "new_job_rows",
+    "numbered",
+    "plain",
+    "stored_job",
+    "summary",
+]
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
+
+#: Document fields that have columns or tables of their own; the rest is kept as one JSON text.
+_SPLIT_FIELDS = frozenset(
+    {
+        "job_id",
+        "flow_id",
+        "status",
+        "created_at",
+        "updated_at",
+        "current_routine_id",
+        "error",
+        "shared_data",
+        "routine_states",
+        "execution_history",
+        "errors",
+        "shared_log",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NewJobRows:
+    """The rows :meth:`create_job` inserts.
+
+    ``job`` is in ``insert_job``'s column order: ``select_job``'s columns, then
+    ``updated_us`` and the history, error and log counts.
+    """
+
+    job: tuple[Any, ...]
+    pending: list[tuple[Any, ...]]
+    history: list[str]
+    errors: list[str]
+    log: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointRows:
+    """The rows one checkpoint writes; ``job`` is in ``update_job``'s parameter order."""
+
+    job: tuple[Any, ...]
+    done: list[tuple[str, int]]
+    added: list[tuple[Any, ...]]
+    history: list[str]
+    errors: list[str]
+    log: list[str]
+    letters: list[tuple[Any, ...]]
+
+
+def _dumps(value: Any, where: str) -> str:
+    try:
+        return _ENCODER.encode(value)
+    except (TypeError, ValueError) as exc:
+        raise SerializationError(f"Cannot store {where}: it is not JSON ({exc}).") from None
+
+
+def _freeze(value: Any, where: str) -> str:
+    return _ENCODER.encode(encode_value(value, where))
+
+
+def _thaw(text: str) -> Any:
+    return decode_value(json.loads(text))
+
+
+def micros(moment: datetime) -> int:
+    """Microseconds since the epoch; a naive ``moment`` is taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def _iso_micros(text: Any, where: str) -> int:
+    try:
+        return micros(datetime.fromisoformat(text))
+    except (TypeError, ValueError):
+        raise SerializationError(f"{where} is not an ISO 8601 time: {text!r}.") from None
+
+
+def _text(document: dict[str, Any], key: str) -> str:
+    value = document.get(key)
+    if not isinstance(value, str):
+        raise SerializationError(
+            f"The job document's {key!r} field must be a string, not {value!r}."
+        )
+    return value
+
+
+def plain(*texts: Any) -> None:
+    """Check texts bound for text columns (values go to JSON, which escapes anything).
+
+    PostgreSQL's text holds no NUL character, and neither database takes lone
+    surrogates (they are not UTF-8); both stores refuse them, so a job that
+    runs on one runs on the other.
+
+    Raises:
+        SerializationError: A text has a NUL character or a lone surrogate.
+    """
+    for text in texts:
+        if isinstance(text, str) and ("\x00" in text or not _utf8(text)):
+            raise SerializationError(
+                f"Cannot store {text!r}: ids, names, statuses, owners and a job's error "
+                "must not contain NUL characters or lone surrogates."
+            )
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _pending_row(job_id: str, delivery: StoredDelivery) -> tuple[Any, ...]:
+    plain(delivery.routine_id, delivery.slot)
+    data = _freeze(delivery.data, f"the message to {delivery.routine_id}.{delivery.slot}")
+    return (
+        job_id,
+        delivery.seq,
+        delivery.routine_id,
+        delivery.slot,
+        data,
+        delivery.attempt,
+        float(delivery.not_before),
+    )
+
+
+def _history_text(entry: Any, index: int) -> str:
+    try:
+        event = [entry["routine_id"], entry["event_name"], entry["data"], entry["timestamp"]]
+    except (KeyError, TypeError):
+        raise SerializationError(
+            f"execution_history[{index}] of the job document is not an emitted event."
+        ) from None
+    return _dumps(event, f"execution_history[{index}]")
+
+
+def new_job_rows(
+    document: dict[str, Any],
+    pending: Sequence[StoredDelivery],
+    next_seq: int,
+    flow_document: dict[str, Any] | None,
+    owner: str | None,
+) -> NewJobRows:
+    """Split a JobState document into the rows of a new job.
+
+    Raises:
+        SerializationError: The document lacks an id, flow, status or times,
+            or a value cannot be stored.
+    """
+    job_id = _text(document, "job_id")
+    history = [_history_text(e, i) for i, e in enumerate(document.get("execution_history", []))]
+    errors = [_dumps(e, "an error record") for e in document.get("errors", [])]
+    log = [_dumps(e, "a shared log entry") for e in document.get("shared_log", [])]
+    extra = {k: v for k, v in document.items() if k not in _SPLIT_FIELDS}
+    job = (
+        job_id,
+        _text(document, "flow_id"),
+        _text(document, "status"),
+        _text(document, "created_at"),
+        _text(document, "updated_at"),
+        document.get("current_routine_id"),
+        document.get("error"),
+        0,
+        next_seq,
+        owner,
+        None if flow_document is None else _dumps(flow_document, "the flow document"),
+        _dumps(document.get("shared_data", {}), "shared_data"),
+        _dumps(document.get("routine_states", {}), "routine_states"),
+        _dumps(extra, "the job document"),
+        _iso_micros(document["updated_at"], "The job document's 'updated_at'"),
+        len(history),
+        len(errors),
+        len(log),
+    )
+    plain(*job[:7], owner)
+    rows = [_pending_row(job_id, d) for d in pending]
+    return NewJobRows(job=job, pending=rows, history=history, errors=errors, log=log)
+
+
+def checkpoint_rows(checkpoint: Checkpoint) -> CheckpointRows:
+    """Encode everything a checkpoint writes.
+
+    Raises:
+        SerializationError: A value cannot be stored.
+    """
+    job_id = checkpoint.job_id
+    plain(job_id, checkpoint.status, checkpoint.updated_at)
+    plain(checkpoint.current_routine_id, checkpoint.error)
+    shared = checkpoint.shared_data
+    states = checkpoint.routine_states
+    history = [_freeze(list(h), "an emitted event") for h in checkpoint.history]
+    errors = [_dumps(e.to_dict(), "an error record") for e in checkpoint.errors]
+    log = [_freeze(e, "shared_log") for e in checkpoint.log_entries]
+    job = (
+        checkpoint.status,
+        checkpoint.updated_at,
+        _iso_micros(checkpoint.updated_at, "The checkpoint's updated_at"),
+        checkpoint.current_routine_id,
+        checkpoint.error,
+        checkpoint.deliveries,
+        checkpoint.next_seq,
+        None if shared is None else _freeze(shared, "shared_data"),
+        None if states is None else _freeze(states, "routine_states"),
+        len(history),
+        len(errors),
+        len(log),
+        job_id,
+    )
+    return CheckpointRows(
+        job=job,
+        done=[(job_id, seq) for seq in checkpoint.done],
+        # The last of several deliveries with one seq (or letters with one id) wins.
+        added=[_pending_row(job_id, d) for d in {d.seq: d for d in checkpoint.added}.values()],
+        history=history,
+        errors=errors,
+        log=log,
+        letters=[
+            _letter_row(x) for x in {x.letter_id: x for x in checkpoint.dead_letters}.values()
+        ],
+    )
+
+
+def _letter_row(letter: DeadLetter) -> tuple[Any, ...]:
+    plain(letter.letter_id, letter.job_id, letter.flow_id, letter.routine_id, letter.slot)
+    plain(letter.replayed_by)
+    return (
+        letter.letter_id,
+        letter.job_id,
+        letter.flow_id,
+        letter.routine_id,
+        letter.slot,
+        _freeze(letter.data, "a dead letter's data"),
+        letter.attempt,
+        _dumps(letter.error.to_dict(), "a dead letter's error"),
+        float(letter.created_at),
+        letter.replayed_by,
+    )
+
+
+def check_window(limit: int, offset: int) -> None:
+    """Check a listing's ``limit`` and ``offset``.
+
+    Raises:
+        ValueError: ``limit`` or ``offset`` is negative.
+    """
+    if limit < 0 or offset < 0:
+        raise ValueError(f"limit and offset must not be negative (got {limit} and {offset}).")
+
+
+def numbered(job_id: str, end: int, texts: list[str]) -> list[tuple[str, int, str]]:
+    """Rows ``(job_id, position, text)`` for ``texts`` appended so the count is now ``end``."""
+    start = end - len(texts)
+    return [(job_id, start + i, text) for i, text in enumerate(texts)]
+
+
+def _history_entry(text: str) -> dict[str, Any]:
+    routine_id, event_name, data, timestamp = json.loads(text)
+    return {
+        "routine_id": routine_id,
+        "event_name": event_name,
+        "data": data,
+        "timestamp": timestamp,
+    }
+
+
+def stored_job(
+    job: Sequence[Any],
+    pending: Iterable[Sequence[Any]],
+    history: Iterable[Sequence[Any]],
+    errors: Iterable[Sequence[Any]],
+    log: Iterable[Sequence[Any]],
+) -> StoredJob:
+    """Rebuild a job from its row (``select_job``'s columns) and its child rows."""
+    (job_id, flow_id, status, created_at, updated_at, current_routine_id, error) = job[:7]
+    deliveries, next_seq, owner, flow_document, shared_data, routine_states, extra = job[7:]
+    document = json.loads(extra)
+    document.update(
+        job_id=job_id,
+        flow_id=flow_id,
+        status=status,
+        created_at=created_at,
+        updated_at=updated_at,
+        current_routine_id=current_routine_id,
+        error=error,
+        routine_states=json.loads(routine_states),
+        execution_history=[_history_entry(row[0]) for row in history],
+        shared_data=json.loads(shared_data),
+        shared_log=[json.loads(row[0]) for row in log],
+        errors=[json.loads(row[0]) for row in errors],
+    )
+    return StoredJob(
+        document=document,
+        pending=[
+            StoredDelivery(seq, routine_id, slot, _thaw(data), attempt, not_before)
+            for seq, routine_id, slot, data, attempt, not_before in pending
+        ],
+        deliveries=deliveries,
+        next_seq=next_seq,
+        flow_document=None if flow_document is None else json.loads(flow_document),
+        owner=owner,
+    )
+
+
+def summary(row: Sequence[Any]) -> JobSummary:
+    """A job listing line from ``list_jobs``'s columns."""
+    job_id, flow_id, status, created_at, updated_at, error, pending, letters = row
+    return JobSummary(job_id, flow_id, status, created_at, updated_at, error, pending, letters)
+
+
+def dead_letter(row: Sequence[Any]) -> DeadLetter:
+    """A dead letter from its row, in ``_letter_row``'s column order."""
+    letter_id, job_id, flow_id, routine_id, slot, data, attempt, error, created_at, replayed = row
+    return DeadLetter(
+        letter_id=letter_id,
+        job_id=job_id,
+        flow_id=flow_id,
+        routine_id=routine_id,
+        slot=slot,
+        data=_thaw(data),
+        attempt=attempt,
+        error=ErrorRecord(**json.loads(error)),
+        created_at=created_at,
+        replayed_by=replayed,
+    )

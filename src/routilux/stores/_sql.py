@@ -1,0 +1,314 @@
+"""What the SQL job stores share: the protocol's methods, over a DB-API cursor.
+
+:class:`SqlJobStore` implements every :class:`~routilux.stores.JobStore`
+method with portable SQL (SQLite 3.35+ and PostgreSQL both have ``ON
+CONFLICT`` and ``RETURNING``). A subclass supplies the connection: a
+``_write()`` transaction, a ``_read()`` snapshot, and ``close()``; it may
+replace a method with one tuned for its database.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol, TypeVar
+
+from routilux._model.durable import Checkpoint, DeadLetter, JobSummary, StoredDelivery, StoredJob
+from routilux.exceptions import DeadLetterNotFound, JobNotFound, StoreError
+from routilux.stores import _rows
+from routilux.stores._statements import LETTER_COLUMNS, Statements
+from routilux.stores.protocol import FINISHED_STATUSES
+
+__all__ = ["Cursor", "SqlJobStore"]
+
+_Store = TypeVar("_Store", bound="SqlJobStore")
+
+
+class Cursor(Protocol):
+    """The part of a DB-API cursor the stores use (sqlite3's and psycopg's both fit)."""
+
+    def execute(self, query: str, params: Sequence[Any] | Mapping[str, Any] = ..., /) -> Any:
+        """Run one statement."""
+
+    def executemany(self, query: str, params: Iterable[Sequence[Any]], /) -> Any:
+        """Run one statement once per parameter row."""
+
+    def fetchone(self) -> Any:
+        """The next result row, or ``None``."""
+
+    def fetchall(self) -> list[Any]:
+        """The remaining result rows."""
+
+
+class SqlJobStore(abc.ABC):
+    """The :class:`~routilux.stores.JobStore` methods, over a subclass's connection.
+
+    Args:
+        prefix: Put before every table name (a schema, say ``routilux.``).
+        mark: The driver's placeholder (``?`` for sqlite3, ``%s`` for psycopg).
+    """
+
+    def __init__(self, *, prefix: str, mark: str) -> None:
+        self._prefix = prefix
+        self._mark = mark
+        self._sql = Statements.build(prefix, mark)
+
+    @abc.abstractmethod
+    def _write(self) -> AbstractContextManager[Cursor]:
+        """A write transaction: committed when the block ends, rolled back if it raises."""
+
+    @abc.abstractmethod
+    def _read(self) -> AbstractContextManager[Cursor]:
+        """A read-only transaction that sees one consistent snapshot."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections; the store is unusable afterwards."""
+
+    def __enter__(self: _Store) -> _Store:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- jobs -------------------------------------------------------------------
+
+    def create_job(
+        self,
+        document: dict[str, Any],
+        *,
+        pending: Sequence[StoredDelivery],
+        next_seq: int,
+        flow_document: dict[str, Any] | None = None,
+        owner: str | None = None,
+    ) -> None:
+        """Record a new job; see :meth:`JobStore.create_job`.
+
+        History, errors and shared log entries in ``document`` are kept.
+
+        Raises:
+            StoreError: A job with that id exists.
+            SerializationError: A value cannot be stored; nothing is written.
+        """
+        rows = _rows.new_job_rows(document, pending, next_seq, flow_document, owner)
+        job_id = rows.job[0]
+        with self._write() as cur:
+            cur.execute(self._sql.insert_job, rows.job)
+            if cur.fetchone() is None:
+                raise StoreError(f"The store already has a job {job_id!r}.")
+            self._append(cur, job_id, rows.history, rows.errors, rows.log, rows.job[-3:])
+            if rows.pending:
+                _run(cur, self._sql.upsert_pending, rows.pending)
+
+    def checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Apply one delivery's changes in one transaction; see :meth:`JobStore.checkpoint`.
+
+        Raises:
+            JobNotFound: The job is not in the store.
+            SerializationError: A value cannot be stored; nothing is written.
+        """
+        rows = _rows.checkpoint_rows(checkpoint)
+        job_id = checkpoint.job_id
+        with self._write() as cur:
+            cur.execute(self._sql.update_job, rows.job)
+            counts = cur.fetchone()
+            if counts is None:
+                raise JobNotFound(f"The store has no job {job_id!r}.")
+            if checkpoint.drop_pending:
+                cur.execute(self._sql.clear_pending, (job_id,))
+            elif rows.done:
+                _run(cur, self._sql.delete_pending, rows.done)
+            if rows.added:
+                _run(cur, self._sql.upsert_pending, rows.added)
+            self._append(cur, job_id, rows.history, rows.errors, rows.log, counts)
+            if rows.letters:
+                _run(cur, self._sql.upsert_letter, rows.letters)
+
+    def _append(
+        self,
+        cur: Cursor,
+        job_id: str,
+        history: list[str],
+        errors: list[str],
+        log: list[str],
+        counts: Sequence[int],
+    ) -> None:
+        """Insert appended rows; ``counts`` are the job's totals including them."""
+        history_end, errors_end, log_end = counts
+        for statement, texts, end in (
+            (self._sql.insert_history, history, history_end),
+            (self._sql.insert_error, errors, errors_end),
+            (self._sql.insert_log, log, log_end),
+        ):
+            if texts:
+                _run(cur, statement, _rows.numbered(job_id, end, texts))
+
+    def load_job(self, job_id: str) -> StoredJob:
+        """Load a job with its pending deliveries; see :meth:`JobStore.load_job`.
+
+        Raises:
+            JobNotFound: The job is not in the store.
+        """
+        key = (job_id,)
+        with self._read() as cur:
+            job = cur.execute(self._sql.select_job, key).fetchone()
+            if job is None:
+                raise JobNotFound(f"The store has no job {job_id!r}.")
+            pending = cur.execute(self._sql.select_pending, key).fetchall()
+            history = cur.execute(self._sql.select_history, key).fetchall()
+            errors = cur.execute(self._sql.select_errors, key).fetchall()
+            log = cur.execute(self._sql.select_log, key).fetchall()
+        return _rows.stored_job(job, pending, history, errors, log)
+
+    def list_jobs(
+        self,
+        *,
+        flow_id: str | None = None,
+        status: str | Iterable[str] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[JobSummary]:
+        """Jobs, newest (by ``created_at``) first; see :meth:`JobStore.list_jobs`.
+
+        Raises:
+            ValueError: ``limit`` or ``offset`` is negative.
+        """
+        _rows.check_window(limit, offset)
+        where, params = self._job_filter(flow_id, status)
+        p = self._prefix
+        query = (
+            "SELECT j.job_id, j.flow_id, j.status, j.created_at, j.updated_at, j.error, "
+            f"(SELECT COUNT(*) FROM {p}pending_deliveries d WHERE d.job_id = j.job_id), "
+            f"(SELECT COUNT(*) FROM {p}dead_letters l WHERE l.job_id = j.job_id) "
+            f"FROM {p}jobs j{where} ORDER BY j.created_at DESC, j.job_id DESC LIMIT ? OFFSET ?"
+        )
+        with self._read() as cur:
+            rows = cur.execute(self._marked(query), [*params, limit, offset]).fetchall()
+        return [_rows.summary(row) for row in rows]
+
+    def _job_filter(
+        self, flow_id: str | None, status: str | Iterable[str] | None
+    ) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if flow_id is not None:
+            clauses.append("j.flow_id = ?")
+            params.append(flow_id)
+        if status is not None:
+            statuses = [status] if isinstance(status, str) else list(status)
+            clauses.append(_in_clause("j.status", statuses))
+            params.extend(statuses)
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+    def delete_job(self, job_id: str) -> bool:
+        """Delete a job and its dead letters; see :meth:`JobStore.delete_job`."""
+        with self._write() as cur:
+            cur.execute(self._sql.delete_job_letters, (job_id,))
+            return cur.execute(self._sql.delete_job, (job_id,)).fetchone() is not None
+
+    def delete_jobs(
+        self, *, updated_before: datetime, statuses: Iterable[str] = FINISHED_STATUSES
+    ) -> int:
+        """Delete old jobs and their dead letters; see :meth:`JobStore.delete_jobs`."""
+        wanted = list(statuses)
+        condition = f"{_in_clause('status', wanted)} AND updated_us < ?"
+        params = [*wanted, _rows.micros(updated_before)]
+        p = self._prefix
+        with self._write() as cur:
+            cur.execute(
+                self._marked(
+                    f"DELETE FROM {p}dead_letters WHERE job_id IN "
+                    f"(SELECT job_id FROM {p}jobs WHERE {condition})"
+                ),
+                params,
+            )
+            deleted = f"DELETE FROM {p}jobs WHERE {condition} RETURNING job_id"
+            return len(cur.execute(self._marked(deleted), params).fetchall())
+
+    def set_owner(self, job_id: str, owner: str | None) -> None:
+        """Record the process running the job; see :meth:`JobStore.set_owner`.
+
+        Raises:
+            JobNotFound: The job is not in the store.
+        """
+        _rows.plain(owner)
+        with self._write() as cur:
+            if cur.execute(self._sql.set_owner, (owner, job_id)).fetchone() is None:
+                raise JobNotFound(f"The store has no job {job_id!r}.")
+
+    # -- dead letters -----------------------------------------------------------
+
+    def list_dead_letters(
+        self,
+        *,
+        job_id: str | None = None,
+        flow_id: str | None = None,
+        include_replayed: bool = False,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[DeadLetter]:
+        """Dead letters, oldest first; see :meth:`JobStore.list_dead_letters`.
+
+        Raises:
+            ValueError: ``limit`` or ``offset`` is negative.
+        """
+        _rows.check_window(limit, offset)
+        clauses = [] if include_replayed else ["replayed_by IS NULL"]
+        params: list[Any] = []
+        for column, value in (("job_id", job_id), ("flow_id", flow_id)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        query = (
+            f"SELECT {LETTER_COLUMNS} FROM {self._prefix}dead_letters{where} "
+            "ORDER BY created_at, letter_id LIMIT ? OFFSET ?"
+        )
+        with self._read() as cur:
+            rows = cur.execute(self._marked(query), [*params, limit, offset]).fetchall()
+        return [_rows.dead_letter(row) for row in rows]
+
+    def get_dead_letter(self, letter_id: str) -> DeadLetter:
+        """One dead letter; see :meth:`JobStore.get_dead_letter`.
+
+        Raises:
+            DeadLetterNotFound: No dead letter has that id.
+        """
+        with self._read() as cur:
+            row = cur.execute(self._sql.select_letter, (letter_id,)).fetchone()
+        if row is None:
+            raise DeadLetterNotFound(f"The store has no dead letter {letter_id!r}.")
+        return _rows.dead_letter(row)
+
+    def mark_replayed(self, letter_id: str, replay_job_id: str) -> None:
+        """Record a replay; see :meth:`JobStore.mark_replayed`.
+
+        Raises:
+            DeadLetterNotFound: No dead letter has that id.
+        """
+        _rows.plain(replay_job_id)
+        with self._write() as cur:
+            if cur.execute(self._sql.mark_replayed, (replay_job_id, letter_id)).fetchone() is None:
+                raise DeadLetterNotFound(f"The store has no dead letter {letter_id!r}.")
+
+    def _marked(self, query: str) -> str:
+        return query if self._mark == "?" else query.replace("?", self._mark)
+
+
+def _run(cur: Cursor, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+    # One row is the usual case, and a plain execute is cheaper for it than
+    # executemany (which psycopg runs in pipeline mode).
+    if len(rows) == 1:
+        cur.execute(statement, rows[0])
+    elif rows:
+        cur.executemany(statement, rows)
+
+
+def _in_clause(column: str, values: list[str]) -> str:
+    # An empty list matches nothing (PostgreSQL refuses ``IN ()``).
+    return f"{column} IN ({', '.join('?' * len(values))})" if values else "1 = 0"

@@ -1,0 +1,93 @@
+"""The fixed SQL statements of the SQL job stores, for any table prefix and placeholder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+__all__ = ["JOB_COLUMNS", "JOB_ROW", "LETTER_COLUMNS", "Statements"]
+
+#: The columns of a job row that :func:`routilux.stores._rows.stored_job` reads.
+JOB_COLUMNS = (
+    "job_id, flow_id, status, created_at, updated_at, current_routine_id, error, deliveries, "
+    "next_seq, owner, flow_document, shared_data, routine_states, extra"
+)
+
+#: The columns ``insert_job`` writes, in the order of ``NewJobRows.job``: ``JOB_COLUMNS``,
+#: then the update time (microseconds since the epoch) and the history, error and log counts.
+JOB_ROW = (*JOB_COLUMNS.split(", "), "updated_us", "history_count", "error_count", "log_count")
+
+#: The columns of a dead letter row, as :func:`routilux.stores._rows.dead_letter` reads them.
+LETTER_COLUMNS = (
+    "letter_id, job_id, flow_id, routine_id, slot, data, attempt, error, created_at, replayed_by"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Statements:
+    """The fixed statements, with ``?`` placeholders; see :func:`Statements.build`."""
+
+    insert_job: str
+    update_job: str
+    upsert_pending: str
+    delete_pending: str
+    clear_pending: str
+    insert_history: str
+    insert_error: str
+    insert_log: str
+    upsert_letter: str
+    select_job: str
+    select_pending: str
+    select_history: str
+    select_errors: str
+    select_log: str
+    delete_job: str
+    delete_job_letters: str
+    set_owner: str
+    select_letter: str
+    mark_replayed: str
+
+    @classmethod
+    def build(cls, prefix: str = "", mark: str = "?") -> Statements:
+        """The statements for tables named ``{prefix}jobs`` etc., with ``mark`` placeholders."""
+        p = prefix
+        statements = cls(
+            insert_job=f"INSERT INTO {p}jobs ({', '.join(JOB_ROW)}) "
+            f"VALUES ({', '.join('?' * len(JOB_ROW))}) "
+            "ON CONFLICT (job_id) DO NOTHING RETURNING job_id",
+            update_job=f"UPDATE {p}jobs SET status = ?, updated_at = ?, updated_us = ?, "
+            "current_routine_id = ?, error = ?, deliveries = ?, next_seq = ?, "
+            "shared_data = COALESCE(?, shared_data), "
+            "routine_states = COALESCE(?, routine_states), "
+            "history_count = history_count + ?, error_count = error_count + ?, "
+            "log_count = log_count + ? "
+            "WHERE job_id = ? RETURNING history_count, error_count, log_count",
+            upsert_pending=f"INSERT INTO {p}pending_deliveries "
+            "(job_id, seq, routine_id, slot, data, attempt, not_before) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id, seq) DO UPDATE SET "
+            "routine_id = excluded.routine_id, slot = excluded.slot, data = excluded.data, "
+            "attempt = excluded.attempt, not_before = excluded.not_before",
+            delete_pending=f"DELETE FROM {p}pending_deliveries WHERE job_id = ? AND seq = ?",
+            clear_pending=f"DELETE FROM {p}pending_deliveries WHERE job_id = ?",
+            insert_history=f"INSERT INTO {p}history (job_id, position, event) VALUES (?, ?, ?)",
+            insert_error=f"INSERT INTO {p}errors (job_id, position, record) VALUES (?, ?, ?)",
+            insert_log=f"INSERT INTO {p}shared_log (job_id, position, entry) VALUES (?, ?, ?)",
+            upsert_letter=f"INSERT INTO {p}dead_letters ({LETTER_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (letter_id) DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in LETTER_COLUMNS.split(", ")[1:]),
+            select_job=f"SELECT {JOB_COLUMNS} FROM {p}jobs WHERE job_id = ?",
+            select_pending="SELECT seq, routine_id, slot, data, attempt, not_before "
+            f"FROM {p}pending_deliveries WHERE job_id = ? ORDER BY seq",
+            select_history=f"SELECT event FROM {p}history WHERE job_id = ? ORDER BY position",
+            select_errors=f"SELECT record FROM {p}errors WHERE job_id = ? ORDER BY position",
+            select_log=f"SELECT entry FROM {p}shared_log WHERE job_id = ? ORDER BY position",
+            delete_job=f"DELETE FROM {p}jobs WHERE job_id = ? RETURNING job_id",
+            delete_job_letters=f"DELETE FROM {p}dead_letters WHERE job_id = ?",
+            set_owner=f"UPDATE {p}jobs SET owner = ? WHERE job_id = ? RETURNING job_id",
+            select_letter=f"SELECT {LETTER_COLUMNS} FROM {p}dead_letters WHERE letter_id = ?",
+            mark_replayed=f"UPDATE {p}dead_letters SET replayed_by = ? WHERE letter_id = ? "
+            "RETURNING letter_id",
+        )
+        if mark == "?":
+            return statements
+        texts = {f.name: getattr(statements, f.name).replace("?", mark) for f in fields(cls)}
+        return cls(**texts)

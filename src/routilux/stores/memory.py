@@ -1,0 +1,287 @@
+"""MemoryStore: a job store in the process's memory, for tests and short-lived runs."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from routilux._model.durable import Checkpoint, DeadLetter, JobSummary, StoredDelivery, StoredJob
+from routilux.exceptions import DeadLetterNotFound, JobNotFound, StoreError
+from routilux.stores import _rows
+from routilux.stores._statements import JOB_COLUMNS, JOB_ROW, LETTER_COLUMNS
+from routilux.stores.protocol import FINISHED_STATUSES
+
+__all__ = ["MemoryStore"]
+
+_SELECTED = JOB_COLUMNS.split(", ")
+_LETTER = LETTER_COLUMNS.split(", ")
+_COUNTS = ("history_count", "error_count", "log_count")
+_SUMMARY = ("job_id", "flow_id", "status", "created_at", "updated_at", "error")
+
+
+@dataclass(slots=True)
+class _Job:
+    """A job's row of the ``jobs`` table (by column) and its rows of the other tables."""
+
+    row: dict[str, Any]
+    pending: dict[int, tuple[Any, ...]] = field(default_factory=dict)  # By seq.
+    history: list[tuple[Any, ...]] = field(default_factory=list)  # By position, as all three.
+    errors: list[tuple[Any, ...]] = field(default_factory=list)
+    log: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def append(self, history: list[str], errors: list[str], log: list[str]) -> None:
+        """Add appended texts, numbered to end at the counts of the job's row."""
+        tables = (self.history, self.errors, self.log)
+        for table, texts, count in zip(tables, (history, errors, log), _COUNTS, strict=True):
+            table.extend(_rows.numbered(self.row["job_id"], self.row[count], texts))
+
+    def update(self, job: tuple[Any, ...]) -> None:
+        """Change the row as ``update_job`` does, given its parameters (``CheckpointRows.job``)."""
+        status, updated_at, updated_us, routine_id, error, deliveries, next_seq, *rest = job
+        shared_data, routine_states, *added, _job_id = rest
+        self.row.update(
+            status=status,
+            updated_at=updated_at,
+            updated_us=updated_us,
+            current_routine_id=routine_id,
+            error=error,
+            deliveries=deliveries,
+            next_seq=next_seq,
+        )
+        if shared_data is not None:
+            self.row["shared_data"] = shared_data
+        if routine_states is not None:
+            self.row["routine_states"] = routine_states
+        for count, n in zip(_COUNTS, added, strict=True):
+            self.row[count] += n
+
+
+class MemoryStore:
+    """A :class:`~routilux.stores.JobStore` that keeps everything in memory.
+
+    It keeps the rows the SQL stores keep in their tables, made by the same
+    code, so values are encoded, and refused, exactly as the durable stores
+    do: a job that runs on a MemoryStore also runs on SQLite and PostgreSQL.
+    One lock makes each call atomic. Nothing survives the process.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: dict[str, _Job] = {}
+        # Rows of ``dead_letters`` by column; a dict keeps its columns' order, so
+        # ``tuple(letter.values())`` is the row ``_rows.dead_letter`` reads.
+        self._letters: dict[str, dict[str, Any]] = {}
+        self._closed = False
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the lock of an open store: what a transaction is to the SQL stores."""
+        with self._lock:
+            if self._closed:
+                raise StoreError("The MemoryStore is closed.")
+            yield
+
+    # -- jobs -------------------------------------------------------------------
+
+    def create_job(
+        self,
+        document: dict[str, Any],
+        *,
+        pending: Sequence[StoredDelivery],
+        next_seq: int,
+        flow_document: dict[str, Any] | None = None,
+        owner: str | None = None,
+    ) -> None:
+        """Record a new job; see :meth:`JobStore.create_job`.
+
+        History, errors and shared log entries in ``document`` are kept.
+
+        Raises:
+            StoreError: A job with that id exists.
+            SerializationError: A value cannot be stored; nothing is written.
+        """
+        rows = _rows.new_job_rows(document, pending, next_seq, flow_document, owner)
+        job = _Job(dict(zip(JOB_ROW, rows.job, strict=True)))
+        job.pending.update((row[1], row) for row in rows.pending)
+        job.append(rows.history, rows.errors, rows.log)
+        with self._locked():
+            if job.row["job_id"] in self._jobs:
+                raise StoreError(f"The store already has a job {job.row['job_id']!r}.")
+            self._jobs[job.row["job_id"]] = job
+
+    def checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Apply one delivery's changes at once; see :meth:`JobStore.checkpoint`.
+
+        Raises:
+            JobNotFound: The job is not in the store.
+            SerializationError: A value cannot be stored; nothing is written.
+        """
+        rows = _rows.checkpoint_rows(checkpoint)
+        with self._locked():
+            job = self._job(checkpoint.job_id)
+            job.update(rows.job)
+            if checkpoint.drop_pending:
+                job.pending.clear()
+            for _, seq in rows.done:
+                job.pending.pop(seq, None)
+            job.pending.update((row[1], row) for row in rows.added)
+            job.append(rows.history, rows.errors, rows.log)
+            for letter in rows.letters:
+                self._letters[letter[0]] = dict(zip(_LETTER, letter, strict=True))
+
+    def load_job(self, job_id: str) -> StoredJob:
+        """Load a job with its pending deliveries; see :meth:`JobStore.load_job`.
+
+        Raises:
+            JobNotFound: The job is not in the store.
+        """
+        with self._locked():
+            job = self._job(job_id)
+            row = [job.row[column] for column in _SELECTED]
+            pending = [job.pending[seq][1:] for seq in sorted(job.pending)]
+            history, errors, log = ([r[2:] for r in t] for t in (job.history, job.errors, job.log))
+        return _rows.stored_job(row, pending, history, errors, log)
+
+    def list_jobs(
+        self,
+        *,
+        flow_id: str | None = None,
+        status: str | Iterable[str] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[JobSummary]:
+        """Jobs, newest (by ``created_at``) first; see :meth:`JobStore.list_jobs`.
+
+        Raises:
+            ValueError: ``limit`` or ``offset`` is negative.
+        """
+        _rows.check_window(limit, offset)
+        statuses = None if status is None else [status] if isinstance(status, str) else list(status)
+        with self._locked():
+            chosen = [
+                job
+                for job in self._jobs.values()
+                if (flow_id is None or job.row["flow_id"] == flow_id)
+                and (statuses is None or job.row["status"] in statuses)
+            ]
+            chosen.sort(key=lambda job: (job.row["created_at"], job.row["job_id"]), reverse=True)
+            chosen = chosen[offset : offset + limit]
+            letters = Counter(letter["job_id"] for letter in self._letters.values())
+            lines = [
+                (*(job.row[c] for c in _SUMMARY), len(job.pending), letters[job.row["job_id"]])
+                for job in chosen
+            ]
+        return [_rows.summary(line) for line in lines]
+
+    def delete_job(self, job_id: str) -> bool:
+        """Delete a job and its dead letters; see :meth:`JobStore.delete_job`."""
+        with self._locked():
+            return self._delete({job_id}) == 1
+
+    def delete_jobs(
+        self, *, updated_before: datetime, statuses: Iterable[str] = FINISHED_STATUSES
+    ) -> int:
+        """Delete old jobs and their dead letters; see :meth:`JobStore.delete_jobs`."""
+        wanted = list(statuses)
+        before = _rows.micros(updated_before)
+        with self._locked():
+            old = {
+                job_id
+                for job_id, job in self._jobs.items()
+                if job.row["status"] in wanted and job.row["updated_us"] < before
+            }
+            return self._delete(old)
+
+    def _delete(self, job_ids: Collection[str]) -> int:
+        """Delete jobs and every dead letter of theirs; return how many jobs there were."""
+        for letter_id in [k for k, letter in self._letters.items() if letter["job_id"] in job_ids]:
+            del self._letters[letter_id]
+        return sum(self._jobs.pop(job_id, None) is not None for job_id in job_ids)
+
+    def set_owner(self, job_id: str, owner: str | None) -> None:
+        """Record the process running the job; see :meth:`JobStore.set_owner`.
+
+        Raises:
+            JobNotFound: The job is not in the store.
+        """
+        _rows.plain(owner)
+        with self._locked():
+            self._job(job_id).row["owner"] = owner
+
+    # -- dead letters -----------------------------------------------------------
+
+    def list_dead_letters(
+        self,
+        *,
+        job_id: str | None = None,
+        flow_id: str | None = None,
+        include_replayed: bool = False,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[DeadLetter]:
+        """Dead letters, oldest first; see :meth:`JobStore.list_dead_letters`.
+
+        Raises:
+            ValueError: ``limit`` or ``offset`` is negative.
+        """
+        _rows.check_window(limit, offset)
+        with self._locked():
+            chosen = [
+                letter
+                for letter in self._letters.values()
+                if (include_replayed or letter["replayed_by"] is None)
+                and (job_id is None or letter["job_id"] == job_id)
+                and (flow_id is None or letter["flow_id"] == flow_id)
+            ]
+            chosen.sort(key=lambda letter: (letter["created_at"], letter["letter_id"]))
+            rows = [tuple(letter.values()) for letter in chosen[offset : offset + limit]]
+        return [_rows.dead_letter(row) for row in rows]
+
+    def get_dead_letter(self, letter_id: str) -> DeadLetter:
+        """One dead letter; see :meth:`JobStore.get_dead_letter`.
+
+        Raises:
+            DeadLetterNotFound: No dead letter has that id.
+        """
+        with self._locked():
+            letter = self._letters.get(letter_id)
+            row = None if letter is None else tuple(letter.values())
+        if row is None:
+            raise DeadLetterNotFound(f"The store has no dead letter {letter_id!r}.")
+        return _rows.dead_letter(row)
+
+    def mark_replayed(self, letter_id: str, replay_job_id: str) -> None:
+        """Record a replay; see :meth:`JobStore.mark_replayed`.
+
+        Raises:
+            DeadLetterNotFound: No dead letter has that id.
+        """
+        _rows.plain(replay_job_id)
+        with self._locked():
+            letter = self._letters.get(letter_id)
+            if letter is None:
+                raise DeadLetterNotFound(f"The store has no dead letter {letter_id!r}.")
+            letter["replayed_by"] = replay_job_id
+
+    # -- housekeeping -----------------------------------------------------------
+
+    def close(self) -> None:
+        """Forget everything; the store is unusable afterwards."""
+        with self._lock:
+            self._closed = True
+            self._jobs.clear()
+            self._letters.clear()
+
+    def _job(self, job_id: str) -> _Job:
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise JobNotFound(f"The store has no job {job_id!r}.")
+        return job
+
+    def __repr__(self) -> str:
+        return f"<MemoryStore jobs={len(self._jobs)}>"

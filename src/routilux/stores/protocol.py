@@ -1,0 +1,160 @@
+"""The job store protocol: what the engine needs to keep jobs durably."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from routilux._model.durable import Checkpoint, DeadLetter, JobSummary, StoredDelivery, StoredJob
+
+__all__ = ["FINISHED_STATUSES", "JobStore"]
+
+#: The statuses of jobs that have ended.
+FINISHED_STATUSES = ("completed", "failed", "cancelled")
+
+
+@runtime_checkable
+class JobStore(Protocol):
+    """Keeps jobs, their pending deliveries, history and dead letters.
+
+    Every store passes the same conformance suite (``tests/stores``). A
+    store must be safe to use from several threads of one process; the
+    SQLite and PostgreSQL stores are also safe for several processes.
+
+    The three stores keep the same rows, built and checked by the same code,
+    so they accept, refuse and return the same things:
+
+    * Values are written as JSON through routilux's value codec, so a value
+      the codec refuses raises :class:`~routilux.SerializationError` and
+      nothing of that call is written.
+    * Ids, names, statuses, owners and a job's ``error`` are text columns:
+      one with a NUL character or a lone surrogate raises
+      :class:`~routilux.SerializationError`, and nothing is written.
+    * A naive time (a document's ``updated_at``, a checkpoint's, or
+      :meth:`delete_jobs`'s ``updated_before``) is taken as UTC.
+    * A negative ``limit`` or ``offset`` raises :class:`ValueError`.
+    """
+
+    def create_job(
+        self,
+        document: dict[str, Any],
+        *,
+        pending: Sequence[StoredDelivery],
+        next_seq: int,
+        flow_document: dict[str, Any] | None = None,
+        owner: str | None = None,
+    ) -> None:
+        """Record a new job: its JobState document and its first deliveries.
+
+        The document's ``execution_history``, ``errors`` and ``shared_log`` are
+        kept, and checkpoints append to them. Fields no checkpoint changes
+        (``pending_deliveries`` and ``dead_letters`` among them) are kept as
+        written; the pending deliveries are ``pending``, of which the last
+        of several with one seq wins.
+
+        Raises:
+            StoreError: A job with that id exists.
+            SerializationError: A value cannot be stored; nothing is written.
+        """
+
+    def checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Apply everything one delivery changed, in one transaction.
+
+        ``done`` deliveries (or all of them, with ``drop_pending``) are removed,
+        then ``added`` ones are added or replace the pending ones of their seq;
+        of several added deliveries with one seq, the last wins. A dead letter
+        replaces any of its id; of several with one id, the last wins.
+
+        Raises:
+            JobNotFound: The job is not in the store.
+            SerializationError: A value cannot be stored; nothing is written.
+        """
+
+    def load_job(self, job_id: str) -> StoredJob:
+        """Load a job with its pending deliveries.
+
+        :attr:`StoredJob.pending` is authoritative, as :meth:`list_dead_letters`
+        is for dead letters: the document's ``pending_deliveries`` and
+        ``dead_letters`` fields are whatever was written when the job was
+        created.
+
+        Raises:
+            JobNotFound: The job is not in the store.
+        """
+
+    def list_jobs(
+        self,
+        *,
+        flow_id: str | None = None,
+        status: str | Iterable[str] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[JobSummary]:
+        """Jobs, newest first, optionally of one flow and of given statuses.
+
+        Jobs are ordered by the text of ``created_at``, then by ``job_id``, both
+        descending; ``offset`` of them are skipped, then at most ``limit`` are
+        returned. A summary counts the job's pending deliveries and all its
+        dead letters, replayed or not.
+
+        Raises:
+            ValueError: ``limit`` or ``offset`` is negative.
+        """
+
+    def delete_job(self, job_id: str) -> bool:
+        """Delete a job, its dead letters and everything kept with it; return whether it existed."""
+
+    def delete_jobs(
+        self, *, updated_before: datetime, statuses: Iterable[str] = FINISHED_STATUSES
+    ) -> int:
+        """Delete jobs of ``statuses`` updated before ``updated_before``; return the count.
+
+        Their dead letters are deleted with them. A naive ``updated_before``,
+        and a naive ``updated_at`` of a job, is taken as UTC.
+        """
+
+    def list_dead_letters(
+        self,
+        *,
+        job_id: str | None = None,
+        flow_id: str | None = None,
+        include_replayed: bool = False,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[DeadLetter]:
+        """Dead letters, oldest first, optionally of one job or flow.
+
+        The store's dead letters are authoritative (the job document's
+        ``dead_letters`` field is whatever was written at its creation).
+        Letters are ordered by ``created_at``, then by ``letter_id``; replayed
+        ones are left out unless ``include_replayed``; ``offset`` of them are
+        skipped, then at most ``limit`` are returned.
+
+        Raises:
+            ValueError: ``limit`` or ``offset`` is negative.
+        """
+
+    def get_dead_letter(self, letter_id: str) -> DeadLetter:
+        """One dead letter.
+
+        Raises:
+            DeadLetterNotFound: No dead letter has that id.
+        """
+
+    def mark_replayed(self, letter_id: str, replay_job_id: str) -> None:
+        """Record that the job ``replay_job_id`` replayed the letter.
+
+        Raises:
+            DeadLetterNotFound: No dead letter has that id.
+        """
+
+    def set_owner(self, job_id: str, owner: str | None) -> None:
+        """Record which process runs the job (``host:pid``), or none.
+
+        Raises:
+            JobNotFound: The job is not in the store.
+        """
+
+    def close(self) -> None:
+        """Release connections; the store is unusable afterwards."""

@@ -1,0 +1,326 @@
+"""SqliteStore: jobs in one SQLite file, the embedded default.
+
+Durability, with the file in WAL mode (see ``docs/stores.md``):
+
+* ``synchronous="NORMAL"`` (the default): a committed checkpoint survives the
+  process being killed (``kill -9``), since it is in the WAL file, in the
+  operating system's page cache. The last checkpoints before a power loss or
+  an operating system crash may be lost; the file stays consistent.
+* ``synchronous="FULL"``: every commit waits for ``fsync`` of the WAL, so a
+  committed checkpoint also survives a power loss; each commit costs a disk
+  flush.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from routilux.exceptions import DefinitionError, StoreError
+from routilux.stores._sql import Cursor, SqlJobStore
+
+__all__ = ["SCHEMA_VERSION", "SqliteStore"]
+
+#: The version of the tables this module writes; a file of another version is refused.
+SCHEMA_VERSION = 1
+_STORE = "routilux"
+_SYNCHRONOUS = ("NORMAL", "FULL")
+
+_SCHEMA = """
+CREATE TABLE schema_version (store TEXT PRIMARY KEY, version INTEGER NOT NULL);
+CREATE TABLE jobs (
+    job_id TEXT PRIMARY KEY,
+    flow_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    updated_us INTEGER NOT NULL,
+    error TEXT,
+    current_routine_id TEXT,
+    deliveries INTEGER NOT NULL,
+    next_seq INTEGER NOT NULL,
+    owner TEXT,
+    flow_document TEXT,
+    shared_data TEXT NOT NULL,
+    routine_states TEXT NOT NULL,
+    extra TEXT NOT NULL,
+    history_count INTEGER NOT NULL,
+    error_count INTEGER NOT NULL,
+    log_count INTEGER NOT NULL
+);
+CREATE INDEX jobs_by_created ON jobs (created_at, job_id);
+CREATE INDEX jobs_by_flow ON jobs (flow_id, created_at);
+CREATE INDEX jobs_by_status ON jobs (status, updated_us);
+CREATE TABLE pending_deliveries (
+    job_id TEXT NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    routine_id TEXT NOT NULL,
+    slot TEXT NOT NULL,
+    data TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    not_before REAL NOT NULL,
+    PRIMARY KEY (job_id, seq)
+);
+CREATE TABLE history (
+    job_id TEXT NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    PRIMARY KEY (job_id, position)
+);
+CREATE TABLE errors (
+    job_id TEXT NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (job_id, position)
+);
+CREATE TABLE shared_log (
+    job_id TEXT NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    entry TEXT NOT NULL,
+    PRIMARY KEY (job_id, position)
+);
+CREATE TABLE dead_letters (
+    letter_id TEXT PRIMARY KEY,
+    job_id TEXT NOT NULL,
+    flow_id TEXT NOT NULL,
+    routine_id TEXT NOT NULL,
+    slot TEXT NOT NULL,
+    data TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    error TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    replayed_by TEXT
+);
+CREATE INDEX dead_letters_by_job ON dead_letters (job_id);
+CREATE INDEX dead_letters_by_created ON dead_letters (created_at, letter_id);
+"""
+
+
+class SqliteStore(SqlJobStore):
+    """A :class:`~routilux.stores.JobStore` in one SQLite file.
+
+    The file (and its directory) is created if missing and put in WAL mode.
+    One store object holds one connection, shared by its threads under a
+    lock; several processes may open the same file, their writes taking turns
+    (each write is a ``BEGIN IMMEDIATE`` transaction that waits up to
+    ``timeout`` seconds for another process's to end).
+
+    Args:
+        path: The database file.
+        synchronous: ``"NORMAL"`` (survives the process being killed) or
+            ``"FULL"`` (also survives power loss, at one ``fsync`` per commit).
+        timeout: Seconds a write waits for another connection's write to end
+            before failing with :class:`~routilux.StoreError`.
+
+    Raises:
+        DefinitionError: ``synchronous`` or ``timeout`` is not valid.
+        StoreError: The file is not a routilux store, is a store of another
+            schema version, or cannot be opened.
+
+    Example::
+
+        store = SqliteStore("jobs.db")
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        synchronous: str = "NORMAL",
+        timeout: float = 30.0,
+    ) -> None:
+        super().__init__(prefix="", mark="?")
+        self.path = Path(path)
+        self.synchronous = _check_synchronous(synchronous)
+        if not timeout >= 0:
+            raise DefinitionError(f"timeout must be a number of seconds >= 0, not {timeout!r}.")
+        self._timeout = float(timeout)
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = self._open()
+
+    @classmethod
+    def from_url(
+        cls, url: str, *, synchronous: str | None = None, timeout: float | None = None
+    ) -> SqliteStore:
+        """Open the store a URL names, SQLAlchemy-style.
+
+        ``sqlite:///jobs.db`` is relative to the working directory,
+        ``sqlite:////var/lib/app/jobs.db`` is absolute. The query parameters
+        ``synchronous`` and ``timeout`` set those options (``?synchronous=FULL``);
+        keyword arguments override them.
+
+        Raises:
+            DefinitionError: The URL is not a ``sqlite:///`` URL, or has
+                other query parameters.
+        """
+        parts = urlsplit(url)
+        if parts.scheme != "sqlite" or parts.netloc or not parts.path.startswith("/"):
+            raise DefinitionError(
+                f"{url!r} is not a SQLite URL; write sqlite:///relative/path.db or "
+                "sqlite:////absolute/path.db."
+            )
+        query = dict(parse_qsl(parts.query))
+        unknown = sorted(set(query) - {"synchronous", "timeout"})
+        if unknown:
+            raise DefinitionError(
+                f"The SQLite URL {url!r} has unknown parameters {unknown}; "
+                "known ones are synchronous and timeout."
+            )
+        if synchronous is None:
+            synchronous = query.get("synchronous", "NORMAL")
+        if timeout is None:
+            timeout = _seconds(query.get("timeout", "30"))
+        return cls(unquote(parts.path[1:]), synchronous=synchronous, timeout=timeout)
+
+    # -- connection -------------------------------------------------------------
+
+    def _open(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._translated():
+            conn = sqlite3.connect(
+                self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
+            )
+        try:
+            with self._translated():
+                self._prepare(conn)
+        except StoreError:
+            conn.close()
+            raise
+        return conn
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        # Look before changing anything: a foreign file must be left as it was.
+        _schema_version(conn, self.path)
+        self._use_wal(conn)
+        conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Again, now that no other process can be creating the tables.
+            if _schema_version(conn, self.path) is None:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute("INSERT INTO schema_version VALUES (?, ?)", (_STORE, SCHEMA_VERSION))
+            conn.execute("COMMIT")
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+
+    def _use_wal(self, conn: sqlite3.Connection) -> None:
+        # Switching to WAL fails at once, without waiting, while another process
+        # opens the new file: retry until ``timeout``, as a write would wait.
+        deadline = time.monotonic() + self._timeout
+        mode = _journal_mode(conn)
+        while mode is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+            mode = _journal_mode(conn)
+        if mode != "wal":
+            raise StoreError(
+                f"The SQLite file {self.path} cannot be put in WAL mode "
+                f"({'it is locked' if mode is None else f'it stays in {mode} mode'})."
+            )
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            hint = ""
+            if "locked" in str(exc):
+                hint = f" (another connection held the write lock for over {self._timeout:g} s)"
+            raise StoreError(f"The SQLite store {self.path} failed: {exc}{hint}.") from exc
+
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[Cursor]:
+        with self._lock, self._translated():
+            conn = self._conn
+            if conn is None:
+                raise StoreError(f"The SqliteStore {self.path} is closed.")
+            conn.execute(begin)
+            try:
+                yield conn.cursor()
+                conn.execute("COMMIT")
+            finally:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+
+    def _write(self) -> AbstractContextManager[Cursor]:
+        # IMMEDIATE takes the write lock at once: a deferred transaction that
+        # read first could not upgrade when another process wrote in between.
+        return self._transaction("BEGIN IMMEDIATE")
+
+    def _read(self) -> AbstractContextManager[Cursor]:
+        return self._transaction("BEGIN")
+
+    def close(self) -> None:
+        """Close the connection; the store is unusable afterwards."""
+        with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    def __repr__(self) -> str:
+        return f"<SqliteStore {str(self.path)!r} synchronous={self.synchronous}>"
+
+
+def _check_synchronous(value: str) -> str:
+    chosen = value.upper() if isinstance(value, str) else value
+    if chosen not in _SYNCHRONOUS:
+        raise DefinitionError(
+            f"synchronous={value!r} is not supported; use 'NORMAL' (survives the process "
+            "being killed) or 'FULL' (also survives power loss)."
+        )
+    return chosen
+
+
+def _journal_mode(conn: sqlite3.Connection) -> str | None:
+    """Put the file in WAL mode; return its mode, or ``None`` if it is locked."""
+    if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+        return "wal"
+    try:
+        return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc):
+            return None
+        raise
+
+
+def _seconds(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise DefinitionError(f"timeout={text!r} is not a number of seconds.") from None
+
+
+def _schema_version(conn: sqlite3.Connection, path: Path) -> int | None:
+    """The file's schema version, or ``None`` for an empty file.
+
+    Raises:
+        StoreError: The file is some other database, or a store of another version.
+    """
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not tables:
+        return None
+    row = None
+    if "schema_version" in tables:
+        query = "SELECT version FROM schema_version WHERE store = ?"
+        row = conn.execute(query, (_STORE,)).fetchone()
+    if row is None:
+        names = ", ".join(sorted(tables)[:5])
+        raise StoreError(
+            f"The SQLite file {path} is not a routilux job store (it has the tables {names}); "
+            "give SqliteStore a new file or one it created."
+        )
+    if row[0] != SCHEMA_VERSION:
+        raise StoreError(
+            f"The SQLite file {path} is a routilux job store of schema version {row[0]}; "
+            f"this routilux reads version {SCHEMA_VERSION}."
+        )
+    return int(row[0])

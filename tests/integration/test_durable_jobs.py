@@ -1,0 +1,288 @@
+"""Durable jobs on a store: checkpoints, resume, dead letters, replay, delivery ids."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from routilux import (
+    ErrorHandler,
+    ErrorStrategy,
+    Flow,
+    JobState,
+    Routine,
+    SerializationError,
+    StoreError,
+)
+from routilux._model.durable import Checkpoint
+from routilux.stores import MemoryStore
+from routilux.testing import FakeClock
+
+STRATEGIES = ["sequential", "concurrent"]
+
+
+class Source(Routine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.define_slot("trigger", handler=self.emit_all)
+        self.define_event("out", ["i"])
+
+    def emit_all(self, n: int, payload: Any = None) -> None:
+        if payload == "an object":
+            payload = object()  # No store can write this.
+        for i in range(n):
+            self.emit("out", i=i, payload=payload)
+
+
+class Sink(Routine):
+    """Records (delivery id, i) pairs; fails on the values in ``fail_on``."""
+
+    def __init__(self, fail_on: tuple[int, ...] = ()) -> None:
+        super().__init__()
+        self.fail_on = set(fail_on)
+        self.seen: list[tuple[str, int]] = []
+        self.lock = threading.Lock()
+        self.define_slot("input", handler=self.take)
+
+    def take(self, i: int, payload: Any = None) -> None:
+        ctx = self.get_execution_context()
+        assert ctx is not None
+        with self.lock:
+            self.seen.append((str(ctx.delivery_id), i))
+        if i in self.fail_on:
+            raise ValueError(f"cannot take {i}")
+        ctx.job_state.update_shared_data("last", i)
+
+
+class FailingStore(MemoryStore):
+    """A MemoryStore whose checkpoints fail after ``survive`` of them: a crash, to the store."""
+
+    def __init__(self, survive: int) -> None:
+        super().__init__()
+        self.survive = survive
+
+    def checkpoint(self, checkpoint: Checkpoint) -> None:
+        if self.survive <= 0:
+            raise StoreError("the disk is gone")
+        self.survive -= 1
+        super().checkpoint(checkpoint)
+
+
+def pipeline(strategy: str, sink: Sink, **options: Any) -> Flow:
+    flow = Flow(execution_strategy=strategy, **options)
+    flow.add_routine(Source(), "source")
+    flow.add_routine(sink, "sink")
+    flow.connect("source", "out", "sink", "input")
+    return flow
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_completed_durable_job_is_recorded_whole(strategy: str) -> None:
+    store = MemoryStore()
+    flow = pipeline(strategy, Sink(), store=store)
+    job = flow.execute("source", {"n": 4})
+    flow.shutdown()
+    stored = store.load_job(job.job_id)
+    assert stored.document["status"] == "completed"
+    assert stored.pending == []
+    assert stored.deliveries == 5
+    assert [h["event_name"] for h in stored.document["execution_history"]] == ["out"] * 4
+    assert stored.document["shared_data"] == {"last": 3}
+    assert stored.document["routine_states"]["sink"]["deliveries"] == 4
+    assert JobState.deserialize(stored.document).execution_history == job.execution_history
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_execute_accepts_a_store_for_one_job(strategy: str) -> None:
+    store = MemoryStore()
+    flow = pipeline(strategy, Sink())
+    job = flow.execute("source", {"n": 2}, store=store)
+    other = flow.execute("source", {"n": 2})
+    flow.shutdown()
+    assert [s.job_id for s in store.list_jobs()] == [job.job_id]
+    assert other.job_id != job.job_id
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_final_failure_becomes_a_dead_letter_in_the_job_and_the_store(strategy: str) -> None:
+    store = MemoryStore()
+    sink = Sink(fail_on=(2,))
+    sink.set_error_handler(ErrorHandler(strategy=ErrorStrategy.CONTINUE))
+    flow = pipeline(strategy, sink, store=store)
+    job = flow.execute("source", {"n": 4})
+    flow.shutdown()
+    assert job.status == "completed"
+    [letter] = job.dead_letters
+    assert (letter.routine_id, letter.slot, letter.data["i"]) == ("sink", "input", 2)
+    assert letter.error.error_type == "ValueError"
+    assert store.list_dead_letters(job_id=job.job_id) == [letter]
+
+
+def test_a_retried_delivery_keeps_its_delivery_id() -> None:
+    sink = Sink(fail_on=(0,))
+    sink.set_error_handler(
+        ErrorHandler(strategy=ErrorStrategy.RETRY, max_retries=2, retry_delay=1.0)
+    )
+    flow = pipeline("sequential", sink, clock=FakeClock(), store=MemoryStore())
+    job = flow.execute("source", {"n": 1})
+    ids = {delivery_id for delivery_id, _ in sink.seen}
+    assert len(sink.seen) == 3
+    assert len(ids) == 1
+    assert ids == {job.errors[0].delivery_id}
+    assert next(iter(ids)).startswith(job.job_id + ":")
+
+
+def test_delivery_ids_differ_between_deliveries_of_a_job() -> None:
+    sink = Sink()
+    flow = pipeline("sequential", sink)
+    job = flow.execute("source", {"n": 3})
+    ids = [delivery_id for delivery_id, _ in sink.seen]
+    assert len(set(ids)) == 3
+    assert all(i.startswith(job.job_id + ":") for i in ids)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_replaying_a_dead_letter_runs_its_message_as_a_new_job(strategy: str) -> None:
+    store = MemoryStore()
+    sink = Sink(fail_on=(1,))
+    sink.set_error_handler(ErrorHandler(strategy=ErrorStrategy.CONTINUE))
+    flow = pipeline(strategy, sink, store=store)
+    job = flow.execute("source", {"n": 2})
+    sink.fail_on.clear()
+    replay = flow.replay_dead_letter(job.dead_letters[0].letter_id)
+    flow.shutdown()
+    assert replay.status == "completed"
+    assert replay.job_id != job.job_id
+    assert [i for _, i in sink.seen] == [0, 1, 1]
+    assert store.get_dead_letter(job.dead_letters[0].letter_id).replayed_by == replay.job_id
+    assert job.dead_letters[0].replayed_by == replay.job_id
+    assert store.list_dead_letters(job_id=job.job_id) == []
+
+
+def test_replaying_by_id_without_a_store_is_refused() -> None:
+    flow = pipeline("sequential", Sink())
+    with pytest.raises(ValueError, match="needs a store"):
+        flow.replay_dead_letter("some-job:3")
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_an_unwritable_message_fails_its_delivery_under_the_policy(strategy: str) -> None:
+    store = MemoryStore()
+    sink = Sink()
+    flow = pipeline(strategy, sink, store=store)
+    flow.routines["source"].set_error_handler(ErrorHandler(strategy=ErrorStrategy.CONTINUE))
+    job = flow.execute("source", {"n": 2, "payload": "an object"})
+    flow.shutdown()
+    assert job.status == "completed"
+    assert [e.error_type for e in job.errors] == ["SerializationError"]
+    assert "payload" in job.errors[0].message
+    assert sink.seen == []  # Nothing of the failed delivery was scheduled.
+
+
+def test_unwritable_entry_params_refuse_the_job() -> None:
+    flow = pipeline("sequential", Sink(), store=MemoryStore())
+    with pytest.raises(SerializationError):
+        flow.execute("source", {"n": 1, "payload": object()})
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_failing_store_stops_the_job_and_leaves_the_last_checkpoint(strategy: str) -> None:
+    store = FailingStore(survive=3)
+    flow = pipeline(strategy, Sink(), store=store, max_workers=1)
+    job = flow.execute("source", {"n": 5})
+    flow.shutdown()
+    assert job.status == "failed"
+    assert "job store failed" in (job.error or "")
+    stored = store.load_job(job.job_id)
+    assert stored.document["status"] == "running"  # As after a crash: resumable.
+    assert stored.pending
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_job_resumes_from_its_last_checkpoint_with_nothing_lost_or_repeated(
+    strategy: str,
+) -> None:
+    store = FailingStore(survive=3)
+    first_sink = Sink()
+    first = pipeline(strategy, first_sink, store=store, max_workers=1)
+    crashed = first.execute("source", {"n": 6})
+    first.shutdown()
+    committed = store.load_job(crashed.job_id)
+    store.survive = 10**6
+
+    second_sink = Sink()
+    second = pipeline(strategy, second_sink, store=store)
+    assert second.resume(crashed.job_id, wait=True)
+    job = second.get_execution(crashed.job_id)
+    second.shutdown()
+    assert job is not None
+    assert job.status == "completed"
+    done_before = {i for _, i in first_sink.seen} - {
+        d.data["i"] for d in committed.pending if d.routine_id == "sink"
+    }
+    resumed = [i for _, i in second_sink.seen]
+    assert sorted(done_before | set(resumed)) == list(range(6))
+    assert not done_before & set(resumed)  # Committed deliveries never ran again.
+    assert len(resumed) == len(set(resumed))
+    assert store.load_job(crashed.job_id).document["status"] == "completed"
+    assert len(job.execution_history) == 6
+
+
+def test_resume_keeps_delivery_ids_stable() -> None:
+    store = FailingStore(survive=2)
+    first_sink = Sink()
+    first = pipeline("sequential", first_sink, store=store)
+    crashed = first.execute("source", {"n": 3})
+    pending_ids = {f"{crashed.job_id}:{d.seq}" for d in store.load_job(crashed.job_id).pending}
+    store.survive = 10**6
+    second_sink = Sink()
+    second = pipeline("sequential", second_sink, store=store)
+    assert second.resume(crashed.job_id, wait=True)
+    assert {delivery_id for delivery_id, _ in second_sink.seen} == pending_ids
+
+
+def test_resume_of_a_finished_job_does_nothing() -> None:
+    store = MemoryStore()
+    flow = pipeline("sequential", Sink(), store=store)
+    job = flow.execute("source", {"n": 1})
+    other = pipeline("sequential", Sink(), store=store)
+    assert other.resume(job.job_id) is False
+
+
+def test_resume_without_a_store_does_nothing() -> None:
+    assert pipeline("sequential", Sink()).resume("no-such-job") is False
+
+
+def test_resume_needs_the_routines_the_job_waits_for() -> None:
+    store = FailingStore(survive=1)
+    first = pipeline("sequential", Sink(), store=store)
+    crashed = first.execute("source", {"n": 2})
+    store.survive = 10**6
+    lacking = Flow(store=store)
+    lacking.add_routine(Source(), "source")
+    with pytest.raises(ValueError, match="no routine 'sink'"):
+        lacking.resume(crashed.job_id)
+
+
+def test_cancel_drops_the_pending_deliveries_in_the_store() -> None:
+    store = MemoryStore()
+    started = threading.Event()
+    release = threading.Event()
+
+    class Slow(Sink):
+        def take(self, i: int, payload: Any = None) -> None:
+            started.set()
+            release.wait(5)
+            super().take(i, payload)
+
+    flow = pipeline("sequential", Slow(), store=store)
+    job = flow.start("source", {"n": 4})
+    assert started.wait(5)
+    assert flow.cancel(job)
+    release.set()
+    flow.shutdown()
+    stored = store.load_job(job.job_id)
+    assert stored.document["status"] == "cancelled"
+    assert stored.pending == []

@@ -1,0 +1,165 @@
+"""PostgresStore beyond the conformance suite: schemas, versions, processes, the driver."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import store_worker
+from store_helpers import delivery, new_job
+
+from routilux import DefinitionError, StoreError
+from routilux.stores import PostgresStore
+
+PgSchema = tuple[str, str]
+
+
+def connect(dsn: str) -> Any:
+    """An autocommit connection.
+
+    psycopg is imported here, not by the module: without it, the server
+    fixture fails with a message that says what to install (or skips).
+    """
+    import psycopg
+
+    return psycopg.connect(dsn, autocommit=True)
+
+
+def tables_of(dsn: str, schema: str) -> list[str]:
+    with connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+            "ORDER BY table_name",
+            (schema,),
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def test_the_tables_are_created_in_their_schema_on_first_use(pg_schema: PgSchema) -> None:
+    dsn, schema = pg_schema
+    store = PostgresStore(dsn, schema=schema)
+    created_before_use = tables_of(dsn, schema)
+
+    store.list_jobs()
+    store.close()
+
+    assert created_before_use == []
+    assert tables_of(dsn, schema) == [
+        "dead_letters",
+        "errors",
+        "history",
+        "jobs",
+        "pending_deliveries",
+        "schema_version",
+        "shared_log",
+    ]
+
+
+def test_stores_of_several_connections_create_the_schema_once(pg_schema: PgSchema) -> None:
+    dsn, schema = pg_schema
+    stores = [PostgresStore(dsn, schema=schema) for _ in range(6)]
+    start = threading.Barrier(len(stores))
+    failures: list[Exception] = []
+
+    def first_use(store: PostgresStore) -> None:
+        start.wait()
+        try:
+            store.list_jobs()
+        except Exception as exc:  # A failure must reach the test, not die with the thread.
+            failures.append(exc)
+
+    threads = [threading.Thread(target=first_use, args=(s,)) for s in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    for store in stores:
+        store.close()
+
+    assert failures == []
+
+
+def test_a_schema_of_another_version_is_refused(pg_schema: PgSchema) -> None:
+    dsn, schema = pg_schema
+    with PostgresStore(dsn, schema=schema) as store:
+        store.list_jobs()
+    with connect(dsn) as conn:
+        conn.execute(f'UPDATE "{schema}".schema_version SET version = 7')
+
+    with pytest.raises(StoreError, match="schema version 7; this routilux reads version 1"):
+        PostgresStore(dsn, schema=schema).list_jobs()
+
+
+def test_a_schema_with_other_tables_is_refused(pg_schema: PgSchema) -> None:
+    dsn, schema = pg_schema
+    with connect(dsn) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+        conn.execute(f'CREATE TABLE "{schema}".users (name TEXT)')
+
+    with pytest.raises(StoreError, match="not a routilux job store"):
+        PostgresStore(dsn, schema=schema).list_jobs()
+
+
+@pytest.mark.parametrize("schema", ["", "1st", 'a"b', "a.b", "x" * 64])
+def test_a_schema_name_that_is_not_a_plain_identifier_is_refused(schema: str) -> None:
+    with pytest.raises(DefinitionError, match="plain SQL identifier"):
+        PostgresStore("dbname=unused", schema=schema)
+
+
+def test_a_server_that_cannot_be_reached_raises_store_error(tmp_path: Path) -> None:
+    store = PostgresStore(f"host={tmp_path} port=1 dbname=none connect_timeout=2")
+
+    with pytest.raises(StoreError, match="PostgresStore"):
+        store.list_jobs()
+
+
+def test_a_broken_connection_is_replaced_on_the_next_call(pg_schema: PgSchema) -> None:
+    dsn, schema = pg_schema
+    store = PostgresStore(dsn, schema=schema)
+    job = new_job(store)
+    assert store._conn is not None
+    backend = store._conn.info.backend_pid
+    with connect(dsn) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
+
+    with pytest.raises(StoreError):
+        store.load_job(job.job_id)
+    assert store.load_job(job.job_id).document["job_id"] == job.job_id
+    store.close()
+
+
+def test_two_processes_checkpointing_at_once_lose_nothing(
+    pg_schema: PgSchema, tmp_path: Path
+) -> None:
+    dsn, schema = pg_schema
+    rounds = 100
+    store = PostgresStore(dsn, schema=schema)
+    own = [new_job(store, pending=[delivery(0)], next_seq=1) for _ in range(2)]
+    shared = new_job(store)
+    go = tmp_path / "go"
+    spec = f"postgres:{schema}:{dsn}"
+    workers = [store_worker.start(spec, job.job_id, shared.job_id, rounds, go) for job in own]
+    go.touch()
+    printed = [store_worker.finish(worker) for worker in workers]
+
+    assert [len(p) for p in printed] == [rounds, rounds]
+    for job in own:
+        stored = store.load_job(job.job_id)
+        assert len(stored.document["execution_history"]) == stored.deliveries == rounds
+        assert [d.seq for d in stored.pending] == [rounds]
+    events = store.load_job(shared.job_id).document["execution_history"]
+    for job in own:
+        assert [e["data"]["n"] for e in events if e["routine_id"] == job.job_id] == list(
+            range(rounds)
+        )
+    store.close()
+
+
+def test_without_psycopg_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+
+    with pytest.raises(ImportError, match=r'pip install "routilux\[postgres\]"'):
+        PostgresStore("dbname=x")

@@ -1,0 +1,247 @@
+"""SqliteStore beyond the conformance suite: files, versions, options, processes."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import store_worker
+from store_helpers import checkpoint, dead_letter, delivery, new_job
+
+from routilux import DefinitionError, StoreError
+from routilux.stores import SqliteStore
+
+
+def test_the_file_and_its_directory_are_created_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "er" / "jobs.db"
+
+    SqliteStore(path).close()
+
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_reopened_file_has_everything(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "jobs.db")
+    job = new_job(store, pending=[delivery(0)], owner="h:1")
+    letter = dead_letter(job, 0)
+    store.checkpoint(checkpoint(job, done=[0], history=[("a", "b", {"x": (1,)}, 1.0)]))
+    store.checkpoint(checkpoint(job, dead_letters=[letter], shared_data={"s": {1}}))
+    before = store.load_job(job.job_id)
+    store.close()
+
+    reopened = SqliteStore(tmp_path / "jobs.db")
+
+    assert reopened.load_job(job.job_id) == before
+    assert reopened.list_dead_letters() == [letter]
+    assert [s.job_id for s in reopened.list_jobs()] == [job.job_id]
+    reopened.close()
+
+
+def test_a_store_of_another_schema_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.db"
+    SqliteStore(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE schema_version SET version = 99")
+
+    with pytest.raises(StoreError, match="schema version 99; this routilux reads version 1"):
+        SqliteStore(path)
+
+
+def test_another_database_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "app.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE users (name TEXT)")
+
+    with pytest.raises(StoreError, match="not a routilux job store"):
+        SqliteStore(path)
+
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+        assert conn.execute("SELECT name FROM sqlite_master").fetchall() == [("users",)]
+
+
+def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"these are not the pages you are looking for" * 100)
+
+    with pytest.raises(StoreError, match=r"notes\.txt failed: file is not a database"):
+        SqliteStore(path)
+
+
+@pytest.mark.parametrize("value", ["OFF", "sometimes", ""])
+def test_an_unknown_synchronous_setting_is_refused(tmp_path: Path, value: str) -> None:
+    with pytest.raises(DefinitionError, match=r"use 'NORMAL' .* or 'FULL'"):
+        SqliteStore(tmp_path / "jobs.db", synchronous=value)
+
+
+def test_the_synchronous_setting_is_applied(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "jobs.db", synchronous="full")
+    try:
+        assert store.synchronous == "FULL"
+        assert store._conn is not None
+        assert store._conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    finally:
+        store.close()
+
+
+def test_urls_name_relative_and_absolute_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    relative = SqliteStore.from_url("sqlite:///rel/jobs.db?synchronous=FULL&timeout=2.5")
+    absolute = SqliteStore.from_url(f"sqlite:///{tmp_path}/abs.db", synchronous="NORMAL")
+    relative.close()
+    absolute.close()
+
+    assert (relative.path, relative.synchronous) == (Path("rel/jobs.db"), "FULL")
+    assert (absolute.path, absolute.synchronous) == (tmp_path / "abs.db", "NORMAL")
+    assert (tmp_path / "rel" / "jobs.db").exists()
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://x/y", "sqlite://host/jobs.db", "sqlite:///jobs.db?mode=ro"]
+)
+def test_urls_that_are_not_sqlite_store_urls_are_refused(url: str) -> None:
+    with pytest.raises(DefinitionError):
+        SqliteStore.from_url(url)
+
+
+def test_a_write_waits_for_another_connections_write_then_gives_up(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "jobs.db", timeout=0.2)
+    job = new_job(store)
+    blocker = sqlite3.connect(tmp_path / "jobs.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreError, match="locked"):
+            store.checkpoint(checkpoint(job))
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    store.checkpoint(checkpoint(job, deliveries=5))
+    assert store.load_job(job.job_id).deliveries == 5
+    store.close()
+
+
+def test_deleting_a_job_deletes_its_rows_in_every_table(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "jobs.db")
+    job = new_job(store, pending=[delivery(0)])
+    store.checkpoint(
+        checkpoint(job, history=[("a", "b", {}, 1.0)], log_entries=[{"x": 1}], errors=[])
+    )
+    store.delete_job(job.job_id)
+    store.close()
+
+    with sqlite3.connect(tmp_path / "jobs.db") as conn:
+        tables = ["jobs", "pending_deliveries", "history", "errors", "shared_log", "dead_letters"]
+        counts = [conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables]
+    assert counts == [0] * len(tables)
+
+
+def test_two_processes_checkpointing_at_once_lose_nothing(tmp_path: Path) -> None:
+    path, rounds = tmp_path / "jobs.db", 150
+    store = SqliteStore(path)
+    own = [new_job(store, pending=[delivery(0)], next_seq=1) for _ in range(2)]
+    shared = new_job(store)
+    go = tmp_path / "go"
+    workers = [
+        store_worker.start(f"sqlite:{path}", job.job_id, shared.job_id, rounds, go) for job in own
+    ]
+    go.touch()
+    printed = [store_worker.finish(worker) for worker in workers]
+
+    assert [len(p) for p in printed] == [rounds, rounds]
+    for job in own:
+        stored = store.load_job(job.job_id)
+        assert len(stored.document["execution_history"]) == stored.deliveries == rounds
+        assert [d.seq for d in stored.pending] == [rounds]
+    events = store.load_job(shared.job_id).document["execution_history"]
+    for job in own:
+        mine = [e["data"]["n"] for e in events if e["routine_id"] == job.job_id]
+        assert mine == list(range(rounds))
+    store.close()
+
+
+OPEN_AND_CREATE = """
+import sys, time
+from pathlib import Path
+from routilux import JobState
+from routilux.stores import SqliteStore
+while not Path(sys.argv[2]).exists():
+    time.sleep(0.0005)
+with SqliteStore(sys.argv[1]) as store:
+    store.create_job(JobState("f").serialize(), pending=[], next_seq=0)
+"""
+
+
+def test_processes_opening_a_new_file_at_once_all_succeed(tmp_path: Path) -> None:
+    path, go = tmp_path / "jobs.db", tmp_path / "go"
+    command = [sys.executable, "-c", OPEN_AND_CREATE, str(path), str(go)]
+    workers = [subprocess.Popen(command, stderr=subprocess.PIPE, text=True) for _ in range(6)]
+    time.sleep(0.3)  # Let them all start and wait.
+    go.touch()
+    errors = [worker.communicate(timeout=60)[1] for worker in workers]
+
+    assert [w.returncode for w in workers] == [0] * 6, errors
+    with SqliteStore(path) as store:
+        assert len(store.list_jobs()) == 6
+
+
+def test_a_killed_process_leaves_every_committed_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.db"
+    store = SqliteStore(path)
+    job = new_job(store, pending=[delivery(0)], next_seq=1)
+    go = tmp_path / "go"
+    go.touch()
+    worker = store_worker.start(f"sqlite:{path}", job.job_id, "-", 0, go)
+    assert worker.stdout is not None
+    committed = -1
+    try:
+        while committed < 200:
+            line = worker.stdout.readline()
+            assert line, "The worker died before its 200th checkpoint."
+            committed = int(line)
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        _, err = worker.communicate(timeout=30)
+    assert worker.returncode == -signal.SIGKILL, err
+
+    with SqliteStore(path) as reopened:
+        stored = reopened.load_job(job.job_id)
+
+    # Each round is one transaction: a killed process leaves whole rounds only.
+    assert stored.deliveries > committed
+    assert len(stored.document["execution_history"]) == stored.deliveries
+    assert [d.seq for d in stored.pending] == [stored.deliveries]
+    store.close()
+
+
+def test_threads_reading_while_others_write_see_whole_checkpoints(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "jobs.db")
+    job = new_job(store)
+    torn: list[int] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            stored = store.load_job(job.job_id)
+            if len(stored.document["execution_history"]) != stored.deliveries:
+                torn.append(stored.deliveries)
+
+    readers = [threading.Thread(target=read) for _ in range(3)]
+    for reader in readers:
+        reader.start()
+    for i in range(200):
+        store.checkpoint(checkpoint(job, deliveries=i + 1, history=[("a", "b", {}, 1.0)]))
+    stop.set()
+    for reader in readers:
+        reader.join(30)
+
+    assert torn == []
+    store.close()
