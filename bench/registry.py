@@ -51,7 +51,8 @@ class Workload:
         ideal: The best possible figure (in ``unit``) for a size, if there is
             one; the report gives ``median / ideal``.
         reference: Another workload whose median ``cost_us`` in the same run
-            this one's is divided by (as (g), the concurrent chain, by (a)).
+            this one's is divided by (as (g), the concurrent chain, and (h),
+            the durable one, by (a)).
         comparison_note: How to read the ratio to ``ideal`` or ``reference``.
     """
 
@@ -83,6 +84,8 @@ class Workload:
 
 _PER_HOP = "µs per hop ÷ plain µs per hop"
 _WAITING = "n/a: the handler waits; compare with the ideal"
+_PER_DURABLE = "µs per durable delivery ÷ plain µs per hop"
+_VS_CHAIN = "µs per durable delivery ÷ µs per hop of (a), the in-memory chain, same run"
 
 WORKLOADS: dict[str, Workload] = {
     w.name: w
@@ -206,6 +209,37 @@ WORKLOADS: dict[str, Workload] = {
             reference="a",
             comparison_note="µs per hop ÷ µs per hop of (a), the sequential chain, same run",
         ),
+        Workload(
+            "h",
+            'durable chain: (a) with Flow(store=SqliteStore(path, synchronous="NORMAL")), WAL, '
+            "a checkpoint committed per delivery (survives SIGKILL, not power loss)",
+            "bench.workloads.durable:run_durable_chain",
+            2_000,
+            200,
+            "N",
+            "µs/delivery",
+            "lower",
+            1,
+            _PER_DURABLE,
+            {"synchronous": "NORMAL"},
+            reference="a",
+            comparison_note=_VS_CHAIN,
+        ),
+        Workload(
+            "h-full",
+            'durable chain as (h), synchronous="FULL": an fsync per commit (survives power loss)',
+            "bench.workloads.durable:run_durable_chain",
+            2_000,
+            200,
+            "N",
+            "µs/delivery",
+            "lower",
+            1,
+            _PER_DURABLE,
+            {"synchronous": "FULL"},
+            reference="a",
+            comparison_note=_VS_CHAIN,
+        ),
     )
 }
 
@@ -215,7 +249,7 @@ def select(only: Iterable[str] | None) -> list[Workload]:
 
     ``None`` selects every workload. The baseline (d) is always included,
     since every ratio divides by it, and so is the reference of a selected
-    workload ((a) for (g)).
+    workload ((a) for (g) and (h)).
 
     Raises:
         ValueError: A name matches no workload.

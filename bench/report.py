@@ -14,6 +14,7 @@ _SECONDARY_LABELS = {
     "us_per_execute": "µs/execute",
     "cold_s": "s cold (first execute)",
     "peak_in_flight": "peak handlers in flight",
+    "peak_rss_mb": "MB peak RSS",
 }
 
 #: Secondary figures that count something: shown without decimals.
@@ -99,7 +100,9 @@ def _fmt_secondary(key: str, value: float) -> str:
 def _other_ratio(entry: dict[str, Any]) -> str:
     """The ratio to the ideal or to the reference workload, for the table."""
     if entry["ideal"] is not None:
-        return f"{entry['ratio_to_ideal']:.2f}x ideal ({_fmt(entry['ideal'])} {entry['unit']})"
+        ratio = entry["ratio_to_ideal"]
+        shown = f"{ratio:.2f}" if ratio < 10 else f"{ratio:.1f}"
+        return f"{shown}x ideal ({_fmt(entry['ideal'])} {entry['unit']})"
     if entry["reference"] is not None:
         ratio = entry["ratio_to_reference"]
         return "—" if ratio is None else f"{ratio:.1f}x ({entry['reference']})"
@@ -152,11 +155,15 @@ def markdown(document: dict[str, Any]) -> str:
         "of one plain method-call hop of (d); for (c), the median cost of one execute "
         "divided by the cost of 3 plain hops; n/a for (e) and (f), whose handlers wait. "
         "vs ideal: the median wall time divided by the ideal, the wall time if the engine "
-        "cost nothing. vs (a): the median cost per hop divided by that of (a), the "
-        "sequential chain, in the same run. CPU share: the lowest, over the repetitions, of "
+        "cost nothing. vs (a): the median cost per hop (for (h), per durable delivery: "
+        "N x 11 + 1, each with its checkpoint committed to SQLite) divided by that of (a), "
+        "the sequential in-memory chain, in the same run. CPU share: the lowest, over the "
+        "repetitions, of "
         "the process's CPU time divided by the wall time of the timed block; for the "
         "single-threaded workloads, well below 1 means the process waited for a CPU and the "
         "figures are inflated (for (e) and (f), it is low because the handlers sleep; for "
-        "(g), above 1 means more than one thread ran at once).",
+        "(g), above 1 means more than one thread ran at once; for (h), it is below 1 because "
+        "the process waits for the disk: fsync at SQLite's WAL checkpoints, and for h-full "
+        "at every commit).",
     ]
     return "\n".join(lines) + "\n"

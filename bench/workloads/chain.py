@@ -7,29 +7,35 @@ from bench.workloads.checks import check_job, check_sink
 from bench.workloads.routines import MAX_DELIVERIES, CountingSink, PassThrough, Source
 from bench.workloads.shape import STAGES
 from routilux import Flow
+from routilux.stores import JobStore
 
-__all__ = ["build_chain", "run_chain"]
+__all__ = ["build_chain", "expected_deliveries", "run_chain"]
 
 #: Messages of the untimed warm-up execute of the concurrent chain.
 WARMUP = 10
 
 
-def build_chain(*, record_history: bool, workers: int | None = None) -> tuple[Flow, CountingSink]:
+def build_chain(
+    *, record_history: bool, workers: int | None = None, store: JobStore | None = None
+) -> tuple[Flow, CountingSink]:
     """The flow ``source -> stage_1 -> ... -> stage_10 -> sink``, and its sink.
 
     Args:
         record_history: The flow's ``record_history``.
         workers: ``None`` for the sequential strategy; otherwise the concurrent
             strategy with this many worker threads.
+        store: The flow's job store (every job durable, one checkpoint per
+            delivery), or ``None`` for in-memory jobs.
     """
     if workers is None:
-        flow = Flow(max_deliveries=MAX_DELIVERIES, record_history=record_history)
+        flow = Flow(max_deliveries=MAX_DELIVERIES, record_history=record_history, store=store)
     else:
         flow = Flow(
             execution_strategy="concurrent",
             max_workers=workers,
             max_deliveries=MAX_DELIVERIES,
             record_history=record_history,
+            store=store,
         )
     flow.add_routine(Source(), "source")
     previous = "source"
@@ -44,7 +50,8 @@ def build_chain(*, record_history: bool, workers: int | None = None) -> tuple[Fl
     return flow, sink
 
 
-def _expected(n: int) -> dict[str, int]:
+def expected_deliveries(n: int) -> dict[str, int]:
+    """The deliveries each routine of the chain runs for ``n`` messages."""
     return {"source": 1, "sink": n} | {f"stage_{k}": n for k in range(1, STAGES + 1)}
 
 
@@ -60,14 +67,14 @@ def run_chain(n: int, *, record_history: bool, workers: int | None = None) -> Re
     flow, sink = build_chain(record_history=record_history, workers=workers)
     try:
         if workers is not None:
-            check_job(flow.execute("source", {"n": WARMUP}), _expected(WARMUP))
+            check_job(flow.execute("source", {"n": WARMUP}), expected_deliveries(WARMUP))
             check_sink(sink, WARMUP)
             sink.clear()
         with Timer() as timer:
             job = flow.execute("source", {"n": n})
     finally:
         flow.shutdown()
-    deliveries = check_job(job, _expected(n))
+    deliveries = check_job(job, expected_deliveries(n))
     check_sink(sink, n)
     hops = n * (STAGES + 1)
     emits = n * (STAGES + 1)  # the source's and every pass-through's
