@@ -20,7 +20,6 @@ from routilux._model.job_state import JobState
 from routilux._model.routine import Routine
 from routilux._serde._dual import ClassOrInstanceMethod
 from routilux._serde.files import write_json_atomic
-from routilux._serde.flow_doc import flow_from_doc, flow_to_doc, read_flow_file
 from routilux.exceptions import DefinitionError
 
 if TYPE_CHECKING:
@@ -29,6 +28,29 @@ if TYPE_CHECKING:
 __all__ = ["Flow"]
 
 STRATEGIES = ("sequential", "concurrent")
+
+
+def _flow_from_doc(*args: Any, **kwargs: Any) -> Any:
+    # Imported on use: flow documents know the built-in routines, which
+    # import the public API, which imports this module.
+    from routilux._serde.flow_doc import flow_from_doc
+
+    return flow_from_doc(*args, **kwargs)
+
+
+_flow_from_doc.__doc__ = """Rebuild a flow from :meth:`Flow.serialize`'s document.
+
+``Flow.deserialize(document)`` returns a new flow; ``flow.deserialize(document)``
+rebuilds into ``flow``, which must have no routines or connections yet, keeps
+its clock, and returns it. Either way, nothing is changed when the document
+is refused. Only the modules the document names as a routine class, merge
+function, condition or exception class are imported; see
+``docs/serialization.md``.
+
+Raises:
+    SerializationError: The document is malformed, of another version, or
+        names something it may not; the message names the place.
+"""
 
 
 class Flow(FlowJobs):
@@ -225,11 +247,13 @@ class Flow(FlowJobs):
                 a config value cannot be written, or a class has no import
                 path and no registered name; the message names the place.
         """
+        from routilux._serde.flow_doc import flow_to_doc
+
         return flow_to_doc(self, registry=registry)
 
     #: ``Flow.deserialize(document, *, registry=None)`` makes a new flow;
     #: ``flow.deserialize(...)`` rebuilds into an empty ``flow`` and returns it.
-    deserialize = ClassOrInstanceMethod(flow_from_doc)
+    deserialize = ClassOrInstanceMethod(_flow_from_doc)
 
     def save(
         self, path: str | PathLike[str], *, registry: Mapping[str, type[Routine]] | None = None
@@ -253,6 +277,8 @@ class Flow(FlowJobs):
                 :meth:`deserialize`).
             OSError: The file cannot be read.
         """
+        from routilux._serde.flow_doc import flow_from_doc, read_flow_file
+
         return flow_from_doc(cls, None, read_flow_file(path), registry=registry)
 
     def _compiled(self) -> FlowPlan:

@@ -6,9 +6,9 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from routilux._expression import compile_expression
-from routilux._model.routine import Routine
+from routilux import Routine
 from routilux.exceptions import DefinitionError, ExecutionError, ExpressionRejectedError
+from routilux.expressions import compile_expression
 
 __all__ = ["ConditionalRouter"]
 
