@@ -28,7 +28,7 @@ from routilux._model.durable import DeadLetter
 from routilux._model.error_policy import ErrorHandler, ErrorStrategy
 from routilux._model.event import Event
 from routilux._model.job_state import JobState
-from routilux._model.records import ErrorRecord, ExecutionRecord, PendingDelivery
+from routilux._model.records import ErrorRecord, ExecutionRecord, JobProgress, PendingDelivery
 from routilux._model.routine import Routine
 from routilux._model.slot import Slot
 from routilux._model.status import JobStatus
@@ -70,6 +70,7 @@ __all__ = [
     "HandlerTimeoutError",
     "InvalidTransitionError",
     "JobNotFound",
+    "JobProgress",
     "JobState",
     "JobStatus",
     "JobTimeoutError",

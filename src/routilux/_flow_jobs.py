@@ -12,6 +12,7 @@ from routilux._engine.engine import Engine
 from routilux._engine.recovery import resume_from_store
 from routilux._model.durable import DeadLetter
 from routilux._model.job_state import JobState
+from routilux._model.records import JobProgress
 from routilux.exceptions import DefinitionError, SerializationError
 
 if TYPE_CHECKING:
@@ -194,6 +195,16 @@ class FlowJobs:
         if resumed and wait and target is not None:
             target.wait()
         return resumed
+
+    def get_progress(self, job_state: JobState) -> JobProgress | None:
+        """How far a job this flow is running has got, or ``None`` if it runs elsewhere.
+
+        Cheap enough to poll (a progress display does it a few times a
+        second); the figures are read without stopping the job, so they may
+        be a delivery apart from each other.
+        """
+        run = self._get_engine().run_of(job_state)
+        return None if run is None else run.progress()
 
     def cancel(self, job_state: JobState) -> bool:
         """End ``job_state`` as ``cancelled``, dropping its pending deliveries.

@@ -14,6 +14,7 @@ _ROOT = str(Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:  # Documents name tests.fixtures... by import path.
     sys.path.insert(0, _ROOT)
 
+from tests.fixtures import config_refs as cr  # noqa: E402
 from tests.fixtures import flow_routines as fx  # noqa: E402
 
 from routilux import ErrorHandler, ErrorStrategy, Flow, JobState, Routine  # noqa: E402
@@ -22,7 +23,14 @@ from routilux.testing import FakeClock  # noqa: E402
 
 NAMES = st.text("abcdefghijklmnopqrstuvwxyz_0123456789", min_size=1, max_size=8)
 IDS = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=10)
-HASHABLE = st.one_of(st.integers(-50, 50), st.text(max_size=5))
+# Functions and classes, written as references {"$t": "ref", "v": "module:QualName"}.
+REFERENCES = st.sampled_from(
+    [
+        *(cr.double, cr.add_one, fx.is_even, cr.Settings, cr.Settings.Inner, fx.Step),
+        *(cr.RetryableError, ValueError, ConnectionError, fx.Outer.InnerError),
+    ]
+)
+HASHABLE = st.one_of(st.integers(-50, 50), st.text(max_size=5), REFERENCES)
 SCALARS = st.one_of(
     st.none(),
     st.booleans(),
@@ -30,6 +38,7 @@ SCALARS = st.one_of(
     st.floats(allow_nan=False),
     st.text(max_size=12),
     st.binary(max_size=6),
+    REFERENCES,
 )
 VALUES = st.recursive(
     SCALARS,

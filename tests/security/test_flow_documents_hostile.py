@@ -7,10 +7,11 @@ Two kinds of proof that nothing ran:
   event while the document is read, and ``sys.modules`` gains no module;
 * a canary module (``tests.fixtures.canary``) records its import and the use
   of its contents. The rules allow importing a module the document names as
-  a routine class, merge function, condition or exception class, so the
-  canary tests check what the rules promise: a module the document does not
-  name in one of those places is never imported, a malformed document
-  imports nothing, and resolving a name never calls or creates anything.
+  a routine class, merge function, condition, exception class or config
+  reference, so the canary tests check what the rules promise: a module the
+  document does not name in one of those places is never imported, a
+  malformed document imports nothing, and resolving a name never calls or
+  creates anything.
 """
 
 from __future__ import annotations
@@ -29,15 +30,17 @@ _ROOT = str(Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:  # Documents name tests.fixtures... by import path.
     sys.path.insert(0, _ROOT)
 
+from tests.fixtures import config_refs as cr  # noqa: E402
 from tests.fixtures import flags  # noqa: E402
 from tests.fixtures import flow_routines as fx  # noqa: E402
 
-from routilux import Flow, SerializationError  # noqa: E402
+from routilux import Flow, JobState, SerializationError  # noqa: E402
 from routilux._expression._parse import PARSE_FILENAME  # noqa: E402
 from routilux.builtin_routines import ConditionalRouter  # noqa: E402
 
 Doc = dict[str, Any]
 FX = "tests.fixtures.flow_routines"
+CR = "tests.fixtures.config_refs"
 CANARY = "tests.fixtures.canary"
 MISSING_MODULE = "routilux_hostile_no_such_module"
 
@@ -167,6 +170,11 @@ def retry_on(*paths: str) -> Callable[[Doc], None]:
     return set_at(("routines", "step", "error_handler"), policy)
 
 
+def config_ref(path: Any) -> Callable[[Doc], None]:
+    """Put a reference to ``path`` deep in the step's config."""
+    return set_at((*_CONFIG, "steps"), [1, {"f": [{"$t": "ref", "v": path}]}])
+
+
 _SLOT0 = ("routines", "step", "slots", 0)
 _HANDLER = (*_SLOT0, "handler")
 _CONFIG = ("routines", "step", "config")
@@ -175,6 +183,7 @@ _NOT_FUNCTION = "not a module-level function"
 _BAD_PATH = "must be an import path"
 _METHOD = "must be the name of a method"
 _BIG = 1_000_001
+_DENIED = "deny-list"
 
 # (id, change to the base document, regex the message must match)
 HOSTILE: list[tuple[str, Callable[[Doc], None], str]] = [
@@ -226,6 +235,41 @@ HOSTILE: list[tuple[str, Callable[[Doc], None], str]] = [
     ("exception dunder", retry_on("builtins:__import__"), _BAD_PATH),
     ("unknown routine", set_at(("connections", 0, "target"), "ghost"), "the routine 'ghost'"),
     ("connection to a method", set_at(("connections", 0, "slot"), "process"), "no slot 'process'"),
+    # Functions and classes in config: {"$t": "ref", "v": path}.
+    ("ref os:system", config_ref("os:system"), f"module 'os'; .*{_DENIED}"),
+    ("ref subprocess:Popen", config_ref("subprocess:Popen"), f"module 'subprocess'; .*{_DENIED}"),
+    ("ref builtins:eval", config_ref("builtins:eval"), f"module 'builtins'; .*{_DENIED}"),
+    ("ref builtins:exec", config_ref("builtins:exec"), f"module 'builtins'; .*{_DENIED}"),
+    ("ref builtins:__import__", config_ref("builtins:__import__"), _BAD_PATH),
+    ("ref importlib:import_module", config_ref("importlib:import_module"), _DENIED),
+    ("ref importlib.util", config_ref("importlib.util:spec_from_file_location"), _DENIED),
+    ("ref os.path:join", config_ref("os.path:join"), _DENIED),
+    ("ref shutil:rmtree", config_ref("shutil:rmtree"), _DENIED),
+    ("ref socket:socket", config_ref("socket:socket"), _DENIED),
+    ("ref sys:exit", config_ref("sys:exit"), _DENIED),
+    ("ref builtins:object", config_ref("builtins:object"), _DENIED),
+    ("ref re-exported os.system", config_ref(f"{CR}:run_command"), _DENIED),
+    ("ref re-exported Popen", config_ref(f"{CR}:Popen"), f"module 'subprocess'; .*{_DENIED}"),
+    ("ref re-exported rmtree", config_ref(f"{CR}:rmtree"), f"module 'shutil'; .*{_DENIED}"),
+    ("ref routilux import_object", config_ref("routilux._serde._refs:import_object"), _DENIED),
+    ("ref dunder attribute", config_ref("builtins:object.__subclasses__"), _BAD_PATH),
+    ("ref dunder of a class", config_ref(f"{CR}:Settings.__init__"), _BAD_PATH),
+    ("ref __main__", config_ref("__main__:main"), _BAD_PATH),
+    ("ref relative", config_ref(".config_refs:double"), _BAD_PATH),
+    ("ref not a string", config_ref(["os", "system"]), _BAD_PATH),
+    ("ref missing attribute", config_ref(f"{CR}:no_such_thing"), "defines no 'no_such_thing'"),
+    ("ref missing module", config_ref(f"{MISSING_MODULE}:f"), "cannot be imported: No module"),
+    ("ref stdlib not imported", config_ref("antigravity:fly"), "which is not imported"),
+    ("ref callable object", config_ref(f"{CR}:WATCHED"), "not a module-level function or a cl"),
+    ("ref module-level lambda", config_ref(f"{CR}:halve"), "which is a lambda"),
+    ("ref static method", config_ref(f"{CR}:Settings.static"), "which is a staticmethod"),
+    ("ref method", config_ref(f"{FX}:Step.process"), "defined in a class"),
+    ("ref extra keys", set_at((*_CONFIG, "f"), {"$t": "ref", "v": "os:system", "x": 1}), "keys"),
+    (
+        "ref as a config key",
+        set_at(_CONFIG, {"$t": "dict", "v": [[{"$t": "ref", "v": f"{CR}:double"}, 1]]}),
+        "must be an object with string keys",
+    ),
 ]
 
 
@@ -273,8 +317,80 @@ def test_hostile_router_expression_is_refused_and_runs_nothing() -> None:
     _check_refused(doc, r"config is refused by the routine: .*route 'even'")
 
 
+def test_hostile_router_fields_reference_is_refused_and_runs_nothing() -> None:
+    doc = router_doc()
+    doc["routines"]["router"]["routes"][0] = {
+        "name": "even",
+        "fields": {"x": {"$t": "ref", "v": "os:system"}},
+    }
+    _check_refused(doc, r"fields\['x'\] is a reference to code")
+
+
+def test_resolving_a_config_reference_touches_nothing_it_names() -> None:
+    """A class with a recording metaclass, and a recording object: nothing is called or read."""
+    flags.EVENTS.clear()
+    doc = base_doc()
+    doc["routines"]["step"]["config"]["model"] = {"$t": "ref", "v": f"{CR}:Tripwire"}
+    with Recording() as recording:
+        flow = Flow.deserialize(doc)
+    assert recording.forbidden() == []
+    assert flags.EVENTS == []
+    assert flow.routines["step"].get_config("model") is cr.Tripwire
+    doc["routines"]["step"]["config"]["model"] = {"$t": "ref", "v": f"{CR}:WATCHED"}
+    _check_refused(doc, "which is a _Watched, not a module-level function or a class")
+
+
 def test_the_hostile_list_is_long_enough() -> None:
     assert len(HOSTILE) >= 25
+
+
+# --- job documents hold data ----------------------------------------------------
+
+
+def _job_doc() -> Doc:
+    doc = JobState("hostile").serialize()
+    record = {"routine_id": "step", "event_name": "out", "data": {"value": 1}, "timestamp": 0.0}
+    doc["execution_history"] = [record]
+    return doc
+
+
+_REFERENCE = {"$t": "ref", "v": "os:system"}
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        (("shared_data",), r"shared_data\['x'\] is a reference to code \('os:system'\)"),
+        (("routine_states",), r"routine_states\['x'\] is a reference to code"),
+        (("execution_history", 0, "data"), r"execution_history\[0\]\.data\['x'\] is a ref"),
+    ],
+    ids=["shared_data", "routine_states", "execution_history"],
+)
+def test_reference_in_a_job_document_is_refused_and_runs_nothing(
+    path: tuple[Any, ...], message: str
+) -> None:
+    for payload in ("os:system", "builtins:eval", f"{CANARY}:condition"):
+        doc = _job_doc()
+        set_at((*path, "x"), {**_REFERENCE, "v": payload})(doc)
+        flags.EVENTS.clear()
+        with Recording() as recording, pytest.raises(SerializationError, match="reference"):
+            JobState.deserialize(doc)
+        assert recording.forbidden() == []
+        assert recording.new_modules == set()
+        assert flags.EVENTS == []
+    doc = _job_doc()
+    set_at((*path, "x"), _REFERENCE)(doc)
+    with pytest.raises(SerializationError, match=message):
+        JobState.deserialize(doc)
+
+
+def test_ref_keys_in_a_job_document_are_data() -> None:
+    doc = _job_doc()
+    doc["shared_data"] = {"x": {"$ref": "os:system"}}
+    with Recording() as recording:
+        job = JobState.deserialize(doc)
+    assert recording.forbidden() == []
+    assert job.get_shared_data("x") == {"$ref": "os:system"}
 
 
 # --- JSON text -------------------------------------------------------------------
@@ -371,6 +487,43 @@ def test_bad_class_stops_resolution_before_the_canary_function() -> None:
     doc["routines"]["step"]["slots"].append(
         {"name": "extra", "handler": "other", "merge_strategy": f"{CANARY}:condition"}
     )
+    doc["routines"]["gather"]["class"] = "os:system"
+    with pytest.raises(SerializationError, match=_NOT_ROUTINE):
+        Flow.deserialize(doc)
+    assert CANARY not in sys.modules
+
+
+@pytest.mark.usefixtures("canary")
+def test_canary_named_in_config_is_imported_but_nothing_in_it_runs() -> None:
+    doc = base_doc()
+    doc["routines"]["step"]["config"]["plugin"] = [
+        {"$t": "ref", "v": f"{CANARY}:Thing"},
+        {"$t": "ref", "v": f"{CANARY}:condition"},
+    ]
+    flow = Flow.deserialize(doc)
+    assert flags.EVENTS == ["imported"]  # Neither created nor called.
+    canary = sys.modules[CANARY]
+    thing, condition = flow.routines["step"].get_config("plugin")
+    assert (thing, condition) == (canary.Thing, canary.condition)
+    assert flow.serialize() == doc
+    assert flags.EVENTS == ["imported"]
+
+
+@pytest.mark.usefixtures("canary")
+def test_malformed_document_naming_the_canary_in_config_imports_nothing() -> None:
+    doc = base_doc()
+    doc["routines"]["step"]["config"]["plugin"] = {"$t": "ref", "v": f"{CANARY}:Thing"}
+    doc["routines"]["gather"]["config"]["bad"] = {"$t": "ref", "v": "os:__builtins__"}
+    with pytest.raises(SerializationError, match=_BAD_PATH):
+        Flow.deserialize(doc)
+    assert CANARY not in sys.modules
+    assert flags.EVENTS == []
+
+
+@pytest.mark.usefixtures("canary")
+def test_bad_class_stops_resolution_before_a_canary_config_reference() -> None:
+    doc = base_doc()
+    doc["routines"]["step"]["config"]["plugin"] = {"$t": "ref", "v": f"{CANARY}:condition"}
     doc["routines"]["gather"]["class"] = "os:system"
     with pytest.raises(SerializationError, match=_NOT_ROUTINE):
         Flow.deserialize(doc)

@@ -52,6 +52,7 @@ class ConcurrentRun(JobRun):
         self.running = 0
         self.parked: deque[Item] = deque()
         self.waiting: dict[int, tuple[Timer, Item]] = {}
+        self.cancelled: set[int] = set()
 
     def begin(self, items: list[tuple[Item, float]]) -> None:
         """Schedule the first deliveries (each with the delay before it may run)."""
@@ -65,10 +66,12 @@ class ConcurrentRun(JobRun):
                     ready.append(item)
             if not items:
                 ready = self.went_idle()
-        self.submit(ready)
+            # Under the lock, as everywhere: work must reach the pool before the
+            # job looks idle, or a virtual clock could jump past it.
+            self.submit(ready)
 
     def submit(self, items: list[Item]) -> None:
-        """Queue ``items`` on the worker pool (caller does not hold ``lock``)."""
+        """Queue ``items`` on the worker pool."""
         if items:
             self.pool.submit([(self, item, False) for item in items])
 
@@ -117,7 +120,8 @@ class ConcurrentRun(JobRun):
             if self.paused:
                 self.parked.append(entry[1])
                 return
-        self.submit([entry[1]])
+            # Under the lock, so a cancel that follows finds it in the pool.
+            self.submit([entry[1]])
 
     def pause(self) -> None:
         """Hold every delivery not yet started (caller holds ``lock``)."""
@@ -162,8 +166,10 @@ class ConcurrentRun(JobRun):
                 pass
             elif (
                 self.durable is not None
-                and (outcome := self.checkpoint_delivery(item, frame)) != "ok"
-            ):
+                or frame.values
+                or frame.timer_ops
+                or self.timer_book.by_seq
+            ) and (outcome := self.prepare_commit(item, frame)) != "ok":
                 new = self._settle_failed_delivery(finished=outcome == "failed")
             else:
                 if frame.history:
@@ -178,9 +184,36 @@ class ConcurrentRun(JobRun):
                     self.acknowledge_pause()
                 elif self.outstanding == 0:
                     new = self.went_idle()
+            self.submit(new)
         frame.clear()
-        self.submit(new)
         self.timers.wake()
+
+    def waiting_count(self) -> int:
+        """Deliveries outstanding and not running: queued, parked or on a timer."""
+        return max(0, self.outstanding - self.running)
+
+    def cancel_delayed(self, seq: int) -> None:
+        """Drop a delivery that waits for its time, or is queued (caller holds ``lock``)."""
+        entry = self.waiting.pop(seq, None)
+        if entry is not None:
+            entry[0].cancel()
+            self.outstanding -= 1
+            return
+        for parked in self.parked:
+            if parked[2] == seq:
+                self.parked.remove(parked)
+                self.outstanding -= 1
+                return
+
+        def mine(work: Work) -> bool:
+            return work[0] is self and work[1][2] == seq
+
+        found = self.pool.extract(mine) + self.gates.extract(mine)
+        if found:
+            self.outstanding -= len(found)
+        else:
+            # A worker has taken it but not started it yet: _claim drops it.
+            self.cancelled.add(seq)
 
     def failed(self, item: Item, exc: BaseException) -> None:
         """Apply the error policy to a failed delivery."""
@@ -189,7 +222,7 @@ class ConcurrentRun(JobRun):
             self.running -= 1
             if not self.ended:
                 drains = self._settle_failed_delivery(self.on_failure(item, exc, self.retry_later))
-        self.submit(drains)
+            self.submit(drains)
         self.timers.wake()
 
     def _settle_failed_delivery(self, finished: bool) -> list[Item]:
@@ -207,6 +240,12 @@ def _claim(run: ConcurrentRun, item: Item) -> bool:
     """Decide whether a worker runs ``item`` now; count it if so."""
     with run.lock:
         if run.ended:
+            return False
+        if run.cancelled and item[2] in run.cancelled:
+            run.cancelled.discard(item[2])
+            run.outstanding -= 1  # A cancelled timer, caught as it was taken.
+            if run.outstanding == 0:
+                run.submit(run.went_idle())
             return False
         if run.paused:
             run.parked.append(item)
@@ -286,10 +325,7 @@ def _run_async(
     # has moved on: it gets a frame of its own.
     own = DeliveryFrame(run, item[0], run.record_history)
     own.seq = item[2]
-    own.staged.extend(frame.staged)
-    own.history.extend(frame.history)
-    own.later.extend(frame.later)
-    frame.clear()
+    own.adopt(frame)
     future = run.loop.submit(run._in_frame(own, awaitable, item[0]))
     future.add_done_callback(lambda done: _async_done(run, item, own, done))
 

@@ -65,6 +65,8 @@ class Durability:
         staged: Sequence[Item],
         history: Sequence[Any],
         later: Sequence[tuple[float, Item]] = (),
+        *,
+        cancelled: Sequence[int] = (),
     ) -> None:
         """A delivery succeeded: it is done, its emits are pending, its events recorded.
 
@@ -75,7 +77,7 @@ class Durability:
         now = time.time()
         added = [self._stored(new) for new in staged]
         added += [self._stored(new, not_before=now + delay) for delay, new in later]
-        checkpoint = self._checkpoint(done=[item[2]], added=added)
+        checkpoint = self._checkpoint(done=[item[2], *cancelled], added=added)
         checkpoint.history = [
             (history[i], history[i + 1], history[i + 2], history[i + 3])
             for i in range(0, len(history), 4)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from routilux._engine.extras import TimerOp
 from routilux._model.context import ExecutionContext
 
 if TYPE_CHECKING:
@@ -31,9 +32,21 @@ class DeliveryFrame:
         staged: Deliveries emitted by the running handler.
         history: History records of the running handler's emits.
         later: Deliveries the running handler scheduled with a delay.
+        values: Job values the running handler set, by routine id.
+        timer_ops: Named timers the running handler set or cancelled.
     """
 
-    __slots__ = ("history", "later", "record_history", "run", "seq", "staged", "target")
+    __slots__ = (
+        "history",
+        "later",
+        "record_history",
+        "run",
+        "seq",
+        "staged",
+        "target",
+        "timer_ops",
+        "values",
+    )
 
     def __init__(self, run: JobRun, target: Target | None, record_history: bool) -> None:
         self.run = run
@@ -44,6 +57,8 @@ class DeliveryFrame:
         self.staged: list[Item] = []
         self.history: list[Any] = []
         self.later: list[tuple[float, Item]] = []
+        self.values: dict[str, dict[str, Any]] = {}
+        self.timer_ops: list[TimerOp] = []
 
     def emit(self, routine: Routine, event_name: str, data: dict[str, Any]) -> None:
         """Stage ``data`` for every slot connected to ``routine``'s event."""
@@ -62,20 +77,64 @@ class DeliveryFrame:
         for t in targets:
             append((t, data if t.mapping is None else t.remap(data), next(counter), 1))
 
+    def _routine_id(self, routine: Routine) -> str:
+        target = self.target
+        return target.routine_id if routine is target.routine else self.run.plan.lookup(routine)[0]
+
+    def _own_item(self, rid: str, slot_name: str, data: dict[str, Any]) -> Item:
+        return (self.run.plan.target(rid, slot_name), data, next(self.run.counter), 1)
+
     def deliver_later(
         self, routine: Routine, delay: float, slot_name: str, data: dict[str, Any]
     ) -> None:
         """Stage a delivery of ``data`` to ``routine``'s own slot, due after ``delay``."""
-        target = self.target
-        rid = target.routine_id if routine is target.routine else self.run.plan.lookup(routine)[0]
-        own = self.run.plan.target(rid, slot_name)
-        self.later.append((delay, (own, data, next(self.run.counter), 1)))
+        self.later.append((delay, self._own_item(self._routine_id(routine), slot_name, data)))
+
+    def set_timer(
+        self, routine: Routine, name: str, delay: float, slot_name: str, data: dict[str, Any]
+    ) -> None:
+        """Stage the named timer ``name`` of ``routine`` (replacing one of that name)."""
+        rid = self._routine_id(routine)
+        self.timer_ops.append(TimerOp(rid, name, delay, self._own_item(rid, slot_name, data)))
+
+    def cancel_timer(self, routine: Routine, name: str) -> None:
+        """Stage the cancelling of the named timer ``name`` of ``routine``."""
+        self.timer_ops.append(TimerOp(self._routine_id(routine), name))
+
+    def get_value(self, routine: Routine, key: str, default: Any) -> Any:
+        """``routine``'s job value ``key``, as this handler has staged it so far."""
+        rid = self._routine_id(routine)
+        staged = self.values.get(rid)
+        if staged is not None and key in staged:
+            return staged[key]
+        state = self.run.job.routine_states.get(rid) or {}
+        return state.get("values", {}).get(key, default)
+
+    def set_value(self, routine: Routine, key: str, value: Any) -> None:
+        """Stage ``routine``'s job value ``key``."""
+        self.values.setdefault(self._routine_id(routine), {})[key] = value
+
+    def slot_name(self) -> str:
+        """The slot whose handler is running."""
+        return self.target.slot.name
+
+    def adopt(self, other: DeliveryFrame) -> None:
+        """Take what ``other`` (a frame of the same delivery) staged."""
+        self.staged.extend(other.staged)
+        self.history.extend(other.history)
+        self.later.extend(other.later)
+        for rid, values in other.values.items():
+            self.values.setdefault(rid, {}).update(values)
+        self.timer_ops.extend(other.timer_ops)
+        other.clear()
 
     def clear(self) -> None:
         """Forget what the running handler staged (it failed)."""
         self.staged.clear()
         self.history.clear()
         self.later.clear()
+        self.values.clear()
+        self.timer_ops.clear()
 
     def delivery_id(self) -> str:
         """The stable id of the delivery running in this frame."""

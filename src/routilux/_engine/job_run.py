@@ -12,12 +12,13 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from routilux._engine.clock import Clock
+from routilux._engine.extras import TimerBook, TimerOp, apply_values, restore_values
 from routilux._engine.plan import FlowPlan, Target
 from routilux._model.context import CURRENT_FRAME, Frame
 from routilux._model.durable import DeadLetter
 from routilux._model.error_policy import ErrorHandler, ErrorStrategy
 from routilux._model.job_state import JobState
-from routilux._model.records import ErrorRecord, PendingDelivery
+from routilux._model.records import ErrorRecord, JobProgress, PendingDelivery
 from routilux._model.status import JobStatus
 from routilux.exceptions import (
     ExecutionError,
@@ -93,6 +94,7 @@ class JobRun:
         self.deadline_timer: Timer | None = None
         self.routine_ids = list(plan.index)
         self.drain_mark = -1
+        self.timer_book = TimerBook()
         self.durable: Durability | None = None
         self.lock = threading.Lock()
         self.quiet = threading.Condition(self.lock)
@@ -233,20 +235,75 @@ class JobRun:
         self.drain_mark = self.deliveries + len(drainers)
         return [(target, {}, next(self.counter), 1) for target in self.plan.drain_targets()]
 
+    def progress(self) -> JobProgress:
+        """A snapshot of the job's counters (read without the lock: approximate)."""
+        per_routine = {
+            rid: {
+                "deliveries": self.invocations[i],
+                "failures": self.failures[i],
+                "skips": self.skips[i],
+            }
+            for i, rid in enumerate(self.routine_ids)
+            if self.invocations[i]
+        }
+        running = int(getattr(self, "running", 0))
+        waiting = self.waiting_count()
+        return JobProgress(
+            job_id=self.job.job_id,
+            status=self.job.status.value,
+            deliveries=self.deliveries,
+            pending=waiting,
+            running=running,
+            per_routine=per_routine,
+            errors=len(self.job.errors),
+        )
+
+    def waiting_count(self) -> int:
+        """How many deliveries wait to run (strategy-specific)."""
+        raise NotImplementedError
+
     # -- durability ---------------------------------------------------------------
 
-    def checkpoint_delivery(self, item: Item, frame: DeliveryFrame) -> str:
-        """Checkpoint a successful delivery (caller holds ``lock``).
+    def prepare_commit(self, item: Item, frame: DeliveryFrame) -> str:
+        """Apply a successful delivery's job values and timers, and checkpoint it.
+
+        Called with ``lock`` held, before the strategy applies the delivery's
+        emits; the staged named timers become delayed deliveries in
+        ``frame.later``.
 
         Returns:
-            ``"ok"`` to apply it in memory; ``"retrying"`` or ``"failed"``
-            when its output could not be written, so the delivery failed
-            under its policy; ``"failed"`` too when the store itself failed
-            (the job stops; the store still has it running, to resume later).
+            ``"ok"`` to apply the rest in memory; ``"retrying"`` or
+            ``"failed"`` when its output could not be written, so the
+            delivery failed under its policy (nothing of it is kept);
+            ``"failed"`` too when the store itself failed (the job stops;
+            the store still has it running, to resume later).
         """
+        ops = frame.timer_ops
+        book = self.timer_book
+        dropped, added = book.resolve(ops, item[2]) if ops or book.by_seq else ([], [])
+        frame.later.extend(added)
+        undo = apply_values(self, frame) if frame.values else []
+        touched = self._write_timer_names(ops, item[2]) if ops or item[2] in book.by_seq else {}
+        if self.durable is not None:
+            outcome = self._checkpoint(item, frame, dropped)
+            if outcome != "ok":
+                restore_values(self, undo)
+                self._restore_timer_names(touched)
+                return outcome
+        for seq in dropped:
+            self.cancel_delayed(seq)
+        if ops or item[2] in book.by_seq:
+            book.apply(ops, item[2])
+        frame.values.clear()
+        frame.timer_ops.clear()
+        return "ok"
+
+    def _checkpoint(self, item: Item, frame: DeliveryFrame, dropped: list[int]) -> str:
         assert self.durable is not None
         try:
-            self.durable.delivered(item, frame.staged, frame.history, frame.later)
+            self.durable.delivered(
+                item, frame.staged, frame.history, frame.later, cancelled=dropped
+            )
         except SerializationError as exc:
             frame.clear()
             finished = self.on_failure(item, exc, self.retry_later)
@@ -255,6 +312,31 @@ class JobRun:
             self.stop(f"The job store failed: {type(exc).__name__}: {exc}")
             return "failed"
         return "ok"
+
+    def _write_timer_names(self, ops: list[TimerOp], fired: int) -> dict[str, Any]:
+        """Put the timer names as they will be into the routine states; return the old ones."""
+        future = TimerBook(dict(self.timer_book.by_name), dict(self.timer_book.by_seq))
+        future.apply(ops, fired)
+        routines = {op.routine_id for op in ops}
+        if fired in self.timer_book.by_seq:
+            routines.add(self.timer_book.by_seq[fired][0])
+        old: dict[str, Any] = {}
+        with self.job._lock:
+            for rid in routines:
+                state = self.job.routine_states.setdefault(rid, {})
+                old[rid] = state.get("timers")
+                state["timers"] = future.names_of(rid)
+            self.job._states_dirty = True
+        return old
+
+    def _restore_timer_names(self, old: dict[str, Any]) -> None:
+        with self.job._lock:
+            for rid, names in old.items():
+                self.job.routine_states[rid]["timers"] = names
+
+    def cancel_delayed(self, seq: int) -> None:
+        """Drop a delivery that waits for its time (caller holds ``lock``; strategy-specific)."""
+        raise NotImplementedError
 
     def retry_later(self, delay: float, item: Item) -> None:
         """Run ``item`` again after ``delay`` seconds (caller holds ``lock``; strategy-specific)."""

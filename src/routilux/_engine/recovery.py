@@ -64,6 +64,7 @@ def resume_from_store(
     run.counter = itertools.count(stored.next_seq)
     run.durable.max_seq = stored.next_seq - 1
     run.seed_counters()
+    run.timer_book.load(fresh.routine_states, {d.seq for d in stored.pending})
     engine._register(run)
     store.set_owner(job_id, process_owner())
     with run.lock:

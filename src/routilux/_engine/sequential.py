@@ -42,6 +42,22 @@ class SequentialRun(JobRun):
         due = self.clock.monotonic() + delay
         heapq.heappush(self.timers, (due, item[2], item))
 
+    def waiting_count(self) -> int:
+        """Queued deliveries and retries or timers waiting."""
+        return len(self.queue) + len(self.timers)
+
+    def cancel_delayed(self, seq: int) -> None:
+        """Drop the waiting (or due, not yet run) delivery ``seq`` (caller holds ``lock``)."""
+        kept = [entry for entry in self.timers if entry[2][2] != seq]
+        if len(kept) != len(self.timers):
+            self.timers[:] = kept  # In place: the drive loop holds the list.
+            heapq.heapify(self.timers)
+            return
+        for item in self.queue:  # Due already, but not run yet.
+            if item[2] == seq:
+                self.queue.remove(item)
+                return
+
     def drain(self) -> bool:
         """Queue a round of ``on_drain`` deliveries if one is due; return whether it was."""
         with self.lock:
@@ -149,6 +165,7 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
     invocations = run.invocations
     job = run.job
     durable = run.durable
+    book = run.timer_book
     acquire = run.lock.acquire
     release = run.lock.release
     limit = run.max_deliveries
@@ -179,7 +196,7 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
                     if result is not None and isawaitable(result):
                         run.await_result(result, target)
                 else:
-                    _adopt(frame, deliver_with_timeout(run, item, target.routine._timeout))
+                    frame.adopt(deliver_with_timeout(run, item, target.routine._timeout))
             except Exception as exc:  # The user's handler: any failure goes to its policy.
                 frame.clear()
                 run.fail(item, exc)
@@ -188,7 +205,9 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
             try:
                 if run.ended:
                     break
-                if durable is not None and run.checkpoint_delivery(item, frame) != "ok":
+                if (
+                    durable is not None or frame.values or frame.timer_ops or book.by_seq
+                ) and run.prepare_commit(item, frame) != "ok":
                     continue
                 if staged_history:
                     history.extend(staged_history)
@@ -202,9 +221,3 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
                 release()
     finally:
         run.deliveries = count
-
-
-def _adopt(frame: DeliveryFrame, other: DeliveryFrame) -> None:
-    frame.staged.extend(other.staged)
-    frame.history.extend(other.history)
-    frame.later.extend(other.later)

@@ -35,6 +35,12 @@ class ExecutionContext(NamedTuple):
         frame = CURRENT_FRAME.get()
         return None if frame is None else frame.delivery_id()
 
+    @property
+    def slot_name(self) -> str | None:
+        """The slot whose handler is running now (``None`` outside a job)."""
+        frame = CURRENT_FRAME.get()
+        return None if frame is None else frame.slot_name()
+
 
 class Frame(Protocol):
     """What the engine provides to a handler while it runs."""
@@ -52,6 +58,23 @@ class Frame(Protocol):
         self, routine: Routine, delay: float, slot_name: str, data: dict[str, Any]
     ) -> None:
         """Schedule ``data`` for ``routine``'s slot ``slot_name`` after ``delay`` seconds."""
+
+    def set_timer(
+        self, routine: Routine, name: str, delay: float, slot_name: str, data: dict[str, Any]
+    ) -> None:
+        """Set (or replace) the named timer ``name`` of ``routine``."""
+
+    def cancel_timer(self, routine: Routine, name: str) -> None:
+        """Cancel the named timer ``name`` of ``routine``."""
+
+    def get_value(self, routine: Routine, key: str, default: Any) -> Any:
+        """``routine``'s job value ``key``."""
+
+    def set_value(self, routine: Routine, key: str, value: Any) -> None:
+        """Set ``routine``'s job value ``key``."""
+
+    def slot_name(self) -> str:
+        """The slot whose handler is running."""
 
 
 #: The frame of the delivery running in this thread or task, if any.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
-__all__ = ["ErrorRecord", "ExecutionRecord", "PendingDelivery"]
+__all__ = ["ErrorRecord", "ExecutionRecord", "JobProgress", "PendingDelivery"]
 
 
 class ExecutionRecord(NamedTuple):
@@ -81,4 +81,32 @@ class PendingDelivery:
 
     def to_dict(self) -> dict[str, Any]:
         """The delivery as a plain dict."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class JobProgress:
+    """A snapshot of how far a running job has got.
+
+    Attributes:
+        job_id: The job.
+        status: Its status value.
+        deliveries: Deliveries run so far (each attempt counts).
+        pending: Deliveries waiting: queued, parked or on a timer.
+        running: Deliveries running now.
+        per_routine: For each routine that received something, its
+            ``{"deliveries": n, "failures": n, "skips": n}``.
+        errors: Failures recorded so far.
+    """
+
+    job_id: str
+    status: str
+    deliveries: int
+    pending: int
+    running: int
+    per_routine: dict[str, dict[str, int]]
+    errors: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """The snapshot as a plain dict."""
         return asdict(self)

@@ -183,12 +183,7 @@ class Routine:
                 is negative.
         """
         frame = self._frame_or_raise("deliver_later")
-        if not isinstance(delay, (int, float)) or isinstance(delay, bool) or not delay >= 0:
-            raise DefinitionError(
-                f"{self._label()}: deliver_later needs a delay of zero or more seconds, "
-                f"not {delay!r}."
-            )
-        frame.deliver_later(self, float(delay), slot, data)
+        frame.deliver_later(self, self._check_delay(delay, "deliver_later"), slot, data)
 
     def on_drain(self) -> None:
         """Called when the job has nothing left to run; override to flush what is held.
@@ -209,13 +204,14 @@ class Routine:
         Unlike attributes, stats and config, which every job of the routine
         shares, job values belong to one job: kept in its
         ``routine_states[routine_id]["values"]``, saved with a durable job.
+        Like emits, values set by a handler take effect when it returns:
+        if it raises, none of them is kept (the handler itself reads what it
+        has set so far).
 
         Raises:
             ExecutionError: Called outside of a running job.
         """
-        context = self._context_or_raise("get_job_value")
-        state = context.job_state.routine_states.get(context.routine_id) or {}
-        return state.get("values", {}).get(key, default)
+        return self._frame_or_raise("get_job_value").get_value(self, key, default)
 
     def set_job_value(self, key: str, value: Any) -> None:
         """Set a value this routine keeps for the running job; see :meth:`get_job_value`.
@@ -223,12 +219,39 @@ class Routine:
         Raises:
             ExecutionError: Called outside of a running job.
         """
-        context = self._context_or_raise("set_job_value")
-        job = context.job_state
-        with job._lock:
-            state = job.routine_states.setdefault(context.routine_id, {})
-            state.setdefault("values", {})[key] = value
-            job._states_dirty = True
+        self._frame_or_raise("set_job_value").set_value(self, key, value)
+
+    def set_timer(self, name: str, delay: float, slot: str, **data: Any) -> None:
+        """Set the named timer ``name``: deliver ``data`` to the slot ``slot`` after ``delay``.
+
+        Like :meth:`deliver_later`, but a routine has at most one pending
+        timer of each name in a job: setting it again replaces the pending
+        one, and :meth:`cancel_timer` drops it, so a timer that is no longer
+        wanted does not keep the job running. Takes effect when the handler
+        returns without raising.
+
+        Raises:
+            ExecutionError: Called outside of a running job.
+            DefinitionError: The routine has no slot ``slot``, or ``delay``
+                is negative.
+        """
+        frame = self._frame_or_raise("set_timer")
+        frame.set_timer(self, name, self._check_delay(delay, "set_timer"), slot, data)
+
+    def cancel_timer(self, name: str) -> None:
+        """Cancel the named timer ``name`` of this routine in the running job, if set.
+
+        Raises:
+            ExecutionError: Called outside of a running job.
+        """
+        self._frame_or_raise("cancel_timer").cancel_timer(self, name)
+
+    def _check_delay(self, delay: float, what: str) -> float:
+        if not isinstance(delay, (int, float)) or isinstance(delay, bool) or not delay >= 0:
+            raise DefinitionError(
+                f"{self._label()}: {what} needs a delay of zero or more seconds, not {delay!r}."
+            )
+        return float(delay)
 
     def _frame_or_raise(self, what: str) -> Frame:
         frame = CURRENT_FRAME.get()
@@ -238,9 +261,6 @@ class Routine:
                 "flow runs one of the routine's handlers."
             )
         return frame
-
-    def _context_or_raise(self, what: str) -> ExecutionContext:
-        return self._frame_or_raise(what).context_for(self)
 
     def get_execution_context(self) -> ExecutionContext | None:
         """The flow, job state and routine id of the running job, or ``None``."""

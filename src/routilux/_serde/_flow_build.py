@@ -2,7 +2,8 @@
 
 Every import path of the document is resolved (and checked to be of its
 kind) before any routine is created, so a document that names one bad class
-runs no routine code at all.
+runs no routine code at all. That includes the functions and classes in
+routine config (config references).
 """
 
 from __future__ import annotations
@@ -19,8 +20,14 @@ from routilux._model.slot import Slot
 from routilux._serde._doc_reader import fail, index_path, key_path
 from routilux._serde._flow_spec import FlowSpec, PolicySpec, RoutineSpec, SlotSpec
 from routilux._serde._methods import lookup_method, method_name
-from routilux._serde._refs import resolve_exception, resolve_function, resolve_routine_class
+from routilux._serde._refs import (
+    resolve_exception,
+    resolve_function,
+    resolve_reference,
+    resolve_routine_class,
+)
 from routilux._serde._router_doc import build_routes
+from routilux._serde.values import decode_value
 from routilux.builtin_routines.conditional_router import ConditionalRouter
 from routilux.exceptions import DefinitionError, SerializationError
 
@@ -31,6 +38,7 @@ __all__ = ["References", "build_flow"]
 
 F = TypeVar("F", bound="Flow")
 _NAMED_MERGES = ("override", "append")
+_UNRESOLVED = object()
 
 
 class References:
@@ -41,9 +49,12 @@ class References:
         self.classes: dict[str, type[Routine]] = {}
         self.functions: dict[str, FunctionType] = {}
         self.exceptions: dict[str, type[BaseException]] = {}
+        self.values: dict[str, object] = {}
 
     def resolve(self, spec: FlowSpec) -> None:
-        """Resolve every name of ``spec``: routine classes first, then functions and exceptions.
+        """Resolve every name of ``spec``: routine classes first, then the rest.
+
+        The rest: merge functions, conditions, config references, exceptions.
 
         Raises:
             SerializationError: A name cannot be resolved, or names the wrong kind of object.
@@ -58,6 +69,8 @@ class References:
             for route in routine.routes or ():
                 if route.kind == "function":
                     self.function(route.value, key_path(route.where, "function"))
+            for reference in routine.references:
+                self.reference(reference.path, reference.where)
         for policy in _policies(spec):
             for i, path in enumerate(policy.exceptions):
                 self._exception(path, index_path(key_path(policy.where, "retryable_exceptions"), i))
@@ -71,6 +84,13 @@ class References:
         found = self.functions.get(path)
         if found is None:
             found = self.functions[path] = resolve_function(path, what, where)
+        return found
+
+    def reference(self, path: Any, where: str) -> object:
+        """The function or class a config reference names (resolved on first use)."""
+        found = self.values.get(path, _UNRESOLVED) if isinstance(path, str) else _UNRESOLVED
+        if found is _UNRESOLVED:
+            found = self.values[path] = resolve_reference(path, where)
         return found
 
     def _exception(self, path: str, where: str) -> None:
@@ -170,7 +190,7 @@ def _required_arguments(cls: type[Routine]) -> list[str]:
 
 
 def _configure(routine: Routine, spec: RoutineSpec, refs: References) -> None:
-    config = dict(spec.config)
+    config = decode_value(spec.config, key_path(spec.where, "config"), refs=refs.reference)
     if spec.routes is not None:
         if not isinstance(routine, ConditionalRouter):
             raise fail(

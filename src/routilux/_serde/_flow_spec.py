@@ -2,9 +2,9 @@
 
 This first pass checks everything that can be checked without the classes
 the document names: the schema and version, the shape and types of every
-field, the limits, the syntax of every import path and handler name, and
-that connections name routines of the document. A document that fails here
-has made routilux import nothing.
+field, the limits, the syntax of every import path (config references
+included) and handler name, and that connections name routines of the
+document. A document that fails here has made routilux import nothing.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ __all__ = [
     "EventSpec",
     "FlowSpec",
     "PolicySpec",
+    "ReferenceSpec",
     "RoutineSpec",
     "SlotSpec",
     "parse_flow_doc",
@@ -98,12 +99,25 @@ class PolicySpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ReferenceSpec:
+    """A function or class in a routine's config: its import path and its place."""
+
+    path: str
+    where: str
+
+
+@dataclass(frozen=True, slots=True)
 class RoutineSpec:
-    """A routine: its class reference, decoded config and definition."""
+    """A routine: its class reference, config and definition.
+
+    ``config`` is the config as the document writes it, checked: the build
+    decodes it again, with its ``references`` resolved.
+    """
 
     routine_id: str
     class_ref: str
     config: dict[str, Any]
+    references: tuple[ReferenceSpec, ...]
     slots: tuple[SlotSpec, ...]
     events: tuple[EventSpec, ...]
     error_handler: PolicySpec | None
@@ -190,16 +204,17 @@ def _routine(routine_id: str, raw: Any, where: str) -> RoutineSpec:
     if not routine_id:
         raise fail(where, "has an empty routine id; ids are non-empty strings.")
     entry = DocObject(raw, where, required=_ROUTINE, optional=("routes",))
-    config = _config(entry)
+    config, references, keys = _config(entry)
     routes = None
     if entry.has("routes"):
-        if "routes" in config:
+        if "routes" in keys:
             raise fail(where, "has routes both in its 'routes' field and in its config.")
         routes = parse_routes(entry.items("routes", MAX_ITEMS), entry.at("routes"))
     return RoutineSpec(
         routine_id=routine_id,
         class_ref=check_class_ref(entry.raw("class"), entry.at("class")),
         config=config,
+        references=references,
         slots=_unique(
             tuple(_slot(s, index_path(entry.at("slots"), i)) for i, s in _listed(entry, "slots"))
         ),
@@ -230,11 +245,19 @@ def _listed(entry: DocObject, key: str) -> list[tuple[int, Any]]:
     return list(enumerate(entry.items(key, MAX_ITEMS)))
 
 
-def _config(entry: DocObject) -> dict[str, Any]:
-    config = decode_value(entry.get("config", dict), entry.at("config"))
+def _config(entry: DocObject) -> tuple[dict[str, Any], tuple[ReferenceSpec, ...], set[str]]:
+    """The config as written, the references in it, and its keys; decoding it checks it."""
+    raw: dict[str, Any] = entry.get("config", dict)
+    references: list[ReferenceSpec] = []
+
+    def note(path: Any, where: str) -> object:
+        references.append(ReferenceSpec(check_path(path, where), where))
+        return object()  # Stands for the reference until it is resolved: not a string key.
+
+    config = decode_value(raw, entry.at("config"), refs=note)
     if not isinstance(config, dict) or not all(isinstance(key, str) for key in config):
         raise fail(entry.at("config"), "must be an object with string keys.")
-    return config
+    return raw, tuple(references), set(config)
 
 
 def _name(item: DocObject, key: str = "name") -> str:

@@ -14,6 +14,10 @@ document can make routilux run code, and the rules are narrow:
   the way: no ``__getattr__``, no descriptors, no properties run.
 * What is found must then be of the kind the document says it is (a Routine
   class, a module-level function, an exception class) before anything uses it.
+* A function or class in a routine's config (a *config reference*) may be
+  any module-level function or any class, except one of a module on
+  :data:`DENIED_MODULES` (exception classes excepted). Its kind is checked
+  with ``type()``: resolving it calls nothing, not even a metaclass.
 """
 
 from __future__ import annotations
@@ -21,8 +25,8 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Mapping
-from types import FunctionType, MethodType, ModuleType
-from typing import Any
+from types import BuiltinFunctionType, FunctionType, MethodType, ModuleType
+from typing import Any, cast
 
 from routilux._model.routine import Routine
 from routilux._serde import registry as global_registry
@@ -30,18 +34,61 @@ from routilux._serde._paths import PATH_FORM, is_valid_name
 from routilux.exceptions import SerializationError
 
 __all__ = [
+    "DENIED_MODULES",
     "check_class_ref",
     "check_path",
     "exception_path",
     "function_path",
     "import_object",
+    "reference_path",
     "resolve_exception",
     "resolve_function",
+    "resolve_reference",
     "resolve_routine_class",
     "routine_class_ref",
 ]
 
 _MISSING: Any = object()
+
+#: Modules that a config reference may not name (nor may it name a function or
+#: class these modules define, under any path). Each entry covers its
+#: submodules too (``"os"`` covers ``os.path``). They run commands, load or
+#: compile code, or touch files, processes, threads or the network; a routine
+#: that calls the function or class its config names would do that with the
+#: data of a message. Exception classes are allowed (``builtins:ValueError``
+#: as a ``retry_on`` class): a document may already name any of them as a
+#: retryable exception, and creating one does none of that. Documented (and
+#: checked to be documented) in docs/serialization.md.
+DENIED_MODULES = frozenset(
+    {
+        # The interpreter, and ways to load, compile or run code.
+        *("builtins", "sys", "importlib", "pkgutil", "runpy", "zipimport", "types"),
+        *("code", "codeop", "inspect", "gc", "ctypes", "_ctypes", "marshal", "pickle"),
+        *("_pickle", "shelve", "copyreg", "pdb", "bdb", "operator", "functools"),
+        *("logging.config", "pydoc", "atexit", "routilux._serde"),
+        # Processes, signals, threads (and os.path, under its real names).
+        *("os", "posix", "nt", "posixpath", "ntpath", "genericpath", "subprocess"),
+        *("_posixsubprocess", "multiprocessing", "concurrent", "threading", "_thread"),
+        *("signal", "pty", "asyncio", "resource", "platform", "_winapi"),
+        # Files and the network.
+        *("io", "_io", "shutil", "tempfile", "socket", "_socket", "ssl", "select"),
+        *("selectors", "mmap", "fcntl", "http", "urllib", "ftplib", "smtplib"),
+        *("socketserver", "xmlrpc", "webbrowser"),
+    }
+)
+
+_DENIED_FIX = (
+    "a flow document may not reference a function or class of a module on the deny-list "
+    "(builtins, os, sys, subprocess, importlib, shutil, socket and others; see "
+    "docs/serialization.md), exception classes excepted"
+)
+_REFERENCE_FIX = (
+    "a routine's config may hold only functions and classes defined at module level in an "
+    "importable module"
+)
+# type's own __module__ getter: it reads the class's namespace without running
+# a metaclass __getattribute__ or descriptor.
+_TYPE_MODULE: Any = type.__dict__["__module__"]
 
 
 def check_path(text: object, where: str) -> str:
@@ -151,6 +198,44 @@ def _importable_path(obj: Any, what: str, where: str, fix: str) -> str:
     raise SerializationError(f"Cannot serialize {where}: {what} {reason}; {fix}.")
 
 
+def reference_path(obj: object, where: str) -> str:
+    """The import path a flow document writes for a function or class in a routine's config.
+
+    Raises:
+        SerializationError: ``obj`` is a lambda, a nested function, a method,
+            a builtin or another callable that is not a module-level function;
+            or a class or function with no import path (defined in a function
+            or in ``__main__``); or of a module on :data:`DENIED_MODULES`.
+            The message names ``where`` and the fix.
+    """
+    module: object = None
+    if isinstance(obj, type):
+        module = _TYPE_MODULE.__get__(obj)
+    elif isinstance(obj, (FunctionType, BuiltinFunctionType)):
+        module = obj.__module__
+    if isinstance(module, str) and _is_denied(module) and not _is_exception_class(obj):
+        name = getattr(obj, "__qualname__", "?")
+        raise SerializationError(
+            f"Cannot serialize {where}: {name} is of the module {module!r}; {_DENIED_FIX}; "
+            "call it from a module-level function of your own module instead."
+        )
+    if isinstance(obj, type):
+        what = f"the class {obj.__qualname__}"
+        return _importable_path(obj, what, where, _REFERENCE_FIX)
+    return function_path(obj, "callable", where, _REFERENCE_FIX)
+
+
+def _is_denied(module: str) -> bool:
+    parts = module.split(".")
+    return any(".".join(parts[:n]) in DENIED_MODULES for n in range(1, len(parts) + 1))
+
+
+def _is_exception_class(obj: object) -> bool:
+    # Both checks only walk MROs of real types: neither calls a metaclass hook
+    # (isinstance(obj, type) could read obj.__class__ through __getattribute__).
+    return issubclass(type(obj), type) and issubclass(cast("type", obj), BaseException)
+
+
 # -- resolving -------------------------------------------------------------
 
 
@@ -210,6 +295,60 @@ def resolve_exception(path: str, where: str) -> type[BaseException]:
             "exception class."
         )
     return found
+
+
+def resolve_reference(path: object, where: str) -> object:
+    """The module-level function or class that a config reference names.
+
+    Only the module ``path`` names is imported (see the module docstring);
+    a module on :data:`DENIED_MODULES` is never imported, and only an
+    exception class may be taken from one. What is found is checked with
+    ``type()``, so nothing it defines runs: no call, no metaclass hook.
+
+    Raises:
+        SerializationError: ``path`` is not a valid import path, cannot be
+            resolved, is on the deny-list, or names something that is not a
+            module-level function or a class.
+    """
+    checked = check_path(path, where)
+    module_name, _, qualname = checked.partition(":")
+    if _is_denied(module_name):
+        module = sys.modules.get(module_name)
+        if module is None:  # Never imported for a document.
+            raise _denied(where, checked, module_name, ", which is not imported")
+        found = _lookup(module, qualname)
+        if not _is_exception_class(found):
+            raise _denied(where, checked, module_name)
+        return found
+    found = import_object(checked, where)
+    # The module that defines what was found: a re-export (``from os import
+    # system``) must not get around the deny-list.
+    own_module: object = None
+    if issubclass(type(found), type):
+        own_module = _TYPE_MODULE.__get__(found)
+    elif type(found) in (FunctionType, BuiltinFunctionType):
+        own_module = found.__module__
+    if isinstance(own_module, str) and _is_denied(own_module) and not _is_exception_class(found):
+        raise _denied(where, checked, own_module)
+    if type(found) is FunctionType:
+        problem = _function_problem(found)
+        if problem is not None:
+            raise SerializationError(
+                f"Flow document: {where} names {checked!r}, which is {problem}; a config "
+                "reference must name a module-level function or a class."
+            )
+    elif not issubclass(type(found), type):
+        raise SerializationError(
+            f"Flow document: {where} names {checked!r}, which is a "
+            f"{type(found).__name__}, not a module-level function or a class."
+        )
+    return found
+
+
+def _denied(where: str, path: str, module: str, note: str = "") -> SerializationError:
+    return SerializationError(
+        f"Flow document: {where} names {path!r}, of the module {module!r}{note}; {_DENIED_FIX}."
+    )
 
 
 def _kind(obj: object) -> str:

@@ -26,7 +26,12 @@ from routilux._serde._doc_reader import index_path, key_path
 from routilux._serde._flow_build import build_flow
 from routilux._serde._flow_spec import FLOW_SCHEMA, FLOW_VERSION, parse_flow_doc
 from routilux._serde._methods import handler_problem, method_name
-from routilux._serde._refs import exception_path, function_path, routine_class_ref
+from routilux._serde._refs import (
+    exception_path,
+    function_path,
+    reference_path,
+    routine_class_ref,
+)
 from routilux._serde._router_doc import routes_to_doc
 from routilux._serde.values import encode_value
 from routilux.builtin_routines.conditional_router import ConditionalRouter
@@ -69,8 +74,9 @@ def flow_to_doc(flow: Flow, *, registry: Registry | None = None) -> dict[str, An
     Raises:
         SerializationError: Something in the flow cannot be written: a
             handler that is not a method of its routine, a lambda or nested
-            function as a merge strategy or condition, a config value the
-            value codec refuses, a class with no import path and no
+            function as a merge strategy, condition or config value, a
+            config value the value codec refuses, a function or class of a
+            module on the deny-list, a class with no import path and no
             registered name. The message names the place.
     """
     return {
@@ -97,7 +103,7 @@ def _routine_doc(routine: Routine, routine_id: str, registry: Registry | None) -
     slots_at = key_path(where, "slots")
     doc: dict[str, Any] = {
         "class": routine_class_ref(type(routine), key_path(where, "class"), registry),
-        "config": encode_value(config, key_path(where, "config")),
+        "config": encode_value(config, key_path(where, "config"), refs=reference_path),
         "slots": [
             _slot_doc(routine_id, routine, slot, index_path(slots_at, i))
             for i, slot in enumerate(routine.slots.values())
@@ -191,8 +197,8 @@ def flow_from_doc(
     Classes are looked up in ``registry``, then in the names given to
     :func:`routilux.register_routine`, then imported by path. Only the
     modules the document names as a routine class, merge function,
-    condition or exception class are imported, and only once the whole
-    document has been checked; see ``docs/serialization.md``.
+    condition, exception class or config reference are imported, and only
+    once the whole document has been checked; see ``docs/serialization.md``.
 
     Args:
         owner: The flow class (``Flow`` or a subclass).

@@ -1,0 +1,112 @@
+"""What a delivery stages besides emits: job values and named timers.
+
+Both are applied when the delivery commits, with its emits, or not at all:
+a handler that raises leaves no job value changed and no timer set or
+cancelled, so a retry starts from the same state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from routilux._engine.frame import DeliveryFrame
+    from routilux._engine.job_run import Item, JobRun
+
+__all__ = ["TimerBook", "TimerOp", "apply_values", "restore_values"]
+
+_MISSING: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class TimerOp:
+    """A staged change to a named timer: set (with its delivery) or cancel."""
+
+    routine_id: str
+    name: str
+    delay: float = 0.0
+    item: Item | None = None
+
+
+@dataclass(slots=True)
+class TimerBook:
+    """The named timers of one job: which pending delivery each name stands for."""
+
+    by_name: dict[tuple[str, str], int] = field(default_factory=dict)
+    by_seq: dict[int, tuple[str, str]] = field(default_factory=dict)
+
+    def resolve(self, ops: list[TimerOp], fired: int) -> tuple[list[int], list[tuple[float, Item]]]:
+        """Work out what ``ops`` (and the delivery ``fired``) change, without changing it.
+
+        Returns:
+            The deliveries of timers to drop, and the new timer deliveries.
+        """
+        names = dict(self.by_name)
+        if fired in self.by_seq:
+            names.pop(self.by_seq[fired], None)  # A timer that fires is done.
+        dropped: list[int] = []
+        added: list[tuple[float, Item]] = []
+        for op in ops:
+            old = names.pop((op.routine_id, op.name), None)
+            if old is not None:
+                # Set earlier in this same delivery: it never gets scheduled at all.
+                fresh = [entry for entry in added if entry[1][2] != old]
+                if len(fresh) == len(added):
+                    dropped.append(old)
+                added = fresh
+            if op.item is not None:
+                names[(op.routine_id, op.name)] = op.item[2]
+                added.append((op.delay, op.item))
+        return dropped, added
+
+    def apply(self, ops: list[TimerOp], fired: int) -> None:
+        """Record what ``ops`` and the delivery ``fired`` changed (after a commit)."""
+        key = self.by_seq.pop(fired, None)
+        if key is not None and self.by_name.get(key) == fired:
+            del self.by_name[key]
+        for op in ops:
+            old = self.by_name.pop((op.routine_id, op.name), None)
+            if old is not None:
+                self.by_seq.pop(old, None)
+            if op.item is not None:
+                self.by_name[(op.routine_id, op.name)] = op.item[2]
+                self.by_seq[op.item[2]] = (op.routine_id, op.name)
+
+    def names_of(self, routine_id: str) -> dict[str, int]:
+        """The named timers of one routine, for its routine state."""
+        return {name: seq for (rid, name), seq in self.by_name.items() if rid == routine_id}
+
+    def load(self, routine_states: dict[str, dict[str, Any]], pending: set[int]) -> None:
+        """Rebuild the book from routine states saved with a job (a resume)."""
+        for routine_id, state in routine_states.items():
+            for name, seq in (state.get("timers") or {}).items():
+                if isinstance(seq, int) and seq in pending:
+                    self.by_name[(routine_id, name)] = seq
+                    self.by_seq[seq] = (routine_id, name)
+
+
+def apply_values(run: JobRun, frame: DeliveryFrame) -> list[tuple[str, str, Any]]:
+    """Write the frame's staged job values into the job; return what to restore on failure."""
+    job = run.job
+    undo: list[tuple[str, str, Any]] = []
+    with job._lock:
+        for routine_id, values in frame.values.items():
+            kept = job.routine_states.setdefault(routine_id, {}).setdefault("values", {})
+            for key, value in values.items():
+                undo.append((routine_id, key, kept.get(key, _MISSING)))
+                kept[key] = value
+        job._states_dirty = True
+    return undo
+
+
+def restore_values(run: JobRun, undo: list[tuple[str, str, Any]]) -> None:
+    """Put back the job values that :func:`apply_values` replaced."""
+    job = run.job
+    with job._lock:
+        for routine_id, key, old in reversed(undo):
+            kept = job.routine_states[routine_id]["values"]
+            if old is _MISSING:
+                kept.pop(key, None)
+            else:
+                kept[key] = old

@@ -1,0 +1,259 @@
+"""Job values and named timers: staged with the delivery, kept per job, durable."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from routilux import ErrorHandler, ErrorStrategy, ExecutionError, Flow, Routine, StoreError
+from routilux.stores import MemoryStore
+from routilux.testing import FakeClock
+
+STRATEGIES = ["sequential", "concurrent"]
+
+
+class Counter(Routine):
+    """Counts messages in a job value; fails once on the value in ``fail_once``."""
+
+    def __init__(self, fail_once: int | None = None) -> None:
+        super().__init__()
+        self.fail_once = fail_once
+        self.define_slot("input", handler=self.count)
+        self.define_event("total", ["n"])
+
+    def count(self, i: int) -> None:
+        self.set_job_value("seen", self.get_job_value("seen", 0) + 1)
+        if i == self.fail_once:
+            self.fail_once = None
+            raise ValueError("once")
+
+    def on_drain(self) -> None:
+        if not self.get_job_value("reported", False):
+            self.set_job_value("reported", True)
+            self.emit("total", n=self.get_job_value("seen", 0))
+
+
+class Source(Routine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.define_slot("trigger", handler=self.go)
+        self.define_event("out", ["i"])
+
+    def go(self, n: int) -> None:
+        for i in range(n):
+            self.emit("out", i=i)
+
+
+class Sink(Routine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.got: list[dict[str, Any]] = []
+        self.define_slot("input", handler=self.take)
+
+    def take(self, **message: Any) -> None:
+        self.got.append(message)
+
+
+class Quiet(Routine):
+    """Emits ``done`` once no message came for ``wait`` seconds (a named timer)."""
+
+    def __init__(self, wait: float, cancel_on: int | None = None) -> None:
+        super().__init__()
+        self.wait = wait
+        self.cancel_on = cancel_on
+        self.define_slot("input", handler=self.take)
+        self.define_slot("tick", handler=self.tick)
+        self.define_event("done", ["last"])
+
+    def take(self, i: int) -> None:
+        self.set_job_value("last", i)
+        if i == self.cancel_on:
+            self.cancel_timer("quiet")
+        else:
+            self.set_timer("quiet", self.wait, "tick", last=i)
+
+    def tick(self, last: int) -> None:
+        self.emit("done", last=last)
+
+
+def chain(strategy: str, middle: Routine, **options: Any) -> tuple[Flow, Sink]:
+    flow = Flow(execution_strategy=strategy, **options)
+    sink = Sink()
+    flow.add_routine(Source(), "source")
+    flow.add_routine(middle, "middle")
+    flow.add_routine(sink, "sink")
+    flow.connect("source", "out", "middle", "input")
+    event = "total" if isinstance(middle, Counter) else "done"
+    flow.connect("middle", event, "sink", "input")
+    return flow, sink
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_job_values_of_a_failed_attempt_are_not_kept(strategy: str) -> None:
+    counter = Counter(fail_once=1)
+    counter.set_error_handler(
+        ErrorHandler(strategy=ErrorStrategy.RETRY, max_retries=1, retry_delay=0.0)
+    )
+    flow, sink = chain(strategy, counter, clock=FakeClock())
+    job = flow.execute("source", {"n": 3})
+    flow.shutdown()
+    assert job.status == "completed"
+    assert sink.got == [{"n": 3}]  # The failed attempt's increment was discarded.
+    assert job.routine_states["middle"]["values"] == {"seen": 3, "reported": True}
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_job_values_belong_to_one_job(strategy: str) -> None:
+    flow, sink = chain(strategy, Counter())
+    first = flow.execute("source", {"n": 2})
+    second = flow.execute("source", {"n": 5})
+    flow.shutdown()
+    assert sink.got == [{"n": 2}, {"n": 5}]
+    assert first.routine_states["middle"]["values"]["seen"] == 2
+    assert second.routine_states["middle"]["values"]["seen"] == 5
+
+
+def test_job_values_outside_a_job_are_refused() -> None:
+    with pytest.raises(ExecutionError, match="outside of a job"):
+        Counter().get_job_value("seen")
+    with pytest.raises(ExecutionError, match="outside of a job"):
+        Counter().set_timer("t", 1.0, "input", i=1)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_setting_a_named_timer_again_replaces_the_pending_one(strategy: str) -> None:
+    clock = FakeClock()
+    flow, sink = chain(strategy, Quiet(wait=10.0), clock=clock)
+    job = flow.execute("source", {"n": 4})
+    flow.shutdown()
+    assert job.status == "completed"
+    assert sink.got == [{"last": 3}]  # One timer fired, for the last message.
+    assert clock.monotonic() == 10.0
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_cancelled_timer_does_not_keep_the_job_running(strategy: str) -> None:
+    flow, sink = chain(strategy, Quiet(wait=30.0, cancel_on=2))
+    started = time.monotonic()
+    job = flow.execute("source", {"n": 3})
+    flow.shutdown()
+    assert job.status == "completed"
+    assert time.monotonic() - started < 10.0  # Real clock: it did not wait the 30 s.
+    assert sink.got == []
+    assert job.routine_states["middle"]["timers"] == {}
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_named_timer_is_kept_in_the_store_and_resumes(strategy: str) -> None:
+    class CrashAfterTimer(MemoryStore):
+        """Fails every checkpoint after the job has set its timer: a crash."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.down = False
+
+        def checkpoint(self, checkpoint: Any) -> None:
+            if self.down:
+                raise StoreError("down")
+            super().checkpoint(checkpoint)
+            if any(d.slot == "tick" for d in checkpoint.added):
+                self.down = True
+
+    store = CrashAfterTimer()
+    first, _ = chain(strategy, Quiet(wait=5.0), clock=FakeClock(), store=store)
+    crashed = first.execute("source", {"n": 1})
+    first.shutdown()
+    assert crashed.status == "failed"
+    stored = store.load_job(crashed.job_id)
+    assert stored.document["routine_states"]["middle"]["timers"] == {"quiet": stored.pending[0].seq}
+    store.down = False
+
+    second, sink = chain(strategy, Quiet(wait=5.0), clock=FakeClock(), store=store)
+    assert second.resume(crashed.job_id, wait=True)
+    second.shutdown()
+    assert sink.got == [{"last": 0}]
+    done = store.load_job(crashed.job_id)
+    assert done.document["status"] == "completed"
+    assert done.document["routine_states"]["middle"]["timers"] == {}
+
+
+def test_the_context_names_the_slot_being_delivered() -> None:
+    seen: list[str | None] = []
+
+    class TwoSlots(Routine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.define_slot("trigger", handler=self.first)
+            self.define_slot("again", handler=self.second)
+
+        def first(self) -> None:
+            context = self.get_execution_context()
+            assert context is not None
+            seen.append(context.slot_name)
+            self.deliver_later(0.0, "again")
+
+        def second(self) -> None:
+            context = self.get_execution_context()
+            assert context is not None
+            seen.append(context.slot_name)
+
+    flow = Flow()
+    flow.add_routine(TwoSlots(), "two")
+    flow.execute("two")
+    assert seen == ["trigger", "again"]
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_timer_set_and_cancelled_in_one_handler_never_runs(strategy: str) -> None:
+    ticks: list[int] = []
+
+    class SetThenCancel(Routine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.define_slot("trigger", handler=self.go)
+            self.define_slot("tick", handler=lambda: ticks.append(1))
+
+        def go(self) -> None:
+            self.set_timer("t", 30.0, "tick")
+            self.set_timer("t", 30.0, "tick")
+            self.cancel_timer("t")
+
+    flow = Flow(execution_strategy=strategy)
+    flow.add_routine(SetThenCancel(), "r")
+    started = time.monotonic()
+    job = flow.execute("r")
+    flow.shutdown()
+    assert job.status == "completed"
+    assert time.monotonic() - started < 10.0  # Real clock: no 30 s timer kept it alive.
+    assert ticks == []
+    assert job.routine_states["r"]["timers"] == {}
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_timer_re_armed_by_its_own_tick_keeps_one_pending(strategy: str) -> None:
+    fired: list[float] = []
+    clock = FakeClock()
+
+    class Heartbeat(Routine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.define_slot("trigger", handler=self.start)
+            self.define_slot("tick", handler=self.beat)
+
+        def start(self) -> None:
+            self.set_timer("beat", 1.0, "tick")
+
+        def beat(self) -> None:
+            fired.append(clock.monotonic())
+            if len(fired) < 3:
+                self.set_timer("beat", 1.0, "tick")
+
+    flow = Flow(execution_strategy=strategy, clock=clock)
+    flow.add_routine(Heartbeat(), "r")
+    job = flow.execute("r")
+    flow.shutdown()
+    assert job.status == "completed"
+    assert fired == [1.0, 2.0, 3.0]
+    assert job.routine_states["r"]["timers"] == {}
