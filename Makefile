@@ -16,8 +16,19 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 setup: $(STAMP)
 
+# The command-line demo runs on a fresh SQLite store under build/ (ignored by git).
+DEMO_STORE := build/demo-jobs.db
+DEMO := $(BIN)/routilux
 demo: setup
-	$(BIN)/python examples/demo.py
+	rm -f $(DEMO_STORE) $(DEMO_STORE)-wal $(DEMO_STORE)-shm
+	$(DEMO) run examples/demo_flow.yaml --store sqlite:///$(DEMO_STORE)
+	@echo
+	$(DEMO) jobs list --store sqlite:///$(DEMO_STORE)
+	@echo
+	job=$$($(DEMO) jobs list --store sqlite:///$(DEMO_STORE) --limit 1 --json \
+		| $(BIN)/python -c 'import json, sys; print(json.load(sys.stdin)[0]["job_id"])') \
+		&& $(DEMO) graph examples/demo_flow.yaml --format mermaid \
+			--store sqlite:///$(DEMO_STORE) --job "$$job"
 
 lint: setup
 	$(BIN)/ruff format --check src tests bench examples

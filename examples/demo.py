@@ -22,7 +22,8 @@ job recorded and the totals; checks the totals against a direct computation;
 then saves the job to demo-job.json, loads it back and checks that nothing
 changed.
 
-Run: python examples/demo.py   (or: make demo)
+Run: python examples/demo.py   (make demo runs the same pipeline from a flow file, through
+the routilux command: see examples/demo_flow.yaml)
 """
 
 import csv

@@ -281,6 +281,67 @@ class Flow(FlowJobs):
 
         return flow_from_doc(cls, None, read_flow_file(path), registry=registry)
 
+    @classmethod
+    def from_file(
+        cls, path: str | PathLike[str], *, registry: Mapping[str, type[Routine]] | None = None
+    ) -> Flow:
+        """Build a flow from a flow file: a flow document written in YAML or JSON.
+
+        The file holds what :meth:`serialize` returns, as YAML (``.yaml``,
+        ``.yml``; needs ``pip install "routilux[cli]"``) or JSON (``.json``).
+        See ``docs/cli.md``.
+
+        Raises:
+            SerializationError: The file is not valid YAML or JSON, or not a
+                valid flow document; the message names the file, the line
+                when known, and the place (``flow.yaml:12: routines.router...``).
+            OSError: The file cannot be read.
+            ImportError: A YAML file, and PyYAML is not installed.
+        """
+        from routilux.cli.flow_files import read_flow_file
+
+        return read_flow_file(path).build(cls, registry=registry)
+
+    def check(self) -> None:
+        """Check that every routine is ready to run, as :meth:`execute` does first.
+
+        Runs each routine's :meth:`Routine.check_definition` (a router checks
+        that each route has an event, for example) without starting a job.
+
+        Raises:
+            DefinitionError: A routine is not ready; the message names its id.
+        """
+        self._compiled().check_routines()
+
+    def to_mermaid(self, job_state: JobState | None = None) -> str:
+        """The flow as a Mermaid ``flowchart`` (see ``docs/graphs.md``).
+
+        Args:
+            job_state: A job of this flow: each routine is then coloured by
+                what it did in it (completed, failed, skipped, not run).
+
+        Returns:
+            The diagram's text, ending with a newline; the same flow and job
+            always give the same text.
+        """
+        from routilux._graph import to_mermaid
+
+        return to_mermaid(self, job_state)
+
+    def to_dot(self, job_state: JobState | None = None) -> str:
+        """The flow as a Graphviz ``digraph`` (see ``docs/graphs.md``).
+
+        Args:
+            job_state: A job of this flow: each routine is then coloured by
+                what it did in it (completed, failed, skipped, not run).
+
+        Returns:
+            The graph's DOT text, ending with a newline.
+        """
+        from routilux._graph import to_dot
+
+        return to_dot(self, job_state)
+
     def _compiled(self) -> FlowPlan:
         plan = self._plan
         if plan is None:

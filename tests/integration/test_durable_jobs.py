@@ -286,3 +286,38 @@ def test_cancel_drops_the_pending_deliveries_in_the_store() -> None:
     stored = store.load_job(job.job_id)
     assert stored.document["status"] == "cancelled"
     assert stored.pending == []
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_the_store_counts_deliveries_as_they_run(strategy: str) -> None:
+    store = FailingStore(survive=4)
+    flow = pipeline(strategy, Sink(), store=store, max_workers=1)
+    crashed = flow.execute("source", {"n": 6})
+    flow.shutdown()
+    assert store.load_job(crashed.job_id).deliveries == 4  # Four checkpoints, four deliveries.
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_paused_job_is_stored_as_paused_and_running_again_after_resume(strategy: str) -> None:
+    store = MemoryStore()
+    started = threading.Event()
+    release = threading.Event()
+
+    class Slow(Sink):
+        def take(self, i: int, payload: Any = None) -> None:
+            started.set()
+            release.wait(5)
+            super().take(i, payload)
+
+    flow = pipeline(strategy, Slow(), store=store)
+    job = flow.start("source", {"n": 3})
+    assert started.wait(5)
+    pauser = threading.Thread(target=flow.pause, args=(job, 5))
+    pauser.start()
+    release.set()
+    pauser.join(5)
+    assert store.load_job(job.job_id).document["status"] == "paused"
+    assert flow.resume(job)
+    assert job.wait(5)
+    flow.shutdown()
+    assert store.load_job(job.job_id).document["status"] == "completed"

@@ -140,6 +140,8 @@ class ConcurrentRun(JobRun):
             if self.job.status is JobStatus.RUNNING:
                 self.job.pending_deliveries = self._pending_locked()
                 self.job._transition(JobStatus.PAUSED)
+                if self.durable is not None:
+                    self.save_status()
             self.quiet.notify_all()
 
     def resume(self) -> list[Item]:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from routilux._engine.ownership import process_owner
 from routilux._model.durable import Checkpoint, DeadLetter, StoredDelivery
 from routilux._model.records import ErrorRecord
 
@@ -16,14 +15,9 @@ if TYPE_CHECKING:
     from routilux._engine.job_run import Item, JobRun
     from routilux.stores.protocol import JobStore
 
-__all__ = ["Durability", "process_owner"]
+__all__ = ["Durability"]
 
 logger = logging.getLogger("routilux")
-
-
-def process_owner() -> str:
-    """This process, as a job's owner: ``host:pid``."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class Durability:

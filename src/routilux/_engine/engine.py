@@ -257,6 +257,8 @@ class Engine:
             if run.ended or not run.paused or job.status is not JobStatus.PAUSED:
                 return False
             job._transition(JobStatus.RUNNING)
+            if run.durable is not None:
+                run.save_status()
             if isinstance(run, ConcurrentRun):
                 timers, pool, loop = self._services()
                 run.pool, run.timers, run.loop = pool, timers, loop

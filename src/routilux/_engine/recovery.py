@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import itertools
-import os
-import socket
 import time
 from typing import TYPE_CHECKING
 
-from routilux._engine.durable import process_owner
+from routilux._engine.ownership import owner_is_alive, process_owner
 from routilux._model.job_state import JobState
 from routilux._model.status import JobStatus
 from routilux.exceptions import StoreError
@@ -100,18 +98,8 @@ def _job_from(stored: StoredJob, job: JobState | None) -> JobState:
 
 def _check_owner(job_id: str, owner: str | None) -> None:
     """Refuse to resume a job that a live process of this host still runs."""
-    if owner is None or owner == process_owner():
-        return
-    host, _, pid_text = owner.rpartition(":")
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return  # Another host's process: the caller decided it is gone.
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return
-    except PermissionError:
-        pass  # It exists, under another user.
-    raise StoreError(
-        f"Job {job_id} is still running in process {owner}; it can only be resumed "
-        "once that process has ended."
-    )
+    if owner_is_alive(owner):
+        raise StoreError(
+            f"Job {job_id} is still running in process {owner}; it can only be resumed "
+            "once that process has ended."
+        )

@@ -123,6 +123,8 @@ class SequentialRun(JobRun):
                 if self.paused:
                     self.job.pending_deliveries = self._pending_locked()
                     self.job._transition(JobStatus.PAUSED)
+                    if self.durable is not None:
+                        self.save_status()
                 elif not self.queue and not self.timers:
                     self.complete()
                 else:  # The loop left with work to do: an exception escaped it.
@@ -177,7 +179,6 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
             if not queue:
                 if run.timers:
                     continue
-                run.deliveries = count
                 if run.drain():
                     continue
                 break
@@ -185,6 +186,7 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
                 break
             item = popleft()
             count += 1
+            run.deliveries = count  # Read by checkpoints and progress displays.
             target = item[0]
             job.current_routine_id = target.routine_id
             invocations[target.index] += 1

@@ -5,11 +5,35 @@
 * :class:`PostgresStore` — PostgreSQL, with ``pip install "routilux[postgres]"``.
 
 Every store implements :class:`JobStore` and passes the same conformance suite.
+The value types of the protocol (:class:`Checkpoint`, :class:`StoredJob`,
+...) are here for tools and custom stores; :func:`process_owner` and
+:func:`owner_is_alive` tell which process a stored job belongs to.
 """
 
+from routilux._engine.ownership import owner_is_alive, process_owner
+from routilux._model.durable import (
+    Checkpoint,
+    DeadLetter,
+    JobSummary,
+    StoredDelivery,
+    StoredJob,
+)
 from routilux.stores.memory import MemoryStore
 from routilux.stores.postgres import PostgresStore
 from routilux.stores.protocol import FINISHED_STATUSES, JobStore
 from routilux.stores.sqlite import SqliteStore
 
-__all__ = ["FINISHED_STATUSES", "JobStore", "MemoryStore", "PostgresStore", "SqliteStore"]
+__all__ = [
+    "FINISHED_STATUSES",
+    "Checkpoint",
+    "DeadLetter",
+    "JobStore",
+    "JobSummary",
+    "MemoryStore",
+    "PostgresStore",
+    "SqliteStore",
+    "StoredDelivery",
+    "StoredJob",
+    "owner_is_alive",
+    "process_owner",
+]

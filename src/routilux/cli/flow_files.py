@@ -1,0 +1,251 @@
+"""Flow files: flow documents written by hand, in YAML or JSON, with located errors.
+
+A flow file holds exactly what :meth:`routilux.Flow.serialize` returns (see
+``docs/serialization.md``), written as YAML (``.yaml``, ``.yml``) or JSON
+(``.json``). Every error names the file and, when it can be found, the line:
+
+    demo_flow.yaml:12: routines.router.config: is refused: ...
+
+YAML is read with PyYAML's safe composer and turned into JSON values here,
+node by node, so that each key and item keeps its line. Only what JSON can
+hold is accepted: no tags other than the plain ones, no anchors or aliases,
+no merge keys, no dates, string keys only, no key twice in one mapping.
+This module needs no CLI library, only PyYAML for YAML files
+(``pip install "routilux[cli]"``).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from routilux.cli.yaml_nodes import DocPath, compose_yaml, dotted
+from routilux.exceptions import DefinitionError, SerializationError
+
+if TYPE_CHECKING:
+    from routilux._flow import Flow
+    from routilux._model.routine import Routine
+
+__all__ = ["MAX_FILE_BYTES", "FlowFile", "display_path", "read_flow_file"]
+
+#: Largest flow file read, in bytes (YAML is parsed in pure Python: keep it smaller).
+MAX_FILE_BYTES = {"json": 256 * 1024 * 1024, "yaml": 16 * 1024 * 1024}
+#: Largest JSON file for which a failed document is parsed again to find lines.
+_LOCATE_JSON_BYTES = 4 * 1024 * 1024
+_SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
+
+F = TypeVar("F", bound="Flow")
+
+_STRING = r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\""
+_SEGMENT = re.compile(rf"\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+|{_STRING})\]")
+_PATH = re.compile(rf"([A-Za-z_][A-Za-z0-9_]*)(?:\.[A-Za-z_][A-Za-z0-9_]*|\[(?:\d+|{_STRING})\])*")
+_OPTIONS = (
+    *("flow_id", "execution_strategy", "max_workers", "execution_timeout"),
+    *("max_deliveries", "record_history", "retain_jobs"),
+)
+_TOP_FIELDS = frozenset(
+    (*_OPTIONS, "schema", "version", "error_handler", "routines", "connections")
+)
+_OPTION = re.compile(rf"\b(?:{'|'.join(_OPTIONS)})\b")
+_ROUTINE = re.compile(rf"Routine ({_STRING}) ")
+
+
+@dataclass(frozen=True)
+class FlowFile:
+    """A flow file's document, with the line of each key and item (when known).
+
+    Attributes:
+        path: The file.
+        document: Its document, as JSON values.
+        lines: The 1-based line of each place of the document that is known.
+    """
+
+    path: Path
+    document: Any
+    lines: Mapping[DocPath, int] = field(default_factory=dict)
+
+    def line_of(self, where: DocPath) -> int | None:
+        """The line of ``where``, or of its nearest enclosing place that has one."""
+        for end in range(len(where), -1, -1):
+            line = self.lines.get(where[:end])
+            if line is not None:
+                return line
+        return None
+
+    def located(self, where: DocPath | None, problem: str) -> str:
+        """``file:line: place: problem``, in one line.
+
+        Args:
+            where: The place the problem is at (``None``: the whole document).
+            problem: What is wrong there.
+        """
+        line = self.line_of(where or ())
+        head = display_path(self.path) + (f":{line}" if line is not None else "")
+        place = f"{dotted(where)}: " if where else ""
+        return f"{head}: {place}{' '.join(problem.split())}"
+
+    def build(
+        self, flow_class: type[F], *, registry: Mapping[str, type[Routine]] | None = None
+    ) -> F:
+        """Build the flow the document defines.
+
+        Args:
+            flow_class: The class to build (``Flow`` or a subclass).
+            registry: Names for routine classes, as for :meth:`routilux.Flow.deserialize`.
+
+        Returns:
+            The new flow.
+
+        Raises:
+            SerializationError: The document is not a valid flow document;
+                the message is located (file, line, place).
+        """
+        try:
+            flow: F = flow_class.deserialize(self.document, registry=registry)
+        except SerializationError as exc:
+            where, problem = _split_message(str(exc))
+            raise SerializationError(self.located(where, problem)) from exc
+        return flow
+
+    def check(self, flow: Flow) -> None:
+        """Run :meth:`routilux.Flow.check`, locating its error at the routine's entry.
+
+        Args:
+            flow: The flow :meth:`build` returned.
+
+        Raises:
+            DefinitionError: A routine is not ready to run; the message is located.
+        """
+        try:
+            flow.check()
+        except DefinitionError as exc:
+            match = _ROUTINE.match(str(exc))
+            where = ("routines", ast.literal_eval(match.group(1))) if match else None
+            raise DefinitionError(self.located(where, str(exc))) from exc
+
+
+def display_path(path: str | PathLike[str]) -> str:
+    """How messages name a file: as given, relative or absolute."""
+    return str(path)
+
+
+def _split_message(message: str) -> tuple[DocPath | None, str]:
+    """The place and the problem of a flow document error from the library."""
+    if message.startswith("Not a flow document"):
+        return ("schema",), message
+    if message.startswith("Flow document version"):
+        return ("version",), message
+    body = message.removeprefix("Flow document: ")
+    match = _PATH.match(body)
+    if body is not message and match is not None and match.group(1) in _TOP_FIELDS:
+        return _parse_path(match.group(0)), body[match.end() :].strip()
+    # "the flow's settings are refused: Flow max_workers must be ...": find the field.
+    named = _OPTION.search(body)
+    return ((named.group(0),) if named else None), body
+
+
+def _parse_path(text: str) -> DocPath:
+    parts: list[str | int] = []
+    for match in _SEGMENT.finditer(text):
+        name, index = match.groups()
+        if name is not None:
+            parts.append(name)
+        elif index.isdigit():
+            parts.append(int(index))
+        else:
+            parts.append(ast.literal_eval(index))
+    return tuple(parts)
+
+
+# -- reading -----------------------------------------------------------------
+
+
+def read_flow_file(path: str | PathLike[str]) -> FlowFile:
+    """Read a YAML or JSON flow file (by its extension).
+
+    Raises:
+        SerializationError: The file has another extension, is too large,
+            is not UTF-8, or is not valid YAML or JSON (located, one line).
+        OSError: The file cannot be read.
+        ImportError: A YAML file, and PyYAML is not installed (the message
+            names ``pip install "routilux[cli]"``).
+    """
+    target = Path(path)
+    kind = _SUFFIXES.get(target.suffix.lower())
+    if kind is None:
+        raise SerializationError(
+            f"{display_path(path)}: a flow file must end in .yaml, .yml or .json, "
+            f"not {target.suffix or 'nothing'!r}."
+        )
+    size = target.stat().st_size
+    if size > MAX_FILE_BYTES[kind]:
+        raise SerializationError(
+            f"{display_path(path)}: the file has {size} bytes; a {kind.upper()} flow file "
+            f"may have at most {MAX_FILE_BYTES[kind]}."
+        )
+    text = _decode(target, target.read_bytes())
+    if kind == "yaml":
+        document, lines = compose_yaml(text, display_path(path))
+        return FlowFile(target, document, lines)
+    return FlowFile(target, _parse_json(text, target), _json_lines(text, size))
+
+
+def _decode(path: Path, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise SerializationError(
+            f"{display_path(path)}:{line}: the file is not UTF-8 text ({exc.reason} at byte "
+            f"{exc.start})."
+        ) from None
+
+
+class _DuplicateKeyError(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKeyError(key)
+        result[key] = value
+    return result
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _parse_json(text: str, path: Path) -> Any:
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise SerializationError(
+            f"{display_path(path)}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}."
+        ) from None
+    except _DuplicateKeyError as exc:
+        raise SerializationError(
+            f"{display_path(path)}: the key {str(exc)[:80]!r} appears twice in one object; "
+            "routine ids and field names must be unique."
+        ) from None
+    except (ValueError, RecursionError) as exc:
+        raise SerializationError(f"{display_path(path)}: invalid JSON: {exc}.") from None
+
+
+def _json_lines(text: str, size: int) -> dict[DocPath, int]:
+    """Lines of a JSON document, found by reading it as YAML (best effort)."""
+    if size > _LOCATE_JSON_BYTES:
+        return {}
+    try:
+        _, lines = compose_yaml(text, "")
+    except (SerializationError, ImportError):
+        return {}
+    return lines

@@ -1,0 +1,62 @@
+"""Options shared by several commands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from routilux.cli.store_urls import DEFAULT_STORE_URL, STORE_ENV
+
+__all__ = ["flow_file_argument", "json_option", "path_option", "store_option"]
+
+FC = TypeVar("FC", bound=Callable[..., Any])
+
+
+def store_option(command: FC) -> FC:
+    """``--store URL``, defaulting to ``$ROUTILUX_STORE`` or the SQLite file of the directory."""
+    return click.option(
+        "--store",
+        "store_url",
+        metavar="URL",
+        envvar=STORE_ENV,
+        show_envvar=True,
+        default=DEFAULT_STORE_URL,
+        show_default=True,
+        help="The job store: sqlite:///relative.db, sqlite:////absolute.db, "
+        "postgresql://user@host/db or memory:.",
+    )(command)
+
+
+def json_option(command: FC) -> FC:
+    """``--json``: print one JSON document on stdout instead of text."""
+    return click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        help="Print the result as one JSON document on stdout, for scripts.",
+    )(command)
+
+
+def flow_file_argument(command: FC) -> FC:
+    """The ``FLOW`` argument: an existing YAML or JSON flow file."""
+    return click.argument(
+        "flow_file",
+        metavar="FLOW",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    )(command)
+
+
+def path_option(command: FC) -> FC:
+    """``--path DIR``: more directories to import routine modules from."""
+    return click.option(
+        "--path",
+        "paths",
+        multiple=True,
+        metavar="DIR",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        help="Also import routine modules from DIR (repeatable), as the directory of "
+        "the flow file was when the job ran.",
+    )(command)

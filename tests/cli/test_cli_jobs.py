@@ -1,0 +1,247 @@
+"""``routilux jobs``: list, show, resume, cancel and delete jobs of a real SQLite store."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from routilux.stores import SqliteStore
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+JsonRun = Callable[..., tuple[Any, subprocess.CompletedProcess[str]]]
+
+
+@pytest.fixture
+def two_jobs(run_json: JsonRun, write_flow: Callable[..., Path]) -> list[dict[str, Any]]:
+    """A completed job of flow 'pipeline' and a failed one of flow 'other'."""
+    write_flow()
+    write_flow("other.yaml", flow_id="other", policy="stop", fail_always=(0,))
+    done, _ = run_json("run", "flow.yaml", "--param", "n=2")
+    failed, _ = run_json("run", "other.yaml", "--param", "n=2")
+    return [done, failed]
+
+
+def unfinished_job(workdir: Path, write_flow: Callable[..., Path]) -> str:
+    """A job left running in the store by a process killed with SIGKILL."""
+    write_flow(sleep=0.05)
+    with (workdir / "killed.out").open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "routilux", "run", "flow.yaml", "--param", "n=50"],
+            cwd=workdir,
+            stdout=out,
+            stderr=subprocess.DEVNULL,
+        )
+    deadline = time.monotonic() + 30
+    while "\n" not in (workdir / "killed.out").read_text() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(30)
+    return (workdir / "killed.out").read_text().split()[1]
+
+
+def test_list_shows_jobs_newest_first(routilux: Run, two_jobs: list[dict[str, Any]]) -> None:
+    proc = routilux("jobs", "list")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].split()[:3] == ["job", "flow", "status"]
+    assert lines[1].split()[:3] == [two_jobs[1]["job_id"], "other", "failed"]
+    assert lines[2].split()[:3] == [two_jobs[0]["job_id"], "pipeline", "completed"]
+
+
+def test_list_json_filters_by_flow_and_status(
+    run_json: JsonRun, two_jobs: list[dict[str, Any]]
+) -> None:
+    by_flow, _ = run_json("jobs", "list", "--flow", "pipeline")
+    assert [j["job_id"] for j in by_flow] == [two_jobs[0]["job_id"]]
+    by_status, _ = run_json("jobs", "list", "--status", "failed")
+    assert [(j["job_id"], j["status"]) for j in by_status] == [(two_jobs[1]["job_id"], "failed")]
+    limited, _ = run_json("jobs", "list", "--limit", "1")
+    assert len(limited) == 1
+
+
+def test_list_on_a_missing_store_is_an_error(
+    routilux: Run, workdir: Path, error_line: Callable[..., str]
+) -> None:
+    proc = routilux("jobs", "list")
+    assert proc.returncode == 1
+    assert "There is no job store at routilux-jobs.db" in error_line(proc)
+    assert not (workdir / "routilux-jobs.db").exists()
+
+
+def test_show_describes_the_job(routilux: Run, two_jobs: list[dict[str, Any]]) -> None:
+    failed = two_jobs[1]["job_id"]
+    proc = routilux("jobs", "show", failed)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"Job {failed} of flow 'other': failed in ")
+    assert "Error: " in proc.stdout
+    assert "Created: " in proc.stdout
+    assert "Pending deliveries: " in proc.stdout
+    assert "  step, attempt 1, stop: RuntimeError: step cannot take 0" in proc.stdout
+
+
+def test_show_json_is_the_run_s_report(run_json: JsonRun, two_jobs: list[dict[str, Any]]) -> None:
+    shown, proc = run_json("jobs", "show", two_jobs[0]["job_id"])
+    assert proc.returncode == 0
+    ran = two_jobs[0]
+    for key in ("job_id", "status", "deliveries", "routines", "errors", "dead_letters"):
+        assert shown[key] == ran[key]
+
+
+def test_show_of_an_unknown_job_is_one_line_exit_1(
+    routilux: Run, two_jobs: list[dict[str, Any]], error_line: Callable[..., str]
+) -> None:
+    proc = routilux("jobs", "show", "nope")
+    assert proc.returncode == 1
+    assert "nope" in error_line(proc)
+
+
+def test_resume_completes_a_killed_job(
+    routilux: Run, workdir: Path, write_flow: Callable[..., Path]
+) -> None:
+    job_id = unfinished_job(workdir, write_flow)
+    shown = routilux("jobs", "show", job_id)
+    assert "of flow 'pipeline': running, " in shown.stdout
+    assert "(not running: 'routilux jobs resume" in shown.stdout
+    proc = routilux("jobs", "resume", job_id)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"Job {job_id} resumed: flow 'pipeline'\n")
+    assert f"Job {job_id} of flow 'pipeline': completed in " in proc.stdout
+
+
+def test_resume_of_a_finished_job_says_so_and_exits_by_its_status(
+    routilux: Run, two_jobs: list[dict[str, Any]]
+) -> None:
+    done, failed = (job["job_id"] for job in two_jobs)
+    proc = routilux("jobs", "resume", done)
+    assert proc.returncode == 0
+    assert proc.stdout.startswith(f"Job {done} has already ended; nothing to resume.")
+    assert routilux("jobs", "resume", failed).returncode == 1
+
+
+def test_cancel_marks_an_unfinished_job_cancelled_and_drops_its_deliveries(
+    routilux: Run, run_json: JsonRun, workdir: Path, write_flow: Callable[..., Path]
+) -> None:
+    job_id = unfinished_job(workdir, write_flow)
+    result, proc = run_json("jobs", "cancel", job_id)
+    assert proc.returncode == 0, proc.stderr
+    assert result["cancelled"] is True
+    assert result["dropped"] > 0
+    store = SqliteStore(workdir / "routilux-jobs.db")
+    try:
+        stored = store.load_job(job_id)
+    finally:
+        store.close()
+    assert stored.document["status"] == "cancelled"
+    assert stored.pending == []
+    again = routilux("jobs", "cancel", job_id)
+    assert again.returncode == 1
+    assert "has already ended (cancelled); nothing to cancel" in again.stdout
+    assert routilux("jobs", "resume", job_id).returncode == 1
+
+
+def test_cancel_refuses_a_job_a_live_process_runs(
+    routilux: Run, workdir: Path, write_flow: Callable[..., Path], error_line: Callable[..., str]
+) -> None:
+    write_flow(sleep=0.05)
+    with (workdir / "live.out").open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "routilux", "run", "flow.yaml", "--param", "n=200"],
+            cwd=workdir,
+            stdout=out,
+            stderr=subprocess.DEVNULL,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while "\n" not in (workdir / "live.out").read_text() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        job_id = (workdir / "live.out").read_text().split()[1]
+        refused = routilux("jobs", "cancel", job_id)
+        resumed = routilux("jobs", "resume", job_id)
+    finally:
+        proc.kill()
+        proc.wait(30)
+    assert refused.returncode == 1
+    assert "is running in process" in error_line(refused)
+    assert resumed.returncode == 1
+    assert "is still running in process" in error_line(resumed)
+
+
+def test_delete_removes_one_job(
+    routilux: Run, run_json: JsonRun, two_jobs: list[dict[str, Any]]
+) -> None:
+    done = two_jobs[0]["job_id"]
+    proc = routilux("jobs", "delete", done)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"Deleted job {done}.\n"
+    left, _ = run_json("jobs", "list")
+    assert [j["job_id"] for j in left] == [two_jobs[1]["job_id"]]
+    assert routilux("jobs", "delete", done).returncode == 1
+
+
+def test_delete_older_than_removes_finished_jobs_only(
+    run_json: JsonRun,
+    two_jobs: list[dict[str, Any]],
+    workdir: Path,
+    write_flow: Callable[..., Path],
+) -> None:
+    unfinished = unfinished_job(workdir, write_flow)
+    result, proc = run_json("jobs", "delete", "--older-than", "0")
+    assert proc.returncode == 0, proc.stderr
+    assert result == {"deleted": 2}
+    left, _ = run_json("jobs", "list")
+    assert [j["job_id"] for j in left] == [unfinished]
+    kept, _ = run_json("jobs", "delete", "--older-than", "1")
+    assert kept == {"deleted": 0}
+
+
+@pytest.mark.parametrize("args", [[], ["some-id", "--older-than", "3"]])
+def test_delete_takes_a_job_or_an_age(
+    routilux: Run, two_jobs: list[dict[str, Any]], error_line: Callable[..., str], args: list[str]
+) -> None:
+    proc = routilux("jobs", "delete", *args)
+    assert proc.returncode == 2
+    assert "takes a JOB_ID or --older-than DAYS" in error_line(proc)
+
+
+def test_resume_json_reports_the_completed_job(
+    run_json: JsonRun, workdir: Path, write_flow: Callable[..., Path]
+) -> None:
+    job_id = unfinished_job(workdir, write_flow)
+    report, proc = run_json("jobs", "resume", job_id)
+    assert proc.returncode == 0, proc.stderr
+    assert (report["job_id"], report["status"], report["pending"]) == (job_id, "completed", 0)
+    assert proc.stderr.startswith(f"routilux: job {job_id} resumed")
+
+
+def test_ctrl_c_pauses_the_run_and_resume_finishes_it(
+    routilux: Run, workdir: Path, write_flow: Callable[..., Path], handler_log: Callable[[], Any]
+) -> None:
+    write_flow(sleep=0.02)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "routilux", "run", "flow.yaml", "--param", "n=60"],
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    job_id = first.split()[1]
+    assert proc.returncode == 130
+    assert f"routilux: interrupted: job {job_id} paused;" in err
+    resumed = routilux("jobs", "resume", job_id)
+    assert resumed.returncode == 0, resumed.stderr
+    sinks = sorted(int(f[2]) for f in handler_log() if f[0] == "end" and f[3] == "sink")
+    assert sorted(set(sinks)) == list(range(60))
