@@ -66,7 +66,11 @@ class Flow(FlowJobs):
         max_deliveries: Deliveries one job may run before it is failed as a
             runaway (a cycle, usually).
         record_history: Whether jobs record every emitted event in
-            ``JobState.execution_history``.
+            ``JobState.execution_history`` (on by default).
+        history_limit: Keep at most this many of a job's latest history
+            records in memory (``None``, the default: all of them); older ones
+            are dropped and counted in ``JobState.history_dropped``. A
+            durable job's store keeps the whole history either way.
         retain_jobs: How many finished jobs :meth:`get_execution` remembers
             (the oldest are forgotten first).
         clock: Where the engine reads time and sleeps (tests pass a fake clock).
@@ -86,6 +90,7 @@ class Flow(FlowJobs):
         *,
         max_deliveries: int = 1_000_000,
         record_history: bool = True,
+        history_limit: int | None = None,
         retain_jobs: int = 100,
         clock: Clock | None = None,
         store: JobStore | None = None,
@@ -98,12 +103,15 @@ class Flow(FlowJobs):
         _check_positive_int("max_workers", max_workers)
         _check_positive_int("max_deliveries", max_deliveries)
         _check_positive_int("retain_jobs", retain_jobs)
+        if history_limit is not None:
+            _check_positive_int("history_limit", history_limit)
         self.flow_id: str = flow_id if flow_id is not None else str(uuid.uuid4())
         self.execution_strategy = execution_strategy
         self.max_workers = max_workers
         self.execution_timeout = check_timeout(execution_timeout)
         self.max_deliveries = max_deliveries
         self.record_history = record_history
+        self.history_limit = history_limit
         self.retain_jobs = retain_jobs
         self.clock: Clock = clock or SystemClock()
         self.store: JobStore | None = store

@@ -108,6 +108,16 @@ def test_the_clock_and_jobs_are_not_saved() -> None:
     }
 
 
+def test_a_history_limit_round_trips_and_may_be_left_out() -> None:
+    flow = Flow(history_limit=50)
+    doc = flow.serialize()
+    assert doc["history_limit"] == 50
+    assert Flow.deserialize(doc).history_limit == 50
+    assert "history_limit" not in Flow().serialize()
+    del doc["history_limit"]
+    assert Flow.deserialize(doc).history_limit is None
+
+
 def test_flow_error_handler() -> None:
     assert rich_flow().serialize()["error_handler"] == {
         "strategy": "continue",

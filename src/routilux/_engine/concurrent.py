@@ -176,6 +176,8 @@ class ConcurrentRun(JobRun):
             else:
                 if frame.history:
                     self.job._history.extend(frame.history)
+                    if len(self.job._history) > self.history_cap:
+                        self.trim_history()
                 new = list(frame.staged)
                 self.outstanding += len(new) + len(frame.later) - 1
                 for delay, delayed in frame.later:

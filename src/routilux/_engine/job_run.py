@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import sys
 import threading
 import time
 import traceback
@@ -94,6 +95,11 @@ class JobRun:
         self.deadline_timer: Timer | None = None
         self.routine_ids = list(plan.index)
         self.drain_mark = -1
+        limit = getattr(flow, "history_limit", None)
+        # The flat history holds 4 items a record; trim to the limit once it
+        # holds twice that, so trimming costs O(1) a record.
+        self.history_keep = None if limit is None else 4 * limit
+        self.history_cap = sys.maxsize if limit is None else 8 * limit
         self.timer_book = TimerBook()
         self.durable: Durability | None = None
         self.lock = threading.Lock()
@@ -222,6 +228,14 @@ class JobRun:
             self.invocations[i] = int(state.get("deliveries", 0))
             self.failures[i] = int(state.get("failures", 0))
             self.skips[i] = int(state.get("skips", 0))
+
+    def trim_history(self) -> None:
+        """Drop the oldest history records beyond the flow's ``history_limit``."""
+        history, keep = self.job._history, self.history_keep
+        if keep is not None and len(history) > keep:
+            dropped = len(history) - keep
+            del history[:dropped]
+            self.job.history_dropped += dropped // 4
 
     def drain_items(self) -> list[Item]:
         """The next round of ``on_drain`` deliveries, if one is due (caller holds ``lock``).

@@ -168,6 +168,7 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
     job = run.job
     durable = run.durable
     book = run.timer_book
+    history_cap = run.history_cap
     acquire = run.lock.acquire
     release = run.lock.release
     limit = run.max_deliveries
@@ -214,6 +215,8 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
                 if staged_history:
                     history.extend(staged_history)
                     staged_history.clear()
+                    if len(history) > history_cap:
+                        run.trim_history()
                 if staged:
                     queue.extend(staged)
                     staged.clear()

@@ -40,6 +40,8 @@ class JobState:
         shared_data: Data any handler of the job may read and write.
         shared_log: Entries handlers appended, each with a ``timestamp``.
         errors: One :class:`ErrorRecord` per failure, in order.
+        history_dropped: How many of the oldest history records were dropped
+            to keep within the flow's ``history_limit``.
         dead_letters: Deliveries that failed for good, with their messages
             (:class:`DeadLetter`), so they can be inspected and replayed.
         error: Why the job failed or was cancelled, if it did.
@@ -66,6 +68,7 @@ class JobState:
         self.error: str | None = None
         self.pending_deliveries: list[PendingDelivery] = []
         self.dead_letters: list[DeadLetter] = []
+        self.history_dropped = 0
         self._lock = threading.RLock()
         self._finished = threading.Event()
         # What changed since the last checkpoint of a durable job.

@@ -158,7 +158,8 @@ def parse_flow_doc(document: Any) -> FlowSpec:
     """
     _check_header(document)
     check_bounds(document)
-    top = DocObject(document, "", required=_TOP)
+    # history_limit came after version 1 was first written: optional, default none.
+    top = DocObject(document, "", required=_TOP, optional=("history_limit",))
     routines = tuple(
         _routine(routine_id, raw, index_path("routines", routine_id))
         for routine_id, raw in top.entries("routines", MAX_ROUTINES).items()
@@ -196,6 +197,7 @@ def _options(top: DocObject) -> dict[str, Any]:
         "execution_timeout": top.get("execution_timeout", _NUMBER, nullable=True),
         "max_deliveries": top.get("max_deliveries", int),
         "record_history": top.get("record_history", bool),
+        "history_limit": top.get("history_limit", int, nullable=True),
         "retain_jobs": top.get("retain_jobs", int),
     }
 

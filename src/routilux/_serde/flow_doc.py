@@ -56,7 +56,7 @@ Registry = Mapping[str, type[Routine]]
 
 _OPTIONS = (
     *("flow_id", "execution_strategy", "max_workers", "execution_timeout"),
-    *("max_deliveries", "record_history", "retain_jobs"),
+    *("max_deliveries", "record_history", "history_limit", "retain_jobs"),
 )
 
 
@@ -82,7 +82,12 @@ def flow_to_doc(flow: Flow, *, registry: Registry | None = None) -> dict[str, An
     return {
         "schema": FLOW_SCHEMA,
         "version": FLOW_VERSION,
-        **{option: getattr(flow, option) for option in _OPTIONS},
+        **{
+            option: getattr(flow, option)
+            for option in _OPTIONS
+            # Written only when set, so documents of flows without it stay as they were.
+            if option != "history_limit" or flow.history_limit is not None
+        },
         "error_handler": _policy_doc(flow.error_handler, "error_handler"),
         "routines": {
             routine_id: _routine_doc(routine, routine_id, registry)

@@ -40,6 +40,7 @@ def job_state_to_doc(job: JobState) -> dict[str, Any]:
         "updated_at": job.updated_at.isoformat(),
         "current_routine_id": job.current_routine_id,
         "error": job.error,
+        "history_dropped": job.history_dropped,
         "routine_states": encode_value(job.routine_states, "routine_states"),
         "execution_history": [
             {
@@ -96,6 +97,7 @@ def _fill(job: JobState, doc: dict[str, Any]) -> None:
     job.updated_at = _convert(doc, "updated_at", datetime.fromisoformat)
     job.current_routine_id = _optional(doc, "current_routine_id", str)
     job.error = _optional(doc, "error", str)
+    job.history_dropped = _optional(doc, "history_dropped", int) or 0
     job.routine_states = _routine_states(_field(doc, "routine_states", dict))
     job.shared_data = decode_value(_field(doc, "shared_data", dict), "shared_data")
     job.shared_log = decode_value(_field(doc, "shared_log", list), "shared_log")
