@@ -166,12 +166,9 @@ class ConcurrentRun(JobRun):
             self.running -= 1
             if self.ended:
                 pass
-            elif (
-                self.durable is not None
-                or frame.values
-                or frame.timer_ops
-                or self.timer_book.by_seq
-            ) and (outcome := self.prepare_commit(item, frame)) != "ok":
+            elif (self.durable is not None or frame.extra or self.timer_book.by_seq) and (
+                outcome := self.prepare_commit(item, frame)
+            ) != "ok":
                 new = self._settle_failed_delivery(finished=outcome == "failed")
             else:
                 if frame.history:

@@ -34,9 +34,12 @@ class DeliveryFrame:
         later: Deliveries the running handler scheduled with a delay.
         values: Job values the running handler set, by routine id.
         timer_ops: Named timers the running handler set or cancelled.
+        extra: Whether ``values`` or ``timer_ops`` hold anything (one check
+            on the hot path instead of two).
     """
 
     __slots__ = (
+        "extra",
         "history",
         "later",
         "record_history",
@@ -59,6 +62,7 @@ class DeliveryFrame:
         self.later: list[tuple[float, Item]] = []
         self.values: dict[str, dict[str, Any]] = {}
         self.timer_ops: list[TimerOp] = []
+        self.extra = False
 
     def emit(self, routine: Routine, event_name: str, data: dict[str, Any]) -> None:
         """Stage ``data`` for every slot connected to ``routine``'s event."""
@@ -96,10 +100,12 @@ class DeliveryFrame:
         """Stage the named timer ``name`` of ``routine`` (replacing one of that name)."""
         rid = self._routine_id(routine)
         self.timer_ops.append(TimerOp(rid, name, delay, self._own_item(rid, slot_name, data)))
+        self.extra = True
 
     def cancel_timer(self, routine: Routine, name: str) -> None:
         """Stage the cancelling of the named timer ``name`` of ``routine``."""
         self.timer_ops.append(TimerOp(self._routine_id(routine), name))
+        self.extra = True
 
     def get_value(self, routine: Routine, key: str, default: Any) -> Any:
         """``routine``'s job value ``key``, as this handler has staged it so far."""
@@ -113,6 +119,7 @@ class DeliveryFrame:
     def set_value(self, routine: Routine, key: str, value: Any) -> None:
         """Stage ``routine``'s job value ``key``."""
         self.values.setdefault(self._routine_id(routine), {})[key] = value
+        self.extra = True
 
     def slot_name(self) -> str:
         """The slot whose handler is running."""
@@ -126,6 +133,7 @@ class DeliveryFrame:
         for rid, values in other.values.items():
             self.values.setdefault(rid, {}).update(values)
         self.timer_ops.extend(other.timer_ops)
+        self.extra = self.extra or other.extra
         other.clear()
 
     def clear(self) -> None:
@@ -135,6 +143,7 @@ class DeliveryFrame:
         self.later.clear()
         self.values.clear()
         self.timer_ops.clear()
+        self.extra = False
 
     def delivery_id(self) -> str:
         """The stable id of the delivery running in this frame."""

@@ -292,6 +292,7 @@ class JobRun:
             ``"failed"`` too when the store itself failed (the job stops;
             the store still has it running, to resume later).
         """
+        self.job.current_routine_id = item[0].routine_id
         ops = frame.timer_ops
         book = self.timer_book
         dropped, added = book.resolve(ops, item[2]) if ops or book.by_seq else ([], [])
@@ -310,6 +311,7 @@ class JobRun:
             book.apply(ops, item[2])
         frame.values.clear()
         frame.timer_ops.clear()
+        frame.extra = False
         return "ok"
 
     def _checkpoint(self, item: Item, frame: DeliveryFrame, dropped: list[int]) -> str:

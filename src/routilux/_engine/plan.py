@@ -44,7 +44,8 @@ class Target:
         self.routine_id = routine_id
         self.routine = routine
         self.slot = slot
-        self.deliver: Callable[[Mapping[str, Any]], Any] = slot.deliver
+        # The slot's merge-and-call function itself: one call fewer than slot.deliver.
+        self.deliver: Callable[[Mapping[str, Any]], Any] = slot._deliver
         self.mapping = dict(mapping) if mapping else None
         self.out = out
         self.index = index

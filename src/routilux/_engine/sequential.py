@@ -108,6 +108,7 @@ class SequentialRun(JobRun):
 
     def fail(self, item: Item, exc: Exception) -> None:
         """Apply the error policy to a failed delivery."""
+        self.job.current_routine_id = item[0].routine_id
         with self.lock:
             if not self.ended:
                 self.on_failure(item, exc, self.retry_later)
@@ -152,6 +153,10 @@ class SequentialRun(JobRun):
             _loop(self, frame)
         finally:
             CURRENT_FRAME.reset(token)
+            if frame.target is not None:
+                # Kept up to date only here and at checkpoints: not worth a
+                # store per delivery on the hot path.
+                self.job.current_routine_id = frame.target.routine_id
             self.settle()
 
 
@@ -165,7 +170,6 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
     later = frame.later
     history = run.job._history
     invocations = run.invocations
-    job = run.job
     durable = run.durable
     book = run.timer_book
     history_cap = run.history_cap
@@ -189,7 +193,6 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
             count += 1
             run.deliveries = count  # Read by checkpoints and progress displays.
             target = item[0]
-            job.current_routine_id = target.routine_id
             invocations[target.index] += 1
             frame.target = target
             frame.seq = item[2]
@@ -208,9 +211,9 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
             try:
                 if run.ended:
                     break
-                if (
-                    durable is not None or frame.values or frame.timer_ops or book.by_seq
-                ) and run.prepare_commit(item, frame) != "ok":
+                if (durable is not None or frame.extra or book.by_seq) and run.prepare_commit(
+                    item, frame
+                ) != "ok":
                     continue
                 if staged_history:
                     history.extend(staged_history)

@@ -72,6 +72,8 @@ def _call_with_kwargs(handler: Callable[..., Any]) -> Invoker:
     def invoke(message: Mapping[str, Any]) -> Any:
         return handler(**message)
 
+    # Lets a slot call the handler itself, one call fewer per delivery.
+    invoke.passes_every_key_to = handler  # type: ignore[attr-defined]
     return invoke
 
 

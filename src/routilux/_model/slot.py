@@ -104,6 +104,15 @@ class Slot:
         return self._merge_then(invoke, strategy, where)
 
     def _override_then(self, invoke: _Invoke | None) -> _Invoke:
+        handler = getattr(invoke, "passes_every_key_to", None)
+        if handler is not None:
+            # The common case, on the engine's hot path: no invoker in between.
+            def deliver_keys(message: Mapping[str, Any]) -> Any:
+                self._data = dict(message)
+                return handler(**message)
+
+            return deliver_keys
+
         def deliver(message: Mapping[str, Any]) -> Any:
             # A copy: one message object is shared by every slot it fans out to.
             self._data = dict(message)
