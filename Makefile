@@ -60,5 +60,11 @@ postgres-bin:
 bench: setup
 	$(BIN)/python -m bench
 
+# Runs the suite and compares it with bench/baseline.json; exits 1 if a
+# workload got more than 25% worse. Not part of `make test` (it takes minutes).
+.PHONY: bench-check
+bench-check: setup
+	$(BIN)/python -m bench --check
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -9,7 +9,16 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-__all__ = ["Result", "Timer", "VerificationError", "expect", "expect_completed"]
+__all__ = [
+    "Result",
+    "Timer",
+    "VerificationError",
+    "current_rss_kb",
+    "expect",
+    "expect_completed",
+    "peak_rss_kb",
+    "reset_peak_rss",
+]
 
 
 class VerificationError(RuntimeError):
@@ -29,13 +38,49 @@ def expect_completed(job: Any) -> None:
 
 
 def peak_rss_kb() -> int | None:
-    """The process's peak resident set size so far, in KiB (``None`` on Windows)."""
+    """The process's peak resident set size so far, in KiB (``None`` on Windows).
+
+    On Linux, the peak since the process started or since :func:`reset_peak_rss`.
+    """
     try:
         import resource
     except ImportError:
         return None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak // 1024 if sys.platform == "darwin" else peak
+
+
+def _proc_status_kb(field_name: str) -> int | None:
+    """A ``kB`` field of ``/proc/self/status`` (Linux), or ``None``."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith(field_name + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def current_rss_kb() -> int | None:
+    """The process's resident set size now, in KiB (``VmRSS``; ``None`` outside Linux)."""
+    return _proc_status_kb("VmRSS")
+
+
+def reset_peak_rss() -> bool:
+    """Reset the process's peak RSS to its current RSS; return whether it could.
+
+    Linux resets the peak (``VmHWM``, which ``getrusage`` reports as
+    ``ru_maxrss``) when ``5`` is written to ``/proc/self/clear_refs``; after
+    that, :func:`peak_rss_kb` is the peak since the reset. Elsewhere it is
+    the peak since the process started.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as clear_refs:
+            clear_refs.write("5")
+    except OSError:
+        return False
+    return True
 
 
 def _gc_collections() -> list[int]:

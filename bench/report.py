@@ -1,4 +1,4 @@
-"""Summaries of the repetitions, ratios to (d), to an ideal or to (a), and the Markdown table."""
+"""Summaries of the repetitions, ratios to (d), to an ideal or a reference, and the table."""
 
 from __future__ import annotations
 
@@ -15,10 +15,13 @@ _SECONDARY_LABELS = {
     "cold_s": "s cold (first execute)",
     "peak_in_flight": "peak handlers in flight",
     "peak_rss_mb": "MB peak RSS",
+    "bytes_per_pending": "bytes per pending delivery",
+    "tracemalloc_peak_mb": "MB tracemalloc peak",
+    "rest_mb": "MB RSS at rest",
 }
 
-#: Secondary figures that count something: shown without decimals.
-_WHOLE = {"peak_in_flight"}
+#: Secondary figures shown without decimals.
+_WHOLE = {"peak_in_flight", "bytes_per_pending"}
 
 
 def _stats(values: list[float]) -> dict[str, float]:
@@ -144,7 +147,7 @@ def markdown(document: dict[str, Any]) -> str:
         f"Median of {settings['repeat']} repetitions, each in a fresh process"
         f"{' (--quick sizes)' if settings['quick'] else ''}.",
         "",
-        "| Id | Workload | Median | Min | Max | Unit | vs (d) | vs ideal or (a) | CPU share "
+        "| Id | Workload | Median | Min | Max | Unit | vs (d) | vs ideal or ref. | CPU share "
         "| Also (median) |",
         "|---|---|---:|---:|---:|---|---:|---:|---:|---|",
     ]
@@ -152,12 +155,18 @@ def markdown(document: dict[str, Any]) -> str:
     lines += [
         "",
         "vs (d): the workload's median cost per hop (or delivery) divided by the median cost "
-        "of one plain method-call hop of (d); for (c), the median cost of one execute "
-        "divided by the cost of 3 plain hops; n/a for (e) and (f), whose handlers wait. "
+        "of one plain method-call hop of (d); for (c) and c-asyncio, the median cost of one "
+        "execute (run) divided by the cost of 3 plain hops; n/a for (e) and (f), whose "
+        "handlers wait, and for (m), a memory figure. "
         "vs ideal: the median wall time divided by the ideal, the wall time if the engine "
-        "cost nothing. vs (a): the median cost per hop (for (h), per durable delivery: "
-        "N x 11 + 1, each with its checkpoint committed to SQLite) divided by that of (a), "
-        "the sequential in-memory chain, in the same run. CPU share: the lowest, over the "
+        "cost nothing. vs a reference, in brackets: the median cost per hop (delivery, "
+        "execute) divided by that of the reference in the same run: for (a), (b) and (c), "
+        "their asyncio versions; for (g) and (h), (a), the sequential in-memory chain (for "
+        "(h), per durable delivery: N x 11 + 1, each with its checkpoint committed to "
+        "SQLite). (m): the peak RSS of the job minus the RSS just before the flow was built, "
+        "in MB (MiB), with all N deliveries of the source pending at once; "
+        "the Also column gives it per pending delivery, and tracemalloc's peak for the same "
+        "job run again under tracing. CPU share: the lowest, over the "
         "repetitions, of "
         "the process's CPU time divided by the wall time of the timed block; for the "
         "single-threaded workloads, well below 1 means the process waited for a CPU and the "

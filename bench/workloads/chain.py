@@ -16,7 +16,12 @@ WARMUP = 10
 
 
 def build_chain(
-    *, record_history: bool, workers: int | None = None, store: JobStore | None = None
+    *,
+    record_history: bool,
+    workers: int | None = None,
+    store: JobStore | None = None,
+    source: Source | None = None,
+    first_stage: PassThrough | None = None,
 ) -> tuple[Flow, CountingSink]:
     """The flow ``source -> stage_1 -> ... -> stage_10 -> sink``, and its sink.
 
@@ -26,6 +31,9 @@ def build_chain(
             strategy with this many worker threads.
         store: The flow's job store (every job durable, one checkpoint per
             delivery), or ``None`` for in-memory jobs.
+        source: The source routine (a new :class:`Source` by default).
+        first_stage: The routine of ``stage_1`` (a new :class:`PassThrough`
+            by default); the memory workload passes probes that behave the same.
     """
     if workers is None:
         flow = Flow(max_deliveries=MAX_DELIVERIES, record_history=record_history, store=store)
@@ -37,11 +45,11 @@ def build_chain(
             record_history=record_history,
             store=store,
         )
-    flow.add_routine(Source(), "source")
+    flow.add_routine(source or Source(), "source")
     previous = "source"
     for k in range(1, STAGES + 1):
         stage = f"stage_{k}"
-        flow.add_routine(PassThrough(), stage)
+        flow.add_routine(first_stage if k == 1 and first_stage else PassThrough(), stage)
         flow.connect(previous, "out", stage, "input")
         previous = stage
     sink = CountingSink()

@@ -9,7 +9,16 @@ from typing import Any
 
 from routilux import Routine
 
-__all__ = ["MAX_DELIVERIES", "AsyncSleeper", "CountingSink", "PassThrough", "Sleeper", "Source"]
+__all__ = [
+    "MAX_DELIVERIES",
+    "AsyncSleeper",
+    "CountingSink",
+    "CountingSource",
+    "FirstHopProbe",
+    "PassThrough",
+    "Sleeper",
+    "Source",
+]
 
 #: Far above every workload's deliveries (the default, 1,000,000, is below the chain's).
 MAX_DELIVERIES = 1_000_000_000
@@ -39,6 +48,40 @@ class PassThrough(Routine):
 
     def on(self, **kw: Any) -> None:
         """Forward the message."""
+        self.emit("out", **kw)
+
+
+class CountingSource(Source):
+    """A :class:`Source` that also counts the messages it emitted (one increment per emit)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emitted = 0
+
+    def start(self, n: int) -> None:
+        """Emit ``n`` messages, counting them."""
+        for i in range(n):
+            self.emit("out", i=i)
+            self.emitted += 1
+
+
+class FirstHopProbe(PassThrough):
+    """A :class:`PassThrough` that notes how many messages ``source`` had emitted at its first call.
+
+    In the sequential strategy, a handler's emits are queued when it returns;
+    if ``emitted_before_first_call`` is ``n``, all ``n`` messages of the
+    source's one delivery were pending at once before any was delivered.
+    """
+
+    def __init__(self, source: CountingSource) -> None:
+        super().__init__()
+        self.source = source
+        self.emitted_before_first_call: int | None = None
+
+    def on(self, **kw: Any) -> None:
+        """Note the source's count on the first call; forward the message."""
+        if self.emitted_before_first_call is None:
+            self.emitted_before_first_call = self.source.emitted
         self.emit("out", **kw)
 
 

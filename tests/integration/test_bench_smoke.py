@@ -6,23 +6,47 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKLOADS = {"a", "a-nohist", "a-asyncio", "b", "c", "d", "e", "f", "g", "h", "h-full"}
+WORKLOADS = {
+    "a",
+    "a-nohist",
+    "a-asyncio",
+    "a-asyncio-handoff",
+    "b",
+    "b-asyncio",
+    "c",
+    "c-asyncio",
+    "d",
+    "e",
+    "f",
+    "g",
+    "h",
+    "h-full",
+    "m",
+    "m-hist",
+}
 #: Workloads whose handlers wait: compared with an ideal wall time, not with (d).
 WAITING = {"e", "f"}
+#: Memory workloads: megabytes, no ratio.
+MEMORY = {"m", "m-hist"}
 
 
-def test_quick_run_writes_verified_results_for_every_workload(tmp_path: Path) -> None:
-    out = tmp_path / "r.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--repeat", "1", "--out", str(out)],
+def _bench(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=100,
         check=False,
     )
+
+
+def test_quick_run_writes_verified_results_for_every_workload(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    done = _bench("--quick", "--repeat", "1", "--out", str(out))
     assert done.returncode == 0, done.stderr
     document = json.loads(out.read_text(encoding="utf-8"))
     assert set(document["workloads"]) == WORKLOADS
@@ -35,6 +59,9 @@ def test_quick_run_writes_verified_results_for_every_workload(tmp_path: Path) ->
             assert entry["ratio_to_baseline"] is None, name
             assert entry["ideal"] > 0, name
             assert entry["ratio_to_ideal"] == entry["median"] / entry["ideal"], name
+        elif name in MEMORY:
+            assert entry["ratio_to_baseline"] is None, name
+            assert entry["unit"] == "MB", name
         else:
             assert entry["ratio_to_baseline"] is not None, name
     chain = document["workloads"]["a"]["counts"]
@@ -63,4 +90,53 @@ def test_quick_run_writes_verified_results_for_every_workload(tmp_path: Path) ->
         assert durable["reference"] == "a", name
         assert durable["ratio_to_reference"] is not None, name
         assert set(durable["secondary"]) == {"peak_rss_mb"}, name
+    for name, reference in (("a", "a-asyncio"), ("b", "b-asyncio"), ("c", "c-asyncio")):
+        assert document["workloads"][name]["reference"] == reference, name
+        assert document["workloads"][name]["ratio_to_reference"] is not None, name
+    fanout_asyncio = document["workloads"]["b-asyncio"]["counts"]
+    assert fanout_asyncio["counted_deliveries"] == fanout_asyncio["messages"] * 16
+    assert fanout_asyncio["aggregator_received"] == fanout_asyncio["messages"] * 8
+    assert document["workloads"]["c-asyncio"]["counts"]["completed"] == 200
+    for name in MEMORY:
+        memory = document["workloads"][name]
+        assert memory["counts"]["pending_at_once"] == memory["counts"]["messages"] == 2000, name
+        assert memory["counts"]["deliveries"] == 2000 * 11 + 1, name
+        assert memory["median"] > 0, name
+        secondary = memory["secondary"]
+        assert set(secondary) == {
+            "bytes_per_pending",
+            "tracemalloc_peak_mb",
+            "rest_mb",
+            "peak_rss_mb",
+        }, name
+        assert secondary["tracemalloc_peak_mb"]["median"] > 0, name
+    assert document["workloads"]["m"]["counts"]["history_records"] == 0
+    assert document["workloads"]["m-hist"]["counts"]["history_records"] == 2000 * 11
     assert out.with_suffix(".md").read_text(encoding="utf-8").count("\n| ") == len(WORKLOADS) + 1
+    _check_against_itself(document, out, tmp_path)
+
+
+def _check_against_itself(document: dict[str, Any], out: Path, tmp_path: Path) -> None:
+    """``--save-baseline`` and ``--check`` on a finished run: the same run passes, a worse fails."""
+    baseline = tmp_path / "baseline.json"
+    done = _bench("--save-baseline", "--results", str(out), "--baseline", str(baseline))
+    assert done.returncode == 1  # A baseline refuses a --quick run...
+    assert "full run" in done.stderr
+    assert not baseline.exists()
+    document["settings"]["quick"] = False  # ...so pretend this one was full.
+    full = tmp_path / "full.json"
+    full.write_text(json.dumps(document), encoding="utf-8")
+    done = _bench("--save-baseline", "--results", str(full), "--baseline", str(baseline))
+    assert done.returncode == 0, done.stderr
+    saved = json.loads(baseline.read_text(encoding="utf-8"))
+    assert set(saved["workloads"]) == WORKLOADS - {"d"}
+    done = _bench("--check", "--results", str(out), "--baseline", str(baseline))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "OK: every workload within its tolerance (25%" in done.stdout
+    assert "| m | " in done.stdout
+    document["workloads"]["a"]["ratio_to_baseline"] *= 1.5
+    worse = tmp_path / "worse.json"
+    worse.write_text(json.dumps(document), encoding="utf-8")
+    done = _bench("--check", "--results", str(worse), "--baseline", str(baseline))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "FAIL: a (tolerance 25%" in done.stdout
