@@ -373,3 +373,36 @@ def test_a_job_timeout_still_applies_after_shutdown_and_resume(
     # Four times the timeout: plenty for the timer, short of the handler's hang.
     assert job.wait(4.0), f"the job outlived its timeout: {job.status}"
     assert [e.error_type for e in job.errors] == ["JobTimeoutError"]
+
+
+class SlowAsyncSink(Routine):
+    """An ``async def`` handler that waits far longer than any test."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.set_max_concurrency(None)
+        self.awaiting = threading.Semaphore(0)
+        self.cancelled = 0
+        self.define_slot("input", handler=self.take)
+
+    async def take(self, i: int) -> None:
+        self.awaiting.release()
+        try:
+            await asyncio.sleep(PATIENCE * 10)
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+
+
+def test_shutdown_without_wait_cancels_async_handlers_still_awaiting(
+    threads: ThreadWatch, make_flow: Callable[..., Flow]
+) -> None:
+    sink = SlowAsyncSink()
+    flow = pipe(make_flow(execution_strategy="concurrent", max_workers=4), sink)
+    job = flow.start("source", {"n": 20})
+    for _ in range(20):
+        assert sink.awaiting.acquire(timeout=PATIENCE)
+    flow.shutdown(wait=False)
+    assert job.status is JobStatus.CANCELLED
+    assert sink.cancelled == 20
+    assert threads.alive() == []

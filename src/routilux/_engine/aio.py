@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
 __all__ = ["LoopThread"]
 
 T = TypeVar("T")
+_DoneCallback = Callable[["asyncio.Task[Any]"], object]
 
 
 class LoopThread:
@@ -25,6 +26,36 @@ class LoopThread:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        # Coroutines handed over by spawn() that the loop has not taken yet,
+        # and whether a drain of them is already scheduled on the loop.
+        self._inbox: list[tuple[Coroutine[Any, Any, Any], _DoneCallback]] = []
+        self._inbox_lock = threading.Lock()
+        self._drain_scheduled = False
+
+    def spawn(self, coroutine: Coroutine[Any, Any, Any], on_done: _DoneCallback) -> None:
+        """Run ``coroutine`` as a task on the loop; call ``on_done(task)`` there when it ends.
+
+        Cheaper than :meth:`submit` for many coroutines: no
+        :class:`concurrent.futures.Future` per coroutine, and one wake-up of
+        the loop for all the coroutines handed over before it gets to them.
+        ``on_done`` runs on the loop thread, also when the task is cancelled
+        (at :meth:`shutdown`).
+        """
+        loop = self._running_loop()
+        with self._inbox_lock:
+            self._inbox.append((coroutine, on_done))
+            if self._drain_scheduled:
+                return
+            self._drain_scheduled = True
+        loop.call_soon_threadsafe(self._drain, loop)
+
+    def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start a task for every coroutine in the inbox (on the loop thread)."""
+        with self._inbox_lock:
+            inbox, self._inbox = self._inbox, []
+            self._drain_scheduled = False
+        for coroutine, on_done in inbox:
+            loop.create_task(coroutine).add_done_callback(on_done)
 
     def submit(self, coroutine: Coroutine[Any, Any, T]) -> Future[T]:
         """Schedule ``coroutine`` on the loop; its future completes with its result."""
@@ -43,12 +74,13 @@ class LoopThread:
                 self._loop, self._thread = loop, thread
             return self._loop
 
-    @staticmethod
-    def _serve(loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
+    def _serve(self, loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
         asyncio.set_event_loop(loop)
         loop.call_soon(ready.set)
         loop.run_forever()
-        # Cancel what is left so the loop closes cleanly.
+        # Start what was handed over too late, then cancel everything left, so
+        # every done-callback runs and the loop closes cleanly.
+        self._drain(loop)
         pending = asyncio.all_tasks(loop)
         for task in pending:
             task.cancel()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Future
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
 
@@ -327,11 +327,14 @@ def _run_async(
     own = DeliveryFrame(run, item[0], run.record_history)
     own.seq = item[2]
     own.adopt(frame)
-    future = run.loop.submit(run._in_frame(own, awaitable, item[0]))
-    future.add_done_callback(lambda done: _async_done(run, item, own, done))
+    run.loop.spawn(
+        run._in_frame(own, awaitable, item[0]), lambda done: _async_done(run, item, own, done)
+    )
 
 
-def _async_done(run: ConcurrentRun, item: Item, frame: DeliveryFrame, done: Future[Any]) -> None:
+def _async_done(
+    run: ConcurrentRun, item: Item, frame: DeliveryFrame, done: asyncio.Future[Any]
+) -> None:
     if done.cancelled():
         run.failed(item, RuntimeError("The async handler was cancelled."))
     elif (error := done.exception()) is not None:
