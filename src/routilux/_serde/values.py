@@ -27,7 +27,15 @@ from typing import Any
 
 from routilux.exceptions import SerializationError
 
-__all__ = ["MAX_DEPTH", "REF_KIND", "ReadRef", "WriteRef", "decode_value", "encode_value"]
+__all__ = [
+    "MAX_DEPTH",
+    "REF_KIND",
+    "ReadRef",
+    "WriteRef",
+    "decode_value",
+    "encode_value",
+    "is_plain_json",
+]
 
 #: Deepest nesting a document may have; deeper values are refused.
 MAX_DEPTH = 200
@@ -85,6 +93,32 @@ def encode_value(value: Any, where: str = "value", *, refs: WriteRef | None = No
             cannot be written, or it nests deeper than :data:`MAX_DEPTH`.
     """
     return _encode(value, where, 0, refs)
+
+
+def is_plain_json(value: Any, depth: int = 0) -> bool:
+    """Whether :func:`encode_value` would return ``value`` unchanged.
+
+    True for ``None``, ``str``, ``int``, ``bool`` (exactly those types),
+    finite floats, and lists and dicts of them (dict keys strings, no
+    ``"$t"`` key) nested at most :data:`MAX_DEPTH` deep. It builds no path
+    strings, so checking a plain value this way and writing it as it is
+    costs a fraction of encoding it; anything else takes the full walk,
+    which names the bad value in its error.
+    """
+    if depth > MAX_DEPTH:
+        return False
+    kind = type(value)
+    if value is None or kind is str or kind is int or kind is bool:
+        return True
+    if kind is float:
+        return math.isfinite(value)
+    if kind is list:
+        return all(is_plain_json(v, depth + 1) for v in value)
+    if kind is dict:
+        return _TAG not in value and all(
+            type(k) is str and is_plain_json(v, depth + 1) for k, v in value.items()
+        )
+    return False
 
 
 def _encode(value: Any, where: str, depth: int, refs: WriteRef | None) -> Any:

@@ -18,7 +18,7 @@ from typing import Any
 
 from routilux._model.durable import Checkpoint, DeadLetter, JobSummary, StoredDelivery, StoredJob
 from routilux._model.records import ErrorRecord
-from routilux._serde.values import decode_value, encode_value
+from routilux._serde.values import decode_value, encode_value, is_plain_json
 from routilux.exceptions import SerializationError
 
 __all__ = [
@@ -94,6 +94,8 @@ def _dumps(value: Any, where: str) -> str:
 
 
 def _freeze(value: Any, where: str) -> str:
+    if is_plain_json(value):  # Most values: no need to walk them building paths.
+        return _ENCODER.encode(value)
     return _ENCODER.encode(encode_value(value, where))
 
 
