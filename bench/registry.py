@@ -305,6 +305,22 @@ WORKLOADS: dict[str, Workload] = {
             comparison_note=_VS_CHAIN,
         ),
         Workload(
+            "h-batch",
+            "durable chain as (h), NORMAL, Flow(checkpoint_every=100): a commit per 100 "
+            "deliveries (a crash re-runs up to 100)",
+            "bench.workloads.durable:run_durable_chain",
+            2_000,
+            200,
+            "N",
+            "µs/delivery",
+            "lower",
+            1,
+            _PER_DURABLE,
+            {"synchronous": "NORMAL", "checkpoint_every": 100},
+            reference="a",
+            comparison_note=_VS_CHAIN,
+        ),
+        Workload(
             "m",
             "memory: chain (a), record_history=False, all N deliveries pending at once; "
             "peak RSS of the job above the interpreter at rest",

@@ -20,6 +20,7 @@ def build_chain(
     record_history: bool,
     workers: int | None = None,
     store: JobStore | None = None,
+    checkpoint_every: int = 1,
     source: Source | None = None,
     first_stage: PassThrough | None = None,
 ) -> tuple[Flow, CountingSink]:
@@ -29,14 +30,21 @@ def build_chain(
         record_history: The flow's ``record_history``.
         workers: ``None`` for the sequential strategy; otherwise the concurrent
             strategy with this many worker threads.
-        store: The flow's job store (every job durable, one checkpoint per
-            delivery), or ``None`` for in-memory jobs.
+        store: The flow's job store (every job durable), or ``None`` for
+            in-memory jobs.
+        checkpoint_every: The flow's ``checkpoint_every``: deliveries per
+            committed checkpoint of a durable job.
         source: The source routine (a new :class:`Source` by default).
         first_stage: The routine of ``stage_1`` (a new :class:`PassThrough`
             by default); the memory workload passes probes that behave the same.
     """
     if workers is None:
-        flow = Flow(max_deliveries=MAX_DELIVERIES, record_history=record_history, store=store)
+        flow = Flow(
+            max_deliveries=MAX_DELIVERIES,
+            record_history=record_history,
+            store=store,
+            checkpoint_every=checkpoint_every,
+        )
     else:
         flow = Flow(
             execution_strategy="concurrent",
@@ -44,6 +52,7 @@ def build_chain(
             max_deliveries=MAX_DELIVERIES,
             record_history=record_history,
             store=store,
+            checkpoint_every=checkpoint_every,
         )
     flow.add_routine(source or Source(), "source")
     previous = "source"

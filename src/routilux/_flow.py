@@ -76,6 +76,14 @@ class Flow(FlowJobs):
         clock: Where the engine reads time and sleeps (tests pass a fake clock).
         store: Keep every job durably in this job store (see
             :mod:`routilux.stores`), checkpointed after every delivery.
+        checkpoint_every: How many deliveries of a durable job go into one
+            checkpoint. 1 (the default) commits each delivery as it
+            finishes: after a crash, only the delivery that was running runs
+            again. With ``n`` > 1, up to ``n`` finished deliveries are
+            committed together (a failure, a pause and the job's end commit at
+            once), which is several times cheaper per delivery; after a crash,
+            up to ``n`` - 1 finished deliveries whose commit had not been
+            made run again (still at least once, never lost).
 
     Raises:
         DefinitionError: An argument is out of range.
@@ -94,6 +102,7 @@ class Flow(FlowJobs):
         retain_jobs: int = 100,
         clock: Clock | None = None,
         store: JobStore | None = None,
+        checkpoint_every: int = 1,
     ) -> None:
         if execution_strategy not in STRATEGIES:
             raise DefinitionError(
@@ -103,6 +112,7 @@ class Flow(FlowJobs):
         _check_positive_int("max_workers", max_workers)
         _check_positive_int("max_deliveries", max_deliveries)
         _check_positive_int("retain_jobs", retain_jobs)
+        _check_positive_int("checkpoint_every", checkpoint_every)
         if history_limit is not None:
             _check_positive_int("history_limit", history_limit)
         self.flow_id: str = flow_id if flow_id is not None else str(uuid.uuid4())
@@ -115,6 +125,7 @@ class Flow(FlowJobs):
         self.retain_jobs = retain_jobs
         self.clock: Clock = clock or SystemClock()
         self.store: JobStore | None = store
+        self.checkpoint_every = checkpoint_every
         self.routines: dict[str, Routine] = {}
         self.connections: list[Connection] = []
         self._error_handler: ErrorHandler | None = None

@@ -4,7 +4,7 @@ Usage::
 
     python tests/crash/pipeline.py start|resume --store sqlite:PATH|postgres:DSN --log LOG
         [--job JOB_ID] [--n N] [--strategy sequential|concurrent] [--workers W]
-        [--sleep SECONDS] [--dead MSG_ID]
+        [--sleep SECONDS] [--dead MSG_ID] [--checkpoint-every N]
 
 The flow is ``source -> parse -> enrich -> sink``. ``source`` emits ``n``
 messages with ids ``0..n-1``; ``parse`` has a RETRY policy and fails once,
@@ -198,9 +198,15 @@ def build_flow(
     workers: int = 3,
     sleep: float = 0.002,
     dead: int | None = None,
+    checkpoint_every: int = 1,
 ) -> Flow:
     """The pipeline's flow; every process that runs or resumes a job builds the same one."""
-    flow = Flow(FLOW_ID, execution_strategy=strategy, max_workers=workers)
+    flow = Flow(
+        FLOW_ID,
+        execution_strategy=strategy,
+        max_workers=workers,
+        checkpoint_every=checkpoint_every,
+    )
     flow.add_routine(Source(log, sleep), "source")
     flow.add_routine(Parse(log, sleep), "parse")
     flow.add_routine(Enrich(log, sleep, dead), "enrich")
@@ -232,6 +238,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--sleep", type=float, default=0.002)
     parser.add_argument("--dead", type=int)
+    parser.add_argument("--checkpoint-every", type=int, default=1)
     args = parser.parse_args(argv)
     if args.mode == "resume" and not args.job:
         parser.error("resume needs --job")
@@ -254,7 +261,12 @@ def main(argv: list[str] | None = None) -> int:
     log.write("proc", os.getpid(), args.mode)
     store = open_store(args.store)
     flow = build_flow(
-        log, strategy=args.strategy, workers=args.workers, sleep=args.sleep, dead=args.dead
+        log,
+        strategy=args.strategy,
+        workers=args.workers,
+        sleep=args.sleep,
+        dead=args.dead,
+        checkpoint_every=args.checkpoint_every,
     )
     try:
         if args.mode == "start":

@@ -24,6 +24,7 @@ WORKLOADS = {
     "g",
     "h",
     "h-full",
+    "h-batch",
     "m",
     "m-hist",
 }
@@ -90,6 +91,11 @@ def test_quick_run_writes_verified_results_for_every_workload(tmp_path: Path) ->
         assert durable["reference"] == "a", name
         assert durable["ratio_to_reference"] is not None, name
         assert set(durable["secondary"]) == {"peak_rss_mb"}, name
+    batched = document["workloads"]["h-batch"]["counts"]
+    assert batched["stored_deliveries"] == batched["deliveries"] == 200 * 11 + 1
+    assert batched["stored_history"] == 200 * 11
+    # A commit per full batch of 100 deliveries, and the job's end with the rest.
+    assert batched["checkpoints"] == (200 * 11 + 1) // 100 + 1
     for name, reference in (("a", "a-asyncio"), ("b", "b-asyncio"), ("c", "c-asyncio")):
         assert document["workloads"][name]["reference"] == reference, name
         assert document["workloads"][name]["ratio_to_reference"] is not None, name

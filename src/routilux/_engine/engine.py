@@ -196,7 +196,7 @@ class Engine:
         else:
             run = SequentialRun(flow, plan, job, **options)
         if store is not None:
-            run.durable = Durability(store, run)
+            run.durable = Durability(store, run, every=flow.checkpoint_every)
         return run
 
     def _register(self, run: JobRun) -> None:

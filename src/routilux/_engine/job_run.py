@@ -318,7 +318,12 @@ class JobRun:
         assert self.durable is not None
         try:
             self.durable.delivered(
-                item, frame.staged, frame.history, frame.later, cancelled=dropped
+                item,
+                frame.staged,
+                frame.history,
+                frame.later,
+                cancelled=dropped,
+                values=frame.values,
             )
         except SerializationError as exc:
             frame.clear()

@@ -158,8 +158,9 @@ def parse_flow_doc(document: Any) -> FlowSpec:
     """
     _check_header(document)
     check_bounds(document)
-    # history_limit came after version 1 was first written: optional, default none.
-    top = DocObject(document, "", required=_TOP, optional=("history_limit",))
+    # history_limit and checkpoint_every came after version 1 was first
+    # written: optional, with the defaults of Flow.
+    top = DocObject(document, "", required=_TOP, optional=("history_limit", "checkpoint_every"))
     routines = tuple(
         _routine(routine_id, raw, index_path("routines", routine_id))
         for routine_id, raw in top.entries("routines", MAX_ROUTINES).items()
@@ -199,6 +200,9 @@ def _options(top: DocObject) -> dict[str, Any]:
         "record_history": top.get("record_history", bool),
         "history_limit": top.get("history_limit", int, nullable=True),
         "retain_jobs": top.get("retain_jobs", int),
+        "checkpoint_every": (
+            top.get("checkpoint_every", int) if top.has("checkpoint_every") else 1
+        ),
     }
 
 

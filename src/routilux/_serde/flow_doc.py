@@ -56,11 +56,16 @@ Registry = Mapping[str, type[Routine]]
 
 _OPTIONS = (
     *("flow_id", "execution_strategy", "max_workers", "execution_timeout"),
-    *("max_deliveries", "record_history", "history_limit", "retain_jobs"),
+    *("max_deliveries", "record_history", "history_limit", "retain_jobs", "checkpoint_every"),
 )
 
 
 # -- writing ---------------------------------------------------------------
+
+# Options added after version 1 was first written: left out at their
+# defaults, so documents of flows that do not use them stay as they were.
+_NO_DEFAULT = object()
+_DEFAULTS: dict[str, Any] = {"history_limit": None, "checkpoint_every": 1}
 
 
 def flow_to_doc(flow: Flow, *, registry: Registry | None = None) -> dict[str, Any]:
@@ -85,8 +90,7 @@ def flow_to_doc(flow: Flow, *, registry: Registry | None = None) -> dict[str, An
         **{
             option: getattr(flow, option)
             for option in _OPTIONS
-            # Written only when set, so documents of flows without it stay as they were.
-            if option != "history_limit" or flow.history_limit is not None
+            if _DEFAULTS.get(option, _NO_DEFAULT) != getattr(flow, option)
         },
         "error_handler": _policy_doc(flow.error_handler, "error_handler"),
         "routines": {

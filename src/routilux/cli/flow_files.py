@@ -47,7 +47,7 @@ _SEGMENT = re.compile(rf"\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+|{_STRING})\]")
 _PATH = re.compile(rf"([A-Za-z_][A-Za-z0-9_]*)(?:\.[A-Za-z_][A-Za-z0-9_]*|\[(?:\d+|{_STRING})\])*")
 _OPTIONS = (
     *("flow_id", "execution_strategy", "max_workers", "execution_timeout"),
-    *("max_deliveries", "record_history", "retain_jobs"),
+    *("max_deliveries", "record_history", "history_limit", "retain_jobs", "checkpoint_every"),
 )
 _TOP_FIELDS = frozenset(
     (*_OPTIONS, "schema", "version", "error_handler", "routines", "connections")
