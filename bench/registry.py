@@ -347,6 +347,19 @@ WORKLOADS: dict[str, Workload] = {
             _MEMORY,
             {"record_history": True},
         ),
+        Workload(
+            "m-cap",
+            "memory as (m), record_history=True, history_limit=10,000",
+            "bench.workloads.memory:run_memory",
+            100_000,
+            2_000,
+            "N",
+            "MB",
+            "lower",
+            None,
+            _MEMORY,
+            {"record_history": True, "history_limit": 10_000},
+        ),
     )
 }
 

@@ -18,6 +18,7 @@ WARMUP = 10
 def build_chain(
     *,
     record_history: bool,
+    history_limit: int | None = None,
     workers: int | None = None,
     store: JobStore | None = None,
     checkpoint_every: int = 1,
@@ -28,6 +29,7 @@ def build_chain(
 
     Args:
         record_history: The flow's ``record_history``.
+        history_limit: The flow's ``history_limit``.
         workers: ``None`` for the sequential strategy; otherwise the concurrent
             strategy with this many worker threads.
         store: The flow's job store (every job durable), or ``None`` for
@@ -42,6 +44,7 @@ def build_chain(
         flow = Flow(
             max_deliveries=MAX_DELIVERIES,
             record_history=record_history,
+            history_limit=history_limit,
             store=store,
             checkpoint_every=checkpoint_every,
         )
@@ -51,6 +54,7 @@ def build_chain(
             max_workers=workers,
             max_deliveries=MAX_DELIVERIES,
             record_history=record_history,
+            history_limit=history_limit,
             store=store,
             checkpoint_every=checkpoint_every,
         )

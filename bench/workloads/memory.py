@@ -32,23 +32,30 @@ __all__ = ["run_memory"]
 _MB = 1024 * 1024
 
 
-def _build(record_history: bool) -> tuple[Flow, CountingSink, FirstHopProbe]:
+def _build(
+    record_history: bool, history_limit: int | None
+) -> tuple[Flow, CountingSink, FirstHopProbe]:
     """The chain of (a), with probes as its source and first stage."""
     source = CountingSource()
     probe = FirstHopProbe(source)
-    flow, sink = build_chain(record_history=record_history, source=source, first_stage=probe)
+    flow, sink = build_chain(
+        record_history=record_history,
+        history_limit=history_limit,
+        source=source,
+        first_stage=probe,
+    )
     return flow, sink, probe
 
 
 def _run_checked(
-    n: int, record_history: bool, *, traced: bool
+    n: int, record_history: bool, history_limit: int | None, *, traced: bool
 ) -> tuple[Timer, dict[str, int], int]:
     """Build the chain, run one job of ``n`` messages, check it.
 
     With ``traced``, :mod:`tracemalloc` traces the job (not the building of
     the flow), and its peak, in bytes, is returned; otherwise 0.
     """
-    flow, sink, probe = _build(record_history)
+    flow, sink, probe = _build(record_history, history_limit)
     traced_peak = 0
     try:
         if traced:
@@ -68,7 +75,13 @@ def _run_checked(
     expect("messages emitted by the source in its one delivery", probe.source.emitted, n)
     expect("messages pending before the first hop", probe.emitted_before_first_call, n)
     history = len(job.execution_history)
-    expect("history records", history, n * (STAGES + 1) if record_history else 0)
+    emits = n * (STAGES + 1) if record_history else 0
+    expect("history records kept and dropped", history + job.history_dropped, emits)
+    if history_limit is None:
+        expect("history records", history, emits)
+    elif not min(emits, history_limit) <= history <= 2 * history_limit:
+        # The engine trims to the limit once the history holds twice as many.
+        raise VerificationError(f"{history} history records kept for a limit of {history_limit}")
     counts = {
         "messages": n,
         "pending_at_once": n,
@@ -79,8 +92,11 @@ def _run_checked(
     return timer, counts, traced_peak
 
 
-def run_memory(n: int, *, record_history: bool) -> Result:
+def run_memory(n: int, *, record_history: bool, history_limit: int | None = None) -> Result:
     """The peak memory of one job of the chain with ``n`` deliveries pending; MB above rest.
+
+    With ``record_history`` the job keeps its history, all of it unless
+    ``history_limit`` bounds it.
 
     In one worker process:
 
@@ -104,14 +120,14 @@ def run_memory(n: int, *, record_history: bool) -> Result:
     peak_before_kb = peak_rss_kb()
     if rest_kb is None:  # Not Linux: the peak so far stands in for the RSS at rest.
         rest_kb = peak_before_kb
-    timer, counts, _ = _run_checked(n, record_history, traced=False)
+    timer, counts, _ = _run_checked(n, record_history, history_limit, traced=False)
     peak_kb = timer.peak_rss_kb
     if rest_kb is None or peak_kb is None:
         raise VerificationError("this platform reports no RSS")
     if not was_reset and peak_before_kb is not None and peak_kb <= peak_before_kb:
         raise VerificationError("the job did not raise the process's peak RSS, so it is unknown")
     gc.collect()
-    _, traced_counts, traced_peak = _run_checked(n, record_history, traced=True)
+    _, traced_counts, traced_peak = _run_checked(n, record_history, history_limit, traced=True)
     expect("counts of the traced job", traced_counts, counts)
     above_kb = peak_kb - rest_kb
     secondary = {
