@@ -159,8 +159,9 @@ class Aggregator(Routine):
             self.emit("output", items=[item], count=1, reason="any")
             return
         source = self._source_of(message, item) if mode == "all_sources" else None
-        items: list[Any] = self.get_job_value("items") or []
-        items.append(item)
+        # A new list, not the stored one appended in place: if this delivery
+        # fails (its item cannot be stored, say), the job keeps the old list.
+        items: list[Any] = [*(self.get_job_value("items") or []), item]
         self.set_job_value("items", items)
         complete = None
         if mode == "count" and len(items) >= self.get_config("count"):
@@ -168,7 +169,7 @@ class Aggregator(Routine):
         elif mode == "all_sources":
             seen: list[Any] = self.get_job_value("seen") or []
             if source not in seen:
-                seen.append(source)
+                seen = [*seen, source]
                 self.set_job_value("seen", seen)
             if len(seen) >= len(self.get_config("sources")):
                 complete = "all_sources"

@@ -86,8 +86,9 @@ class Batcher(Routine):
     def add(self, **message: Any) -> None:
         """Add the message's item to the open batch; emit the batch once it is full."""
         item = message.get("data", message)
-        items: list[Any] = self.get_job_value("items") or []
-        items.append(item)
+        # A new list, not the stored one appended in place: if this delivery
+        # fails (its item cannot be stored, say), the job keeps the old list.
+        items: list[Any] = [*(self.get_job_value("items") or []), item]
         self.set_job_value("items", items)
         size = self.get_config("batch_size")
         wait = self.get_config("max_wait")

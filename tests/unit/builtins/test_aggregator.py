@@ -514,3 +514,37 @@ def test_a_flow_document_round_trips_with_configured_slots(make_flow: MakeFlow) 
     finally:
         rebuilt.shutdown()
     assert timed(again) == timed(original) == [(2.0, [1, 2], "all_sources"), (7.0, [3], "timeout")]
+
+
+class FlakyAggregator(Aggregator):
+    """Fails once, after collecting its item, on the item ``flaky``; RETRY runs it again."""
+
+    def __init__(self, flaky: Any) -> None:
+        super().__init__()
+        self.flaky = flaky
+        self.failed = False
+        self.set_error_handler(ErrorHandler(strategy=ErrorStrategy.RETRY, max_retries=2))
+
+    def collect(self, **message: Any) -> None:
+        super().collect(**message)
+        if message.get("data") == self.flaky and not self.failed:
+            self.failed = True
+            raise ConnectionError("lost after collecting the item")
+
+
+def test_an_item_whose_delivery_failed_is_not_kept_in_the_collection(
+    make_flow: MakeFlow,
+) -> None:
+    flow = make_flow()
+    aggregator = FlakyAggregator(flaky=2)
+    aggregator.set_config(count=3)
+    flow.add_routine(Source(), "source")
+    flow.add_routine(aggregator, "agg")
+    flow.add_routine(Recorder(), "recorder")
+    flow.connect("source", "output", "agg", "input")
+    flow.connect("agg", "output", "recorder", "input")
+    job = flow.execute("source", {"messages": data(1, 2, 3, 4)})
+    assert job.status == "completed"
+    assert aggregator.failed
+    # The failed attempt's 2 is not collected; its retry's, queued behind 3 and 4, is.
+    assert outputs(job) == [([1, 3, 4], 3, "count"), ([2], 1, "drain")]

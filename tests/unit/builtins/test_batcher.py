@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from routilux import DefinitionError, Flow, JobState, Routine, StoreError
+from routilux import (
+    DefinitionError,
+    ErrorHandler,
+    ErrorStrategy,
+    Flow,
+    JobState,
+    Routine,
+    StoreError,
+)
 from routilux.builtin_routines import Batcher
 from routilux.stores import MemoryStore
 from routilux.testing import FakeClock
@@ -356,3 +364,35 @@ def test_a_resumed_durable_job_keeps_its_open_batch_and_timer(strategy: str) -> 
     # redelivers "c" (it arms timers first), so "c" may get a batch of its own.
     assert found[0][0][:2] == ["a", "b"]
     assert {reason for _, _, reason in found} == {"max_wait"}
+
+
+class FlakyBatcher(Batcher):
+    """Fails once, after adding its item, on the item ``flaky``; RETRY runs it again."""
+
+    def __init__(self, flaky: Any) -> None:
+        super().__init__()
+        self.flaky = flaky
+        self.failed = False
+        self.set_error_handler(ErrorHandler(strategy=ErrorStrategy.RETRY, max_retries=2))
+
+    def add(self, **message: Any) -> None:
+        super().add(**message)
+        if message.get("data") == self.flaky and not self.failed:
+            self.failed = True
+            raise ConnectionError("lost after adding the item")
+
+
+def test_an_item_whose_delivery_failed_is_not_kept_in_the_batch(make_flow: MakeFlow) -> None:
+    flow = make_flow()
+    batcher = FlakyBatcher(flaky=2)
+    batcher.set_config(batch_size=3)
+    flow.add_routine(Source(), "source")
+    flow.add_routine(batcher, "batcher")
+    flow.add_routine(Recorder(), "recorder")
+    flow.connect("source", "output", "batcher", "input")
+    flow.connect("batcher", "batch", "recorder", "input")
+    job = flow.execute("source", {"messages": data(1, 2, 3, 4)})
+    assert job.status == "completed"
+    assert batcher.failed
+    # The failed attempt's 2 is not in the batch; its retry's, queued behind 3 and 4, is.
+    assert batches(job) == [([1, 3, 4], 3, "size"), ([2], 1, "drain")]
