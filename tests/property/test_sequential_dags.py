@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from routilux import Flow, JobState, Routine
+from routilux.stores import MemoryStore
 
 #: Deliveries a generated flow may need; bigger ones are scaled down, not run.
 MAX_MESSAGES = 3000
@@ -178,3 +179,31 @@ def test_delivery_counts_match_the_history(spec: Spec) -> None:
             }
         else:
             assert state is None
+
+
+def stored(spec: Spec, checkpoint_every: int) -> dict[str, Any]:
+    """Run ``spec`` on a MemoryStore; what the store holds of the job, timestamps left out."""
+    flow, _ = build(spec)
+    store = MemoryStore()
+    flow.store = store
+    flow.checkpoint_every = checkpoint_every
+    job = flow.execute("r0", entry_params={"v": "start", "hop": 0})
+    assert job.status == "completed"
+    kept = store.load_job(job.job_id)
+    loaded = JobState.deserialize(kept.document)
+    return {
+        "status": kept.document["status"],
+        "pending": kept.pending,
+        "deliveries": kept.deliveries,
+        "history": history_without_timestamps(loaded),
+        "routine_states": kept.document["routine_states"],
+    }
+
+
+@SETTINGS
+@given(dag_specs(), st.integers(min_value=2, max_value=40))
+def test_batched_checkpoints_store_what_a_checkpoint_per_delivery_stores(
+    spec: Spec, every: int
+) -> None:
+    spec = shrink(spec)
+    assert stored(spec, every) == stored(spec, 1)
