@@ -1,0 +1,56 @@
+"""Every example in docs/ that shows its output prints exactly that output.
+
+A page's example is a ```` ```python ```` block followed by ``Output:`` and a
+```` ```text ```` block. Each runs as a script in its own empty directory (so
+files it creates, such as a SQLite store, are new), with the library of
+this checkout.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+EXAMPLE = re.compile(r"```python\n(.*?)```\s*\nOutput:\s*\n```text\n(.*?)```", re.S)
+
+
+def _examples() -> list[tuple[str, str, str]]:
+    found = []
+    for page in sorted(DOCS.rglob("*.md")):
+        for number, match in enumerate(EXAMPLE.finditer(page.read_text(encoding="utf-8")), 1):
+            found.append((f"{page.relative_to(DOCS)}#{number}", match.group(1), match.group(2)))
+    return found
+
+
+EXAMPLES = _examples()
+
+
+def test_the_docs_have_examples_with_output() -> None:
+    # The pattern must keep finding them: a change of format would skip them all.
+    assert len(EXAMPLES) >= 40
+    pages = {name.split("#")[0] for name, _, _ in EXAMPLES}
+    assert len(list((DOCS / "builtins").glob("*.md"))) - 1 <= sum(
+        name.startswith("builtins/") for name in pages
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "output"),
+    [pytest.param(code, output, id=name) for name, code, output in EXAMPLES],
+)
+def test_a_docs_example_prints_its_output(code: str, output: str, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == output
