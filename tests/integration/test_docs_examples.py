@@ -1,9 +1,9 @@
-"""Every example in docs/ that shows its output prints exactly that output.
+"""Every example in docs/ and the README that shows its output prints exactly that output.
 
-A page's example is a ```` ```python ```` block followed by ``Output:`` and a
-```` ```text ```` block. Each runs as a script in its own empty directory (so
-files it creates, such as a SQLite store, are new), with the library of
-this checkout.
+A page's example is a ```` ```python ```` block followed by ``Output:``
+(``It prints:`` in the README) and a ```` ```text ```` block. Each runs as a
+script in its own empty directory (so files it creates, such as a SQLite
+store, are new), with the library of this checkout.
 """
 
 from __future__ import annotations
@@ -15,15 +15,16 @@ from pathlib import Path
 
 import pytest
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
-EXAMPLE = re.compile(r"```python\n(.*?)```\s*\nOutput:\s*\n```text\n(.*?)```", re.S)
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+EXAMPLE = re.compile(r"```python\n(.*?)```\s*\n(?:Output:|It prints:)\s*\n```text\n(.*?)```", re.S)
 
 
 def _examples() -> list[tuple[str, str, str]]:
     found = []
-    for page in sorted(DOCS.rglob("*.md")):
+    for page in [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]:
         for number, match in enumerate(EXAMPLE.finditer(page.read_text(encoding="utf-8")), 1):
-            found.append((f"{page.relative_to(DOCS)}#{number}", match.group(1), match.group(2)))
+            found.append((f"{page.relative_to(ROOT)}#{number}", match.group(1), match.group(2)))
     return found
 
 
@@ -34,8 +35,9 @@ def test_the_docs_have_examples_with_output() -> None:
     # The pattern must keep finding them: a change of format would skip them all.
     assert len(EXAMPLES) >= 40
     pages = {name.split("#")[0] for name, _, _ in EXAMPLES}
+    assert "README.md" in pages
     assert len(list((DOCS / "builtins").glob("*.md"))) - 1 <= sum(
-        name.startswith("builtins/") for name in pages
+        name.startswith("docs/builtins/") for name in pages
     )
 
 
