@@ -234,3 +234,89 @@ def test_async_handlers_see_their_own_job_in_the_execution_context(
     assert {tag: job.get_shared_data("tag") for tag, job in jobs.items()} == {
         tag: tag for tag in jobs
     }
+
+
+class Fanner(Routine):
+    """Emits 0, 1 and 2 on ``out``, then 99 on ``side``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.define_slot("trigger", handler=self.send)
+        self.define_event("out", ["i"])
+        self.define_event("side", ["i"])
+
+    def send(self) -> None:
+        for i in range(3):
+            self.emit("out", i=i)
+        self.emit("side", i=99)
+
+
+class HeldAsyncSink(Routine):
+    """An async handler whose delivery of 0 awaits until ``release`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.first_done = threading.Event()
+        self.seen: list[int] = []
+        self.define_slot("input", handler=self.take)
+
+    async def take(self, i: int) -> None:
+        self.seen.append(i)
+        if i == 0:
+            while not self.release.is_set():
+                await asyncio.sleep(0.001)
+            self.first_done.set()
+
+
+class Blocker(Routine):
+    """A sync handler that holds its worker until ``hold`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = threading.Event()
+        self.hold = threading.Event()
+        self.define_slot("input", handler=self.take)
+
+    def take(self, i: int) -> None:
+        self.started.set()
+        self.hold.wait(PATIENCE)
+
+
+def test_pausing_while_an_async_routines_next_delivery_waits_for_a_worker_loses_nothing(
+    make_flow: Callable[..., Flow],
+) -> None:
+    flow = make_flow(execution_strategy="concurrent", max_workers=1)
+    sink, blocker = HeldAsyncSink(), Blocker()
+    flow.add_routine(Fanner(), "source")
+    flow.add_routine(sink, "sink")
+    flow.add_routine(blocker, "blocker")
+    flow.connect("source", "out", "sink", "input")
+    flow.connect("source", "side", "blocker", "input")
+    job = flow.start("source")
+    assert blocker.started.wait(PATIENCE)  # The only worker is taken.
+    sink.release.set()
+    assert sink.first_done.wait(PATIENCE)
+    # The async delivery of 0 ends on the event loop's thread and hands the
+    # routine's place to the delivery of 1, which then waits in the pool's
+    # queue for the busy worker. (The queue is internal; this state is what
+    # the test needs, and nothing public shows it.)
+    pool = flow._engine._pool  # type: ignore[union-attr]
+    deadline = time.monotonic() + PATIENCE
+    while not pool._queue and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert pool._queue
+    pauser = threading.Thread(target=flow.pause, args=(job, PATIENCE))
+    pauser.start()
+    # The pause takes the waiting delivery out of the queue; then the worker is let go.
+    while pool._queue and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert not pool._queue
+    blocker.hold.set()
+    pauser.join(PATIENCE)
+    assert job.status is JobStatus.PAUSED
+    # Resumed, the parked deliveries get the routine's place again.
+    assert flow.resume(job)
+    assert job.wait(PATIENCE), f"the job hangs: seen {sink.seen}"
+    assert job.status is JobStatus.COMPLETED
+    assert sorted(sink.seen) == [0, 1, 2]

@@ -127,9 +127,24 @@ class ConcurrentRun(JobRun):
         """Hold every delivery not yet started (caller holds ``lock``)."""
         self.paused = self.interrupted = True
         mine = self._is_mine
-        held = self.pool.extract(mine) + self.gates.extract(mine)
+        held = self.gates.extract(mine) + self._extract_queued(mine)
         # By sequence number: the pool and the gates each keep their own order.
         self.parked.extend(sorted((item for _, item, _ in held), key=lambda item: item[2]))
+
+    def _extract_queued(self, select: Callable[[Work], bool]) -> list[Work]:
+        """Take entries out of the pool's queue, giving up the routine places they hold.
+
+        An entry queued with its routine's place (one that a finished async
+        delivery handed it) would otherwise keep that place while parked,
+        and no later delivery of the routine, of any job, would run.
+        """
+        taken = self.pool.extract(select)
+        for run, item, entered in taken:
+            if entered:
+                following = _gate(run, item).leave()
+                if following is not None:
+                    following[0].pool.submit([(following[0], following[1], True)], first=True)
+        return taken
 
     def _is_mine(self, entry: Work) -> bool:
         return entry[0] is self
@@ -209,7 +224,7 @@ class ConcurrentRun(JobRun):
         def mine(work: Work) -> bool:
             return work[0] is self and work[1][2] == seq
 
-        found = self.pool.extract(mine) + self.gates.extract(mine)
+        found = self.gates.extract(mine) + self._extract_queued(mine)
         if found:
             self.outstanding -= len(found)
         else:
