@@ -17,6 +17,7 @@ from routilux import (
     Routine,
     SerializationError,
 )
+from routilux._engine.durable import SEQ_RESERVE
 from routilux._model.durable import Checkpoint
 from routilux.stores import MemoryStore, SqliteStore
 
@@ -253,3 +254,56 @@ def test_a_flow_document_with_a_bad_checkpoint_every_is_refused(value: Any) -> N
     document["checkpoint_every"] = value
     with pytest.raises(SerializationError, match="checkpoint_every"):
         Flow.deserialize(document)
+
+
+class NumberWatcher(Routine):
+    """Checks, as each delivery starts, that the store already counts its number as taken."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        super().__init__()
+        self.store = store
+        self.uncovered: list[str] = []
+        self.drained = 0
+        self.define_slot("trigger", handler=self.take)
+        self.define_slot("input", handler=self.take)
+        self.define_event("out", ["i"])
+
+    def take(self, i: int, last: int) -> None:
+        self.check()
+        if i < last:
+            self.emit("out", i=i + 1, last=last)
+
+    def on_drain(self) -> None:
+        self.drained += 1
+        self.check()
+
+    def check(self) -> None:
+        ctx = self.get_execution_context()
+        assert ctx is not None
+        assert ctx.delivery_id is not None
+        seq = int(ctx.delivery_id.rsplit(":", 1)[1])
+        if seq >= self.store.load_job(ctx.job_state.job_id).next_seq:
+            self.uncovered.append(ctx.delivery_id)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+# 10,000: past the numbers the first commits reserved, twice. SEQ_RESERVE:
+# the last message uses the last reserved number, so the drain round that
+# follows is the first to go past it.
+@pytest.mark.parametrize("last", [10_000, SEQ_RESERVE])
+def test_no_delivery_starts_with_a_number_the_store_does_not_count_as_taken(
+    strategy: str, last: int
+) -> None:
+    # After a crash, a resumed job numbers new deliveries from the store's
+    # next_seq: a number in use before the crash must never be given again.
+    store = MemoryStore()
+    watcher = NumberWatcher(store)
+    flow = Flow(execution_strategy=strategy, store=store, checkpoint_every=50, record_history=False)
+    flow.add_routine(watcher, "watcher")
+    flow.connect("watcher", "out", "watcher", "input")
+    job = flow.execute("watcher", {"i": 0, "last": last})
+    flow.shutdown()
+    assert job.status == "completed", job.error
+    assert watcher.drained == 1
+    assert store.load_job(job.job_id).deliveries == last + 2  # With the drain.
+    assert watcher.uncovered == []

@@ -21,6 +21,10 @@ __all__ = ["Durability"]
 
 logger = logging.getLogger("routilux")
 
+#: With batches, how many delivery numbers past the highest one in use the
+#: store is told are taken (see :meth:`Durability.cover`).
+SEQ_RESERVE = 4096
+
 
 class Durability:
     """Turns what happens in a job into store checkpoints.
@@ -40,6 +44,15 @@ class Durability:
     fails by itself under its policy, as without batching. The store never
     holds a state the job did not reach; after a crash, the deliveries of
     the batch that was not committed run again.
+
+    Delivery numbers (the ``n`` of a delivery id ``"{job_id}:{n}"``) are never
+    given to two deliveries, even across a crash: the store's ``next_seq``
+    is always above the number of every delivery that has started. With
+    batches, deliveries may start whose numbers no commit has recorded yet,
+    so the store is told that :data:`SEQ_RESERVE` more are taken, and the
+    batch is committed early whenever a new delivery would go past them.
+    After a crash, a resumed job numbers its new deliveries from there:
+    one that a lost batch had caused runs again under a new id.
     """
 
     def __init__(self, store: JobStore, run: JobRun, *, every: int = 1) -> None:
@@ -47,6 +60,7 @@ class Durability:
         self.run = run
         self.max_seq = 0
         self.every = every
+        self.reserve = 0 if every == 1 else SEQ_RESERVE
         self._batch = _Batch()
 
     # -- the job's start --------------------------------------------------------
@@ -54,7 +68,7 @@ class Durability:
     def create(self, entries: Sequence[Item], flow_document: dict[str, Any] | None) -> None:
         """Record the new job with its first deliveries."""
         pending = [self._stored(item) for item in entries]
-        self.max_seq = max((item[2] for item in entries), default=0)
+        self.max_seq = max((item[2] for item in entries), default=0) + self.reserve
         self.store.create_job(
             self.run.job.serialize(),
             pending=pending,
@@ -92,8 +106,7 @@ class Durability:
             (history[i], history[i + 1], history[i + 2], history[i + 3])
             for i in range(0, len(history), 4)
         ]
-        top = max((new[2] for new in staged), default=0)
-        top = max(top, max((new[2] for _, new in later), default=0))
+        top = max((item[2], *(new[2] for new in staged), *(new[2] for _, new in later)))
         if self.every > 1:
             self._stage([item[2], *cancelled], added, events, values or {}, top)
             return
@@ -142,10 +155,29 @@ class Durability:
         if shared is not None:
             batch.shared = shared
             job._shared_dirty = False
-        self.max_seq = max(self.max_seq, top)
         batch.deliveries += 1
-        if batch.deliveries >= self.every:
+        if top > self.max_seq:
+            # Past the numbers the store knows are taken: commit before any of
+            # these deliveries starts, with a new reserve.
+            self.max_seq = top + self.reserve
+            self._commit(self._checkpoint(), 0)
+        elif batch.deliveries >= self.every:
             self.flush()
+
+    def cover(self, seq: int) -> None:
+        """Make sure the store knows ``seq`` is taken before a delivery with it starts.
+
+        For deliveries numbered outside a checkpoint (``on_drain`` rounds),
+        with batches; without them, every started delivery's number is
+        covered by a commit already.
+
+        Raises:
+            SerializationError: A value can no longer be stored.
+            StoreError: The store failed.
+        """
+        if self.reserve and seq > self.max_seq:
+            self.max_seq = seq + self.reserve
+            self._commit(self._checkpoint(), 0)
 
     def flush(self) -> None:
         """Commit the batch of successful deliveries, if there is one.

@@ -247,7 +247,16 @@ class JobRun:
         if not drainers or self.drain_mark == self.deliveries:
             return []
         self.drain_mark = self.deliveries + len(drainers)
-        return [(target, {}, next(self.counter), 1) for target in self.plan.drain_targets()]
+        items: list[Item] = [
+            (target, {}, next(self.counter), 1) for target in self.plan.drain_targets()
+        ]
+        if self.durable is not None and items:
+            try:
+                self.durable.cover(items[-1][2])
+            except (RoutiluxError, OSError) as exc:
+                self.stop(f"The job store failed: {type(exc).__name__}: {exc}")
+                return []
+        return items
 
     def progress(self) -> JobProgress:
         """A snapshot of the job's counters (read without the lock: approximate)."""
