@@ -83,7 +83,9 @@ class Flow(FlowJobs):
             committed together (a failure, a pause and the job's end commit at
             once), which is several times cheaper per delivery; after a crash,
             up to ``n`` - 1 finished deliveries whose commit had not been
-            made run again (still at least once, never lost).
+            made run again (still at least once, never lost; those that
+            another delivery of the lost batch had emitted, under new
+            delivery ids).
 
     Raises:
         DefinitionError: An argument is out of range.
