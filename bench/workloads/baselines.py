@@ -1,8 +1,11 @@
-"""(d) and the asyncio baselines: the shapes of (a), (b) and (c) without routilux."""
+"""(d), the asyncio and dispatcher baselines: the shapes of (a), (b) and (c) without routilux."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from bench.measure import Result, Timer, expect
@@ -12,6 +15,7 @@ __all__ = [
     "run_asyncio_chain",
     "run_asyncio_executes",
     "run_asyncio_fanout",
+    "run_dispatcher_chain",
     "run_plain_chain",
 ]
 
@@ -60,6 +64,93 @@ def run_plain_chain(n: int) -> Result:
         for i in range(n):
             first.on(i=i)
     counts = _expect_sink(sink.count, sink.total, n)
+    return Result.per_operation(timer, n * (STAGES + 1), counts)
+
+
+class Dispatcher:
+    """A bare-bones event dispatcher: a deque of (handler, message), keyword handlers.
+
+    No delivery ids, no error handling, no locks, no job state: an emit
+    appends one ``(handler, message)`` tuple per connected handler, and
+    :meth:`run` pops and calls them, first in first out. With ``history``
+    it also appends a ``(source, event, message, time.time())`` tuple per
+    emit to a list, as a workflow engine's history does.
+    """
+
+    def __init__(self, history: bool) -> None:
+        self.queue: deque[tuple[Callable[..., None], dict[str, Any]]] = deque()
+        self.routes: dict[tuple[str, str], list[Callable[..., None]]] = {}
+        self.history: list[tuple[str, str, dict[str, Any], float]] | None = [] if history else None
+
+    def connect(self, source: str, event: str, handler: Callable[..., None]) -> None:
+        """Call ``handler`` with every message ``source`` emits on ``event``."""
+        self.routes.setdefault((source, event), []).append(handler)
+
+    def emit(self, source: str, event: str, **data: Any) -> None:
+        """Queue ``data`` for every handler connected to ``source``'s ``event``."""
+        if self.history is not None:
+            self.history.append((source, event, data, time.time()))
+        for handler in self.routes.get((source, event), ()):
+            self.queue.append((handler, data))
+
+    def run(self) -> None:
+        """Call the queued handlers until none is left."""
+        queue = self.queue
+        popleft = queue.popleft
+        while queue:
+            handler, data = popleft()
+            handler(**data)
+
+
+class DispatchedStage:
+    """Emits every message it receives on its ``out`` event."""
+
+    def __init__(self, dispatcher: Dispatcher, name: str) -> None:
+        self.dispatcher = dispatcher
+        self.name = name
+
+    def on(self, **kw: Any) -> None:
+        """Forward the message."""
+        self.dispatcher.emit(self.name, "out", **kw)
+
+
+class DispatchedSource:
+    """Emits ``{"i": i}`` for each ``i`` below ``n``."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+
+    def start(self, n: int) -> None:
+        """Emit the messages."""
+        for i in range(n):
+            self.dispatcher.emit("source", "out", i=i)
+
+
+def run_dispatcher_chain(n: int, history: bool) -> Result:
+    """The chain on a bare-bones :class:`Dispatcher`; microseconds per hop.
+
+    The source's one call emits ``n`` messages; each goes through 10 stages
+    to the counting sink, every hop through the dispatcher's deque. A hop
+    is one call of a stage's or the sink's ``on(**kw)``: ``n * 11``, as in
+    (a). The timer covers queueing the source's call and running the
+    dispatcher until its queue is empty.
+    """
+    dispatcher = Dispatcher(history)
+    source = DispatchedSource(dispatcher)
+    sink = PlainSink()
+    previous = "source"
+    for k in range(1, STAGES + 1):
+        stage = DispatchedStage(dispatcher, f"stage_{k}")
+        dispatcher.connect(previous, "out", stage.on)
+        previous = stage.name
+    dispatcher.connect(previous, "out", sink.on)
+    with Timer() as timer:
+        dispatcher.queue.append((source.start, {"n": n}))
+        dispatcher.run()
+    counts = _expect_sink(sink.count, sink.total, n)
+    if dispatcher.history is not None:
+        expect("history tuples", len(dispatcher.history), n * (STAGES + 1))
+        counts["history_records"] = len(dispatcher.history)
     return Result.per_operation(timer, n * (STAGES + 1), counts)
 
 

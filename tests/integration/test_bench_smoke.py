@@ -14,6 +14,8 @@ WORKLOADS = {
     "a-nohist",
     "a-asyncio",
     "a-asyncio-handoff",
+    "a-dispatch",
+    "a-dispatch-hist",
     "b",
     "b-asyncio",
     "c",
@@ -100,6 +102,10 @@ def test_quick_run_writes_verified_results_for_every_workload(tmp_path: Path) ->
     for name, reference in (("a", "a-asyncio"), ("b", "b-asyncio"), ("c", "c-asyncio")):
         assert document["workloads"][name]["reference"] == reference, name
         assert document["workloads"][name]["ratio_to_reference"] is not None, name
+    dispatched = document["workloads"]["a-dispatch-hist"]["counts"]
+    assert dispatched["sink_received"] == dispatched["messages"] == 2000
+    assert dispatched["history_records"] == dispatched["hops"] == 2000 * 11
+    assert "history_records" not in document["workloads"]["a-dispatch"]["counts"]
     fanout_asyncio = document["workloads"]["b-asyncio"]["counts"]
     assert fanout_asyncio["counted_deliveries"] == fanout_asyncio["messages"] * 16
     assert fanout_asyncio["aggregator_received"] == fanout_asyncio["messages"] * 8

@@ -220,3 +220,39 @@ def test_unknown_merge_strategy_raises_when_the_slot_is_defined(strategy: object
 def test_merge_callable_type_is_accepted() -> None:
     merge: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] = summing
     assert Sink(merge).slot.merge_strategy is summing
+
+
+def test_slot_deliver_keeps_a_copy_of_the_callers_message() -> None:
+    sink = Sink()
+    slot = sink.get_slot("input")
+    message = {"x": 1}
+    slot.deliver(message)
+    message["x"] = 2
+    assert dict(slot.data) == {"x": 1}
+
+
+class Scribbler(Routine):
+    """Changes the dict its ``data`` handler receives."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.slot = self.define_slot("input", handler=self.scribble)
+
+    def scribble(self, data: dict[str, Any]) -> None:
+        data["x"] = "changed"
+
+
+def test_a_handler_changing_its_message_changes_no_other_slot() -> None:
+    flow = Flow()
+    flow.add_routine(Source(), "source")
+    scribbler, sink = Scribbler(), Sink()
+    flow.add_routine(scribbler, "scribbler")
+    flow.add_routine(sink, "sink")
+    flow.connect("source", "out", "scribbler", "input")
+    flow.connect("source", "out", "sink", "input")
+    job = flow.execute("source", entry_params={"messages": [{"x": 1}]})
+    assert dict(scribbler.slot.data) == {"x": 1}
+    assert dict(sink.slot.data) == {"x": 1}
+    assert sink.received == [{"x": 1}]
+    emitted = [record.data for record in job.execution_history if record.event_name == "out"]
+    assert emitted == [{"x": 1}]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
+from collections.abc import Iterable, Iterator
 from inspect import isawaitable
+from itertools import chain
 from typing import Any
 
 from routilux._engine.frame import DeliveryFrame
@@ -14,7 +16,57 @@ from routilux._model.context import CURRENT_FRAME
 from routilux._model.records import PendingDelivery
 from routilux._model.status import JobStatus
 
-__all__ = ["SequentialRun"]
+__all__ = ["ReadyQueue", "SequentialRun"]
+
+
+class ReadyQueue:
+    """The deliveries ready to run, first in first out, stored flat.
+
+    Each delivery takes four consecutive entries of one deque (target, data,
+    sequence number, attempt) instead of one tuple. A tuple that holds a
+    message dict can never be untracked by the garbage collector; with
+    thousands of deliveries waiting, those tuples outlive the young
+    generations and set off full collections, which then walk the whole
+    heap (the kept history included). The flat deque is one object.
+    """
+
+    __slots__ = ("flat",)
+
+    def __init__(self) -> None:
+        self.flat: deque[Any] = deque()
+
+    def __len__(self) -> int:
+        return len(self.flat) >> 2
+
+    def __bool__(self) -> bool:
+        return bool(self.flat)
+
+    def __iter__(self) -> Iterator[Item]:
+        flat = iter(self.flat)
+        return zip(flat, flat, flat, flat, strict=True)
+
+    def append(self, item: Item) -> None:
+        self.flat.extend(item)
+
+    def extend(self, items: Iterable[Item]) -> None:
+        self.flat.extend(chain.from_iterable(items))
+
+    def first(self) -> Item:
+        flat = self.flat
+        return (flat[0], flat[1], flat[2], flat[3])
+
+    def clear(self) -> None:
+        self.flat.clear()
+
+    def remove_seq(self, seq: int) -> bool:
+        """Drop the delivery numbered ``seq``; return whether it was there."""
+        items = list(self)
+        kept = [item for item in items if item[2] != seq]
+        if len(kept) == len(items):
+            return False
+        self.flat.clear()
+        self.extend(kept)
+        return True
 
 
 class SequentialRun(JobRun):
@@ -26,7 +78,7 @@ class SequentialRun(JobRun):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.queue: deque[Item] = deque()
+        self.queue = ReadyQueue()
         self.timers: list[tuple[float, int, Item]] = []
         self.driving = False
 
@@ -53,10 +105,7 @@ class SequentialRun(JobRun):
             self.timers[:] = kept  # In place: the drive loop holds the list.
             heapq.heapify(self.timers)
             return
-        for item in self.queue:  # Due already, but not run yet.
-            if item[2] == seq:
-                self.queue.remove(item)
-                return
+        self.queue.remove_seq(seq)  # Due already, but not run yet.
 
     def drain(self) -> bool:
         """Queue a round of ``on_drain`` deliveries if one is due; return whether it was."""
@@ -163,8 +212,9 @@ class SequentialRun(JobRun):
 # The engine's hot path stays in one function on purpose: a helper call per
 # delivery would cost more than the branches it hides.
 def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
-    queue = run.queue
+    queue = run.queue.flat
     popleft = queue.popleft
+    flatten = chain.from_iterable
     staged = frame.staged
     staged_history = frame.history
     later = frame.later
@@ -187,32 +237,38 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
                 if run.drain():
                     continue
                 break
-            if (count >= limit or run.deadline is not None) and run.halt(queue[0], count):
+            if (count >= limit or run.deadline is not None) and run.halt(run.queue.first(), count):
                 break
-            item = popleft()
+            # Four entries per delivery: see ReadyQueue.
+            target = popleft()
+            data = popleft()
+            frame.seq = seq = popleft()
+            attempt = popleft()
             count += 1
             run.deliveries = count  # Read by checkpoints and progress displays.
-            target = item[0]
             invocations[target.index] += 1
             frame.target = target
-            frame.seq = item[2]
             try:
                 if target.routine._timeout is None or target.slot.is_async:
-                    result = target.deliver(item[1])
+                    result = target.deliver(data)
                     if result is not None and isawaitable(result):
                         run.await_result(result, target)
                 else:
-                    frame.adopt(deliver_with_timeout(run, item, target.routine._timeout))
+                    frame.adopt(
+                        deliver_with_timeout(
+                            run, (target, data, seq, attempt), target.routine._timeout
+                        )
+                    )
             except Exception as exc:  # The user's handler: any failure goes to its policy.
                 frame.clear()
-                run.fail(item, exc)
+                run.fail((target, data, seq, attempt), exc)
                 continue
             acquire()
             try:
                 if run.ended:
                     break
                 if (durable is not None or frame.extra or book.by_seq) and run.prepare_commit(
-                    item, frame
+                    (target, data, seq, attempt), frame
                 ) != "ok":
                     continue
                 if staged_history:
@@ -221,7 +277,10 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
                     if len(history) > history_cap:
                         run.trim_history()
                 if staged:
-                    queue.extend(staged)
+                    if len(staged) == 1:  # A chain's hop: no iterator to build.
+                        queue.extend(staged[0])
+                    else:
+                        queue.extend(flatten(staged))
                     staged.clear()
                 if later:
                     run.schedule(later)

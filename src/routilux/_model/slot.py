@@ -85,7 +85,8 @@ class Slot:
         Returns:
             What the handler returned (an awaitable for ``async def`` handlers).
         """
-        return self._deliver(message)
+        # A copy: the slot keeps the message it merges, and this one is the caller's.
+        return self._deliver(dict(message))
 
     def reset(self) -> None:
         """Forget the data merged so far."""
@@ -108,14 +109,16 @@ class Slot:
         if handler is not None:
             # The common case, on the engine's hot path: no invoker in between.
             def deliver_keys(message: Mapping[str, Any]) -> Any:
-                self._data = dict(message)
+                self._data = message  # type: ignore[assignment]
                 return handler(**message)
 
             return deliver_keys
 
         def deliver(message: Mapping[str, Any]) -> Any:
-            # A copy: one message object is shared by every slot it fans out to.
-            self._data = dict(message)
+            # No copy: the engine's messages are dicts it never changes once
+            # emitted (a slot that fans them out shares them), and the slot
+            # only shows its data read-only.
+            self._data = message  # type: ignore[assignment]
             return invoke(message) if invoke else None
 
         return deliver
