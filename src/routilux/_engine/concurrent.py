@@ -190,7 +190,7 @@ class ConcurrentRun(JobRun):
                     self.job._history.extend(frame.history)
                     if len(self.job._history) > self.history_cap:
                         self.trim_history()
-                new = list(frame.staged)
+                new = frame.staged_items()
                 self.outstanding += len(new) + len(frame.later) - 1
                 for delay, delayed in frame.later:
                     self.retry_later(delay, delayed)

@@ -29,7 +29,10 @@ class DeliveryFrame:
         run: The job being run.
         target: The slot whose handler is running.
         seq: The number of the delivery running.
-        staged: Deliveries emitted by the running handler.
+        staged: Deliveries emitted by the running handler, flat: four
+            entries (target, data, sequence number, attempt) per delivery,
+            as the sequential strategy's ready queue keeps them (see
+            :meth:`staged_items` for tuples).
         history: History records of the running handler's emits.
         later: Deliveries the running handler scheduled with a delay.
         values: Job values the running handler set, by routine id.
@@ -57,7 +60,7 @@ class DeliveryFrame:
         self.target: Target = target  # type: ignore[assignment]
         self.seq = 0
         self.record_history = record_history
-        self.staged: list[Item] = []
+        self.staged: list[Any] = []
         self.history: list[Any] = []
         self.later: list[tuple[float, Item]] = []
         self.values: dict[str, dict[str, Any]] = {}
@@ -77,9 +80,14 @@ class DeliveryFrame:
         if self.record_history:
             self.history += (rid, event_name, data, _now())
         counter = self.run.counter
-        append = self.staged.append
+        staged = self.staged
         for t in targets:
-            append((t, data if t.mapping is None else t.remap(data), next(counter), 1))
+            staged += (t, data if t.mapping is None else t.remap(data), next(counter), 1)
+
+    def staged_items(self) -> list[Item]:
+        """The staged deliveries, one ``(target, data, seq, attempt)`` tuple each."""
+        flat = iter(self.staged)
+        return list(zip(flat, flat, flat, flat, strict=True))
 
     def _routine_id(self, routine: Routine) -> str:
         target = self.target

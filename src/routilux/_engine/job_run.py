@@ -328,7 +328,7 @@ class JobRun:
         try:
             self.durable.delivered(
                 item,
-                frame.staged,
+                frame.staged_items(),
                 frame.history,
                 frame.later,
                 cancelled=dropped,

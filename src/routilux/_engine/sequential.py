@@ -27,7 +27,9 @@ class ReadyQueue:
     message dict can never be untracked by the garbage collector; with
     thousands of deliveries waiting, those tuples outlive the young
     generations and set off full collections, which then walk the whole
-    heap (the kept history included). The flat deque is one object.
+    heap (the kept history included). The flat deque is one object, and a
+    handler's emits are staged flat too (``DeliveryFrame.staged``), so they
+    join the queue with one ``extend``.
     """
 
     __slots__ = ("flat",)
@@ -214,7 +216,6 @@ class SequentialRun(JobRun):
 def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
     queue = run.queue.flat
     popleft = queue.popleft
-    flatten = chain.from_iterable
     staged = frame.staged
     staged_history = frame.history
     later = frame.later
@@ -277,10 +278,7 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
                     if len(history) > history_cap:
                         run.trim_history()
                 if staged:
-                    if len(staged) == 1:  # A chain's hop: no iterator to build.
-                        queue.extend(staged[0])
-                    else:
-                        queue.extend(flatten(staged))
+                    queue.extend(staged)  # Both flat: see ReadyQueue.
                     staged.clear()
                 if later:
                     run.schedule(later)
