@@ -256,3 +256,30 @@ def test_a_handler_changing_its_message_changes_no_other_slot() -> None:
     assert sink.received == [{"x": 1}]
     emitted = [record.data for record in job.execution_history if record.event_name == "out"]
     assert emitted == [{"x": 1}]
+
+
+class InPlace(Routine):
+    """Changes its override slot's ``_data`` in place, as a routine may."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.slot = self.define_slot("input", handler=self.take)
+
+    def take(self, **message: Any) -> None:
+        self.slot._data["x"] = "changed"
+
+
+def test_changing_slot_data_in_place_changes_no_message() -> None:
+    flow = Flow()
+    flow.add_routine(Source(), "source")
+    in_place, sink = InPlace(), Sink()
+    flow.add_routine(in_place, "in_place")
+    flow.add_routine(sink, "sink")
+    flow.connect("source", "out", "in_place", "input")
+    flow.connect("source", "out", "sink", "input")
+    job = flow.execute("source", entry_params={"messages": [{"x": 1}]})
+    assert dict(in_place.slot.data) == {"x": "changed"}
+    assert sink.received == [{"x": 1}]
+    assert dict(sink.slot.data) == {"x": 1}
+    emitted = [record.data for record in job.execution_history if record.event_name == "out"]
+    assert emitted == [{"x": 1}]

@@ -85,8 +85,7 @@ class Slot:
         Returns:
             What the handler returned (an awaitable for ``async def`` handlers).
         """
-        # A copy: the slot keeps the message it merges, and this one is the caller's.
-        return self._deliver(dict(message))
+        return self._deliver(message)
 
     def reset(self) -> None:
         """Forget the data merged so far."""
@@ -109,16 +108,17 @@ class Slot:
         if handler is not None:
             # The common case, on the engine's hot path: no invoker in between.
             def deliver_keys(message: Mapping[str, Any]) -> Any:
-                self._data = message  # type: ignore[assignment]
+                # A copy, as below.
+                self._data = dict(message)
                 return handler(**message)
 
             return deliver_keys
 
         def deliver(message: Mapping[str, Any]) -> Any:
-            # No copy: the engine's messages are dicts it never changes once
-            # emitted (a slot that fans them out shares them), and the slot
-            # only shows its data read-only.
-            self._data = message  # type: ignore[assignment]
+            # A copy: one message object is shared by every slot it fans out
+            # to and by the job's history, and ``slot._data`` is the
+            # routine's own to change in place.
+            self._data = dict(message)
             return invoke(message) if invoke else None
 
         return deliver
