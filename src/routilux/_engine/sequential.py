@@ -48,16 +48,20 @@ class ReadyQueue:
         return zip(flat, flat, flat, flat, strict=True)
 
     def append(self, item: Item) -> None:
+        """Queue ``item`` behind the others."""
         self.flat.extend(item)
 
     def extend(self, items: Iterable[Item]) -> None:
+        """Queue ``items``, in order, behind the others."""
         self.flat.extend(chain.from_iterable(items))
 
     def first(self) -> Item:
+        """The delivery that runs next (the queue must not be empty)."""
         flat = self.flat
         return (flat[0], flat[1], flat[2], flat[3])
 
     def clear(self) -> None:
+        """Drop every queued delivery."""
         self.flat.clear()
 
     def remove_seq(self, seq: int) -> bool:
