@@ -332,4 +332,11 @@ def _choices(choices: Any, where: str) -> tuple[Any, ...] | None:
             f"DataValidator {where}['choices'] must be a list of allowed values, "
             f"not {type(choices).__name__}."
         )
+    if isinstance(choices, (set, frozenset)):
+        # A set has no order of its own (strings iterate in an order that
+        # changes from process to process): sort, so messages never vary.
+        try:
+            return tuple(sorted(choices))
+        except TypeError:  # Values of kinds that do not compare.
+            return tuple(sorted(choices, key=lambda c: (type(c).__name__, repr(c))))
     return tuple(choices)

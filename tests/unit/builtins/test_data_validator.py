@@ -293,6 +293,16 @@ def test_choices_are_compared_after_coercion(make_flow: MakeFlow) -> None:
     assert valid == [{"n": 2}]
 
 
+def test_a_set_of_choices_is_named_in_sorted_order(make_flow: MakeFlow) -> None:
+    # {8, 1} iterates as 8, 1; the message must not depend on a set's order,
+    # which for strings changes from process to process.
+    assert list({8, 1}) == [8, 1]
+    errors = errors_of(make_flow, {"n": 5}, rules={"n": {"choices": {8, 1}}})
+    assert errors[0]["message"] == "'n' must be one of 1, 8, got int 5."
+    mixed = errors_of(make_flow, {"n": 5}, rules={"n": {"choices": {"b", 2, "a"}}})
+    assert mixed[0]["message"] == "'n' must be one of 2, 'a', 'b', got int 5."
+
+
 @pytest.mark.parametrize("data", [None, [1], "text", 3])
 def test_data_that_is_not_a_dict_is_invalid(make_flow: MakeFlow, data: Any) -> None:
     job, _, invalid = run(make_flow, [data], rules={"a": {}})
