@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,8 @@ def deliver_with_timeout(run: JobRun, item: Item, timeout: float) -> DeliveryFra
 
     The delivery gets a frame of its own, so a handler that overruns and
     emits later cannot touch the job: its late output lands in a frame
-    nobody reads.
+    nobody reads. When the time is up, the message is taken back out of the
+    slot's data (as for any failed delivery), even while the handler runs on.
 
     Returns:
         The frame holding what the handler emitted.
@@ -36,11 +37,12 @@ def deliver_with_timeout(run: JobRun, item: Item, timeout: float) -> DeliveryFra
     frame.seq = item[2]
     outcome: list[BaseException | None] = []
     done = threading.Event()
+    merge = _MergeHandle()
 
     def call() -> None:
         token = CURRENT_FRAME.set(frame)
         try:
-            result = target.deliver(data)
+            result = target.slot.deliver_reporting(data, merge.made)
             if result is not None and isawaitable(result):
                 # A sync callable that returned an awaitable: await it on this
                 # thread's own loop, as the job's loop may be busy elsewhere.
@@ -56,11 +58,37 @@ def deliver_with_timeout(run: JobRun, item: Item, timeout: float) -> DeliveryFra
     # handler that overran its timeout may finish later, or never.
     run.threads.start(call, f"routilux-handler-{target.routine_id}", daemon=True)
     if not done.wait(timeout) or not outcome:
+        merge.abandon()
         raise run.handler_timeout(target, timeout)
     error = outcome[0]
     if error is not None:
         raise error
     return frame
+
+
+class _MergeHandle:
+    """The undo of a timed delivery's merge, between its thread and the caller's."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._undo: Callable[[], None] | None = None
+        self._abandoned = False
+
+    def made(self, undo: Callable[[], None]) -> None:
+        """The handler's thread merged the message (undo now if the caller gave up)."""
+        with self._lock:
+            self._undo = undo
+            abandoned = self._abandoned
+        if abandoned:
+            undo()
+
+    def abandon(self) -> None:
+        """The caller gave up on the handler: take its message back out of the slot."""
+        with self._lock:
+            self._abandoned = True
+            undo = self._undo
+        if undo is not None:
+            undo()
 
 
 async def _await(awaitable: Awaitable[Any]) -> Any:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from inspect import isawaitable
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,10 @@ __all__ = ["MergeFunction", "Slot"]
 MergeFunction = Callable[[dict[str, Any], dict[str, Any]], Mapping[str, Any]]
 _Invoke = Callable[[Mapping[str, Any]], Any]
 _NAMED_STRATEGIES = ("override", "append")
+#: In an append undo: the key held a list before the delivery.
+_KEEP: Any = object()
+#: In an append undo: the key was absent before the delivery.
+_ABSENT: Any = object()
 
 
 class Slot:
@@ -44,6 +49,7 @@ class Slot:
     __slots__ = (
         "_data",
         "_deliver",
+        "_invoke",
         "_lock",
         "handler",
         "is_async",
@@ -71,8 +77,9 @@ class Slot:
         self.merge_strategy = merge_strategy
         self._data: dict[str, Any] = {}
         self._lock = threading.Lock()
-        self._deliver = self._build_deliver(where)
         self.is_async = handler is not None and _is_coroutine_function(handler)
+        self._invoke: _Invoke | None = None
+        self._deliver = self._build_deliver(where)
 
     @property
     def data(self) -> Mapping[str, Any]:
@@ -82,80 +89,164 @@ class Slot:
     def deliver(self, message: Mapping[str, Any]) -> Any:
         """Merge ``message`` into the slot and call the handler.
 
+        If the handler raises (or, for an ``async def`` handler, the
+        awaitable it returned raises or is cancelled), the slot's data is
+        put back as it was before the merge: a failed delivery leaves no
+        trace in it, so a retry merges its message once.
+
         Returns:
             What the handler returned (an awaitable for ``async def`` handlers).
         """
         return self._deliver(message)
 
+    def deliver_reporting(
+        self, message: Mapping[str, Any], merged: Callable[[Callable[[], None]], None]
+    ) -> Any:
+        """As :meth:`deliver`, and hand the merge's undo to ``merged`` before the call.
+
+        For a caller that may give up on the handler (a timeout): it can
+        then take the message back out of the slot while the handler runs.
+        The undo does something once at most, however often it is called.
+        """
+        passed, undo = self._merge(message)
+        merged(undo)
+        return _call_undoing(self._invoke, passed, undo)
+
     def reset(self) -> None:
         """Forget the data merged so far."""
         self._data = {}
+
+    # -- merging ------------------------------------------------------------------
+    #
+    # Each merge returns what the handler receives and an undo, which puts the
+    # data back as it was if nothing else replaced it since: a handler may set
+    # ``slot._data`` itself (as the seed's aggregator resets it), and what it
+    # set stays.
+
+    def _merge(self, message: Mapping[str, Any]) -> tuple[Mapping[str, Any], Callable[[], None]]:
+        strategy = self.merge_strategy
+        if strategy == "override":
+            return self._merge_override(message)
+        if strategy == "append":
+            return self._merge_append(message)
+        return self._merge_callable(message)
+
+    def _restore(self, replaced: dict[str, Any], previous: dict[str, Any]) -> None:
+        # A no-op if the data is no longer what the delivery set.
+        if self._data is replaced:
+            self._data = previous
+
+    def _merge_override(
+        self, message: Mapping[str, Any]
+    ) -> tuple[Mapping[str, Any], Callable[[], None]]:
+        previous = self._data
+        # A copy: one message object is shared by every slot it fans out to
+        # and by the job's history, and ``slot._data`` is the routine's own
+        # to change in place.
+        data = self._data = dict(message)
+        return message, _once(lambda: self._restore(data, previous))
+
+    def _merge_append(
+        self, message: Mapping[str, Any]
+    ) -> tuple[Mapping[str, Any], Callable[[], None]]:
+        added: list[tuple[str, list[Any], Any, Any]] = []
+        with self._lock:
+            data = self._data
+            for key, value in message.items():
+                values = data.get(key)
+                if type(values) is list:
+                    values.append(value)
+                    added.append((key, values, value, _KEEP))
+                else:
+                    # A value put there by hand starts the list, so nothing is lost.
+                    new = data[key] = [value] if values is None else [values, value]
+                    added.append((key, new, value, _ABSENT if values is None else values))
+
+        def undo() -> None:
+            with self._lock:
+                if self._data is data:
+                    for key, values, value, before in reversed(added):
+                        _take_back(data, key, values, value, before)
+
+        return message, _once(undo)
+
+    def _merge_callable(
+        self, message: Mapping[str, Any]
+    ) -> tuple[Mapping[str, Any], Callable[[], None]]:
+        merge = self.merge_strategy
+        assert callable(merge)  # Checked in __init__.
+        with self._lock:
+            previous = self._data
+            merged = merge(dict(previous), dict(message))
+            if not isinstance(merged, Mapping):
+                raise ExecutionError(
+                    f"The merge function of {self._where()} returned {type(merged).__name__}; "
+                    "it must return a dict."
+                )
+            data = self._data = dict(merged)
+        return merged, _once(lambda: self._restore(data, previous))
+
+    # -- the delivery function ---------------------------------------------------
 
     def _build_deliver(self, where: str) -> _Invoke:
         invoke = (
             build_invoker(self.handler, where=where, slot_name=self.name) if self.handler else None
         )
-        strategy = self.merge_strategy
-        if strategy == "override":
+        self._invoke = invoke
+        if self.merge_strategy == "override" and not self.is_async:
             return self._override_then(invoke)
-        if strategy == "append":
-            return self._append_then(invoke)
-        assert callable(strategy)  # Checked in __init__.
-        return self._merge_then(invoke, strategy, where)
+        merge = self._merge
+
+        def deliver(message: Mapping[str, Any]) -> Any:
+            passed, undo = merge(message)
+            return _call_undoing(invoke, passed, undo)
+
+        return deliver
 
     def _override_then(self, invoke: _Invoke | None) -> _Invoke:
+        # The common case, on the engine's hot path: the merge inlined, and
+        # no undo made unless the handler fails.
+        restore = self._restore
+
+        def undoing(result: Any, data: dict[str, Any], previous: dict[str, Any]) -> Any:
+            # A sync callable that returned an awaitable.
+            return _undo_if_raises(result, _once(lambda: restore(data, previous)))
+
         handler = getattr(invoke, "passes_every_key_to", None)
         if handler is not None:
-            # The common case, on the engine's hot path: no invoker in between.
+            # No invoker in between: one call fewer.
             def deliver_keys(message: Mapping[str, Any]) -> Any:
-                # A copy, as below.
-                self._data = dict(message)
-                return handler(**message)
+                previous = self._data
+                data = self._data = dict(message)  # A copy, as in _merge_override.
+                try:
+                    result = handler(**message)
+                except BaseException:
+                    restore(data, previous)
+                    raise
+                if result is not None and isawaitable(result):
+                    return undoing(result, data, previous)
+                return result
 
             return deliver_keys
 
         def deliver(message: Mapping[str, Any]) -> Any:
-            # A copy: one message object is shared by every slot it fans out
-            # to and by the job's history, and ``slot._data`` is the
-            # routine's own to change in place.
-            self._data = dict(message)
-            return invoke(message) if invoke else None
+            previous = self._data
+            data = self._data = dict(message)
+            if invoke is None:
+                return None
+            try:
+                result = invoke(message)
+            except BaseException:
+                restore(data, previous)
+                raise
+            if result is not None and isawaitable(result):
+                return undoing(result, data, previous)
+            return result
 
         return deliver
 
-    def _append_then(self, invoke: _Invoke | None) -> _Invoke:
-        def deliver(message: Mapping[str, Any]) -> Any:
-            with self._lock:
-                data = self._data
-                for key, value in message.items():
-                    values = data.get(key)
-                    if type(values) is list:
-                        values.append(value)
-                    else:
-                        # A value put there by hand starts the list, so nothing is lost.
-                        data[key] = [value] if values is None else [values, value]
-            return invoke(message) if invoke else None
-
-        return deliver
-
-    def _merge_then(
-        self,
-        invoke: _Invoke | None,
-        merge: MergeFunction,
-        where: str,
-    ) -> _Invoke:
-        def deliver(message: Mapping[str, Any]) -> Any:
-            with self._lock:
-                merged = merge(dict(self._data), dict(message))
-                if not isinstance(merged, Mapping):
-                    raise ExecutionError(
-                        f"The merge function of {where} returned {type(merged).__name__}; "
-                        "it must return a dict."
-                    )
-                self._data = dict(merged)
-            return invoke(merged) if invoke else None
-
-        return deliver
+    def _where(self) -> str:
+        return f"slot {self.name!r} of routine {type(self.routine).__name__}"
 
     def __repr__(self) -> str:
         return f"<Slot {self.name!r} of {type(self.routine).__name__}>"
@@ -164,3 +255,55 @@ class Slot:
 def _is_coroutine_function(handler: Callable[..., Any]) -> bool:
     call = getattr(handler, "__call__", None)  # noqa: B004 - an object with an async __call__
     return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(call)
+
+
+def _once(undo: Callable[[], None]) -> Callable[[], None]:
+    """``undo``, made to run once at most however often it is called."""
+    pending = [undo]
+
+    def run() -> None:
+        if pending:
+            pending.pop()()
+
+    return run
+
+
+def _call_undoing(
+    invoke: _Invoke | None, passed: Mapping[str, Any], undo: Callable[[], None]
+) -> Any:
+    """Call the handler with ``passed``; ``undo`` the merge if it fails."""
+    if invoke is None:
+        return None
+    try:
+        result = invoke(passed)
+    except BaseException:
+        undo()
+        raise
+    if result is not None and isawaitable(result):
+        return _undo_if_raises(result, undo)
+    return result
+
+
+async def _undo_if_raises(awaitable: Awaitable[Any], undo: Callable[[], None]) -> Any:
+    try:
+        return await awaitable
+    except BaseException:  # A failure or a cancellation: the delivery did not happen.
+        undo()
+        raise
+
+
+def _take_back(data: dict[str, Any], key: str, values: list[Any], value: Any, before: Any) -> None:
+    """Take ``value`` back out of the list ``values`` the append put it in at ``key``."""
+    if data.get(key) is not values:
+        return  # The handler replaced the list: what it set stays.
+    for i in range(len(values) - 1, -1, -1):
+        if values[i] is value:
+            del values[i]
+            break
+    if before is _KEEP:
+        return
+    if before is _ABSENT:
+        if not values:
+            del data[key]
+    elif len(values) == 1 and values[0] is before:
+        data[key] = before
