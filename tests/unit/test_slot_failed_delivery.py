@@ -47,7 +47,7 @@ class Flaky(Routine):
     def on(self, **message: Any) -> None:
         self.check(message)
 
-    def on_named(self, v: int, n: int = 0, sum: int = 0) -> None:  # noqa: A002
+    def on_named(self, v: int, n: int = 0, sum: int = 0) -> None:
         self.check({"v": v})
 
     def check(self, message: dict[str, Any]) -> None:
