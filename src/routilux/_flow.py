@@ -205,14 +205,18 @@ class Flow(FlowJobs):
 
         Raises:
             DefinitionError: A routine, event or slot does not exist (the
-                message lists what does), or the connection exists already.
+                message names every one that does not, and lists what
+                does), or the connection exists already.
         """
-        source = self._routine(source_id, "source")
-        target = self._routine(target_id, "target")
-        if event not in source._events:
-            raise DefinitionError(source.describe_missing("event", event, label=_label(source_id)))
-        if slot not in target._slots:
-            raise DefinitionError(target.describe_missing("slot", slot, label=_label(target_id)))
+        problems: list[str] = []
+        source = self._routine(source_id, "source", problems)
+        if source is not None and event not in source._events:
+            problems.append(source.describe_missing("event", event, label=_label(source_id)))
+        target = self._routine(target_id, "target", problems)
+        if target is not None and slot not in target._slots:
+            problems.append(target.describe_missing("slot", slot, label=_label(target_id)))
+        if problems:
+            raise DefinitionError(" ".join(problems))
         connection = Connection(source_id, event, target_id, slot, param_mapping)
         if connection in self.connections:
             raise DefinitionError(f"The flow already has the connection {connection.describe()}.")
@@ -220,13 +224,11 @@ class Flow(FlowJobs):
         self._plan = None
         return connection
 
-    def _routine(self, routine_id: str, role: str) -> Routine:
+    def _routine(self, routine_id: str, role: str, problems: list[str]) -> Routine | None:
         routine = self.routines.get(routine_id)
         if routine is None:
             known = ", ".join(repr(r) for r in self.routines) or "none"
-            raise DefinitionError(
-                f"The flow has no {role} routine {routine_id!r}; routines: {known}."
-            )
+            problems.append(f"The flow has no {role} routine {routine_id!r}; routines: {known}.")
         return routine
 
     @property

@@ -209,6 +209,26 @@ def test_connect_unknown_slot_names_it_and_lists_the_slots() -> None:
         flow.connect("source", "output", "fetcher", "inptu")
 
 
+@pytest.mark.parametrize(
+    ("source", "event", "target", "slot", "named"),
+    [
+        ("source", "out", "nope", "input", ["no event 'out'", "no target routine 'nope'"]),
+        ("nope", "output", "fetcher", "in", ["no source routine 'nope'", "no slot 'in'"]),
+        ("x", "output", "y", "input", ["no source routine 'x'", "no target routine 'y'"]),
+        ("source", "out", "fetcher", "in", ["no event 'out'", "no slot 'in'"]),
+    ],
+)
+def test_connect_names_every_missing_name_at_once(
+    source: str, event: str, target: str, slot: str, named: list[str]
+) -> None:
+    flow = two_routine_flow()
+    with pytest.raises(DefinitionError) as caught:
+        flow.connect(source, event, target, slot)
+    message = str(caught.value)
+    positions = [message.index(part) for part in named]
+    assert positions == sorted(positions), message
+
+
 def test_a_failed_connect_adds_no_connection() -> None:
     flow = two_routine_flow()
     with pytest.raises(DefinitionError):
