@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -60,6 +61,30 @@ def test_an_unknown_letter_is_one_line_exit_1(
     proc = routilux("dead-letters", "show", "nope:1")
     assert proc.returncode == 1
     assert "nope:1" in error_line(proc)
+
+
+@pytest.mark.parametrize(
+    ("update", "column"),
+    [
+        ("UPDATE dead_letters SET data = 'garbage'", "dead_letters.data"),
+        ("UPDATE dead_letters SET error = '5'", "dead_letters.error"),
+    ],
+)
+def test_list_of_a_damaged_letter_is_one_line_exit_1(
+    routilux: Run,
+    workdir: Path,
+    job: dict[str, Any],
+    error_line: Callable[..., str],
+    update: str,
+    column: str,
+) -> None:
+    with sqlite3.connect(workdir / "routilux-jobs.db") as conn:
+        conn.execute(update)
+
+    proc = routilux("dead-letters", "list")
+
+    assert proc.returncode == 1, proc.stderr
+    assert f"dead letter '{job['job_id']}:3' is damaged: column {column} " in error_line(proc)
 
 
 def test_replay_runs_a_new_job_and_marks_the_letter(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -102,6 +103,37 @@ def test_show_of_an_unknown_job_is_one_line_exit_1(
     proc = routilux("jobs", "show", "nope")
     assert proc.returncode == 1
     assert "nope" in error_line(proc)
+
+
+@pytest.mark.parametrize(
+    ("update", "column"),
+    [
+        ("UPDATE jobs SET shared_data = '{oops' WHERE job_id = ?", "jobs.shared_data"),
+        ("UPDATE jobs SET extra = '[]' WHERE job_id = ?", "jobs.extra"),
+        ("UPDATE jobs SET status = 'bogus' WHERE job_id = ?", "jobs.status"),
+        (
+            'UPDATE jobs SET routine_states = \'{"step": {"deliveries": "x"}}\' WHERE job_id = ?',
+            "jobs.routine_states",
+        ),
+    ],
+)
+def test_show_and_resume_of_a_damaged_job_are_one_line_exit_1(
+    routilux: Run,
+    workdir: Path,
+    two_jobs: list[dict[str, Any]],
+    error_line: Callable[..., str],
+    update: str,
+    column: str,
+) -> None:
+    job_id = two_jobs[0]["job_id"]
+    with sqlite3.connect(workdir / "routilux-jobs.db") as conn:
+        conn.execute(update, (job_id,))
+
+    for command in ("show", "resume"):
+        proc = routilux("jobs", command, job_id)
+        assert proc.returncode == 1, proc.stderr
+        line = error_line(proc)
+        assert f"job '{job_id}' is damaged: column {column} " in line
 
 
 def test_resume_completes_a_killed_job(

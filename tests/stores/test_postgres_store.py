@@ -109,6 +109,35 @@ def test_a_schema_name_that_is_not_a_plain_identifier_is_refused(schema: str) ->
         PostgresStore("dbname=unused", schema=schema)
 
 
+@pytest.mark.parametrize(
+    ("dsn", "schema", "message"),
+    [
+        (None, "routilux", r"dsn must be a libpq connection string or URL \(a str\), not None"),
+        (b"dbname=x", "routilux", r"dsn must be a libpq connection string"),
+        ("dbname=unused", 5, r"schema=5 is not a plain SQL identifier"),
+    ],
+)
+def test_a_dsn_or_schema_that_is_not_text_is_refused(dsn: Any, schema: Any, message: str) -> None:
+    with pytest.raises(DefinitionError, match=message):
+        PostgresStore(dsn, schema=schema)
+
+
+def test_a_damaged_row_raises_a_store_error_naming_job_table_and_column(
+    pg_schema: PgSchema,
+) -> None:
+    dsn, schema = pg_schema
+    with PostgresStore(dsn, schema=schema) as store:
+        job = new_job(store)
+    with connect(dsn) as conn:
+        conn.execute(f"UPDATE \"{schema}\".jobs SET extra = '[]', status = 'bogus'")
+
+    with PostgresStore(dsn, schema=schema) as store:
+        with pytest.raises(StoreError, match=rf"job '{job.job_id}' is damaged: column jobs\.extra"):
+            store.load_job(job.job_id)
+        with pytest.raises(StoreError, match=r"column jobs\.status must be one of .*'bogus'"):
+            store.list_jobs()
+
+
 def test_a_server_that_cannot_be_reached_raises_store_error(tmp_path: Path) -> None:
     store = PostgresStore(f"host={tmp_path} port=1 dbname=none connect_timeout=2")
 

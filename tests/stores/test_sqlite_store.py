@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import store_worker
-from store_helpers import checkpoint, dead_letter, delivery, new_job
+from store_helpers import checkpoint, dead_letter, delivery, error_record, new_job
 
 from routilux import DefinitionError, StoreError
 from routilux.stores import SqliteStore
@@ -245,3 +245,122 @@ def test_threads_reading_while_others_write_see_whole_checkpoints(tmp_path: Path
 
     assert torn == []
     store.close()
+
+
+def damaged_store(path: Path, update: str) -> tuple[SqliteStore, str]:
+    """A store with one job of every kind of row, after ``update`` ran on its file."""
+    with SqliteStore(path) as store:
+        job = new_job(store, pending=[delivery(0)], next_seq=1)
+        store.checkpoint(
+            checkpoint(
+                job,
+                history=[("a", "b", {"x": 1}, 1.0)],
+                errors=[error_record()],
+                log_entries=[{"note": 1}],
+                dead_letters=[dead_letter(job, 0)],
+            )
+        )
+    with sqlite3.connect(path) as conn:
+        conn.execute(update)
+    return SqliteStore(path), job.job_id
+
+
+JOB_DAMAGE = [
+    ("UPDATE jobs SET shared_data = '{oops'", r"jobs\.shared_data is not JSON"),
+    ("UPDATE jobs SET shared_data = '[]'", r"jobs\.shared_data must be a JSON object, not list"),
+    ("UPDATE jobs SET extra = '[]'", r"jobs\.extra must be a JSON object, not list"),
+    ("UPDATE jobs SET routine_states = '{\"r\": 5}'", r"jobs\.routine_states must map 'r'"),
+    (
+        'UPDATE jobs SET routine_states = \'{"r": {"deliveries": "x"}}\'',
+        r"jobs\.routine_states must give routine 'r' an integer 'deliveries', not 'x'",
+    ),
+    (
+        "UPDATE jobs SET status = 'bogus'",
+        r"jobs\.status must be one of pending, running, .*'bogus'",
+    ),
+    ("UPDATE jobs SET created_at = 'yesterday'", r"jobs\.created_at must be an ISO 8601 time"),
+    ("UPDATE jobs SET deliveries = 'many'", r"jobs\.deliveries must be an integer, not str"),
+    ("UPDATE jobs SET flow_document = '7'", r"jobs\.flow_document must be a JSON object, not int"),
+    ("UPDATE pending_deliveries SET data = 'x'", r"pending_deliveries\.data \(seq 0\) is not JSON"),
+    ("UPDATE history SET event = '[1, 2]'", r"history\.event \(entry 0\) must be \[routine_id"),
+    ("UPDATE errors SET record = '[1]'", r"errors\.record \(entry 0\) must be a JSON object"),
+    ("UPDATE errors SET record = 'garbage'", r"errors\.record \(entry 0\) is not JSON"),
+    ("UPDATE shared_log SET entry = '{'", r"shared_log\.entry \(entry 0\) is not JSON"),
+]
+
+
+@pytest.mark.parametrize(("update", "problem"), JOB_DAMAGE)
+def test_a_damaged_job_row_raises_a_store_error_naming_job_table_and_column(
+    tmp_path: Path, update: str, problem: str
+) -> None:
+    store, job_id = damaged_store(tmp_path / "jobs.db", update)
+
+    with store, pytest.raises(StoreError, match=rf"job '{job_id}' is damaged: column {problem}"):
+        store.load_job(job_id)
+
+
+@pytest.mark.parametrize(
+    ("update", "problem"),
+    [
+        ("UPDATE jobs SET status = 'bogus'", r"jobs\.status must be one of .* not 'bogus'"),
+        ("UPDATE jobs SET updated_at = 'now'", r"jobs\.updated_at must be an ISO 8601 time"),
+        ("UPDATE jobs SET flow_id = X'6162'", r"jobs\.flow_id must be text, not bytes"),
+    ],
+)
+def test_a_damaged_job_row_is_not_listed_silently(
+    tmp_path: Path, update: str, problem: str
+) -> None:
+    store, job_id = damaged_store(tmp_path / "jobs.db", update)
+
+    with store, pytest.raises(StoreError, match=rf"job '{job_id}' is damaged: column {problem}"):
+        store.list_jobs()
+
+
+LETTER_DAMAGE = [
+    ("UPDATE dead_letters SET data = 'oops'", r"dead_letters\.data is not JSON"),
+    ("UPDATE dead_letters SET error = '5'", r"dead_letters\.error must be a JSON object, not int"),
+    (
+        'UPDATE dead_letters SET error = \'{"message": "m"}\'',
+        r"dead_letters\.error must be an error record with the fields error_type, message",
+    ),
+    (
+        "UPDATE dead_letters SET error = json_set(error, '$.attempt', 'two')",
+        r"dead_letters\.error must have an integer as 'attempt', not 'two'",
+    ),
+    ("UPDATE dead_letters SET attempt = 'x'", r"dead_letters\.attempt must be an integer"),
+    ("UPDATE dead_letters SET created_at = 'then'", r"dead_letters\.created_at must be a number"),
+]
+
+
+@pytest.mark.parametrize(("update", "problem"), LETTER_DAMAGE)
+def test_a_damaged_dead_letter_row_raises_a_store_error_naming_it(
+    tmp_path: Path, update: str, problem: str
+) -> None:
+    store, job_id = damaged_store(tmp_path / "jobs.db", update)
+    damaged = rf"dead letter '{job_id}:0' is damaged: column {problem}"
+
+    with store:
+        with pytest.raises(StoreError, match=damaged):
+            store.list_dead_letters()
+        with pytest.raises(StoreError, match=damaged):
+            store.get_dead_letter(f"{job_id}:0")
+
+
+@pytest.mark.parametrize("timeout", ["x", None, True, -1, float("nan")])
+def test_a_timeout_that_is_not_seconds_is_refused(tmp_path: Path, timeout: object) -> None:
+    with pytest.raises(DefinitionError, match=r"timeout must be a number of seconds >= 0"):
+        SqliteStore(tmp_path / "jobs.db", timeout=timeout)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("path", [None, 5, ""])
+def test_a_path_that_is_not_a_path_is_refused(path: object) -> None:
+    with pytest.raises(DefinitionError, match=r"path must be the path of the SQLite file"):
+        SqliteStore(path)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("under", ["notes.txt", "notes.txt/deeper"])
+def test_a_path_through_a_regular_file_is_refused(tmp_path: Path, under: str) -> None:
+    (tmp_path / "notes.txt").write_text("not a directory")
+
+    with pytest.raises(StoreError, match=r"notes\.txt is a file, not a directory"):
+        SqliteStore(tmp_path / under / "jobs.db")

@@ -346,3 +346,16 @@ def test_a_replay_job_id_that_a_text_column_cannot_hold_is_refused(store: JobSto
         store.mark_replayed(letter.letter_id, "replay\x00")
 
     assert store.get_dead_letter(letter.letter_id).replayed_by is None
+
+
+def test_a_job_or_checkpoint_with_an_unknown_status_is_refused(store: JobStore) -> None:
+    document = JobState("flow").serialize()
+    document["status"] = "bogus"
+    job = new_job(store)
+
+    with pytest.raises(SerializationError, match=r"status 'bogus'.* one of pending, running"):
+        store.create_job(document, pending=[], next_seq=0)
+    with pytest.raises(SerializationError, match=r"status 'done'.* one of pending, running"):
+        store.checkpoint(checkpoint(job, status="done"))
+
+    assert [s.status for s in store.list_jobs()] == ["running"]

@@ -11,7 +11,7 @@ import pytest
 from store_helpers import checkpoint, dead_letter, delivery, new_job, utc
 
 from routilux import JobState, JobStatus
-from routilux.exceptions import DeadLetterNotFound, JobNotFound, StoreError
+from routilux.exceptions import DeadLetterNotFound, DefinitionError, JobNotFound, StoreError
 from routilux.stores import JobStore
 
 DAY = timedelta(days=1)
@@ -81,6 +81,52 @@ def test_a_negative_limit_or_offset_is_refused(store: JobStore, limit: int, offs
         store.list_dead_letters(limit=limit, offset=offset)
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"limit": "10"}, r"limit must be an integer, not '10'"),
+        ({"offset": 1.5}, r"offset must be an integer, not 1\.5"),
+        ({"limit": True}, r"limit must be an integer, not True"),
+        ({"flow_id": 5}, r"flow_id must be a string or None, not 5"),
+        ({"status": 5}, r"status must be a job status or a list of them, not 5"),
+    ],
+)
+def test_a_listing_argument_of_the_wrong_type_is_refused(
+    store: JobStore, options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(DefinitionError, match=message):
+        store.list_jobs(**options)
+
+
+@pytest.mark.parametrize("status", ["compleated", ["failed", "done"], [None]])
+def test_listing_by_an_unknown_status_is_refused_naming_the_statuses(
+    store: JobStore, status: Any
+) -> None:
+    new_job(store, status=JobStatus.COMPLETED)
+
+    with pytest.raises(
+        DefinitionError,
+        match=r"status has .*, which is not a job status; the statuses are pending, running, "
+        r"paused, completed, failed, cancelled\.",
+    ):
+        store.list_jobs(status=status)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"limit": "10"}, r"limit must be an integer, not '10'"),
+        ({"job_id": 5}, r"job_id must be a string or None, not 5"),
+        ({"flow_id": ["f"]}, r"flow_id must be a string or None, not \['f'\]"),
+    ],
+)
+def test_a_dead_letter_listing_argument_of_the_wrong_type_is_refused(
+    store: JobStore, options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(DefinitionError, match=message):
+        store.list_dead_letters(**options)
+
+
 def test_a_summary_counts_pending_deliveries_and_dead_letters(store: JobStore) -> None:
     job = new_job(store, pending=[delivery(0), delivery(1), delivery(2)])
     letters = [dead_letter(job, 0), dead_letter(job, 1)]
@@ -137,6 +183,25 @@ def test_delete_jobs_takes_the_statuses_it_is_given(store: JobStore) -> None:
     assert store.delete_jobs(updated_before=now, statuses=["running"]) == 1
     assert [s.status for s in store.list_jobs()] == ["completed"]
     assert store.delete_jobs(updated_before=now, statuses=[]) == 0
+
+
+@pytest.mark.parametrize("before", ["yesterday", 1_700_000_000, None])
+def test_delete_jobs_refuses_a_time_that_is_not_a_datetime(store: JobStore, before: Any) -> None:
+    new_job(store, status=JobStatus.COMPLETED, updated_at=datetime(2024, 1, 1))
+
+    with pytest.raises(DefinitionError, match=r"updated_before must be a datetime"):
+        store.delete_jobs(updated_before=before)
+
+    assert len(store.list_jobs()) == 1
+
+
+def test_delete_jobs_refuses_an_unknown_status(store: JobStore) -> None:
+    new_job(store, status=JobStatus.COMPLETED, updated_at=datetime(2024, 1, 1))
+
+    with pytest.raises(DefinitionError, match=r"statuses has 'done', which is not a job status"):
+        store.delete_jobs(updated_before=datetime.now(timezone.utc), statuses=["done"])
+
+    assert len(store.list_jobs()) == 1
 
 
 def test_delete_jobs_takes_a_naive_time_as_utc(store: JobStore) -> None:

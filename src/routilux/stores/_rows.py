@@ -5,34 +5,31 @@ The SQL stores write these rows to their tables and
 store encodes values one way (routilux's value codec, then JSON) and refuses
 the same things. Everything is encoded before a store opens its transaction
 (or takes its lock), so a value that cannot be stored raises
-:class:`~routilux.SerializationError` and nothing is written.
+:class:`~routilux.SerializationError` and nothing is written. Rows read back
+are decoded, and checked, by :mod:`routilux.stores._decode`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from routilux._model.durable import Checkpoint, DeadLetter, JobSummary, StoredDelivery, StoredJob
-from routilux._model.records import ErrorRecord
-from routilux._serde.values import decode_value, encode_value, is_plain_json
+from routilux._model.durable import Checkpoint, DeadLetter, StoredDelivery
+from routilux._serde.values import encode_value, is_plain_json
 from routilux.exceptions import SerializationError
+from routilux.stores._arguments import STATUSES
 
 __all__ = [
     "CheckpointRows",
     "NewJobRows",
-    "check_window",
     "checkpoint_rows",
-    "dead_letter",
     "micros",
     "new_job_rows",
     "numbered",
     "plain",
-    "stored_job",
-    "summary",
 ]
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
@@ -95,12 +92,8 @@ def _dumps(value: Any, where: str) -> str:
 
 def _freeze(value: Any, where: str) -> str:
     if is_plain_json(value):  # Most values: no need to walk them building paths.
-        return _ENCODER.encode(value)
-    return _ENCODER.encode(encode_value(value, where))
-
-
-def _thaw(text: str) -> Any:
-    return decode_value(json.loads(text))
+        return _dumps(value, where)
+    return _dumps(encode_value(value, where), where)
 
 
 def micros(moment: datetime) -> int:
@@ -142,6 +135,13 @@ def plain(*texts: Any) -> None:
                 f"Cannot store {text!r}: ids, names, statuses, owners and a job's error "
                 "must not contain NUL characters or lone surrogates."
             )
+
+
+def _status(status: Any, where: str) -> None:
+    if status not in STATUSES:
+        raise SerializationError(
+            f"Cannot store {where} {status!r}: a job's status is one of {', '.join(STATUSES)}."
+        )
 
 
 def _utf8(text: str) -> bool:
@@ -215,6 +215,7 @@ def new_job_rows(
         len(log),
     )
     plain(*job[:7], owner)
+    _status(job[2], "the job document's status")
     rows = [_pending_row(job_id, d) for d in pending]
     return NewJobRows(job=job, pending=rows, history=history, errors=errors, log=log)
 
@@ -228,6 +229,7 @@ def checkpoint_rows(checkpoint: Checkpoint) -> CheckpointRows:
     job_id = checkpoint.job_id
     plain(job_id, checkpoint.status, checkpoint.updated_at)
     plain(checkpoint.current_routine_id, checkpoint.error)
+    _status(checkpoint.status, "the checkpoint's status")
     shared = checkpoint.shared_data
     states = checkpoint.routine_states
     history = [_freeze(list(h), "an emitted event") for h in checkpoint.history]
@@ -279,88 +281,7 @@ def _letter_row(letter: DeadLetter) -> tuple[Any, ...]:
     )
 
 
-def check_window(limit: int, offset: int) -> None:
-    """Check a listing's ``limit`` and ``offset``.
-
-    Raises:
-        ValueError: ``limit`` or ``offset`` is negative.
-    """
-    if limit < 0 or offset < 0:
-        raise ValueError(f"limit and offset must not be negative (got {limit} and {offset}).")
-
-
 def numbered(job_id: str, end: int, texts: list[str]) -> list[tuple[str, int, str]]:
     """Rows ``(job_id, position, text)`` for ``texts`` appended so the count is now ``end``."""
     start = end - len(texts)
     return [(job_id, start + i, text) for i, text in enumerate(texts)]
-
-
-def _history_entry(text: str) -> dict[str, Any]:
-    routine_id, event_name, data, timestamp = json.loads(text)
-    return {
-        "routine_id": routine_id,
-        "event_name": event_name,
-        "data": data,
-        "timestamp": timestamp,
-    }
-
-
-def stored_job(
-    job: Sequence[Any],
-    pending: Iterable[Sequence[Any]],
-    history: Iterable[Sequence[Any]],
-    errors: Iterable[Sequence[Any]],
-    log: Iterable[Sequence[Any]],
-) -> StoredJob:
-    """Rebuild a job from its row (``select_job``'s columns) and its child rows."""
-    (job_id, flow_id, status, created_at, updated_at, current_routine_id, error) = job[:7]
-    deliveries, next_seq, owner, flow_document, shared_data, routine_states, extra = job[7:]
-    document = json.loads(extra)
-    document.update(
-        job_id=job_id,
-        flow_id=flow_id,
-        status=status,
-        created_at=created_at,
-        updated_at=updated_at,
-        current_routine_id=current_routine_id,
-        error=error,
-        routine_states=json.loads(routine_states),
-        execution_history=[_history_entry(row[0]) for row in history],
-        shared_data=json.loads(shared_data),
-        shared_log=[json.loads(row[0]) for row in log],
-        errors=[json.loads(row[0]) for row in errors],
-    )
-    return StoredJob(
-        document=document,
-        pending=[
-            StoredDelivery(seq, routine_id, slot, _thaw(data), attempt, not_before)
-            for seq, routine_id, slot, data, attempt, not_before in pending
-        ],
-        deliveries=deliveries,
-        next_seq=next_seq,
-        flow_document=None if flow_document is None else json.loads(flow_document),
-        owner=owner,
-    )
-
-
-def summary(row: Sequence[Any]) -> JobSummary:
-    """A job listing line from ``list_jobs``'s columns."""
-    job_id, flow_id, status, created_at, updated_at, error, pending, letters = row
-    return JobSummary(job_id, flow_id, status, created_at, updated_at, error, pending, letters)
-
-
-def dead_letter(row: Sequence[Any]) -> DeadLetter:
-    """A dead letter from its row, in ``_letter_row``'s column order."""
-    letter_id, job_id, flow_id, routine_id, slot, data, attempt, error, created_at, replayed = row
-    return DeadLetter(
-        letter_id=letter_id,
-        job_id=job_id,
-        flow_id=flow_id,
-        routine_id=routine_id,
-        slot=slot,
-        data=_thaw(data),
-        attempt=attempt,
-        error=ErrorRecord(**json.loads(error)),
-        created_at=created_at,
-        replayed_by=replayed,
-    )

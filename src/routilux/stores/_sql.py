@@ -18,7 +18,14 @@ from typing import Any, Protocol, TypeVar
 
 from routilux._model.durable import Checkpoint, DeadLetter, JobSummary, StoredDelivery, StoredJob
 from routilux.exceptions import DeadLetterNotFound, JobNotFound, StoreError
-from routilux.stores import _rows
+from routilux.stores import _decode, _rows
+from routilux.stores._arguments import (
+    check_before,
+    check_job_listing,
+    check_statuses,
+    check_text,
+    check_window,
+)
 from routilux.stores._statements import LETTER_COLUMNS, Statements
 from routilux.stores.protocol import FINISHED_STATUSES
 
@@ -153,6 +160,7 @@ class SqlJobStore(abc.ABC):
 
         Raises:
             JobNotFound: The job is not in the store.
+            StoreError: A row of the job is damaged.
         """
         key = (job_id,)
         with self._read() as cur:
@@ -163,7 +171,7 @@ class SqlJobStore(abc.ABC):
             history = cur.execute(self._sql.select_history, key).fetchall()
             errors = cur.execute(self._sql.select_errors, key).fetchall()
             log = cur.execute(self._sql.select_log, key).fetchall()
-        return _rows.stored_job(job, pending, history, errors, log)
+        return _decode.stored_job(job, pending, history, errors, log)
 
     def list_jobs(
         self,
@@ -176,10 +184,12 @@ class SqlJobStore(abc.ABC):
         """Jobs, newest (by ``created_at``) first; see :meth:`JobStore.list_jobs`.
 
         Raises:
-            ValueError: ``limit`` or ``offset`` is negative.
+            DefinitionError: An argument is not of its type, ``limit`` or
+                ``offset`` is negative, or a status is not a job status.
+            StoreError: A listed job's row is damaged.
         """
-        _rows.check_window(limit, offset)
-        where, params = self._job_filter(flow_id, status)
+        statuses = check_job_listing(flow_id, status, limit, offset)
+        where, params = self._job_filter(flow_id, statuses)
         p = self._prefix
         query = (
             "SELECT j.job_id, j.flow_id, j.status, j.created_at, j.updated_at, j.error, "
@@ -189,18 +199,15 @@ class SqlJobStore(abc.ABC):
         )
         with self._read() as cur:
             rows = cur.execute(self._marked(query), [*params, limit, offset]).fetchall()
-        return [_rows.summary(row) for row in rows]
+        return [_decode.summary(row) for row in rows]
 
-    def _job_filter(
-        self, flow_id: str | None, status: str | Iterable[str] | None
-    ) -> tuple[str, list[Any]]:
+    def _job_filter(self, flow_id: str | None, statuses: list[str] | None) -> tuple[str, list[Any]]:
         clauses: list[str] = []
         params: list[Any] = []
         if flow_id is not None:
             clauses.append("j.flow_id = ?")
             params.append(flow_id)
-        if status is not None:
-            statuses = [status] if isinstance(status, str) else list(status)
+        if statuses is not None:
             clauses.append(_in_clause("j.status", statuses))
             params.extend(statuses)
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
@@ -214,10 +221,15 @@ class SqlJobStore(abc.ABC):
     def delete_jobs(
         self, *, updated_before: datetime, statuses: Iterable[str] = FINISHED_STATUSES
     ) -> int:
-        """Delete old jobs and their dead letters; see :meth:`JobStore.delete_jobs`."""
-        wanted = list(statuses)
+        """Delete old jobs and their dead letters; see :meth:`JobStore.delete_jobs`.
+
+        Raises:
+            DefinitionError: ``updated_before`` is not a datetime, or a status
+                is not a job status.
+        """
+        wanted = check_statuses("statuses", statuses)
         condition = f"{_in_clause('status', wanted)} AND updated_us < ?"
-        params = [*wanted, _rows.micros(updated_before)]
+        params = [*wanted, _rows.micros(check_before(updated_before))]
         p = self._prefix
         with self._write() as cur:
             cur.execute(
@@ -255,9 +267,13 @@ class SqlJobStore(abc.ABC):
         """Dead letters, oldest first; see :meth:`JobStore.list_dead_letters`.
 
         Raises:
-            ValueError: ``limit`` or ``offset`` is negative.
+            DefinitionError: An argument is not of its type, or ``limit`` or
+                ``offset`` is negative.
+            StoreError: A listed dead letter's row is damaged.
         """
-        _rows.check_window(limit, offset)
+        check_window(limit, offset)
+        check_text("job_id", job_id)
+        check_text("flow_id", flow_id)
         clauses = [] if include_replayed else ["replayed_by IS NULL"]
         params: list[Any] = []
         for column, value in (("job_id", job_id), ("flow_id", flow_id)):
@@ -271,19 +287,20 @@ class SqlJobStore(abc.ABC):
         )
         with self._read() as cur:
             rows = cur.execute(self._marked(query), [*params, limit, offset]).fetchall()
-        return [_rows.dead_letter(row) for row in rows]
+        return [_decode.dead_letter(row) for row in rows]
 
     def get_dead_letter(self, letter_id: str) -> DeadLetter:
         """One dead letter; see :meth:`JobStore.get_dead_letter`.
 
         Raises:
             DeadLetterNotFound: No dead letter has that id.
+            StoreError: Its row is damaged.
         """
         with self._read() as cur:
             row = cur.execute(self._sql.select_letter, (letter_id,)).fetchone()
         if row is None:
             raise DeadLetterNotFound(f"The store has no dead letter {letter_id!r}.")
-        return _rows.dead_letter(row)
+        return _decode.dead_letter(row)
 
     def mark_replayed(self, letter_id: str, replay_job_id: str) -> None:
         """Record a replay; see :meth:`JobStore.mark_replayed`.

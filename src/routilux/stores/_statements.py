@@ -6,7 +6,7 @@ from dataclasses import dataclass, fields
 
 __all__ = ["JOB_COLUMNS", "JOB_ROW", "LETTER_COLUMNS", "Statements"]
 
-#: The columns of a job row that :func:`routilux.stores._rows.stored_job` reads.
+#: The columns of a job row that :func:`routilux.stores._decode.stored_job` reads.
 JOB_COLUMNS = (
     "job_id, flow_id, status, created_at, updated_at, current_routine_id, error, deliveries, "
     "next_seq, owner, flow_document, shared_data, routine_states, extra"
@@ -16,7 +16,7 @@ JOB_COLUMNS = (
 #: then the update time (microseconds since the epoch) and the history, error and log counts.
 JOB_ROW = (*JOB_COLUMNS.split(", "), "updated_us", "history_count", "error_count", "log_count")
 
-#: The columns of a dead letter row, as :func:`routilux.stores._rows.dead_letter` reads them.
+#: The columns of a dead letter row, as :func:`routilux.stores._decode.dead_letter` reads them.
 LETTER_COLUMNS = (
     "letter_id, job_id, flow_id, routine_id, slot, data, attempt, error, created_at, replayed_by"
 )

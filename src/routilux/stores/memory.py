@@ -12,7 +12,14 @@ from typing import Any
 
 from routilux._model.durable import Checkpoint, DeadLetter, JobSummary, StoredDelivery, StoredJob
 from routilux.exceptions import DeadLetterNotFound, JobNotFound, StoreError
-from routilux.stores import _rows
+from routilux.stores import _decode, _rows
+from routilux.stores._arguments import (
+    check_before,
+    check_job_listing,
+    check_statuses,
+    check_text,
+    check_window,
+)
 from routilux.stores._statements import JOB_COLUMNS, JOB_ROW, LETTER_COLUMNS
 from routilux.stores.protocol import FINISHED_STATUSES
 
@@ -74,7 +81,7 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._jobs: dict[str, _Job] = {}
         # Rows of ``dead_letters`` by column; a dict keeps its columns' order, so
-        # ``tuple(letter.values())`` is the row ``_rows.dead_letter`` reads.
+        # ``tuple(letter.values())`` is the row ``_decode.dead_letter`` reads.
         self._letters: dict[str, dict[str, Any]] = {}
         self._closed = False
 
@@ -139,13 +146,14 @@ class MemoryStore:
 
         Raises:
             JobNotFound: The job is not in the store.
+            StoreError: A row of the job is damaged.
         """
         with self._locked():
             job = self._job(job_id)
             row = [job.row[column] for column in _SELECTED]
             pending = [job.pending[seq][1:] for seq in sorted(job.pending)]
             history, errors, log = ([r[2:] for r in t] for t in (job.history, job.errors, job.log))
-        return _rows.stored_job(row, pending, history, errors, log)
+        return _decode.stored_job(row, pending, history, errors, log)
 
     def list_jobs(
         self,
@@ -158,10 +166,11 @@ class MemoryStore:
         """Jobs, newest (by ``created_at``) first; see :meth:`JobStore.list_jobs`.
 
         Raises:
-            ValueError: ``limit`` or ``offset`` is negative.
+            DefinitionError: An argument is not of its type, ``limit`` or
+                ``offset`` is negative, or a status is not a job status.
+            StoreError: A listed job's row is damaged.
         """
-        _rows.check_window(limit, offset)
-        statuses = None if status is None else [status] if isinstance(status, str) else list(status)
+        statuses = check_job_listing(flow_id, status, limit, offset)
         with self._locked():
             chosen = [
                 job
@@ -176,7 +185,7 @@ class MemoryStore:
                 (*(job.row[c] for c in _SUMMARY), len(job.pending), letters[job.row["job_id"]])
                 for job in chosen
             ]
-        return [_rows.summary(line) for line in lines]
+        return [_decode.summary(line) for line in lines]
 
     def delete_job(self, job_id: str) -> bool:
         """Delete a job and its dead letters; see :meth:`JobStore.delete_job`."""
@@ -186,9 +195,14 @@ class MemoryStore:
     def delete_jobs(
         self, *, updated_before: datetime, statuses: Iterable[str] = FINISHED_STATUSES
     ) -> int:
-        """Delete old jobs and their dead letters; see :meth:`JobStore.delete_jobs`."""
-        wanted = list(statuses)
-        before = _rows.micros(updated_before)
+        """Delete old jobs and their dead letters; see :meth:`JobStore.delete_jobs`.
+
+        Raises:
+            DefinitionError: ``updated_before`` is not a datetime, or a status
+                is not a job status.
+        """
+        wanted = check_statuses("statuses", statuses)
+        before = _rows.micros(check_before(updated_before))
         with self._locked():
             old = {
                 job_id
@@ -227,9 +241,13 @@ class MemoryStore:
         """Dead letters, oldest first; see :meth:`JobStore.list_dead_letters`.
 
         Raises:
-            ValueError: ``limit`` or ``offset`` is negative.
+            DefinitionError: An argument is not of its type, or ``limit`` or
+                ``offset`` is negative.
+            StoreError: A listed dead letter's row is damaged.
         """
-        _rows.check_window(limit, offset)
+        check_window(limit, offset)
+        check_text("job_id", job_id)
+        check_text("flow_id", flow_id)
         with self._locked():
             chosen = [
                 letter
@@ -240,20 +258,21 @@ class MemoryStore:
             ]
             chosen.sort(key=lambda letter: (letter["created_at"], letter["letter_id"]))
             rows = [tuple(letter.values()) for letter in chosen[offset : offset + limit]]
-        return [_rows.dead_letter(row) for row in rows]
+        return [_decode.dead_letter(row) for row in rows]
 
     def get_dead_letter(self, letter_id: str) -> DeadLetter:
         """One dead letter; see :meth:`JobStore.get_dead_letter`.
 
         Raises:
             DeadLetterNotFound: No dead letter has that id.
+            StoreError: Its row is damaged.
         """
         with self._locked():
             letter = self._letters.get(letter_id)
             row = None if letter is None else tuple(letter.values())
         if row is None:
             raise DeadLetterNotFound(f"The store has no dead letter {letter_id!r}.")
-        return _rows.dead_letter(row)
+        return _decode.dead_letter(row)
 
     def mark_replayed(self, letter_id: str, replay_job_id: str) -> None:
         """Record a replay; see :meth:`JobStore.mark_replayed`.

@@ -126,7 +126,8 @@ class PostgresStore(SqlJobStore):
 
     Raises:
         ImportError: psycopg is not installed.
-        DefinitionError: ``schema`` is not a plain SQL identifier.
+        DefinitionError: ``dsn`` is not a string, or ``schema`` is not a plain
+            SQL identifier.
 
     Example::
 
@@ -134,7 +135,11 @@ class PostgresStore(SqlJobStore):
     """
 
     def __init__(self, dsn: str, *, schema: str = "routilux") -> None:
-        if not _IDENTIFIER.fullmatch(schema):
+        if not isinstance(dsn, str):
+            raise DefinitionError(
+                f"dsn must be a libpq connection string or URL (a str), not {dsn!r}."
+            )
+        if not isinstance(schema, str) or not _IDENTIFIER.fullmatch(schema):
             raise DefinitionError(
                 f"schema={schema!r} is not a plain SQL identifier (letters, digits and "
                 "underscores, not starting with a digit, at most 63 characters)."

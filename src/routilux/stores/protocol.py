@@ -31,9 +31,17 @@ class JobStore(Protocol):
     * Ids, names, statuses, owners and a job's ``error`` are text columns:
       one with a NUL character or a lone surrogate raises
       :class:`~routilux.SerializationError`, and nothing is written.
+    * A status that is not a :class:`~routilux.JobStatus` value is refused:
+      written, with :class:`~routilux.SerializationError`; as an argument
+      (``status``, ``statuses``), with :class:`~routilux.DefinitionError`.
     * A naive time (a document's ``updated_at``, a checkpoint's, or
       :meth:`delete_jobs`'s ``updated_before``) is taken as UTC.
-    * A negative ``limit`` or ``offset`` raises :class:`ValueError`.
+    * An argument of the wrong type (``limit="10"``, ``updated_before="yesterday"``)
+      or a negative ``limit`` or ``offset`` raises
+      :class:`~routilux.DefinitionError` (a :class:`ValueError`) naming it.
+    * Every row read back is checked: a damaged one (a disk fault, a hand
+      edit) raises :class:`~routilux.StoreError` naming the job or dead
+      letter, the table, the column and what was expected.
     """
 
     def create_job(
@@ -81,6 +89,7 @@ class JobStore(Protocol):
 
         Raises:
             JobNotFound: The job is not in the store.
+            StoreError: A row of the job is damaged.
         """
 
     def list_jobs(
@@ -99,7 +108,9 @@ class JobStore(Protocol):
         dead letters, replayed or not.
 
         Raises:
-            ValueError: ``limit`` or ``offset`` is negative.
+            DefinitionError: An argument is not of its type, ``limit`` or
+                ``offset`` is negative, or a status is not a job status.
+            StoreError: A listed job's row is damaged.
         """
 
     def delete_job(self, job_id: str) -> bool:
@@ -112,6 +123,10 @@ class JobStore(Protocol):
 
         Their dead letters are deleted with them. A naive ``updated_before``,
         and a naive ``updated_at`` of a job, is taken as UTC.
+
+        Raises:
+            DefinitionError: ``updated_before`` is not a datetime, or a status
+                is not a job status.
         """
 
     def list_dead_letters(
@@ -132,7 +147,9 @@ class JobStore(Protocol):
         skipped, then at most ``limit`` are returned.
 
         Raises:
-            ValueError: ``limit`` or ``offset`` is negative.
+            DefinitionError: An argument is not of its type, or ``limit`` or
+                ``offset`` is negative.
+            StoreError: A listed dead letter's row is damaged.
         """
 
     def get_dead_letter(self, letter_id: str) -> DeadLetter:
@@ -140,6 +157,7 @@ class JobStore(Protocol):
 
         Raises:
             DeadLetterNotFound: No dead letter has that id.
+            StoreError: Its row is damaged.
         """
 
     def mark_replayed(self, letter_id: str, replay_job_id: str) -> None:

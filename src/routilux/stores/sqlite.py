@@ -119,9 +119,9 @@ class SqliteStore(SqlJobStore):
             before failing with :class:`~routilux.StoreError`.
 
     Raises:
-        DefinitionError: ``synchronous`` or ``timeout`` is not valid.
+        DefinitionError: ``path``, ``synchronous`` or ``timeout`` is not valid.
         StoreError: The file is not a routilux store, is a store of another
-            schema version, or cannot be opened.
+            schema version, or cannot be created or opened.
 
     Example::
 
@@ -136,11 +136,9 @@ class SqliteStore(SqlJobStore):
         timeout: float = 30.0,
     ) -> None:
         super().__init__(prefix="", mark="?")
-        self.path = Path(path)
+        self.path = _check_path(path)
         self.synchronous = _check_synchronous(synchronous)
-        if not timeout >= 0:
-            raise DefinitionError(f"timeout must be a number of seconds >= 0, not {timeout!r}.")
-        self._timeout = float(timeout)
+        self._timeout = _check_timeout(timeout)
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = self._open()
 
@@ -181,7 +179,7 @@ class SqliteStore(SqlJobStore):
     # -- connection -------------------------------------------------------------
 
     def _open(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._make_directory()
         with self._translated():
             conn = sqlite3.connect(
                 self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
@@ -193,6 +191,23 @@ class SqliteStore(SqlJobStore):
             conn.close()
             raise
         return conn
+
+    def _make_directory(self) -> None:
+        directory = self.path.parent
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            files = [p for p in (directory, *directory.parents) if p.exists() and not p.is_dir()]
+            blocker = files[-1] if files else directory
+            raise StoreError(
+                f"Cannot create the SQLite store {self.path}: {blocker} is a file, "
+                "not a directory; give a path under a directory."
+            ) from None
+        except OSError as exc:
+            raise StoreError(
+                f"Cannot create the directory {directory} of the SQLite store {self.path}: "
+                f"{exc.strerror or exc}."
+            ) from exc
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
         # Look before changing anything: a foreign file must be left as it was.
@@ -268,6 +283,20 @@ class SqliteStore(SqlJobStore):
 
     def __repr__(self) -> str:
         return f"<SqliteStore {str(self.path)!r} synchronous={self.synchronous}>"
+
+
+def _check_path(path: object) -> Path:
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        raise DefinitionError(
+            f"path must be the path of the SQLite file (a str or os.PathLike), not {path!r}."
+        )
+    return Path(path)
+
+
+def _check_timeout(timeout: object) -> float:
+    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not timeout >= 0:
+        raise DefinitionError(f"timeout must be a number of seconds >= 0, not {timeout!r}.")
+    return float(timeout)
 
 
 def _check_synchronous(value: str) -> str:

@@ -1,0 +1,98 @@
+"""Checks of the arguments the job stores' methods take, shared by every store.
+
+A wrong argument raises :class:`~routilux.DefinitionError` (also a
+:class:`ValueError`) naming the argument and what it takes, rather than
+whatever the query happened to do with it (a raw ``TypeError``, or an empty
+result for a misspelt status).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from routilux._model.status import JobStatus
+from routilux.exceptions import DefinitionError
+
+__all__ = [
+    "STATUSES",
+    "check_before",
+    "check_job_listing",
+    "check_statuses",
+    "check_text",
+    "check_window",
+]
+
+#: Every job status, as the stores keep it.
+STATUSES = tuple(status.value for status in JobStatus)
+
+
+def check_window(limit: Any, offset: Any) -> None:
+    """Check a listing's ``limit`` and ``offset``.
+
+    Raises:
+        DefinitionError: ``limit`` or ``offset`` is not an integer, or is negative.
+    """
+    for name, value in (("limit", limit), ("offset", offset)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise DefinitionError(f"{name} must be an integer, not {value!r}.")
+    if limit < 0 or offset < 0:
+        raise DefinitionError(f"limit and offset must not be negative (got {limit} and {offset}).")
+
+
+def check_statuses(name: str, value: Any) -> list[str]:
+    """``value`` (one status or several) as a list of statuses.
+
+    Raises:
+        DefinitionError: ``value`` is not a status, or holds something that is not.
+    """
+    given = [value] if isinstance(value, str) else value
+    if not isinstance(given, Iterable):
+        raise DefinitionError(
+            f"{name} must be a job status or a list of them, not {value!r}; "
+            f"the statuses are {', '.join(STATUSES)}."
+        )
+    statuses = list(given)
+    for status in statuses:
+        if status not in STATUSES:
+            raise DefinitionError(
+                f"{name} has {status!r}, which is not a job status; "
+                f"the statuses are {', '.join(STATUSES)}."
+            )
+    return [str(status) for status in statuses]
+
+
+def check_before(value: Any) -> datetime:
+    """Check ``delete_jobs``'s ``updated_before``.
+
+    Raises:
+        DefinitionError: ``value`` is not a datetime.
+    """
+    if not isinstance(value, datetime):
+        raise DefinitionError(
+            f"updated_before must be a datetime (a naive one is taken as UTC), not {value!r}."
+        )
+    return value
+
+
+def check_text(name: str, value: Any) -> None:
+    """Check an optional id a listing filters by (``flow_id``, ``job_id``).
+
+    Raises:
+        DefinitionError: ``value`` is neither ``None`` nor a string.
+    """
+    if value is not None and not isinstance(value, str):
+        raise DefinitionError(f"{name} must be a string or None, not {value!r}.")
+
+
+def check_job_listing(flow_id: Any, status: Any, limit: Any, offset: Any) -> list[str] | None:
+    """Check the arguments of ``list_jobs``; return the statuses asked for (``None``: any).
+
+    Raises:
+        DefinitionError: An argument is not of its type, ``limit`` or
+            ``offset`` is negative, or a status is not a job status.
+    """
+    check_window(limit, offset)
+    check_text("flow_id", flow_id)
+    return None if status is None else check_statuses("status", status)
