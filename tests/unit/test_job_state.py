@@ -221,6 +221,14 @@ def test_shared_log_entries_get_a_timestamp() -> None:
     assert entry["timestamp"] > 1_600_000_000
 
 
+@pytest.mark.parametrize("entry", ["text", [("a", 1)], 5])
+def test_shared_log_refuses_an_entry_that_is_not_a_mapping(entry: Any) -> None:
+    job = JobState("flow")
+    with pytest.raises(TypeError, match="append_to_shared_log expects a mapping"):
+        job.append_to_shared_log(entry)
+    assert job.shared_log == []
+
+
 def test_shared_log_keeps_a_given_timestamp() -> None:
     job = JobState("f")
     job.append_to_shared_log({"event": "x", "timestamp": 12.5})

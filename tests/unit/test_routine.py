@@ -76,6 +76,41 @@ def test_event_params_must_be_strings() -> None:
         Blank().define_event("output", ["ok", 3])  # type: ignore[list-item]
 
 
+@pytest.mark.parametrize("params", [5, "value", b"value", 1.5])
+def test_event_params_must_be_a_list_of_names(params: object) -> None:
+    with pytest.raises(
+        DefinitionError, match="params of event 'e' of Routine Blank must be a list"
+    ):
+        Blank().define_event("e", params)  # type: ignore[arg-type]
+
+
+class NoSuper(Routine):
+    """Forgets to call ``super().__init__()`` before defining a slot."""
+
+    def __init__(self) -> None:
+        self.define_slot("trigger")
+
+
+class NoSuperEvent(Routine):
+    def __init__(self) -> None:
+        self.define_event("out")
+
+
+class NoSuperConfig(Routine):
+    def __init__(self) -> None:
+        self.set_config(a=1)
+
+
+@pytest.mark.parametrize(
+    ("cls", "call"),
+    [(NoSuper, "define_slot"), (NoSuperEvent, "define_event"), (NoSuperConfig, "set_config")],
+)
+def test_a_subclass_that_skips_super_init_is_told_to_call_it(cls: type[Routine], call: str) -> None:
+    with pytest.raises(DefinitionError, match=rf"{call} was called before Routine.__init__") as e:
+        cls()
+    assert f"{cls.__name__}.__init__ must call super().__init__()" in str(e.value)
+
+
 def test_handler_must_be_callable() -> None:
     with pytest.raises(DefinitionError, match="must be callable"):
         Blank().define_slot("input", handler="not a function")  # type: ignore[arg-type]
@@ -166,6 +201,42 @@ class Bounded(Routine):
             raise DefinitionError("limit must not be negative")
 
 
+def test_a_plain_routine_accepts_any_config_key() -> None:
+    routine = Blank()
+    routine.set_config(maxlength=5, anything_at_all=[1])
+    assert routine.config() == {"maxlength": 5, "anything_at_all": [1]}
+
+
+class Listed(Routine):
+    """Lists its config keys."""
+
+    config_keys = ("max_length", "keep")
+
+
+def test_a_routine_that_lists_its_keys_refuses_others_with_a_suggestion() -> None:
+    routine = Listed()
+    routine.set_config(max_length=3)
+    with pytest.raises(DefinitionError) as caught:
+        routine.set_config(keep=1, maxlength=5)
+    assert str(caught.value) == (
+        "Routine Listed has no config key 'maxlength'. Did you mean 'max_length'? "
+        "Its config keys are: 'max_length', 'keep'."
+    )
+    assert routine.config() == {"max_length": 3}
+
+
+class ListedOpen(Listed):
+    allow_extra_config_keys = True
+
+
+def test_a_routine_that_allows_extra_keys_refuses_only_near_misses() -> None:
+    routine = ListedOpen()
+    routine.set_config(limit=1, keep=2)
+    assert routine.config() == {"limit": 1, "keep": 2}
+    with pytest.raises(DefinitionError, match=r"'keeps'\. Did you mean 'keep'"):
+        routine.set_config(keeps=1)
+
+
 def test_validate_config_can_refuse_and_the_old_config_stays() -> None:
     routine = Bounded()
     routine.set_config(limit=5, name="x")
@@ -198,6 +269,22 @@ def test_increment_stat_starts_from_zero_and_returns_the_new_value() -> None:
     assert routine.increment_stat("hits", 4) == 5
     assert routine.increment_stat("ratio", 0.5) == 0.5
     assert routine.stats() == {"hits": 5, "ratio": 0.5}
+
+
+@pytest.mark.parametrize("by", ["z", None, True, [1]])
+def test_increment_stat_refuses_a_by_that_is_not_a_number(by: object) -> None:
+    routine = Blank()
+    with pytest.raises(DefinitionError, match="increment_stat\\('n'\\) needs a number for by"):
+        routine.increment_stat("n", by=by)  # type: ignore[arg-type]
+    assert routine.stats() == {}
+
+
+def test_increment_stat_refuses_a_stat_that_holds_no_number() -> None:
+    routine = Blank()
+    routine.set_stat("n", "text")
+    with pytest.raises(DefinitionError, match="cannot add 1 to the stat 'n', which holds str"):
+        routine.increment_stat("n")
+    assert routine.get_stat("n") == "text"
 
 
 def test_stats_returns_a_copy() -> None:
@@ -318,6 +405,12 @@ def test_error_handler_refuses_an_unknown_strategy() -> None:
 def test_error_handler_refuses_out_of_range_numbers(field: str, value: object) -> None:
     with pytest.raises(DefinitionError, match=field):
         ErrorHandler(**{field: value})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", ["no", 0, 1, None])
+def test_error_handler_refuses_an_is_critical_that_is_not_a_bool(value: object) -> None:
+    with pytest.raises(DefinitionError, match="is_critical must be True or False"):
+        ErrorHandler(is_critical=value)  # type: ignore[arg-type]
 
 
 def test_error_handler_turns_one_retryable_exception_type_into_a_tuple() -> None:

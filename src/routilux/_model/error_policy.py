@@ -83,6 +83,10 @@ class ErrorHandler:
                 f"types, not {self.retryable_exceptions!r}."
             )
         object.__setattr__(self, "retryable_exceptions", exceptions)
+        if not isinstance(self.is_critical, bool):
+            raise DefinitionError(
+                f"ErrorHandler is_critical must be True or False, not {self.is_critical!r}."
+            )
 
     def retry_delay_for(self, retry_number: int) -> float:
         """Seconds to wait before retry number ``retry_number`` (1-based)."""

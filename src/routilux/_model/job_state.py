@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from os import PathLike
 from typing import Any
@@ -168,8 +169,17 @@ class JobState:
         """The shared value of ``key``, or ``default``."""
         return self.shared_data.get(key, default)
 
-    def append_to_shared_log(self, entry: dict[str, Any]) -> None:
-        """Append a copy of ``entry`` to the shared log, adding a ``timestamp``."""
+    def append_to_shared_log(self, entry: Mapping[str, Any]) -> None:
+        """Append a copy of ``entry`` to the shared log, adding a ``timestamp``.
+
+        Raises:
+            TypeError: ``entry`` is not a mapping.
+        """
+        if not isinstance(entry, Mapping):
+            raise TypeError(
+                f"JobState.append_to_shared_log expects a mapping (a dict of log fields), "
+                f"not {type(entry).__name__} {entry!r}; wrap text as {{'message': ...}}."
+            )
         record = dict(entry)
         record.setdefault("timestamp", time.time())
         with self._lock:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
+import numbers
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar
 
 from routilux._model.context import CURRENT_FRAME, ExecutionContext, Frame
 from routilux._model.error_policy import ErrorHandler, ErrorStrategy
@@ -14,6 +16,11 @@ from routilux._model.slot import MergeFunction, Slot
 from routilux.exceptions import DefinitionError, ExecutionError
 
 __all__ = ["Routine"]
+
+#: How alike (difflib ratio) a key must be to a listed config key to count
+#: as its misspelling when a routine accepts extra keys: 'route' and 'conditon'
+#: are refused, 'default' or 'error' (of 'default_route', 'on_error') are not.
+_MISSPELLED = 0.8
 
 
 class Routine:
@@ -32,7 +39,21 @@ class Routine:
 
     Config, stats and slot data live on the routine object, so every job that
     runs the routine shares them.
+
+    Attributes:
+        config_keys: The config keys the routine accepts, or ``None`` (the
+            default) for any key. A routine that lists its keys gets a
+            :class:`DefinitionError` from :meth:`set_config` for any other
+            key, so a misspelled key cannot silently leave a setting at its
+            default; every built-in routine lists its keys.
+        allow_extra_config_keys: With ``config_keys`` listed, also accept
+            other keys, the user's own (values that expressions read, say),
+            except one so close to a listed key that it is most likely a
+            misspelling of it. ``False`` by default.
     """
+
+    config_keys: ClassVar[tuple[str, ...] | None] = None
+    allow_extra_config_keys: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self._slots: dict[str, Slot] = {}
@@ -65,8 +86,10 @@ class Routine:
 
         Raises:
             DefinitionError: The name is taken or invalid, the handler is not
-                callable, or the merge strategy is unknown.
+                callable, or the merge strategy is unknown; or the subclass's
+                ``__init__`` did not call ``super().__init__()`` first.
         """
+        self._require_init("define_slot")
         self._check_new_name(name, self._slots, "slot")
         slot = Slot(self, name, handler, merge_strategy)
         self._slots[name] = slot
@@ -77,15 +100,26 @@ class Routine:
 
         Args:
             name: The event's name, unique within this routine.
-            params: The keys the event carries (documentation).
+            params: The names of the keys the event carries (documentation),
+                as a list or tuple of strings.
 
         Returns:
             The new event.
 
         Raises:
-            DefinitionError: The name is taken or invalid.
+            DefinitionError: The name is taken or invalid, ``params`` is not
+                a list of names, or the subclass's ``__init__`` did not call
+                ``super().__init__()`` first.
         """
+        self._require_init("define_event")
         self._check_new_name(name, self._events, "event")
+        if params is not None and (
+            isinstance(params, (str, bytes)) or not isinstance(params, Iterable)
+        ):
+            raise DefinitionError(
+                f"The params of event {name!r} of {self._label()} must be a list of parameter "
+                f"names (strings), not {type(params).__name__} {params!r}."
+            )
         listed = tuple(params or ())
         if not all(isinstance(p, str) for p in listed):
             raise DefinitionError(
@@ -94,6 +128,17 @@ class Routine:
         event = Event(self, name, listed)
         self._events[name] = event
         return event
+
+    def _require_init(self, what: str) -> None:
+        # Only on definition calls, never per delivery: a subclass that skipped
+        # Routine.__init__ would otherwise fail with a bare AttributeError.
+        if "_slots" not in vars(self):
+            cls = type(self).__name__
+            raise DefinitionError(
+                f"{self._label()}: {what} was called before Routine.__init__ ran; "
+                f"{cls}.__init__ must call super().__init__() before defining slots, "
+                "events or config."
+            )
 
     def _check_new_name(self, name: object, taken: Mapping[str, object], kind: str) -> None:
         article = "an" if kind[0] in "aeiou" else "a"
@@ -273,11 +318,38 @@ class Routine:
         """Set configuration keys (merged into the existing config).
 
         Raises:
-            DefinitionError: :meth:`validate_config` refused the new config.
+            DefinitionError: A key is not in :attr:`config_keys` (when the
+                routine lists them), :meth:`validate_config` refused the new
+                config, or the subclass's ``__init__`` did not call
+                ``super().__init__()`` first.
         """
+        self._require_init("set_config")
+        if self.config_keys is not None:
+            self._check_config_keys(config, self.config_keys)
         merged = {**self._config, **config}
         self.validate_config(merged)
         self._config = merged
+
+    def _check_config_keys(self, config: Mapping[str, Any], known: tuple[str, ...]) -> None:
+        extra = self.allow_extra_config_keys
+        for key in config:
+            if key in known:
+                continue
+            # An extra key of the user's own is refused only as a near miss.
+            close = difflib.get_close_matches(key, known, n=1, cutoff=_MISSPELLED if extra else 0.6)
+            if extra and not close:
+                continue
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            listed = ", ".join(repr(k) for k in known) or "none"
+            own = (
+                " Other keys are accepted as your own, but not one this close to a config key."
+                if extra
+                else ""
+            )
+            raise DefinitionError(
+                f"{self._label()} has no config key {key!r}.{hint} "
+                f"Its config keys are: {listed}.{own}"
+            )
 
     def get_config(self, key: str, default: Any = None) -> Any:
         """The config value of ``key``, or ``default``."""
@@ -316,9 +388,26 @@ class Routine:
 
         Returns:
             The new value.
+
+        Raises:
+            DefinitionError: ``by`` is not a number, or the stat holds a
+                value that is not one.
         """
+        given: object = by  # Typed as a number, but callers pass anything.
+        if isinstance(given, bool) or not isinstance(given, numbers.Number):
+            raise DefinitionError(
+                f"{self._label()}: increment_stat({key!r}) needs a number for by, "
+                f"not {type(by).__name__} {by!r}."
+            )
         with self._stats_lock:
-            value: int | float = self._stats.get(key, 0) + by
+            current = self._stats.get(key, 0)
+            try:
+                value: int | float = current + by
+            except TypeError:
+                raise DefinitionError(
+                    f"{self._label()}: increment_stat cannot add {by!r} to the stat {key!r}, "
+                    f"which holds {type(current).__name__} {current!r}."
+                ) from None
             self._stats[key] = value
         return value
 

@@ -78,6 +78,16 @@ class Aggregator(Routine):
             run more than one delivery at a time.
     """
 
+    config_keys = (
+        "slots",
+        "complete_on",
+        "count",
+        "sources",
+        "source_key",
+        "timeout",
+        "flush_on_drain",
+    )
+
     def __init__(self) -> None:
         super().__init__()
         self.define_event("output", ["items", "count", "reason"])

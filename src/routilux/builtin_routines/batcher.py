@@ -54,6 +54,8 @@ class Batcher(Routine):
             at a time.
     """
 
+    config_keys = ("batch_size", "max_wait")
+
     def __init__(self) -> None:
         super().__init__()
         self.define_slot("input", handler=self.add)

@@ -47,6 +47,10 @@ class ConditionalRouter(Routine):
             job starts, for a route with no event of its name.
     """
 
+    config_keys = ("routes", "default_route", "route_priority")
+    # Other keys are the user's, for expressions to read as config['key'].
+    allow_extra_config_keys = True
+
     def __init__(self) -> None:
         super().__init__()
         self._predicates: list[tuple[str, Predicate]] = []

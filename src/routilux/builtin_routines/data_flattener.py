@@ -61,6 +61,8 @@ class DataFlattener(Routine):
         DefinitionError: From ``set_config``, for a bad value of any key.
     """
 
+    config_keys = ("mode", "separator", "max_depth", "flatten_lists")
+
     def __init__(self) -> None:
         super().__init__()
         self.input_slot = self.define_slot("input", handler=self.process)

@@ -96,6 +96,8 @@ class DataTransformer(Routine):
             a callable, a bad field path, an unknown ``on_error``.
     """
 
+    config_keys = ("transformations", "fields", "on_error")
+
     def __init__(self) -> None:
         super().__init__()
         self._chain: list[_Step] = []

@@ -75,6 +75,8 @@ class DataValidator(Routine):
             rule that does not fit the type, a bad bound or regular expression.
     """
 
+    config_keys = ("rules", "required", "allow_extra", "strict")
+
     def __init__(self) -> None:
         super().__init__()
         self._rules: dict[str, FieldRule] = {}

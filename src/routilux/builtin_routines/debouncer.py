@@ -68,6 +68,8 @@ class Debouncer(Routine):
             at a time.
     """
 
+    config_keys = ("wait", "leading", "trailing", "max_wait")
+
     def __init__(self) -> None:
         super().__init__()
         self.define_slot("input", handler=self.receive)

@@ -60,6 +60,10 @@ class Filter(Routine):
             when no condition is set.
     """
 
+    config_keys = ("condition", "on_error")
+    # Other keys are the user's, for expressions to read as config['key'].
+    allow_extra_config_keys = True
+
     def __init__(self) -> None:
         super().__init__()
         self._predicate: _Predicate | None = None

@@ -55,6 +55,8 @@ class Mapper(Routine):
             mapped; a non-bool ``strict`` or ``keep_unmapped``.
     """
 
+    config_keys = ("mappings", "defaults", "strict", "keep_unmapped")
+
     def __init__(self) -> None:
         super().__init__()
         self._rules: list[_Rule] = []

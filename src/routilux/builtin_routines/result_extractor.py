@@ -66,6 +66,8 @@ class ResultExtractor(Routine):
         TypeError: The text is not a ``str``.
     """
 
+    config_keys = ("extract", "strict", "max_text_length")
+
     def __init__(self) -> None:
         super().__init__()
         self.input_slot = self.define_slot("input", handler=self.extract)

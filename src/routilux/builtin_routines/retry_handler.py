@@ -77,6 +77,17 @@ class RetryHandler(Routine):
             before a job starts, when ``function`` is not set.
     """
 
+    config_keys = (
+        "function",
+        "max_attempts",
+        "backoff",
+        "delay",
+        "max_delay",
+        "jitter",
+        "seed",
+        "retry_on",
+    )
+
     def __init__(self) -> None:
         super().__init__()
         self._retry_names: frozenset[str] = frozenset({"Exception"})

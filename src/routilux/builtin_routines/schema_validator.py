@@ -60,6 +60,8 @@ class SchemaValidator(Routine):
             key set.
     """
 
+    config_keys = ("model", "schema")
+
     def __init__(self) -> None:
         super().__init__()
         self._checker: _Checker | None = None

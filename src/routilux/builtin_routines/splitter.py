@@ -52,6 +52,8 @@ class Splitter(Routine):
         DefinitionError: From ``set_config``, for a bad config value.
     """
 
+    config_keys = ("field", "keep_fields", "max_items")
+
     def __init__(self) -> None:
         super().__init__()
         self.input_slot = self.define_slot("input", handler=self.split)

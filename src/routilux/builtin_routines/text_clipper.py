@@ -52,6 +52,8 @@ class TextClipper(Routine):
         TypeError: The text is not a ``str``.
     """
 
+    config_keys = ("max_length", "keep", "truncation_message")
+
     def __init__(self) -> None:
         super().__init__()
         self.input_slot = self.define_slot("input", handler=self.clip)

@@ -60,6 +60,8 @@ class TextRenderer(Routine):
         ValueError: The data contains itself.
     """
 
+    config_keys = ("format", "root", "indent", "max_depth")
+
     def __init__(self) -> None:
         super().__init__()
         self.input_slot = self.define_slot("input", handler=self.render)

@@ -53,6 +53,8 @@ class TimeProvider(Routine):
             format.
     """
 
+    config_keys = ("timezone", "format")
+
     def __init__(self, *, now: Callable[[], float] = time.time) -> None:
         super().__init__()
         self.now = now
