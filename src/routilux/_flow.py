@@ -218,6 +218,8 @@ class Flow(FlowJobs):
         if problems:
             raise DefinitionError(" ".join(problems))
         connection = Connection(source_id, event, target_id, slot, param_mapping)
+        assert source is not None
+        _check_renames(connection, source._events[event].params)
         if connection in self.connections:
             raise DefinitionError(f"The flow already has the connection {connection.describe()}.")
         self.connections.append(connection)
@@ -401,3 +403,19 @@ def _label(routine_id: str) -> str:
 def _check_positive_int(name: str, value: object) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise DefinitionError(f"Flow {name} must be a positive integer, not {value!r}.")
+
+
+def _check_renames(connection: Connection, params: tuple[str, ...]) -> None:
+    """Refuse a ``param_mapping`` that renames a key onto another key the event carries."""
+    mapping = connection.param_mapping or {}
+    clashes = [
+        f"{old!r} to {new!r}"
+        for old, new in mapping.items()
+        if old in params and new in params and new not in mapping
+    ]
+    if clashes:
+        raise DefinitionError(
+            f"The param_mapping of {connection.describe()} renames {', '.join(clashes)}, "
+            "but the event also carries the key it is renamed to: one of the two values "
+            "would be lost. Rename the other key too, or map onto a free name."
+        )

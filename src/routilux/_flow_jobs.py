@@ -73,8 +73,9 @@ class FlowJobs:
             reason in ``error`` and the details in ``errors``.
 
         Raises:
-            DefinitionError: The entry routine, its trigger slot or the
-                params are invalid, or a routine is not ready to run.
+            DefinitionError: The entry routine id is not a string, the entry
+                routine, its trigger slot or the params are invalid, or a
+                routine is not ready to run.
             StoreError: The store could not record the new job.
         """
         plan, entry, params, limit = self._prepare(entry_id, "trigger", entry_params, timeout)
@@ -104,6 +105,11 @@ class FlowJobs:
         params: Mapping[str, Any] | None,
         timeout: float | None,
     ) -> tuple[FlowPlan, Target, dict[str, Any], float | None]:
+        if not isinstance(routine_id, str):
+            raise DefinitionError(
+                f"The entry routine id must be a string (the id given to add_routine), "
+                f"not {type(routine_id).__name__} {routine_id!r}."
+            )
         plan = self._compiled()
         plan.check_routines()
         entry = plan.entry_target(routine_id, slot)
@@ -176,13 +182,18 @@ class FlowJobs:
         Raises:
             JobNotFound: The store has no such job.
             StoreError: A live process of this host still runs the job.
-            DefinitionError: The flow lacks a routine or slot the job needs.
+            DefinitionError: ``job`` is not a job id or a JobState, or the
+                flow lacks a routine or slot the job needs.
         """
+        if not isinstance(job, (str, JobState)):
+            raise DefinitionError(
+                f"resume expects a job id string or a JobState, not {type(job).__name__} {job!r}."
+            )
         engine = self._get_engine()
         job_id = job if isinstance(job, str) else job.job_id
         live = engine.run_of_id(job_id)
         target: JobState | None
-        if live is not None:
+        if live is not None and not live.abandoned:
             resumed = engine.resume(live.job)
             target = live.job
         else:
@@ -190,7 +201,8 @@ class FlowJobs:
             if chosen is None:
                 return False
             given = None if isinstance(job, str) else job
-            running = resume_from_store(engine, job_id, chosen, given)
+            abandoned = live is not None and live.abandoned
+            running = resume_from_store(engine, job_id, chosen, given, abandoned=abandoned)
             resumed, target = running is not None, running
         if resumed and wait and target is not None:
             target.wait()

@@ -17,7 +17,7 @@ from routilux import (
     StoreError,
 )
 from routilux._model.durable import Checkpoint
-from routilux.stores import MemoryStore
+from routilux.stores import MemoryStore, SqliteStore
 from routilux.testing import FakeClock
 
 STRATEGIES = ["sequential", "concurrent"]
@@ -321,3 +321,127 @@ def test_a_paused_job_is_stored_as_paused_and_running_again_after_resume(strateg
     assert job.wait(5)
     flow.shutdown()
     assert store.load_job(job.job_id).document["status"] == "completed"
+
+
+class FailingSqliteStore(SqliteStore):
+    """A real SQLite store whose checkpoints fail while ``failing`` is set."""
+
+    failing = False
+
+    def checkpoint(self, checkpoint: Checkpoint) -> None:
+        if self.failing:
+            raise StoreError("the disk is gone")
+        super().checkpoint(checkpoint)
+
+
+class StoreBreaker(Sink):
+    """A Sink that breaks its store (or raises) when it takes ``at``."""
+
+    def __init__(self, at: int, *, store: FailingSqliteStore | None = None, raise_: Any = None):
+        super().__init__()
+        self.at, self.store, self.raise_ = at, store, raise_
+
+    def take(self, i: int, payload: Any = None) -> None:
+        super().take(i, payload)
+        if i == self.at and not self.seen[:-1].count((self.seen[-1][0], i)):
+            if self.store is not None:
+                self.store.failing = True
+            if self.raise_ is not None:
+                raise self.raise_
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_the_flow_whose_store_failed_resumes_the_job_once_the_store_works(
+    strategy: str, tmp_path: Any
+) -> None:
+    store = FailingSqliteStore(tmp_path / "jobs.db")
+    sink = StoreBreaker(2, store=store)
+    flow = pipeline(strategy, sink, store=store, max_workers=1)
+    job = flow.execute("source", {"n": 5})
+    assert job.status == "failed"
+    assert "job store failed" in (job.error or "")
+    assert f"flow.resume({job.job_id!r})" in (job.error or "")
+    assert store.load_job(job.job_id).document["status"] == "running"
+    store.failing = False
+    assert flow.resume(job.job_id, wait=True)
+    resumed = flow.get_execution(job.job_id)
+    flow.shutdown()
+    assert resumed is not None
+    assert resumed.status == "completed"
+    assert {i for _, i in sink.seen} == set(range(5))
+    assert store.load_job(job.job_id).document["status"] == "completed"
+
+
+def test_a_store_that_fails_once_keeps_the_job_running_not_failed(tmp_path: Any) -> None:
+    # The failed checkpoint is the only write that fails: the job's final
+    # status must not reach the store, or the job could never be resumed.
+    class OnceFailing(FailingSqliteStore):
+        def checkpoint(self, checkpoint: Checkpoint) -> None:
+            failing, self.failing = self.failing, False
+            if failing:
+                raise StoreError("a one-off write error")
+            super().checkpoint(checkpoint)
+
+    store = OnceFailing(tmp_path / "once.db")
+    flow = pipeline("sequential", StoreBreaker(1, store=store), store=store)
+    job = flow.execute("source", {"n": 3})
+    assert job.status == "failed"
+    stored = store.load_job(job.job_id)
+    assert stored.document["status"] == "running"
+    assert stored.pending
+    assert flow.resume(job.job_id, wait=True)
+    assert store.load_job(job.job_id).document["status"] == "completed"
+
+
+def test_an_interrupt_leaves_a_durable_job_resumable_with_nothing_lost(tmp_path: Any) -> None:
+    store = SqliteStore(tmp_path / "jobs.db")
+    sink = StoreBreaker(2, raise_=KeyboardInterrupt("Ctrl-C"))
+    flow = pipeline("sequential", sink, store=store)
+    with pytest.raises(KeyboardInterrupt):
+        flow.execute("source", {"n": 5})
+    (job,) = flow.get_all_executions()
+    assert job.status == "failed"
+    assert "interrupted before it finished (KeyboardInterrupt: Ctrl-C)" in (job.error or "")
+    assert [d.data["i"] for d in job.pending_deliveries] == [2, 3, 4]
+    assert store.load_job(job.job_id).document["status"] == "running"
+    assert flow.resume(job.job_id, wait=True)
+    resumed = flow.get_execution(job.job_id)
+    assert resumed is not None
+    assert resumed.status == "completed"
+    assert [i for _, i in sink.seen] == [0, 1, 2, 2, 3, 4]  # The interrupted one runs again.
+
+
+class RaisingStore(MemoryStore):
+    """A store whose checkpoints raise what no store should: a bug in its code."""
+
+    def checkpoint(self, checkpoint: Checkpoint) -> None:
+        raise RuntimeError("a bug in the store")
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_store_raising_an_unexpected_error_fails_the_job(strategy: str) -> None:
+    flow = pipeline(strategy, Sink(), store=RaisingStore())
+    job = flow.execute("source", {"n": 3}, timeout=10)
+    flow.shutdown()
+    assert job.status == "failed"
+    assert "job store failed: RuntimeError: a bug in the store" in (job.error or "")
+
+
+class HugeSource(Source):
+    def emit_all(self, n: int, payload: Any = None) -> None:
+        self.emit("out", i=0, payload=10**5000)
+
+
+def test_an_integer_too_long_for_json_fails_its_delivery_naming_why(tmp_path: Any) -> None:
+    store = SqliteStore(tmp_path / "jobs.db")
+    sink = Sink()
+    flow = Flow(store=store)
+    flow.add_routine(HugeSource(), "source")
+    flow.add_routine(sink, "sink")
+    flow.connect("source", "out", "sink", "input")
+    job = flow.execute("source", {"n": 1})
+    assert job.status == "failed"
+    assert [e.error_type for e in job.errors] == ["SerializationError"]
+    assert "integer string conversion" in job.errors[0].message
+    assert store.load_job(job.job_id).document["status"] == "failed"
+    assert sink.seen == []

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from routilux import Flow, Routine
+import pytest
+
+from routilux import DefinitionError, Flow, Routine
 
 
 class Source(Routine):
@@ -111,3 +113,31 @@ def test_append_slot_accumulates_under_the_renamed_key() -> None:
 def test_empty_mapping_is_no_mapping() -> None:
     _, [recorder] = run({"a": 1}, {})
     assert recorder.received == [{"a": 1}]
+
+
+def test_a_rename_onto_a_key_the_message_also_has_fails_the_emit_naming_both() -> None:
+    job, [recorder] = run({"x": "X", "y": "Y"}, {"x": "y"})
+    assert recorder.received == []  # Neither value is passed on half-lost.
+    assert job.status == "failed"
+    (record,) = job.errors
+    assert record.routine_id == "source"
+    assert record.error_type == "ExecutionError"
+    assert "renames 'x' to 'y', but the message also has that key" in record.message
+    assert "'r0'.'input'" in record.message
+
+
+def test_swapping_two_keys_loses_nothing() -> None:
+    _, [recorder] = run({"x": "X", "y": "Y"}, {"x": "y", "y": "x"})
+    assert recorder.received == [{"y": "X", "x": "Y"}]
+
+
+def test_connect_refuses_a_rename_onto_a_key_the_event_declares() -> None:
+    flow = Flow()
+    source = Routine()
+    source.define_event("out", ["x", "y"])
+    flow.add_routine(source, "source")
+    flow.add_routine(Recorder(), "sink")
+    with pytest.raises(DefinitionError, match="renames 'x' to 'y', but the event also carries"):
+        flow.connect("source", "out", "sink", "input", param_mapping={"x": "y"})
+    assert flow.connections == []
+    flow.connect("source", "out", "sink", "input", param_mapping={"x": "y", "y": "old_y"})

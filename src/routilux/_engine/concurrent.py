@@ -126,6 +126,16 @@ class ConcurrentRun(JobRun):
     def pause(self) -> None:
         """Hold every delivery not yet started (caller holds ``lock``)."""
         self.paused = self.interrupted = True
+        self._park_queued()
+
+    def stop(self, reason: str, *, keep_store: bool = False) -> None:
+        """End the job ``failed``, listing what had not started (caller holds ``lock``)."""
+        if not self.ended:
+            self._park_queued()
+        super().stop(reason, keep_store=keep_store)
+
+    def _park_queued(self) -> None:
+        """Take this job's deliveries out of the pool's queue and the gates, into ``parked``."""
         mine = self._is_mine
         held = self.gates.extract(mine) + self._extract_queued(mine)
         # By sequence number: the pool and the gates each keep their own order.
@@ -256,6 +266,9 @@ def _claim(run: ConcurrentRun, item: Item) -> bool:
     """Decide whether a worker runs ``item`` now; count it if so."""
     with run.lock:
         if run.ended:
+            if run.job.status is JobStatus.FAILED:
+                # Taken from the queue just before the job stopped: list it.
+                run.job.pending_deliveries.append(run.pending_item(item))
             return False
         if run.cancelled and item[2] in run.cancelled:
             run.cancelled.discard(item[2])
@@ -269,6 +282,7 @@ def _claim(run: ConcurrentRun, item: Item) -> bool:
                 run.job.pending_deliveries = run._pending_locked()
             return False
         if run.deliveries >= run.max_deliveries:
+            run.parked.appendleft(item)  # Not run: listed as pending, as the others.
             run.runaway(item)
             return False
         run.deliveries += 1
@@ -326,7 +340,9 @@ def _deliver(run: ConcurrentRun, item: Item, frame: DeliveryFrame) -> bool:
                 _run_async(run, item, result, frame)
                 return True
             used = frame
-    except Exception as exc:  # The user's handler: any failure goes to its policy.
+    except BaseException as exc:  # The user's handler: any failure goes to its policy,
+        # even an interrupt or SystemExit: on a worker thread it can stop
+        # nothing else, and the worker must go on serving.
         frame.clear()
         run.failed(item, exc)
         return False

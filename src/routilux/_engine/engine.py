@@ -20,7 +20,6 @@ from routilux._engine.timers import TimerService
 from routilux._model.context import CURRENT_FRAME
 from routilux._model.job_state import JobState
 from routilux._model.status import JobStatus
-from routilux.exceptions import RoutiluxError
 
 if TYPE_CHECKING:
     from routilux.stores.protocol import JobStore
@@ -109,6 +108,7 @@ class Engine:
         self._begin(run, [item])
         run.queue.append(item)
         run.driving = True
+        run.caller_thread = True
         run.drive()
         run.job.wait()  # Paused from another thread: resume() drives it elsewhere.
         return run.job
@@ -162,7 +162,7 @@ class Engine:
             return
         try:
             run.durable.create(items, self.flow._document_or_none())
-        except (RoutiluxError, OSError) as exc:
+        except Exception as exc:  # Any failure of the store's code: the caller gets it.
             run.durable = None  # Not in the store: nothing there to update.
             with run.lock:
                 run.stop(f"The job could not be recorded in its store: {exc}")
@@ -201,7 +201,10 @@ class Engine:
 
     def _register(self, run: JobRun) -> None:
         with self._lock:
-            for job_id in [jid for jid, r in self._runs.items() if r.ended]:
+            # An abandoned run stays known, so that resume can tell it from a
+            # run of another process (see resume_from_store).
+            ended = [jid for jid, r in self._runs.items() if r.ended and not r.abandoned]
+            for job_id in ended:
                 del self._runs[job_id]
             self._runs[run.job.job_id] = run
 
@@ -214,6 +217,7 @@ class Engine:
         run.deadline_timer = timers.call_later(remaining, _locked(run, run.time_out))
 
     def _drive_in_thread(self, run: SequentialRun) -> None:
+        run.caller_thread = False
         self._threads.start(run.drive, f"routilux-job-{run.job.job_id[:8]}")
 
     # -- control ----------------------------------------------------------------

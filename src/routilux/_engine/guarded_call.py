@@ -48,7 +48,7 @@ def deliver_with_timeout(run: JobRun, item: Item, timeout: float) -> DeliveryFra
                 # thread's own loop, as the job's loop may be busy elsewhere.
                 asyncio.run(_await(result))
             outcome.append(None)
-        except Exception as exc:  # Handed to the caller, which applies the policy.
+        except BaseException as exc:  # Handed to the caller, which applies the policy.
             outcome.append(exc)
         finally:
             CURRENT_FRAME.reset(token)

@@ -25,7 +25,6 @@ from routilux.exceptions import (
     ExecutionError,
     HandlerTimeoutError,
     JobTimeoutError,
-    RoutiluxError,
     RunawayJobError,
     SerializationError,
 )
@@ -105,6 +104,8 @@ class JobRun:
         self.lock = threading.Lock()
         self.quiet = threading.Condition(self.lock)
         self.ended = False
+        # Ended in memory only: the store still has the job running (see stop).
+        self.abandoned = False
         self.paused = False
         self.interrupted = False
         self.wakeup = threading.Event()
@@ -129,20 +130,38 @@ class JobRun:
         if not self.ended:
             self._finish(JobStatus.COMPLETED)
 
-    def stop(self, reason: str) -> None:
+    def stop(self, reason: str, *, keep_store: bool = False) -> None:
         """End the job ``failed`` (caller holds ``lock``).
 
         What has not run never will; it stays listed in ``pending_deliveries``.
+        With ``keep_store``, a durable job's store is not told: it keeps the
+        job running at its last checkpoint, to be resumed (``abandoned``).
         """
         if self.ended:
             return
+        if keep_store and self.durable is not None:
+            self.abandoned = True
         leftovers = self._pending_locked()
         self.drop_pending()
-        if leftovers:
+        if self.abandoned:
+            reason = (
+                f"{reason}; the store keeps the job as it was at its last checkpoint, and "
+                f"flow.resume({self.job.job_id!r}) continues it from there"
+            )
+        elif leftovers:
             reason = f"{reason} ({len(leftovers)} pending deliveries dropped)"
         self.job.pending_deliveries = leftovers
         logger.error("Job %s of flow %r failed: %s", self.job.job_id, self.job.flow_id, reason)
         self._finish(JobStatus.FAILED, reason)
+
+    def store_failed(self, exc: BaseException) -> None:
+        """Stop the job because its store failed (caller holds ``lock``).
+
+        Nothing more is written to the store, which keeps the job running
+        at its last checkpoint, so that it can be resumed once the store
+        works again (in this process too: see ``abandoned``).
+        """
+        self.stop(f"The job store failed: {describe_exception(exc)}", keep_store=True)
 
     def cancel(self) -> bool:
         """End the job ``cancelled`` (caller holds ``lock``); False if it had ended."""
@@ -166,7 +185,7 @@ class JobRun:
         self._write_routine_states()
         # Waiters wake only once the store has the final status.
         self.job._transition(status, error=error, notify=False)
-        if self.durable is not None:
+        if self.durable is not None and not self.abandoned:
             self.save_status(drop_pending=drop_pending)
         self.job._finished.set()
         self.quiet.notify_all()
@@ -177,7 +196,7 @@ class JobRun:
         assert self.durable is not None
         try:
             self.durable.status(drop_pending=drop_pending)
-        except (RoutiluxError, OSError) as exc:
+        except Exception as exc:  # Any failure of the store's code: the job has ended anyway.
             logger.error(
                 "Job %s: its store did not take the status %r: %s",
                 self.job.job_id,
@@ -253,8 +272,8 @@ class JobRun:
         if self.durable is not None and items:
             try:
                 self.durable.cover(items[-1][2])
-            except (RoutiluxError, OSError) as exc:
-                self.stop(f"The job store failed: {type(exc).__name__}: {exc}")
+            except Exception as exc:  # Any failure of the store's code (or of ours).
+                self.store_failed(exc)
                 return []
         return items
 
@@ -338,8 +357,8 @@ class JobRun:
             frame.clear()
             finished = self.on_failure(item, exc, self.retry_later)
             return "failed" if finished else "retrying"
-        except (RoutiluxError, OSError) as exc:
-            self.stop(f"The job store failed: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # Any failure of the store's code (or of ours).
+            self.store_failed(exc)
             return "failed"
         return "ok"
 
@@ -446,7 +465,7 @@ class JobRun:
         if action == "stop":
             self.stop(
                 f"Routine {target.routine_id!r} failed in slot {target.slot.name!r} "
-                f"(attempt {attempt}): {type(exc).__name__}: {exc}"
+                f"(attempt {attempt}): {describe_exception(exc)}"
             )
         return True
 
@@ -481,8 +500,8 @@ class JobRun:
             return True
         try:
             self.durable.failed(item, record, retry=retry, delay=delay, letter=letter)
-        except (RoutiluxError, OSError) as exc:
-            self.stop(f"The job store failed: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # Any failure of the store's code (or of ours).
+            self.store_failed(exc)
             return False
         return True
 
@@ -502,7 +521,7 @@ class JobRun:
             routine_id=target.routine_id if target else None,
             slot=target.slot.name if target else None,
             error_type=type(exc).__name__,
-            message=str(exc),
+            message=exception_text(exc),
             traceback=trace,
             attempt=item[3] if item else 1,
             action=action,
@@ -577,6 +596,19 @@ class JobRun:
         return PendingDelivery(
             self.delivery_id(seq), target.routine_id, target.slot.name, data, attempt, delay
         )
+
+
+def exception_text(exc: BaseException) -> str:
+    """``str(exc)``, or a placeholder if that raises (a handler's exception may be odd)."""
+    try:
+        return str(exc)
+    except Exception as failure:
+        return f"<str() of the exception raised {type(failure).__name__}>"
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``"ValueError: bad value"``: the exception's type and text."""
+    return f"{type(exc).__name__}: {exception_text(exc)}"
 
 
 def _format(exc: BaseException) -> str:

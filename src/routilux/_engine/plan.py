@@ -8,7 +8,7 @@ from typing import Any
 from routilux._model.connection import Connection
 from routilux._model.routine import Routine
 from routilux._model.slot import Slot
-from routilux.exceptions import DefinitionError
+from routilux.exceptions import DefinitionError, ExecutionError
 
 __all__ = ["DRAIN_SLOT", "FlowPlan", "Target"]
 
@@ -51,11 +51,33 @@ class Target:
         self.index = index
 
     def remap(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Apply the connection's key renames to ``data``."""
+        """Apply the connection's key renames to ``data``.
+
+        Raises:
+            ExecutionError: A key is renamed onto a key the message also
+                has, whose value would be lost.
+        """
         mapping = self.mapping
         if mapping is None:
             return data
-        return {mapping.get(key, key): value for key, value in data.items()}
+        renamed = {mapping.get(key, key): value for key, value in data.items()}
+        if len(renamed) < len(data):
+            raise ExecutionError(self._collision(data))
+        return renamed
+
+    def _collision(self, data: Mapping[str, Any]) -> str:
+        mapping = self.mapping or {}
+        clashes = [
+            f"{old!r} to {new!r}"
+            for old, new in mapping.items()
+            if old in data and new in data and new not in mapping
+        ]
+        return (
+            f"The param_mapping of the connection to {self.routine_id!r}.{self.slot.name!r} "
+            f"renames {', '.join(clashes)}, but the message also has "
+            f"{'that key' if len(clashes) == 1 else 'those keys'}: one of the two values "
+            "would be lost. Rename the other key too, or map onto a free name."
+        )
 
 
 class FlowPlan:

@@ -96,7 +96,7 @@ class WorkerPool(Generic[W]):
                 self._busy += 1
             try:
                 self._work(entry, state)
-            except Exception:  # An engine bug: keep the thread serving, but say so.
+            except BaseException:  # An engine bug: keep the thread serving, but say so.
                 logger.exception("A routilux worker failed outside any handler")
             finally:
                 with self._cond:

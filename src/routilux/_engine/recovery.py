@@ -20,7 +20,12 @@ __all__ = ["resume_from_store"]
 
 
 def resume_from_store(
-    engine: Engine, job_id: str, store: JobStore, job: JobState | None = None
+    engine: Engine,
+    job_id: str,
+    store: JobStore,
+    job: JobState | None = None,
+    *,
+    abandoned: bool = False,
 ) -> JobState | None:
     """Continue an unfinished job from its last checkpoint, in this process.
 
@@ -33,6 +38,10 @@ def resume_from_store(
         job_id: The job.
         store: Where the job is kept.
         job: A JobState object to bring up to date and run, instead of a new one.
+        abandoned: This process ran the job and stopped it without telling
+            the store (it was interrupted, or its store failed): the store
+            names this process as the job's owner, and that is no reason to
+            refuse.
 
     Returns:
         The running job, or ``None`` if it had already ended.
@@ -45,7 +54,8 @@ def resume_from_store(
     stored = store.load_job(job_id)
     if JobStatus(stored.document["status"]).is_terminal:
         return None
-    _check_owner(job_id, stored.owner)
+    if not (abandoned and stored.owner == process_owner()):
+        _check_owner(job_id, stored.owner)
     plan = engine.flow._compiled()
     plan.check_routines()
     items = [

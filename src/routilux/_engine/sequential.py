@@ -11,7 +11,7 @@ from typing import Any
 
 from routilux._engine.frame import DeliveryFrame
 from routilux._engine.guarded_call import deliver_with_timeout
-from routilux._engine.job_run import Item, JobRun
+from routilux._engine.job_run import Item, JobRun, describe_exception
 from routilux._model.context import CURRENT_FRAME
 from routilux._model.records import PendingDelivery
 from routilux._model.status import JobStatus
@@ -87,6 +87,10 @@ class SequentialRun(JobRun):
         self.queue = ReadyQueue()
         self.timers: list[tuple[float, int, Item]] = []
         self.driving = False
+        # Driven by execute() on the caller's thread (not a thread of ours).
+        self.caller_thread = False
+        # What escaped the loop, if anything did (an interrupt, or a bug).
+        self.escaped: BaseException | None = None
 
     def drop_pending(self) -> int:
         """Forget every delivery not yet run; return how many."""
@@ -161,7 +165,7 @@ class SequentialRun(JobRun):
             return True
         return False
 
-    def fail(self, item: Item, exc: Exception) -> None:
+    def fail(self, item: Item, exc: BaseException) -> None:
         """Apply the error policy to a failed delivery."""
         self.job.current_routine_id = item[0].routine_id
         with self.lock:
@@ -181,10 +185,11 @@ class SequentialRun(JobRun):
                     self.job._transition(JobStatus.PAUSED)
                     if self.durable is not None:
                         self.save_status()
-                elif not self.queue and not self.timers:
+                elif self.escaped is None and not self.queue and not self.timers:
                     self.complete()
                 else:  # The loop left with work to do: an exception escaped it.
-                    self.stop("The job was interrupted before it finished")
+                    why = "" if self.escaped is None else f" ({describe_exception(self.escaped)})"
+                    self.stop(f"The job was interrupted before it finished{why}", keep_store=True)
             self.driving = False
             if self.ended:
                 self.close()
@@ -206,6 +211,10 @@ class SequentialRun(JobRun):
         token = CURRENT_FRAME.set(frame)
         try:
             _loop(self, frame)
+        except BaseException as exc:
+            # An interrupt, or a bug: the job cannot be told complete.
+            self.escaped = exc
+            raise
         finally:
             CURRENT_FRAME.reset(token)
             if frame.target is not None:
@@ -264,8 +273,15 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
                             run, (target, data, seq, attempt), target.routine._timeout
                         )
                     )
-            except Exception as exc:  # The user's handler: any failure goes to its policy.
+            except BaseException as exc:  # The user's handler: any failure goes to its policy,
                 frame.clear()
+                if run.caller_thread and isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                    # but these stop a run on the caller's thread (on a thread
+                    # of ours they could stop nothing else): the delivery goes
+                    # back to the front of the queue, to be listed as pending
+                    # and re-run by a resume; drive() ends the job.
+                    queue.extendleft((attempt, seq, data, target))
+                    raise
                 run.fail((target, data, seq, attempt), exc)
                 continue
             acquire()
