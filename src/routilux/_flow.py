@@ -125,8 +125,10 @@ class Flow(FlowJobs):
         self.record_history = record_history
         self.history_limit = history_limit
         self.retain_jobs = retain_jobs
-        self.clock: Clock = clock or SystemClock()
-        self.store: JobStore | None = store
+        from routilux.stores.protocol import check_store  # The stores import the engine.
+
+        self.clock: Clock = SystemClock() if clock is None else _check_clock(clock)
+        self.store: JobStore | None = None if store is None else check_store(store, "Flow store")
         self.checkpoint_every = checkpoint_every
         self.routines: dict[str, Routine] = {}
         self.connections: list[Connection] = []
@@ -419,3 +421,21 @@ def _check_renames(connection: Connection, params: tuple[str, ...]) -> None:
             "but the event also carries the key it is renamed to: one of the two values "
             "would be lost. Rename the other key too, or map onto a free name."
         )
+
+
+def _check_clock(clock: object) -> Clock:
+    """``clock`` if it has the methods of a clock.
+
+    Raises:
+        DefinitionError: It lacks one of them.
+    """
+    missing = [
+        name for name in ("monotonic", "sleep", "wait") if not callable(getattr(clock, name, None))
+    ]
+    if missing:
+        raise DefinitionError(
+            "Flow clock must be a clock (SystemClock, routilux.testing.FakeClock, or an object "
+            f"with monotonic(), sleep(seconds) and wait(event, seconds)), not "
+            f"{type(clock).__name__} {clock!r}: it has no {', '.join(missing)}."
+        )
+    return clock  # type: ignore[return-value]

@@ -117,7 +117,11 @@ class FlowJobs:
         return plan, entry, _check_params(params), limit
 
     def _store(self, store: JobStore | None) -> JobStore | None:
-        return store if store is not None else self.store
+        if store is None:
+            return self.store
+        from routilux.stores.protocol import check_store  # The stores import the engine.
+
+        return check_store(store, "The store argument")
 
     def _get_engine(self) -> Engine:
         engine = self._engine

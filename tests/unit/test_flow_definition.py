@@ -79,11 +79,23 @@ def test_flow_id_is_kept_and_given_to_its_jobs() -> None:
         ({"execution_timeout": 0}, "timeout"),
         ({"execution_timeout": -1.0}, "timeout"),
         ({"execution_timeout": float("nan")}, "timeout"),
+        (
+            {"store": "sqlite:///jobs.db"},
+            r"Flow store must be a job store .* SqliteStore\.from_url",
+        ),
+        ({"store": object()}, "Flow store must be a job store"),
+        ({"clock": "fake"}, "Flow clock must be a clock .* no monotonic, sleep, wait"),
     ],
 )
 def test_flow_refuses_invalid_arguments(kwargs: dict[str, Any], match: str) -> None:
     with pytest.raises(DefinitionError, match=match):
         Flow(**kwargs)
+
+
+def test_execute_refuses_a_store_argument_that_is_not_a_store() -> None:
+    flow = two_routine_flow()
+    with pytest.raises(DefinitionError, match="The store argument must be a job store"):
+        flow.execute("source", store="jobs.db")  # type: ignore[arg-type]
 
 
 def test_flow_error_handler_is_set_and_read() -> None:

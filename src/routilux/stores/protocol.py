@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from routilux._model.durable import Checkpoint, DeadLetter, JobSummary, StoredDelivery, StoredJob
+from routilux.exceptions import DefinitionError
 
-__all__ = ["FINISHED_STATUSES", "JobStore"]
+__all__ = ["FINISHED_STATUSES", "JobStore", "check_store"]
 
 #: The statuses of jobs that have ended.
 FINISHED_STATUSES = ("completed", "failed", "cancelled")
@@ -176,3 +177,28 @@ class JobStore(Protocol):
 
     def close(self) -> None:
         """Release connections; the store is unusable afterwards."""
+
+
+def check_store(store: object, what: str) -> JobStore:
+    """``store`` if it is a job store (it has every method of one).
+
+    Args:
+        store: What was given.
+        what: Names the argument in the message (``"Flow store"``).
+
+    Raises:
+        DefinitionError: It is not; for a URL, the message says how to open it.
+    """
+    if isinstance(store, JobStore):
+        return store
+    hint = (
+        " A URL names a store but is not one: open it first, as "
+        "SqliteStore.from_url(url) (or PostgresStore(dsn))."
+        if isinstance(store, str)
+        else ""
+    )
+    raise DefinitionError(
+        f"{what} must be a job store (SqliteStore, PostgresStore, MemoryStore, or an object "
+        f"with every method of routilux.stores.JobStore), not {type(store).__name__} "
+        f"{store!r}.{hint}"
+    )
