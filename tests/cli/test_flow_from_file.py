@@ -75,8 +75,53 @@ def test_the_original_error_is_the_cause(write_flow: Callable[..., Path], workdi
     with pytest.raises(SerializationError) as caught:
         Flow.from_file(bad)
     assert str(caught.value) == (
-        f"{bad}:5: max_workers: the flow's settings are refused: Flow max_workers must be a "
-        "positive integer, not -1."
+        f"{bad}:5: max_workers: the flow's setting max_workers is refused: Flow max_workers "
+        "must be a positive integer, not -1."
     )
     assert isinstance(caught.value.__cause__, SerializationError)
-    assert str(caught.value.__cause__).startswith("Flow document: the flow's settings")
+    assert str(caught.value.__cause__).startswith("Flow document: the flow's setting")
+
+
+def test_a_refused_setting_whose_message_does_not_name_it_is_located(
+    write_flow: Callable[..., Path], workdir: Path
+) -> None:
+    path = write_flow()
+    bad = workdir / "bad.yaml"
+    text = path.read_text()
+    assert "execution_timeout: null" in text
+    bad.write_text(text.replace("execution_timeout: null", "execution_timeout: -5"))
+    line = 1 + text.splitlines().index("execution_timeout: null")
+    with pytest.raises(SerializationError) as caught:
+        Flow.from_file(bad)
+    assert str(caught.value).startswith(
+        f"{bad}:{line}: execution_timeout: the flow's setting execution_timeout is refused: "
+        "A timeout must be"
+    )
+
+
+@pytest.mark.parametrize(
+    ("where", "line_of"),
+    [("top", "extra: 1"), ("routine", "    colour: red")],
+)
+def test_an_unknown_field_is_located_at_the_field_itself(
+    write_flow: Callable[..., Path], workdir: Path, where: str, line_of: str
+) -> None:
+    text = write_flow().read_text()
+    lines = text.splitlines()
+    if where == "top":
+        lines.append(line_of)
+        place = "extra"
+    else:
+        first = next(
+            i
+            for i, line in enumerate(lines)
+            if line.startswith("  ") and line.endswith(":") and lines[i - 1] == "routines:"
+        )
+        lines.insert(first + 1, line_of)
+        place = f"routines.{lines[first].strip()[:-1]}.colour"
+    bad = workdir / "bad.yaml"
+    bad.write_text("\n".join(lines) + "\n")
+    line = 1 + lines.index(line_of)
+    with pytest.raises(SerializationError) as caught:
+        Flow.from_file(bad)
+    assert str(caught.value).startswith(f"{bad}:{line}: {place}: "), str(caught.value)

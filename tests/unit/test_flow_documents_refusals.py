@@ -281,7 +281,7 @@ def test_model_limits_are_refused_with_the_place() -> None:
     refused(doc, r"routines\['step'\]\.timeout is refused: .*positive number")
     doc = base_doc()
     doc["max_workers"] = 0
-    refused(doc, "the flow's settings are refused: Flow max_workers must be a positive integer")
+    refused(doc, "the flow's setting max_workers is refused: Flow max_workers must be a positive")
 
 
 def test_connection_the_model_refuses_names_the_connection() -> None:

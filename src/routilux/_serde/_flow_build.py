@@ -103,6 +103,16 @@ def _policies(spec: FlowSpec) -> list[PolicySpec]:
     return [policy for policy in found if policy is not None]
 
 
+def _refused_option(owner: type[F], options: Mapping[str, Any]) -> str | None:
+    """The first option the flow class refuses on its own, if one is (to name it)."""
+    for name, value in options.items():
+        try:
+            owner(**{name: value})
+        except (DefinitionError, TypeError):  # noqa: PERF203 - only once a setting failed
+            return name
+    return None
+
+
 def build_flow(owner: type[F], spec: FlowSpec, registry: Mapping[str, type[Routine]] | None) -> F:
     """Create a flow of class ``owner`` from ``spec``.
 
@@ -114,7 +124,9 @@ def build_flow(owner: type[F], spec: FlowSpec, registry: Mapping[str, type[Routi
     try:
         flow = owner(**spec.options)
     except (DefinitionError, TypeError) as exc:
-        raise SerializationError(f"Flow document: the flow's settings are refused: {exc}") from exc
+        named = _refused_option(owner, spec.options)
+        setting = "settings are" if named is None else f"setting {named} is"
+        raise SerializationError(f"Flow document: the flow's {setting} refused: {exc}") from exc
     refs = References(registry)
     refs.resolve(spec)
     for routine_spec in spec.routines:

@@ -54,6 +54,7 @@ _TOP_FIELDS = frozenset(
 )
 _OPTION = re.compile(rf"\b(?:{'|'.join(_OPTIONS)})\b")
 _ROUTINE = re.compile(rf"Routine ({_STRING}) ")
+_UNKNOWN = re.compile(rf"has the unknown field ({_STRING});")
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,12 @@ def _split_message(message: str) -> tuple[DocPath | None, str]:
     if message.startswith("Flow document version"):
         return ("version",), message
     body = message.removeprefix("Flow document: ")
+    unknown = _UNKNOWN.search(body)
+    if body is not message and unknown is not None:
+        # "routines['a'] has the unknown field 'x'": the place is the field itself.
+        match = _PATH.match(body)
+        inside = _parse_path(match.group(0)) if match and match.group(1) in _TOP_FIELDS else ()
+        return (*inside, ast.literal_eval(unknown.group(1))), body
     match = _PATH.match(body)
     if body is not message and match is not None and match.group(1) in _TOP_FIELDS:
         return _parse_path(match.group(0)), body[match.end() :].strip()
