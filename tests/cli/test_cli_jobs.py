@@ -235,6 +235,14 @@ def test_delete_older_than_removes_finished_jobs_only(
     assert kept == {"deleted": 0}
 
 
+def test_delete_refuses_an_age_that_is_not_a_finite_number(
+    routilux: Run, two_jobs: list[dict[str, Any]], error_line: Callable[..., str]
+) -> None:
+    proc = routilux("jobs", "delete", "--older-than", "nan")
+    assert proc.returncode == 2
+    assert "'nan' is not a finite number" in error_line(proc)
+
+
 @pytest.mark.parametrize("args", [[], ["some-id", "--older-than", "3"]])
 def test_delete_takes_a_job_or_an_age(
     routilux: Run, two_jobs: list[dict[str, Any]], error_line: Callable[..., str], args: list[str]

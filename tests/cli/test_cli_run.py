@@ -143,6 +143,8 @@ def test_a_short_job_shows_no_progress(routilux: Run, write_flow: Callable[..., 
         (["--store", "sqlite://relative.db"], "is not a SQLite URL"),
         (["--concurrent", "0"], "Invalid value for '--concurrent'"),
         (["--timeout", "-1"], "Invalid value for '--timeout'"),
+        (["--timeout", "nan"], "Invalid value for '--timeout': 'nan' is not a finite number"),
+        (["--timeout", "inf"], "Invalid value for '--timeout': 'inf' is not a finite number"),
         (["--bogus"], "No such option '--bogus'"),
     ],
 )

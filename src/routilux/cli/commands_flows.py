@@ -12,7 +12,7 @@ from routilux import DefinitionError, JobState, SerializationError
 from routilux.cli.errors import EXIT_FAILED, EXIT_OK, UsageProblem
 from routilux.cli.following import announce, follow
 from routilux.cli.loading import flow_from_file, pick_entry
-from routilux.cli.options import flow_file_argument, json_option, store_option
+from routilux.cli.options import Seconds, flow_file_argument, json_option, store_option
 from routilux.cli.output import echo_json, one_line
 from routilux.cli.store_urls import opened_store
 
@@ -81,7 +81,7 @@ def parse_params(pairs: tuple[str, ...], params_json: str | None) -> dict[str, A
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    type=Seconds(min=0, min_open=True),
     metavar="SECONDS",
     help="Fail the job if it runs longer than this.",
 )

@@ -14,7 +14,7 @@ from routilux.cli.errors import EXIT_FAILED, EXIT_OK, UsageProblem
 from routilux.cli.following import announce, follow, show_report
 from routilux.cli.job_control import cancel_stored_job, refuse_if_running
 from routilux.cli.loading import flow_from_job
-from routilux.cli.options import json_option, path_option, store_option
+from routilux.cli.options import Seconds, json_option, path_option, store_option
 from routilux.cli.output import Table, echo_json, one_line
 from routilux.cli.report import job_report
 from routilux.cli.report_text import print_job
@@ -177,7 +177,7 @@ def cancel(job_id: str, store_url: str, as_json: bool) -> int:
 @click.option(
     "--older-than",
     "days",
-    type=click.FloatRange(min=0),
+    type=Seconds(min=0),
     metavar="DAYS",
     help="Instead of one job: every finished job (completed, failed, cancelled) "
     "last updated more than DAYS days ago.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -10,9 +11,21 @@ import click
 
 from routilux.cli.store_urls import DEFAULT_STORE_URL, STORE_ENV
 
-__all__ = ["flow_file_argument", "json_option", "path_option", "store_option"]
+__all__ = ["Seconds", "flow_file_argument", "json_option", "path_option", "store_option"]
 
 FC = TypeVar("FC", bound=Callable[..., Any])
+
+
+class Seconds(click.FloatRange):
+    """A number of seconds (or days): finite, not NaN, and in range."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
 
 
 def store_option(command: FC) -> FC:
