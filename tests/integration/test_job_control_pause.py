@@ -591,7 +591,7 @@ def test_cancel_drops_a_retry_that_is_waiting(
     flow, job, failing = waiting_retry(make_flow, strategy)
     assert flow.cancel(job)
     assert job.status is JobStatus.CANCELLED
-    assert re.search(r"\b1 pending deliveries dropped", job.error or ""), job.error
+    assert re.search(r"\b1 pending delivery dropped", job.error or ""), job.error
     time.sleep(1.2)  # Past the retry's delay: it must not run.
     assert failing.attempts == 1
 

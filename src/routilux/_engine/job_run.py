@@ -149,7 +149,7 @@ class JobRun:
                 f"flow.resume({self.job.job_id!r}) continues it from there"
             )
         elif leftovers:
-            reason = f"{reason} ({len(leftovers)} pending deliveries dropped)"
+            reason = f"{reason} ({dropped_count(len(leftovers))})"
         self.job.pending_deliveries = leftovers
         logger.error("Job %s of flow %r failed: %s", self.job.job_id, self.job.flow_id, reason)
         self._finish(JobStatus.FAILED, reason)
@@ -171,7 +171,7 @@ class JobRun:
         self.job.pending_deliveries = []
         self._finish(
             JobStatus.CANCELLED,
-            f"Cancelled ({dropped} pending deliveries dropped)",
+            f"Cancelled ({dropped_count(dropped)})",
             drop_pending=True,
         )
         return True
@@ -596,6 +596,11 @@ class JobRun:
         return PendingDelivery(
             self.delivery_id(seq), target.routine_id, target.slot.name, data, attempt, delay
         )
+
+
+def dropped_count(count: int) -> str:
+    """``"3 pending deliveries dropped"`` (``"1 pending delivery dropped"``)."""
+    return f"{count} pending {'delivery' if count == 1 else 'deliveries'} dropped"
 
 
 def exception_text(exc: BaseException) -> str:

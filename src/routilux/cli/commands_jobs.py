@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from routilux import JobNotFound, JobStatus
+from routilux._engine.job_run import dropped_count
 from routilux.cli.errors import EXIT_FAILED, EXIT_OK, UsageProblem
 from routilux.cli.following import announce, follow, show_report
 from routilux.cli.job_control import cancel_stored_job, refuse_if_running
@@ -168,7 +169,7 @@ def cancel(job_id: str, store_url: str, as_json: bool) -> int:
     elif dropped is None:
         click.echo(f"Job {job_id} has already ended ({status}); nothing to cancel.")
     else:
-        click.echo(f"Job {job_id} cancelled; {dropped} pending deliveries dropped.")
+        click.echo(f"Job {job_id} cancelled; {dropped_count(dropped)}.")
     return EXIT_OK if dropped is not None else EXIT_FAILED
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from routilux import JobStatus, StoreError
+from routilux._engine.job_run import dropped_count
 from routilux.stores import Checkpoint, JobStore, StoredJob, owner_is_alive
 
 __all__ = ["cancel_stored_job", "refuse_if_running"]
@@ -58,7 +59,7 @@ def cancel_stored_job(store: JobStore, job_id: str) -> int | None:
             status=JobStatus.CANCELLED.value,
             updated_at=datetime.now(timezone.utc).isoformat(),
             current_routine_id=stored.document.get("current_routine_id"),
-            error=f"Cancelled ({len(stored.pending)} pending deliveries dropped)",
+            error=f"Cancelled ({dropped_count(len(stored.pending))})",
             deliveries=stored.deliveries,
             next_seq=stored.next_seq,
             drop_pending=True,
