@@ -222,7 +222,9 @@ class Flow(FlowJobs):
         connection = Connection(source_id, event, target_id, slot, param_mapping)
         assert source is not None
         _check_renames(connection, source._events[event].params)
-        if connection in self.connections:
+        ends = (source_id, event, target_id, slot)
+        if any((c.source_id, c.event, c.target_id, c.slot) == ends for c in self.connections):
+            # With or without the same param_mapping: each emit would reach the slot twice.
             raise DefinitionError(f"The flow already has the connection {connection.describe()}.")
         self.connections.append(connection)
         self._plan = None

@@ -255,6 +255,14 @@ def test_duplicate_connection_raises() -> None:
         flow.connect("source", "output", "fetcher", "input")
 
 
+def test_the_same_ends_with_another_param_mapping_are_a_duplicate_too() -> None:
+    flow = two_routine_flow()
+    flow.connect("source", "output", "fetcher", "input")
+    with pytest.raises(DefinitionError, match="already has the connection"):
+        flow.connect("source", "output", "fetcher", "input", param_mapping={"url": "link"})
+    assert len(flow.connections) == 1
+
+
 def test_param_mapping_must_map_strings_to_strings() -> None:
     flow = two_routine_flow()
     with pytest.raises(DefinitionError, match=r"str -> str"):
