@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from routilux._engine.engine import Engine
+from routilux._engine.plan import DRAIN_SLOT
 from routilux._engine.recovery import resume_from_store
 from routilux._model.durable import DeadLetter
 from routilux._model.job_state import JobState
@@ -280,7 +281,8 @@ class FlowJobs:
 
         Raises:
             DeadLetterNotFound: The store has no letter with that id.
-            DefinitionError: The flow lacks the letter's routine or slot.
+            DefinitionError: The flow lacks the letter's routine or slot, or
+                the letter is of an ``on_drain`` hook (it has no message).
         """
         chosen = self._store(store)
         if isinstance(letter, str):
@@ -290,6 +292,13 @@ class FlowJobs:
                     "DeadLetter itself, or store=..."
                 )
             letter = chosen.get_dead_letter(letter)
+        if letter.slot == DRAIN_SLOT:
+            raise DefinitionError(
+                f"Dead letter {letter.letter_id} is a failure of the on_drain hook of routine "
+                f"{letter.routine_id!r}, which has no message to deliver again; what the hook was to "
+                f"flush is in job {letter.job_id}'s "
+                f"routine_states[{letter.routine_id!r}]['values']."
+            )
         plan, entry, params, limit = self._prepare(
             letter.routine_id, letter.slot, letter.data, timeout
         )

@@ -18,6 +18,7 @@ from routilux import (
     JobStatus,
     Routine,
 )
+from routilux.testing import FakeClock
 
 PATIENCE = 10.0
 STRATEGIES = ["sequential", "concurrent"]
@@ -233,3 +234,33 @@ def test_a_handler_timeout_error_names_the_routine_and_the_limit(
 def test_invalid_routine_timeouts_raise_definition_error(seconds: Any) -> None:
     with pytest.raises(DefinitionError, match="set_timeout"):
         Sink().set_timeout(seconds)
+
+
+class FlakyTwice(Routine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+        self.define_slot("trigger", handler=self.go)
+
+    def go(self) -> None:
+        self.calls += 1
+        if self.calls < 3:
+            raise ConnectionError("not yet")
+
+
+@pytest.mark.parametrize("strategy", ["sequential", "concurrent"])
+def test_a_job_timeout_on_a_fake_clock_waits_for_the_retries_before_it(strategy: str) -> None:
+    # The fake clock jumps to the next timer once the job is idle: the job's
+    # deadline, 10 s away, must not be jumped to before the work has started.
+    clock = FakeClock()
+    flow = Flow(execution_strategy=strategy, clock=clock)
+    routine = FlakyTwice()
+    routine.set_error_handler(ErrorHandler(strategy="retry", max_retries=3, retry_delay=0.5))
+    flow.add_routine(routine, "r")
+    try:
+        job = flow.execute("r", timeout=10)
+    finally:
+        flow.shutdown()
+    assert job.status == "completed", job.error
+    assert routine.calls == 3
+    assert clock.monotonic() == pytest.approx(0.5 + 1.0)

@@ -7,7 +7,15 @@ from typing import Any
 
 import pytest
 
-from routilux import ErrorHandler, ErrorStrategy, ExecutionError, Flow, Routine, StoreError
+from routilux import (
+    DefinitionError,
+    ErrorHandler,
+    ErrorStrategy,
+    ExecutionError,
+    Flow,
+    Routine,
+    StoreError,
+)
 from routilux.stores import MemoryStore
 from routilux.testing import FakeClock
 
@@ -257,3 +265,51 @@ def test_a_timer_re_armed_by_its_own_tick_keeps_one_pending(strategy: str) -> No
     assert job.status == "completed"
     assert fired == [1.0, 2.0, 3.0]
     assert job.routine_states["r"]["timers"] == {}
+
+
+class FailingFlush(Routine):
+    """An on_drain hook that always fails (its flush target is down)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushes = 0
+        self.define_slot("trigger", handler=self.go)
+
+    def go(self) -> None:
+        self.set_job_value("held", [1, 2])
+
+    def on_drain(self) -> None:
+        self.flushes += 1
+        raise ConnectionError("the flush target is down")
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_drain_that_fails_under_retry_ends_the_job_once_retries_are_used_up(
+    strategy: str,
+) -> None:
+    flow = Flow(execution_strategy=strategy, clock=FakeClock(), max_deliveries=1000)
+    flusher = FailingFlush()
+    flusher.set_error_handler(ErrorHandler(strategy=ErrorStrategy.RETRY, max_retries=2))
+    flow.add_routine(flusher, "flusher")
+    try:
+        job = flow.execute("flusher", timeout=10)
+    finally:
+        flow.shutdown()
+    assert job.status == "completed"
+    assert flusher.flushes == 3  # One round: the first attempt and its 2 retries.
+    assert [e.action for e in job.errors] == ["retry", "retry", "continue"]
+    assert len(job.dead_letters) == 1
+
+
+def test_a_dead_letter_of_a_drain_hook_is_refused_for_replay_naming_where_its_data_is() -> None:
+    store = MemoryStore()
+    flow = Flow(store=store)
+    flusher = FailingFlush()
+    flusher.set_error_handler(ErrorHandler(strategy=ErrorStrategy.CONTINUE))
+    flow.add_routine(flusher, "flusher")
+    job = flow.execute("flusher")
+    (letter,) = job.dead_letters
+    assert job.routine_states["flusher"]["values"] == {"held": [1, 2]}
+    with pytest.raises(DefinitionError, match="on_drain hook of routine 'flusher'") as caught:
+        flow.replay_dead_letter(letter.letter_id)
+    assert f"job {job.job_id}'s routine_states['flusher']['values']" in str(caught.value)

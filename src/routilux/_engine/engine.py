@@ -139,11 +139,17 @@ class Engine:
 
     def launch(self, run: JobRun, items: list[tuple[Item, float]]) -> None:
         """Run ``items`` (each with the delay before it may run) in the background."""
-        if run.deadline is not None and (isinstance(run, ConcurrentRun) or not self._virtual):
-            self._arm_deadline(run)
         if isinstance(run, ConcurrentRun):
             run.begin(items)
+            # Armed once the work is on the pool: on a virtual clock, a timer
+            # armed while the job still looks idle would be jumped to at once.
+            self._arm_deadline(run)
+            with run.lock:
+                if run.ended and run.deadline_timer is not None:
+                    run.deadline_timer.cancel()  # It ended before the timer was armed.
             return
+        if run.deadline is not None and not self._virtual:
+            self._arm_deadline(run)
         assert isinstance(run, SequentialRun)
         with run.lock:
             for item, delay in items:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from routilux._engine.clock import Clock
 from routilux._engine.extras import TimerBook, TimerOp, apply_values, restore_values
-from routilux._engine.plan import FlowPlan, Target
+from routilux._engine.plan import DRAIN_SLOT, FlowPlan, Target
 from routilux._model.context import CURRENT_FRAME, Frame
 from routilux._model.durable import DeadLetter
 from routilux._model.error_policy import ErrorHandler, ErrorStrategy
@@ -452,6 +452,10 @@ class JobRun:
         if action == "retry":
             delay = policy.retry_delay_for(attempt)
             again = (target, data, seq, attempt + 1)
+            if target.slot.name == DRAIN_SLOT:
+                # The retry belongs to its drain round: when it adds no work
+                # either, the job is done (see drain_items).
+                self.drain_mark += 1
             if self._save_failure(item, record, retry=again, delay=delay, letter=None):
                 retry(delay, again)
             return False
