@@ -295,8 +295,8 @@ class FlowJobs:
         if letter.slot == DRAIN_SLOT:
             raise DefinitionError(
                 f"Dead letter {letter.letter_id} is a failure of the on_drain hook of routine "
-                f"{letter.routine_id!r}, which has no message to deliver again; what the hook was to "
-                f"flush is in job {letter.job_id}'s "
+                f"{letter.routine_id!r}, which has no message to deliver again; what the hook "
+                f"was to flush is in job {letter.job_id}'s "
                 f"routine_states[{letter.routine_id!r}]['values']."
             )
         plan, entry, params, limit = self._prepare(
