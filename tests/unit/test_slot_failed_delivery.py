@@ -218,3 +218,48 @@ def test_a_timed_out_delivery_is_taken_back_out_while_its_handler_runs_on(
     finally:
         flow.shutdown()
     assert dict(sink.slot.data) == {"v": [7]}
+
+
+def running_sum(old: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:
+    return {"sum": old.get("sum", 0) + message["v"], "seen": [*old.get("seen", []), message["v"]]}
+
+
+class ParallelAcc(Routine):
+    """Runs two deliveries at once; the one of ``v == 1`` fails once the other has merged."""
+
+    def __init__(self, merge: Any) -> None:
+        super().__init__()
+        self.other_merged = threading.Event()
+        self.slot = self.define_slot("input", handler=self.on, merge_strategy=merge)
+        self.set_max_concurrency(2)
+
+    def on(self, v: int = 0, seen: list[int] | None = None, **_: Any) -> None:
+        if (seen[-1] if seen else v) == 1:  # A callable's handler gets the merge.
+            assert self.other_merged.wait(10)
+            raise ValueError("1 fails")
+        self.other_merged.set()
+
+
+@pytest.mark.parametrize(
+    ("merge", "expected"),
+    [
+        pytest.param(running_sum, {"sum": 10, "seen": [10]}, id="callable"),
+        pytest.param("append", {"v": [10]}, id="append"),
+    ],
+)
+def test_a_failed_delivery_is_taken_out_from_under_a_parallel_merge(
+    merge: Any, expected: dict[str, Any]
+) -> None:
+    flow = Flow(execution_strategy="concurrent", max_workers=4)
+    acc = ParallelAcc(merge)
+    flow.add_routine(Source(), "source")
+    flow.add_routine(acc, "acc")
+    flow.connect("source", "out", "acc", "input")
+    acc.set_error_handler(ErrorHandler(strategy="continue"))
+    try:
+        job = flow.execute("source", entry_params={"values": [1, 10]}, timeout=10)
+    finally:
+        flow.shutdown()
+    assert job.status == "completed"
+    assert [d.data for d in job.dead_letters] == [{"v": 1}]
+    assert dict(acc.slot.data) == expected

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import inspect
+import logging
 import threading
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from inspect import isawaitable
 from types import MappingProxyType
@@ -17,8 +19,12 @@ if TYPE_CHECKING:
 
 __all__ = ["MergeFunction", "Slot"]
 
+logger = logging.getLogger("routilux")
+
 MergeFunction = Callable[[dict[str, Any], dict[str, Any]], Mapping[str, Any]]
 _Invoke = Callable[[Mapping[str, Any]], Any]
+#: What a merge returns: what the handler receives, the undo, and the settle.
+_Merge = tuple[Mapping[str, Any], Callable[[], None], "Callable[[], None] | None"]
 _NAMED_STRATEGIES = ("override", "append")
 #: In an append undo: the key held a list before the delivery.
 _KEEP: Any = object()
@@ -50,6 +56,7 @@ class Slot:
         "_data",
         "_deliver",
         "_invoke",
+        "_journal",
         "_lock",
         "handler",
         "is_async",
@@ -79,6 +86,7 @@ class Slot:
         self._lock = threading.Lock()
         self.is_async = handler is not None and _is_coroutine_function(handler)
         self._invoke: _Invoke | None = None
+        self._journal: deque[_Journal] = deque()
         self._deliver = self._build_deliver(where)
 
     @property
@@ -108,9 +116,9 @@ class Slot:
         then take the message back out of the slot while the handler runs.
         The undo does something once at most, however often it is called.
         """
-        passed, undo = self._merge(message)
+        passed, undo, settle = self._merge(message)
         merged(undo)
-        return _call_undoing(self._invoke, passed, undo)
+        return _call_undoing(self._invoke, passed, undo, settle)
 
     def reset(self) -> None:
         """Forget the data merged so far."""
@@ -118,17 +126,17 @@ class Slot:
 
     # -- merging ------------------------------------------------------------------
     #
-    # Each merge returns what the handler receives and an undo, which puts the
-    # data back as it was if nothing else replaced it since: a handler may set
-    # ``slot._data`` itself (as the seed's aggregator resets it), and what it
-    # set stays.
+    # Each merge returns what the handler receives, an undo, which takes the
+    # message back out of the data, and what to call once the handler has
+    # succeeded (or None). A handler may set ``slot._data`` itself (as an
+    # aggregator resets it after a batch): what it set stays.
 
-    def _merge(self, message: Mapping[str, Any]) -> tuple[Mapping[str, Any], Callable[[], None]]:
+    def _merge(self, message: Mapping[str, Any]) -> _Merge:
         strategy = self.merge_strategy
         if strategy == "override":
-            return self._merge_override(message)
+            return (*self._merge_override(message), None)
         if strategy == "append":
-            return self._merge_append(message)
+            return (*self._merge_append(message), None)
         return self._merge_callable(message)
 
     def _restore(self, replaced: dict[str, Any], previous: dict[str, Any]) -> None:
@@ -170,21 +178,68 @@ class Slot:
 
         return message, _once(undo)
 
-    def _merge_callable(
-        self, message: Mapping[str, Any]
-    ) -> tuple[Mapping[str, Any], Callable[[], None]]:
-        merge = self.merge_strategy
-        assert callable(merge)  # Checked in __init__.
+    def _merge_callable(self, message: Mapping[str, Any]) -> _Merge:
+        # Every merge not yet settled is kept in the journal, with the data
+        # before and after it: when deliveries run in parallel, a failed one
+        # may have later merges on top of it, which are then merged again
+        # without it (see _unmerge).
         with self._lock:
             previous = self._data
-            merged = merge(dict(previous), dict(message))
-            if not isinstance(merged, Mapping):
-                raise ExecutionError(
-                    f"The merge function of {self._where()} returned {type(merged).__name__}; "
-                    "it must return a dict."
-                )
+            merged = self._apply_merge(previous, message)
             data = self._data = dict(merged)
-        return merged, _once(lambda: self._restore(data, previous))
+            entry = _Journal(dict(message), previous, data)
+            self._journal.append(entry)
+        return merged, _once(lambda: self._unmerge(entry)), lambda: self._settle(entry)
+
+    def _apply_merge(self, data: dict[str, Any], message: Mapping[str, Any]) -> Mapping[str, Any]:
+        merge = self.merge_strategy
+        assert callable(merge)  # Checked in __init__.
+        merged = merge(dict(data), dict(message))
+        if not isinstance(merged, Mapping):
+            raise ExecutionError(
+                f"The merge function of {self._where()} returned {type(merged).__name__}; "
+                "it must return a dict."
+            )
+        return merged
+
+    def _settle(self, entry: _Journal) -> None:
+        """The handler of ``entry``'s delivery succeeded: its merge stays."""
+        with self._lock:
+            entry.settled = True
+            journal = self._journal
+            while journal and journal[0].settled:
+                journal.popleft()
+
+    def _unmerge(self, entry: _Journal) -> None:
+        """Take a failed delivery's message back out of a callable merge's data.
+
+        The merges made since are done again, in order, from the data before
+        it; the data becomes their result, unless a handler replaced it.
+        """
+        with self._lock:
+            journal = self._journal
+            at = next((i for i, e in enumerate(journal) if e is entry), None)
+            if at is None:
+                return
+            ours = self._data is journal[-1].after
+            later = list(journal)[at + 1 :]
+            del journal[at]
+            data = entry.before
+            try:
+                for merged in later:
+                    merged.before = data
+                    data = merged.after = dict(self._apply_merge(data, merged.message))
+            except Exception:  # The merge function refuses now: keep the data as it is.
+                logger.exception(
+                    "The merge function of %s failed while taking a failed delivery's "
+                    "message back out; the slot's data keeps it",
+                    self._where(),
+                )
+                return
+            if ours:
+                self._data = data
+            while journal and journal[0].settled:
+                journal.popleft()
 
     # -- the delivery function ---------------------------------------------------
 
@@ -198,8 +253,8 @@ class Slot:
         merge = self._merge
 
         def deliver(message: Mapping[str, Any]) -> Any:
-            passed, undo = merge(message)
-            return _call_undoing(invoke, passed, undo)
+            passed, undo, settle = merge(message)
+            return _call_undoing(invoke, passed, undo, settle)
 
         return deliver
 
@@ -269,27 +324,47 @@ def _once(undo: Callable[[], None]) -> Callable[[], None]:
 
 
 def _call_undoing(
-    invoke: _Invoke | None, passed: Mapping[str, Any], undo: Callable[[], None]
+    invoke: _Invoke | None,
+    passed: Mapping[str, Any],
+    undo: Callable[[], None],
+    settle: Callable[[], None] | None = None,
 ) -> Any:
-    """Call the handler with ``passed``; ``undo`` the merge if it fails."""
-    if invoke is None:
-        return None
+    """Call the handler with ``passed``; ``undo`` the merge if it fails, ``settle`` if not."""
     try:
-        result = invoke(passed)
+        result = None if invoke is None else invoke(passed)
     except BaseException:
         undo()
         raise
     if result is not None and isawaitable(result):
-        return _undo_if_raises(result, undo)
+        return _undo_if_raises(result, undo, settle)
+    if settle is not None:
+        settle()
     return result
 
 
-async def _undo_if_raises(awaitable: Awaitable[Any], undo: Callable[[], None]) -> Any:
+async def _undo_if_raises(
+    awaitable: Awaitable[Any], undo: Callable[[], None], settle: Callable[[], None] | None = None
+) -> Any:
     try:
-        return await awaitable
+        result = await awaitable
     except BaseException:  # A failure or a cancellation: the delivery did not happen.
         undo()
         raise
+    if settle is not None:
+        settle()
+    return result
+
+
+class _Journal:
+    """A merge of a callable merge slot, until its handler has succeeded."""
+
+    __slots__ = ("after", "before", "message", "settled")
+
+    def __init__(self, message: dict[str, Any], before: dict[str, Any], after: dict[str, Any]):
+        self.message = message
+        self.before = before
+        self.after = after
+        self.settled = False
 
 
 def _take_back(data: dict[str, Any], key: str, values: list[Any], value: Any, before: Any) -> None:
