@@ -633,3 +633,41 @@ def test_pause_resume_and_cancel_ignore_jobs_of_another_flow(
     assert stranger.resume(job) is False
     assert stranger.cancel(job) is False
     assert job.status is JobStatus.PAUSED
+
+
+class TwoTimers(Routine):
+    """Sets a timer due in 0.6 s, then one due in 0.3 s; records them as they fire."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fired: list[str] = []
+        self.started = threading.Event()
+        self.define_slot("trigger", handler=self.go)
+        self.define_slot("fire", handler=self.fire)
+
+    def go(self) -> None:
+        self.deliver_later(0.6, "fire", name="later")
+        self.deliver_later(0.3, "fire", name="sooner")
+        self.started.set()
+        time.sleep(0.05)  # The pause comes while this runs.
+
+    def fire(self, name: str) -> None:
+        self.fired.append(name)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_timers_due_during_a_pause_run_in_the_order_they_fell_due(strategy: str) -> None:
+    flow = Flow(execution_strategy=strategy, max_workers=4)
+    routine = TwoTimers()
+    flow.add_routine(routine, "t")
+    try:
+        job = flow.start("t")
+        assert routine.started.wait(PATIENCE)
+        assert flow.pause(job, timeout=PATIENCE)
+        time.sleep(0.9)  # Both fall due while the job is paused.
+        assert routine.fired == []
+        assert flow.resume(job)
+        assert job.wait(PATIENCE)
+    finally:
+        flow.shutdown()
+    assert routine.fired == ["sooner", "later"]

@@ -179,7 +179,9 @@ class ConcurrentRun(JobRun):
                     self.timers.call_later(max(0.0, timer.due - now), self._due_callback(seq)),
                     item,
                 )
-        items = sorted(self.parked, key=lambda item: item[2])
+        # In the order they were held: what was queued at the pause (by
+        # number), then what arrived since, timers in the order they fell due.
+        items = list(self.parked)
         self.parked.clear()
         self.job.pending_deliveries = []
         return items
