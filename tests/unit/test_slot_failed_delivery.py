@@ -263,3 +263,32 @@ def test_a_failed_delivery_is_taken_out_from_under_a_parallel_merge(
     assert job.status == "completed"
     assert [d.data for d in job.dead_letters] == [{"v": 1}]
     assert dict(acc.slot.data) == expected
+
+
+class AsyncOverride(Routine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.slot = self.define_slot("input", handler=self.on)
+
+    async def on(self, v: int) -> None:
+        await asyncio.sleep(0)
+        if v == 2:
+            raise ValueError("2 fails")
+
+
+@pytest.mark.parametrize("strategy", ["sequential", "concurrent"])
+def test_an_async_override_handler_that_fails_puts_the_message_before_back(
+    strategy: str,
+) -> None:
+    flow = Flow(execution_strategy=strategy)
+    sink = AsyncOverride()
+    flow.add_routine(Source(), "source")
+    flow.add_routine(sink, "sink")
+    flow.connect("source", "out", "sink", "input")
+    sink.set_error_handler(ErrorHandler(strategy="continue"))
+    try:
+        job = flow.execute("source", entry_params={"values": [1, 2]}, timeout=10)
+    finally:
+        flow.shutdown()
+    assert job.status == "completed"
+    assert dict(sink.slot.data) == {"v": 1}

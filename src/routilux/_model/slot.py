@@ -248,7 +248,7 @@ class Slot:
             build_invoker(self.handler, where=where, slot_name=self.name) if self.handler else None
         )
         self._invoke = invoke
-        if self.merge_strategy == "override" and not self.is_async:
+        if self.merge_strategy == "override":
             return self._override_then(invoke)
         merge = self._merge
 
@@ -262,10 +262,7 @@ class Slot:
         # The common case, on the engine's hot path: the merge inlined, and
         # no undo made unless the handler fails.
         restore = self._restore
-
-        def undoing(result: Any, data: dict[str, Any], previous: dict[str, Any]) -> Any:
-            # A sync callable that returned an awaitable.
-            return _undo_if_raises(result, _once(lambda: restore(data, previous)))
+        undoing = self._restoring
 
         handler = getattr(invoke, "passes_every_key_to", None)
         if handler is not None:
@@ -299,6 +296,20 @@ class Slot:
             return result
 
         return deliver
+
+    async def _restoring(
+        self, awaitable: Awaitable[Any], data: dict[str, Any], previous: dict[str, Any]
+    ) -> Any:
+        """Await an ``override`` slot's handler; put the data back if it fails.
+
+        One coroutine and no closure per delivery: with thousands of async
+        handlers in flight, every object each one keeps costs.
+        """
+        try:
+            return await awaitable
+        except BaseException:  # A failure or a cancellation: the delivery did not happen.
+            self._restore(data, previous)
+            raise
 
     def _where(self) -> str:
         return f"slot {self.name!r} of routine {type(self.routine).__name__}"
