@@ -104,10 +104,10 @@ def test_a_delivery_that_fails_for_good_leaves_no_trace(
     assert [e.routine_id for e in job.errors] == ["sink"]
 
 
-def test_a_failed_override_delivery_puts_back_the_message_before_it() -> None:
+def test_an_override_slot_keeps_the_last_message_delivered_even_if_it_failed() -> None:
     sink = Flaky("override", {2: 1})
     run(sink, [1, 2], ErrorStrategy.CONTINUE)
-    assert dict(sink.slot.data) == {"v": 1}
+    assert dict(sink.slot.data) == {"v": 2}
 
 
 def test_retries_exhausted_leave_the_append_slot_without_the_message() -> None:
@@ -277,7 +277,7 @@ class AsyncOverride(Routine):
 
 
 @pytest.mark.parametrize("strategy", ["sequential", "concurrent"])
-def test_an_async_override_handler_that_fails_puts_the_message_before_back(
+def test_an_async_override_handler_that_fails_keeps_its_message_as_the_data(
     strategy: str,
 ) -> None:
     flow = Flow(execution_strategy=strategy)
@@ -291,4 +291,4 @@ def test_an_async_override_handler_that_fails_puts_the_message_before_back(
     finally:
         flow.shutdown()
     assert job.status == "completed"
-    assert dict(sink.slot.data) == {"v": 1}
+    assert dict(sink.slot.data) == {"v": 2}

@@ -97,10 +97,11 @@ class Slot:
     def deliver(self, message: Mapping[str, Any]) -> Any:
         """Merge ``message`` into the slot and call the handler.
 
-        If the handler raises (or, for an ``async def`` handler, the
-        awaitable it returned raises or is cancelled), the slot's data is
-        put back as it was before the merge: a failed delivery leaves no
-        trace in it, so a retry merges its message once.
+        If the handler of an ``"append"`` or callable merge slot raises (or,
+        for an ``async def`` handler, the awaitable it returned raises or is
+        cancelled), the message is taken back out of the slot's data: a
+        failed delivery leaves no trace in it, so a retry merges its message
+        once. An ``"override"`` slot keeps the last message delivered.
 
         Returns:
             What the handler returned (an awaitable for ``async def`` handlers).
@@ -139,20 +140,14 @@ class Slot:
             return (*self._merge_append(message), None)
         return self._merge_callable(message)
 
-    def _restore(self, replaced: dict[str, Any], previous: dict[str, Any]) -> None:
-        # A no-op if the data is no longer what the delivery set.
-        if self._data is replaced:
-            self._data = previous
-
     def _merge_override(
         self, message: Mapping[str, Any]
     ) -> tuple[Mapping[str, Any], Callable[[], None]]:
-        previous = self._data
         # A copy: one message object is shared by every slot it fans out to
         # and by the job's history, and ``slot._data`` is the routine's own
-        # to change in place.
-        data = self._data = dict(message)
-        return message, _once(lambda: self._restore(data, previous))
+        # to change in place. Nothing to undo: see _override_then.
+        self._data = dict(message)
+        return message, _nothing
 
     def _merge_append(
         self, message: Mapping[str, Any]
@@ -259,57 +254,24 @@ class Slot:
         return deliver
 
     def _override_then(self, invoke: _Invoke | None) -> _Invoke:
-        # The common case, on the engine's hot path: the merge inlined, and
-        # no undo made unless the handler fails.
-        restore = self._restore
-        undoing = self._restoring
-
+        # The common case, on the engine's hot path. The data is the last
+        # message delivered, whether its handler succeeds or not: a retry
+        # delivers the same message again, so nothing is counted twice, and
+        # there is nothing to undo.
         handler = getattr(invoke, "passes_every_key_to", None)
         if handler is not None:
             # No invoker in between: one call fewer.
             def deliver_keys(message: Mapping[str, Any]) -> Any:
-                previous = self._data
-                data = self._data = dict(message)  # A copy, as in _merge_override.
-                try:
-                    result = handler(**message)
-                except BaseException:
-                    restore(data, previous)
-                    raise
-                if result is not None and isawaitable(result):
-                    return undoing(result, data, previous)
-                return result
+                self._data = dict(message)  # A copy, as in _merge_override.
+                return handler(**message)
 
             return deliver_keys
 
         def deliver(message: Mapping[str, Any]) -> Any:
-            previous = self._data
-            data = self._data = dict(message)
-            if invoke is None:
-                return None
-            try:
-                result = invoke(message)
-            except BaseException:
-                restore(data, previous)
-                raise
-            if result is not None and isawaitable(result):
-                return undoing(result, data, previous)
-            return result
+            self._data = dict(message)
+            return invoke(message) if invoke else None
 
         return deliver
-
-    async def _restoring(
-        self, awaitable: Awaitable[Any], data: dict[str, Any], previous: dict[str, Any]
-    ) -> Any:
-        """Await an ``override`` slot's handler; put the data back if it fails.
-
-        One coroutine and no closure per delivery: with thousands of async
-        handlers in flight, every object each one keeps costs.
-        """
-        try:
-            return await awaitable
-        except BaseException:  # A failure or a cancellation: the delivery did not happen.
-            self._restore(data, previous)
-            raise
 
     def _where(self) -> str:
         return f"slot {self.name!r} of routine {type(self.routine).__name__}"
@@ -321,6 +283,10 @@ class Slot:
 def _is_coroutine_function(handler: Callable[..., Any]) -> bool:
     call = getattr(handler, "__call__", None)  # noqa: B004 - an object with an async __call__
     return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(call)
+
+
+def _nothing() -> None:
+    """The undo of a merge that leaves nothing to undo."""
 
 
 def _once(undo: Callable[[], None]) -> Callable[[], None]:
