@@ -445,3 +445,13 @@ def test_an_integer_too_long_for_json_fails_its_delivery_naming_why(tmp_path: An
     assert "integer string conversion" in job.errors[0].message
     assert store.load_job(job.job_id).document["status"] == "failed"
     assert sink.seen == []
+
+
+def test_jobs_abandoned_to_a_failing_store_are_not_kept_past_retain_jobs(tmp_path: Any) -> None:
+    store = FailingSqliteStore(tmp_path / "jobs.db")
+    flow = pipeline("sequential", StoreBreaker(0, store=store), store=store, retain_jobs=3)
+    for _ in range(10):
+        store.failing = False
+        assert flow.execute("source", {"n": 2}).status == "failed"
+    held = flow._get_engine()._runs  # What the engine keeps of the jobs it ran.
+    assert len(held) <= 3 + 1  # The jobs the flow remembers, and the last one run.

@@ -123,3 +123,64 @@ def test_an_interrupt_stops_a_sequential_job_and_reaches_the_caller(error: BaseE
     # The interrupted delivery did not finish: it is pending, first.
     assert [d.data["n"] for d in job.pending_deliveries] == [3, 4, 5]
     assert flow.execute("counter", {"upto": 1}).status == "completed"
+
+
+class AsyncThrower(Routine):
+    def __init__(self, error: BaseException) -> None:
+        super().__init__()
+        self.error = error
+        self.define_slot("trigger", handler=self.run)
+
+    async def run(self, n: int) -> None:
+        if n == 1:
+            raise self.error
+
+
+@pytest.mark.parametrize("error", [SystemExit(3), KeyboardInterrupt()], ids=["exit", "interrupt"])
+def test_an_interrupt_in_an_async_handler_fails_its_delivery_and_the_loop_goes_on(
+    error: BaseException,
+) -> None:
+    flow = Flow(execution_strategy="concurrent", max_workers=1)
+    flow.add_routine(AsyncThrower(error), "r")
+    try:
+        job = flow.execute("r", {"n": 1}, timeout=10)
+        assert job.status == "failed"
+        (record,) = job.errors
+        assert record.error_type == type(error).__name__
+        assert flow.execute("r", {"n": 2}, timeout=10).status == "completed"
+    finally:
+        flow.shutdown()
+
+
+class PausesThenInterrupts(Routine):
+    """Asks for a pause, then is interrupted, on its first call; emits after."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+        self.define_slot("trigger", handler=self.go)
+        self.define_event("out", ["n"])
+
+    def go(self) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            ctx = self.get_execution_context()
+            assert ctx is not None
+            ctx.flow.pause(ctx.job_state)
+            raise KeyboardInterrupt
+        self.emit("out", n=1)
+
+
+def test_an_interrupt_while_pausing_leaves_a_job_that_resumes_to_completion() -> None:
+    flow = Flow()
+    relay = Relay(KeyboardInterrupt())
+    flow.add_routine(PausesThenInterrupts(), "src")
+    flow.add_routine(relay, "relay")
+    flow.connect("src", "out", "relay", "input")
+    with pytest.raises(KeyboardInterrupt):
+        flow.execute("src")
+    (job,) = flow.get_all_executions()
+    assert job.status == "paused"
+    assert flow.resume(job, wait=True)
+    assert job.status == "completed", job.error
+    assert relay.taken == [1]

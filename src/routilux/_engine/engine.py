@@ -207,9 +207,14 @@ class Engine:
 
     def _register(self, run: JobRun) -> None:
         with self._lock:
-            # An abandoned run stays known, so that resume can tell it from a
-            # run of another process (see resume_from_store).
-            ended = [jid for jid, r in self._runs.items() if r.ended and not r.abandoned]
+            # An abandoned run stays known while the flow remembers its job, so
+            # that resume can tell it from a run of another process.
+            remembered = self.flow.get_execution
+            ended = [
+                jid
+                for jid, r in self._runs.items()
+                if r.ended and (not r.abandoned or remembered(jid) is None)
+            ]
             for job_id in ended:
                 del self._runs[job_id]
             self._runs[run.job.job_id] = run

@@ -442,6 +442,8 @@ class JobRun:
             Whether the delivery is finished (not retried).
         """
         target, data, seq, attempt = item
+        if isinstance(exc, Interrupted):
+            exc = exc.original
         if isinstance(exc, ExecutionError):
             exc.routine_id = exc.routine_id or target.routine_id
             exc.slot_name = exc.slot_name or target.slot.name
@@ -571,6 +573,10 @@ class JobRun:
         token = CURRENT_FRAME.set(frame)
         try:
             return await self.bounded(awaitable, target)
+        except (KeyboardInterrupt, SystemExit) as exc:
+            # Out of a task they would stop the engine's loop thread, and every
+            # async handler with it: a failure of this delivery like any other.
+            raise Interrupted(exc) from exc
         finally:
             CURRENT_FRAME.reset(token)
 
@@ -600,6 +606,14 @@ class JobRun:
         return PendingDelivery(
             self.delivery_id(seq), target.routine_id, target.slot.name, data, attempt, delay
         )
+
+
+class Interrupted(Exception):
+    """A KeyboardInterrupt or SystemExit of an async handler, carried out of its task."""
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(original)
+        self.original = original
 
 
 def dropped_count(count: int) -> str:

@@ -209,6 +209,7 @@ class SequentialRun(JobRun):
         """
         frame = DeliveryFrame(self, None, self.record_history)
         token = CURRENT_FRAME.set(frame)
+        self.escaped = None  # Of this drive only: a paused job may be driven again.
         try:
             _loop(self, frame)
         except BaseException as exc:
