@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from routilux import Routine
+from routilux.builtin_routines._callables import refuse_async
 from routilux.exceptions import DefinitionError, ExecutionError, ExpressionRejectedError
 from routilux.expressions import compile_expression
 
@@ -156,6 +157,7 @@ def _predicate(name: str, condition: Any) -> Predicate:
             raise DefinitionError(f"The dict condition of route {name!r} needs string keys.")
         return lambda message, env: _fields_equal(message, expected)
     if callable(condition):
+        refuse_async(condition, f"The condition of route {name!r} of ConditionalRouter")
         return lambda message, env: condition(message)
     raise DefinitionError(
         f"The condition of route {name!r} of ConditionalRouter must be an expression string, "

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from routilux import DefinitionError, ExecutionError, Routine
+from routilux.builtin_routines._callables import refuse_async
 from routilux.builtin_routines._data_paths import (
     MISSING,
     PathError,
@@ -38,6 +39,7 @@ class _Step:
                 raise DefinitionError(f"DataTransformer {where}: {exc}.") from None
             self.name = spec
         elif callable(spec):
+            refuse_async(spec, f"DataTransformer {where}")
             self.apply = spec
             self.name = getattr(spec, "__qualname__", type(spec).__name__)
         else:

@@ -133,16 +133,16 @@ class DataValidator(Routine):
 
     def _check(self, message: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         rules, strict = self._rules, self.get_config("strict")
+        required = self.get_config("required")
         checked: dict[str, Any] = dict(message)
         errors: list[dict[str, Any]] = []
         for field, rule in rules.items():
             if field not in message:
-                if rule.required:
+                if rule.required or field in required:
                     errors.append(error_record(field, "required", f"{field!r} is required."))
                 continue
             checked[field], broken = check_field(message[field], rule, field, strict)
             errors.extend(broken)
-        required = self.get_config("required")
         errors.extend(
             error_record(name, "required", f"{name!r} is required.")
             for name in dict.fromkeys(required)

@@ -13,6 +13,7 @@ from routilux import (
     ExpressionRejectedError,
     Routine,
 )
+from routilux.builtin_routines._callables import refuse_async
 from routilux.expressions import compile_expression
 
 __all__ = ["Filter"]
@@ -124,6 +125,7 @@ def _predicate(condition: Any, config: dict[str, Any]) -> _Predicate | None:
             raise DefinitionError(f"Filter condition is rejected: {exc.reason}") from exc
         return lambda data: expression.evaluate({"data": data, "config": config})
     if callable(condition):
+        refuse_async(condition, "Filter condition")
         function: _Predicate = condition
         return function
     raise DefinitionError(

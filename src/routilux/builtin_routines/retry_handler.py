@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from routilux import DefinitionError, Routine
+from routilux.builtin_routines._callables import refuse_async
 
 __all__ = ["RetryHandler"]
 
@@ -124,6 +125,8 @@ class RetryHandler(Routine):
             raise DefinitionError(
                 f"RetryHandler function must be a callable, not {type(function).__name__}."
             )
+        if function is not None:
+            refuse_async(function, "RetryHandler function")
         attempts = config.get("max_attempts", 3)
         if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1:
             raise DefinitionError(

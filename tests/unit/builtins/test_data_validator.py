@@ -180,6 +180,13 @@ def test_the_required_list_adds_required_fields(make_flow: MakeFlow) -> None:
     assert [(e["field"], e["rule"]) for e in errors] == [("b", "required")]
 
 
+def test_a_field_in_the_required_list_that_has_a_rule_is_required_too(
+    make_flow: MakeFlow,
+) -> None:
+    errors = errors_of(make_flow, {}, rules={"age": "int", "name": "str"}, required=["age"])
+    assert errors == [{"field": "age", "rule": "required", "message": "'age' is required."}]
+
+
 def test_extra_fields_are_refused_when_allow_extra_is_false(make_flow: MakeFlow) -> None:
     errors = errors_of(
         make_flow, {"a": 1, "b": 2, "c": 3}, rules={"a": {}}, required=["b"], allow_extra=False
