@@ -57,7 +57,12 @@ def deliver_with_timeout(run: JobRun, item: Item, timeout: float) -> DeliveryFra
     # A daemon thread that the flow's shutdown(wait=True) still joins: a
     # handler that overran its timeout may finish later, or never.
     run.threads.start(call, f"routilux-handler-{target.routine_id}", daemon=True)
-    if not done.wait(timeout) or not outcome:
+    try:
+        finished = done.wait(timeout)
+    except BaseException:  # Interrupted while waiting: the delivery did not happen.
+        merge.abandon()
+        raise
+    if not finished or not outcome:
         merge.abandon()
         raise run.handler_timeout(target, timeout)
     error = outcome[0]
