@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test lint format bench clean postgres-bin
+.PHONY: setup demo test test-fast lint format bench clean postgres-bin
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,8 +39,13 @@ format: setup
 	$(BIN)/ruff format src tests bench examples
 	$(BIN)/ruff check --fix src tests bench examples
 
+# Two pytest workers (one per core of the CI machine), each taking whole test files.
 test: lint postgres-bin
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+# The everyday loop: no lint, no crash or stress tests (marked slow), no PostgreSQL.
+test-fast: setup
+	ROUTILUX_SKIP_POSTGRES=1 $(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow" -q
 
 # The PostgreSQL store tests start a server of their own: make sure its binaries
 # (initdb, pg_ctl) exist, installing Debian's package when we are root. Without

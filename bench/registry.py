@@ -19,9 +19,12 @@ from typing import Any
 
 from bench.measure import Result
 from bench.workloads.shape import (
+    ASYNC_IN_FLIGHT,
     ASYNC_WORKERS,
+    BURST_BUSY_PROCESSES,
     CHAIN_WORKERS,
     IO_WORKERS,
+    async_burst_ideal_s,
     async_io_ideal_s,
     concurrent_io_ideal_s,
 )
@@ -271,7 +274,8 @@ WORKLOADS: dict[str, Workload] = {
         Workload(
             "f",
             f"async I/O: source → 1 async def handler awaiting asyncio.sleep(0.01), "
-            f"{ASYNC_WORKERS} workers, no concurrency limit, after a warm-up execute",
+            f"{ASYNC_WORKERS} workers, no routine concurrency limit (the flow's default "
+            f"bound of {ASYNC_IN_FLIGHT:,} in flight), after a warm-up execute",
             "bench.workloads.concurrency:run_async_io",
             10_000,
             500,
@@ -283,6 +287,28 @@ WORKLOADS: dict[str, Workload] = {
             ideal=async_io_ideal_s,
             comparison_note="wall s ÷ ideal s; ideal = one sleep, 0.01 s (every sleep overlaps)",
             check_tolerance=0.5,  # Its median moves by up to 37% between quiet runs.
+        ),
+        Workload(
+            "f-burst",
+            f"async burst: source → 1 async def handler awaiting asyncio.sleep(0.02) with "
+            f"a 0.3 s routine timeout, no routine concurrency limit, the flow's default bound "
+            f"of {ASYNC_IN_FLIGHT:,} in flight, {ASYNC_WORKERS} workers, while "
+            f"{BURST_BUSY_PROCESSES} busy processes spin on the CPUs, after a warm-up execute",
+            "bench.workloads.concurrency:run_async_burst",
+            30_000,
+            2_000,
+            "N",
+            "s",
+            "lower",
+            None,
+            _WAITING,
+            ideal=async_burst_ideal_s,
+            comparison_note=(
+                f"wall s ÷ ideal s; ideal = ⌈N/{ASYNC_IN_FLIGHT:,}⌉ x 0.02 s; "
+                "a handler timeout fails the workload"
+            ),
+            # Measured against busy processes: the machine's other load moves it a lot.
+            check_tolerance=math.inf,
         ),
         Workload(
             "g",
@@ -347,6 +373,35 @@ WORKLOADS: dict[str, Workload] = {
             {"synchronous": "NORMAL", "checkpoint_every": 100},
             reference="a",
             comparison_note=_VS_CHAIN,
+        ),
+        Workload(
+            "h-agg",
+            'durable collection: 10,000 items through an Aggregator (complete_on="count") '
+            "in one job, SqliteStore NORMAL, a checkpoint per item",
+            "bench.workloads.collect:run_durable_collection",
+            10_000,
+            500,
+            "items",
+            "µs/item",
+            "lower",
+            1,
+            _PER_DURABLE,
+            reference="h-agg-1k",
+            comparison_note=(
+                "µs per item ÷ µs per item of h-agg-1k, same run: 1 is linear, 10 quadratic"
+            ),
+        ),
+        Workload(
+            "h-agg-1k",
+            "durable collection as (h-agg), of 1,000 items",
+            "bench.workloads.collect:run_durable_collection",
+            1_000,
+            50,
+            "items",
+            "µs/item",
+            "lower",
+            1,
+            _PER_DURABLE,
         ),
         Workload(
             "m",

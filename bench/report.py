@@ -18,10 +18,11 @@ _SECONDARY_LABELS = {
     "bytes_per_pending": "bytes per pending delivery",
     "tracemalloc_peak_mb": "MB tracemalloc peak",
     "rest_mb": "MB RSS at rest",
+    "timeouts": "handler timeouts",
 }
 
 #: Secondary figures shown without decimals.
-_WHOLE = {"peak_in_flight", "bytes_per_pending"}
+_WHOLE = {"peak_in_flight", "bytes_per_pending", "timeouts"}
 
 
 def _stats(values: list[float]) -> dict[str, float]:

@@ -7,14 +7,20 @@ ideals it reports are computed from the same numbers the workloads use.
 import math
 
 __all__ = [
+    "ASYNC_IN_FLIGHT",
     "ASYNC_SLEEP_S",
     "ASYNC_WARMUP",
     "ASYNC_WORKERS",
+    "BURST_BUSY_PROCESSES",
+    "BURST_SLEEP_S",
+    "BURST_TIMEOUT_S",
+    "BURST_WARMUP",
     "CHAIN_WORKERS",
     "IO_SLEEP_S",
     "IO_WORKERS",
     "PROCESSORS",
     "STAGES",
+    "async_burst_ideal_s",
     "async_io_ideal_s",
     "concurrent_io_ideal_s",
 ]
@@ -43,10 +49,31 @@ ASYNC_WARMUP = 100
 #: (g) Worker threads of the concurrent chain.
 CHAIN_WORKERS = 4
 
+#: (f-burst) Seconds each call of the ``async def`` handler awaits.
+BURST_SLEEP_S = 0.02
+
+#: (f-burst) The handler's routine timeout (``Routine.set_timeout``), in seconds.
+BURST_TIMEOUT_S = 0.3
+
+#: (f, f-burst) ``async def`` handlers in flight at once: the flow's default
+#: bound (``Flow(max_async_in_flight=...)``), which f-burst checks it runs with.
+ASYNC_IN_FLIGHT = 1_000
+
+#: (f-burst) Processes spinning on the CPUs while the burst runs.
+BURST_BUSY_PROCESSES = 3
+
+#: (f-burst) Messages of the untimed warm-up execute.
+BURST_WARMUP = 1_000
+
 
 def concurrent_io_ideal_s(n: int) -> float:
     """(e) The wall time of ``n`` sleeps on ``IO_WORKERS`` threads if nothing else cost."""
     return math.ceil(n / IO_WORKERS) * IO_SLEEP_S
+
+
+def async_burst_ideal_s(n: int) -> float:
+    """(f-burst) ``n`` sleeps, ``ASYNC_IN_FLIGHT`` at a time, if nothing else cost."""
+    return math.ceil(n / ASYNC_IN_FLIGHT) * BURST_SLEEP_S
 
 
 def async_io_ideal_s(n: int) -> float:

@@ -8,10 +8,12 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
 from os import PathLike
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from routilux._engine.clock import Clock, SystemClock
 from routilux._engine.engine import Engine
+from routilux._engine.gates import DEFAULT_MAX_ASYNC_IN_FLIGHT
+from routilux._engine.ownership import DEFAULT_LEASE, MAX_LEASE, MIN_LEASE
 from routilux._engine.plan import FlowPlan
 from routilux._flow_jobs import FlowJobs, check_timeout
 from routilux._model.connection import Connection
@@ -20,6 +22,7 @@ from routilux._model.job_state import JobState
 from routilux._model.routine import Routine
 from routilux._serde._dual import ClassOrInstanceMethod
 from routilux._serde.files import write_json_atomic
+from routilux._serde.json_text import safe_repr
 from routilux.exceptions import DefinitionError
 
 if TYPE_CHECKING:
@@ -61,7 +64,13 @@ class Flow(FlowJobs):
         execution_strategy: ``"sequential"`` (one delivery at a time, first
             in first out, on the thread that calls :meth:`execute`) or
             ``"concurrent"`` (deliveries on a pool of ``max_workers`` threads).
-        max_workers: Threads of the concurrent strategy.
+        max_workers: Threads of the concurrent strategy, from 1 to
+            :attr:`MAX_WORKERS` (1,024).
+        max_async_in_flight: How many ``async def`` handlers the concurrent
+            strategy runs at once, across the flow's jobs (1,000 by default;
+            ``None``: no bound). Deliveries over it wait, not yet started
+            (their routine's timeout not yet counting), so that a burst
+            queues instead of crowding the one event loop they all run on.
         execution_timeout: Default job timeout in seconds (``None``: none).
         max_deliveries: Deliveries one job may run before it is failed as a
             runaway (a cycle, usually).
@@ -86,10 +95,20 @@ class Flow(FlowJobs):
             made run again (still at least once, never lost; those that
             another delivery of the lost batch had emitted, under new
             delivery ids).
+        lease_seconds: How long the lease of a durable job's owner lasts
+            (30 s by default); the flow renews it in the background every
+            third of that while the job is alive here. Another process may
+            take over a job whose lease has expired (see
+            ``docs/durability.md``). Not saved in flow documents.
 
     Raises:
         DefinitionError: An argument is out of range.
     """
+
+    #: Most threads ``max_workers`` may ask for. A larger pool is a mistake, not
+    #: a speed-up: its threads take turns at one interpreter lock and each
+    #: holds a stack; many slow waits are the work of ``async def`` handlers.
+    MAX_WORKERS: ClassVar[int] = 1024
 
     def __init__(
         self,
@@ -105,6 +124,8 @@ class Flow(FlowJobs):
         clock: Clock | None = None,
         store: JobStore | None = None,
         checkpoint_every: int = 1,
+        max_async_in_flight: int | None = DEFAULT_MAX_ASYNC_IN_FLIGHT,
+        lease_seconds: float = DEFAULT_LEASE,
     ) -> None:
         if execution_strategy not in STRATEGIES:
             raise DefinitionError(
@@ -112,11 +133,19 @@ class Flow(FlowJobs):
                 "'concurrent'."
             )
         _check_positive_int("max_workers", max_workers)
+        if max_workers > self.MAX_WORKERS:
+            raise DefinitionError(
+                f"Flow max_workers must be at most {self.MAX_WORKERS}, not "
+                f"{safe_repr(max_workers)}: a thread pool that large only makes threads wait for "
+                "each other; for many slow waits, write the handlers as async def."
+            )
         _check_positive_int("max_deliveries", max_deliveries)
         _check_positive_int("retain_jobs", retain_jobs)
         _check_positive_int("checkpoint_every", checkpoint_every)
         if history_limit is not None:
             _check_positive_int("history_limit", history_limit)
+        if max_async_in_flight is not None:
+            _check_positive_int("max_async_in_flight", max_async_in_flight)
         self.flow_id: str = flow_id if flow_id is not None else str(uuid.uuid4())
         self.execution_strategy = execution_strategy
         self.max_workers = max_workers
@@ -124,14 +153,25 @@ class Flow(FlowJobs):
         self.max_deliveries = max_deliveries
         self.record_history = record_history
         self.history_limit = history_limit
+        self.max_async_in_flight = max_async_in_flight
         self.retain_jobs = retain_jobs
         from routilux.stores.protocol import check_store  # The stores import the engine.
 
         self.clock: Clock = SystemClock() if clock is None else _check_clock(clock)
         self.store: JobStore | None = None if store is None else check_store(store, "Flow store")
         self.checkpoint_every = checkpoint_every
+        self.lease_seconds = _check_lease(lease_seconds)
         self.routines: dict[str, Routine] = {}
+        # Routine objects by id(), so that add_routine refuses one added twice in
+        # constant time; rebuilt when the public dict was replaced or resized.
+        self._ids: dict[int, str] = {}
+        self._ids_of: tuple[int, int] = (id(self.routines), 0)
         self.connections: list[Connection] = []
+        # The ends of every connection, so that connect refuses a duplicate in
+        # constant time (a document may hold 100,000 connections); rebuilt when
+        # the public list was replaced or resized by hand.
+        self._ends: set[tuple[str, str, str, str]] = set()
+        self._ends_of: tuple[int, int] = (id(self.connections), 0)
         self._error_handler: ErrorHandler | None = None
         self._plan: FlowPlan | None = None
         self._executions: OrderedDict[str, JobState] = OrderedDict()
@@ -166,15 +206,24 @@ class Flow(FlowJobs):
             raise DefinitionError(f"A routine id must be a non-empty string, not {routine_id!r}.")
         if routine_id in self.routines:
             raise DefinitionError(f"The flow already has a routine with id {routine_id!r}.")
-        for rid, existing in self.routines.items():
-            if existing is routine:
-                raise DefinitionError(
-                    f"This {type(routine).__name__} is already in the flow as {rid!r}; "
-                    "create another instance to add it twice."
-                )
+        rid = self._routine_ids().get(id(routine))
+        if rid is not None and self.routines.get(rid) is routine:
+            raise DefinitionError(
+                f"This {type(routine).__name__} is already in the flow as {rid!r}; "
+                "create another instance to add it twice."
+            )
         self.routines[routine_id] = routine
+        self._ids[id(routine)] = routine_id
+        self._ids_of = (id(self.routines), len(self.routines))
         self._plan = None
         return routine_id
+
+    def _routine_ids(self) -> dict[int, str]:
+        """The id of each routine object (rebuilt when ``routines`` was changed by hand)."""
+        if self._ids_of != (id(self.routines), len(self.routines)):
+            self._ids = {id(routine): rid for rid, routine in self.routines.items()}
+            self._ids_of = (id(self.routines), len(self.routines))
+        return self._ids
 
     def _free_id(self, class_name: str) -> str:
         base = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", class_name).lower()
@@ -223,12 +272,22 @@ class Flow(FlowJobs):
         assert source is not None
         _check_renames(connection, source._events[event].params)
         ends = (source_id, event, target_id, slot)
-        if any((c.source_id, c.event, c.target_id, c.slot) == ends for c in self.connections):
+        if ends in self._connection_ends() and any(
+            (c.source_id, c.event, c.target_id, c.slot) == ends for c in self.connections
+        ):
             # With or without the same param_mapping: each emit would reach the slot twice.
             raise DefinitionError(f"The flow already has the connection {connection.describe()}.")
         self.connections.append(connection)
+        self._ends.add(ends)
+        self._ends_of = (id(self.connections), len(self.connections))
         self._plan = None
         return connection
+
+    def _connection_ends(self) -> set[tuple[str, str, str, str]]:
+        if self._ends_of != (id(self.connections), len(self.connections)):
+            self._ends = {(c.source_id, c.event, c.target_id, c.slot) for c in self.connections}
+            self._ends_of = (id(self.connections), len(self.connections))
+        return self._ends
 
     def _routine(self, routine_id: str, role: str, problems: list[str]) -> Routine | None:
         routine = self.routines.get(routine_id)
@@ -317,7 +376,7 @@ class Flow(FlowJobs):
         """Build a flow from a flow file: a flow document written in YAML or JSON.
 
         The file holds what :meth:`serialize` returns, as YAML (``.yaml``,
-        ``.yml``; needs ``pip install "routilux[cli]"``) or JSON (``.json``).
+        ``.yml``; needs PyYAML, of the ``cli`` extra) or JSON (``.json``).
         See ``docs/cli.md``.
 
         Raises:
@@ -406,7 +465,25 @@ def _label(routine_id: str) -> str:
 
 def _check_positive_int(name: str, value: object) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise DefinitionError(f"Flow {name} must be a positive integer, not {value!r}.")
+        raise DefinitionError(f"Flow {name} must be a positive integer, not {safe_repr(value)}.")
+
+
+def _check_lease(value: object) -> float:
+    """``value`` as a lease length in seconds.
+
+    Raises:
+        DefinitionError: It is not a finite number of seconds from 0.5 to a day.
+    """
+    if (
+        not isinstance(value, (int, float))
+        or isinstance(value, bool)
+        or not MIN_LEASE <= value <= MAX_LEASE
+    ):
+        raise DefinitionError(
+            f"Flow lease_seconds must be a number of seconds from {MIN_LEASE} to {MAX_LEASE:g} "
+            f"(a day), not {value!r}."
+        )
+    return float(value)
 
 
 def _check_renames(connection: Connection, params: tuple[str, ...]) -> None:

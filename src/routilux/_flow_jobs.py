@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
+import sys
 import threading
+import warnings
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -14,7 +17,7 @@ from routilux._engine.recovery import resume_from_store
 from routilux._model.durable import DeadLetter
 from routilux._model.job_state import JobState
 from routilux._model.records import JobProgress
-from routilux.exceptions import DefinitionError, SerializationError
+from routilux.exceptions import DefinitionError, FlowDocumentWarning, SerializationError
 
 if TYPE_CHECKING:
     from routilux._engine.clock import Clock
@@ -133,11 +136,25 @@ class FlowJobs:
                 engine = self._engine
         return engine
 
-    def _document_or_none(self) -> dict[str, Any] | None:
-        """The flow's document to keep with a durable job, if it can be written."""
+    def _document_or_none(self, job_id: str) -> dict[str, Any] | None:
+        """The flow's document to keep with the durable job ``job_id``, if it can be written.
+
+        When it cannot, a :class:`FlowDocumentWarning` (at the caller's line)
+        says why, and what that means for the job.
+        """
         try:
             return self.serialize()
-        except (SerializationError, NotImplementedError):
+        except (SerializationError, NotImplementedError) as exc:
+            reason = str(exc) or f"{type(exc).__name__} from serialize()"
+            warnings.warn(
+                f"Job {job_id} of flow {self.flow_id!r} is stored without its flow document, "
+                f"because the flow cannot be serialized: {reason} So the routilux command "
+                "cannot resume this job or replay its dead letters; resume it from a program "
+                f"that builds the flow, with flow.resume({job_id!r}, store=store). To let the "
+                "command resume such jobs, define the routine classes in an importable module.",
+                FlowDocumentWarning,
+                stacklevel=_stacklevel_outside_routilux(),
+            )
             return None
 
     # -- control ------------------------------------------------------------------
@@ -186,7 +203,10 @@ class FlowJobs:
 
         Raises:
             JobNotFound: The store has no such job.
-            StoreError: A live process of this host still runs the job.
+            JobOwnedError: Another process owns the job: its lease has not
+                expired (and it is not a process of this host that has
+                ended), or it claimed the job at the same moment. Of several
+                resumes of one job at once, exactly one runs it.
             DefinitionError: ``job`` is not a job id or a JobState, or the
                 flow lacks a routine or slot the job needs.
         """
@@ -206,8 +226,10 @@ class FlowJobs:
             if chosen is None:
                 return False
             given = None if isinstance(job, str) else job
-            abandoned = live is not None and live.abandoned
-            running = resume_from_store(engine, job_id, chosen, given, abandoned=abandoned)
+            claim = None
+            if live is not None and live.abandoned and live.durable is not None:
+                claim = live.durable.claim
+            running = resume_from_store(engine, job_id, chosen, given, abandoned_claim=claim)
             resumed, target = running is not None, running
         if resumed and wait and target is not None:
             target.wait()
@@ -236,13 +258,15 @@ class FlowJobs:
     def shutdown(self, wait: bool = True) -> None:
         """Stop the flow's threads; calling it again does nothing more.
 
-        With ``wait=True``, running jobs are left to finish first and every
-        thread is joined, including the threads of handlers that overran
-        their routine's timeout (so this waits as long as such a handler
-        runs); with ``wait=False``, running jobs are cancelled and threads
-        exit after their current delivery, without being waited for.
-        Paused jobs stay paused: resuming one starts the threads again, as
-        does any new job.
+        With ``wait=True``, running jobs are left to finish first and the
+        flow's threads are joined; with ``wait=False``, running jobs are
+        cancelled and threads exit after their current delivery, without
+        being waited for. Either way, the thread of a handler abandoned when
+        it overran its routine's timeout is never waited for: it runs on as
+        a daemon thread (it does not keep the process alive), and
+        ``wait=True`` logs a warning on the ``routilux`` logger naming each
+        such handler's routine and slot. Paused jobs stay paused: resuming
+        one starts the threads again, as does any new job.
         """
         engine = self._engine
         if engine is not None:
@@ -345,3 +369,15 @@ def _check_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     if not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params):
         raise DefinitionError(f"entry_params must be a mapping with string keys, not {params!r}.")
     return dict(params)
+
+
+#: The directory of routilux's modules, as their code objects name their files.
+_PACKAGE = os.path.join(os.path.dirname(__file__), "")
+
+
+def _stacklevel_outside_routilux() -> int:
+    """The ``stacklevel`` of the first frame outside routilux, for its caller's warning."""
+    level, frame = 1, sys._getframe(1)  # stacklevel 1 is the caller's own frame.
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        level, frame = level + 1, frame.f_back
+    return level

@@ -6,17 +6,23 @@ to act::
     RoutiluxError
     ├── DefinitionError (also ValueError)      building a flow went wrong
     │   └── ExpressionRejectedError            an expression is not allowed
-    ├── ExecutionError                          a handler failed in a job
+    ├── ExecutionError                          a job, or a handler in it, failed
     │   ├── HandlerArgumentsError               the message lacks required keys
-    │   ├── HandlerTimeoutError                 a handler ran past its routine's timeout
-    │   ├── JobTimeoutError                     a job ran past its timeout
+    │   ├── HandlerTimeoutError (also TimeoutError)  a handler ran past its routine's timeout
+    │   ├── JobTimeoutError (also TimeoutError)  a job ran past its timeout
     │   └── RunawayJobError                     a job exceeded its delivery limit
     ├── ExpressionEvaluationError               an allowed expression failed at run time
     ├── InvalidTransitionError (also RuntimeError)  an illegal job status change
     ├── SerializationError (also ValueError)   a document cannot be written or read
     └── StoreError                              a job store failed
         ├── JobNotFound (also LookupError)      no such job in the store
-        └── DeadLetterNotFound (also LookupError)  no such dead letter
+        ├── DeadLetterNotFound (also LookupError)  no such dead letter
+        ├── JobOwnedError                       another process owns the job
+        └── OwnershipLostError                  this process no longer owns the job
+
+And one warning, which stops nothing but says what will not work later::
+
+    FlowDocumentWarning (also UserWarning)      a durable job is stored without its flow
 """
 
 from __future__ import annotations
@@ -27,11 +33,14 @@ __all__ = [
     "ExecutionError",
     "ExpressionEvaluationError",
     "ExpressionRejectedError",
+    "FlowDocumentWarning",
     "HandlerArgumentsError",
     "HandlerTimeoutError",
     "InvalidTransitionError",
     "JobNotFound",
+    "JobOwnedError",
     "JobTimeoutError",
+    "OwnershipLostError",
     "RoutiluxError",
     "RunawayJobError",
     "SerializationError",
@@ -99,12 +108,20 @@ class HandlerArgumentsError(ExecutionError):
     """A message lacks keys that the receiving handler requires."""
 
 
-class HandlerTimeoutError(ExecutionError):
-    """A handler ran longer than its routine's timeout (``Routine.set_timeout``)."""
+class HandlerTimeoutError(ExecutionError, TimeoutError):
+    """A handler ran longer than its routine's timeout (``Routine.set_timeout``).
+
+    Also a :class:`TimeoutError`, so an error policy whose
+    ``retryable_exceptions`` lists ``TimeoutError`` retries it.
+    """
 
 
-class JobTimeoutError(ExecutionError):
-    """A job ran longer than its timeout."""
+class JobTimeoutError(ExecutionError, TimeoutError):
+    """A job ran longer than its timeout.
+
+    Also a :class:`TimeoutError`, as every timeout routilux reports. It is
+    recorded on the job (action ``"stop"``), never handed to an error policy.
+    """
 
 
 class RunawayJobError(ExecutionError):
@@ -129,3 +146,57 @@ class JobNotFound(StoreError, LookupError):
 
 class DeadLetterNotFound(StoreError, LookupError):
     """The job store holds no dead letter with the given id."""
+
+
+class JobOwnedError(StoreError):
+    """Another process owns the job, so it cannot be resumed or cancelled from here.
+
+    Raised when the owner's lease has not expired (or the owner is a live
+    process of this host), and when another process claimed the job at
+    the same moment.
+
+    Attributes:
+        job_id: The job.
+        owner: Its owner, ``host:pid``.
+        lease_expires_at: When the owner's lease expires (seconds since the
+            epoch, on the store's clock), if it has one.
+    """
+
+    def __init__(
+        self, message: str, *, job_id: str, owner: str | None, lease_expires_at: float | None
+    ) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+        self.owner = owner
+        self.lease_expires_at = lease_expires_at
+
+
+class OwnershipLostError(StoreError):
+    """A write to a job was refused: another process has claimed the job since.
+
+    Every write of a run carries the claim (fencing token) it was given;
+    once another process claims the job, the store refuses the older
+    claim's writes and the run stops without running another handler.
+
+    Attributes:
+        job_id: The job.
+        claim: The claim the refused write carried.
+        owner: The job's owner now, if known.
+    """
+
+    def __init__(self, message: str, *, job_id: str, claim: int, owner: str | None) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+        self.claim = claim
+        self.owner = owner
+
+
+class FlowDocumentWarning(UserWarning):
+    """A durable job is stored without its flow document.
+
+    The flow cannot be serialized (a routine class defined in the script
+    being run, or inside a function, say), so the job runs and is
+    checkpointed, but the ``routilux`` command, which rebuilds a job's flow
+    from that document, cannot resume it or replay its dead letters: only
+    a program that builds the flow can (``flow.resume(job_id, store=store)``).
+    """

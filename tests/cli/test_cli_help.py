@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 import pytest
 
+from routilux._install import install_command
 from routilux.cli.app import cli
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
@@ -73,7 +74,9 @@ def test_help_is_printed_with_exit_0(
     assert proc.stdout.startswith(f"Usage: {name} ")
 
 
-def test_a_missing_extra_is_one_line_naming_the_install_command(workdir: Path) -> None:
+def test_a_missing_extra_is_one_line_naming_the_install_command_from_the_clone(
+    workdir: Path,
+) -> None:
     code = "import sys; sys.modules['yaml'] = None; from routilux.cli import main; main(['--help'])"
     proc = subprocess.run(
         [sys.executable, "-c", code], cwd=workdir, capture_output=True, text=True, timeout=60
@@ -81,6 +84,6 @@ def test_a_missing_extra_is_one_line_naming_the_install_command(workdir: Path) -
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr == (
-        "routilux: error: the routilux command needs PyYAML, which is not installed: "
-        'pip install "routilux[cli]"\n'
+        "routilux: error: the routilux command needs PyYAML, which is not installed; "
+        f"install the cli extra from a clone of routilux: {install_command('cli')}\n"
     )

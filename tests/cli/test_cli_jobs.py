@@ -78,6 +78,88 @@ def test_list_on_a_missing_store_is_an_error(
     assert not (workdir / "routilux-jobs.db").exists()
 
 
+@pytest.mark.parametrize("url", ["sqlite:/routilux-jobs.db", "sqlite://routilux-jobs.db"])
+def test_a_sqlite_url_with_too_few_slashes_is_a_usage_error(
+    routilux: Run, two_jobs: list[dict[str, Any]], error_line: Callable[..., str], url: str
+) -> None:
+    proc = routilux("jobs", "list", "--store", url)
+    assert proc.returncode == 2
+    assert error_line(proc) == (
+        f"routilux: error: {url!r} is not a SQLite URL; write sqlite:///relative/path.db "
+        "or sqlite:////absolute/path.db."
+    )
+
+
+SCRIPT = """\
+import os
+from routilux import ErrorHandler, ErrorStrategy, Flow, Routine
+from routilux.stores import SqliteStore
+
+
+class Numbers(Routine):
+    def __init__(self):
+        super().__init__()
+        self.define_slot("trigger", handler=self.emit_all)
+        self.define_event("out", ["n"])
+
+    def emit_all(self, count):
+        for n in range(count):
+            self.emit("out", n=n)
+
+
+class Picky(Routine):
+    def __init__(self):
+        super().__init__()
+        self.define_slot("input", handler=self.take)
+
+    def take(self, n):
+        if n == 0:
+            raise ValueError("cannot take 0")
+        os._exit(3)  # The process dies: the job stays unfinished in the store.
+
+
+flow = Flow(flow_id="scripted", store=SqliteStore("routilux-jobs.db"))
+flow.add_routine(Numbers(), "numbers")
+picky = Picky()
+picky.set_error_handler(ErrorHandler(strategy=ErrorStrategy.CONTINUE))
+flow.add_routine(picky, "picky")
+flow.connect("numbers", "out", "picky", "input")
+flow.execute("numbers", {"count": 2})
+"""
+
+
+def test_a_job_of_routines_defined_in_a_script_is_refused_with_the_reason_and_exit_1(
+    routilux: Run, workdir: Path, error_line: Callable[..., str]
+) -> None:
+    (workdir / "script.py").write_text(SCRIPT, encoding="utf-8")
+    died = subprocess.run(
+        [sys.executable, "script.py"], cwd=workdir, capture_output=True, text=True, timeout=60
+    )
+    assert died.returncode == 3, died.stderr
+    line_number = SCRIPT.splitlines().index('flow.execute("numbers", {"count": 2})') + 1
+    assert f"script.py:{line_number}: FlowDocumentWarning: Job " in died.stderr
+    assert "the routine class Numbers is defined in __main__" in died.stderr
+    store = SqliteStore(workdir / "routilux-jobs.db")
+    try:
+        (summary,) = store.list_jobs()
+        (letter,) = store.list_dead_letters(job_id=summary.job_id)
+    finally:
+        store.close()
+    job_id = summary.job_id
+
+    resumed = routilux("jobs", "resume", job_id)
+    replayed = routilux("dead-letters", "replay", letter.letter_id)
+    for proc in (resumed, replayed):
+        assert proc.returncode == 1
+        line = error_line(proc)
+        assert line.startswith(
+            f"routilux: error: Job {job_id} was stored without its flow document: its flow "
+            "could not be serialized when the job started (typically because its routine "
+            "classes are defined in the script that ran it, or inside a function)"
+        )
+        assert f"flow.resume({job_id!r}, store=store)" in line
+
+
 def test_show_describes_the_job(routilux: Run, two_jobs: list[dict[str, Any]]) -> None:
     failed = two_jobs[1]["job_id"]
     proc = routilux("jobs", "show", failed)
@@ -202,7 +284,7 @@ def test_cancel_refuses_a_job_a_live_process_runs(
         proc.kill()
         proc.wait(30)
     assert refused.returncode == 1
-    assert "is running in process" in error_line(refused)
+    assert "is still running in process" in error_line(refused)
     assert resumed.returncode == 1
     assert "is still running in process" in error_line(resumed)
 

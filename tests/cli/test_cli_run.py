@@ -61,6 +61,74 @@ def test_a_failed_job_exits_1_with_its_error_in_the_summary(
     assert "step cannot take 1" in proc.stdout
 
 
+def test_a_job_whose_every_delivery_failed_under_continue_completes_with_exit_0(
+    routilux: Run, write_flow: Callable[..., Path]
+) -> None:
+    write_flow(policy="continue", fail_always=(0, 1, 2))
+    proc = routilux("run", "flow.yaml", "--param", "n=3")
+    assert proc.returncode == 0, proc.stderr
+    assert "of flow 'pipeline': completed" in proc.stdout
+    assert "Dead letters: 3" in proc.stdout
+
+
+def test_fail_on_errors_exits_1_for_a_completed_job_with_dead_letters(
+    run_json: Callable[..., Any], write_flow: Callable[..., Path]
+) -> None:
+    write_flow(policy="continue", fail_always=(0, 1, 2))
+    report, proc = run_json("run", "flow.yaml", "--param", "n=3", "--fail-on-errors")
+    assert proc.returncode == 1
+    assert (report["status"], len(report["errors"]), len(report["dead_letters"])) == (
+        "completed",
+        3,
+        3,
+    )
+    assert proc.stderr.splitlines()[-1] == (
+        f"routilux: job {report['job_id']} completed with 3 errors and 3 dead letters; "
+        "exit status 1 (--fail-on-errors)."
+    )
+
+
+def test_fail_on_errors_exits_1_for_a_failure_that_a_retry_got_past(
+    routilux: Run, write_flow: Callable[..., Path]
+) -> None:
+    write_flow(policy="retry", fail_once=(1,))
+    proc = routilux("run", "flow.yaml", "--param", "n=3", "--fail-on-errors")
+    assert proc.returncode == 1, proc.stderr
+    assert "of flow 'pipeline': completed" in proc.stdout
+    assert "completed with 1 errors and 0 dead letters" in proc.stderr
+
+
+def test_fail_on_errors_exits_0_for_a_job_without_errors(
+    routilux: Run, write_flow: Callable[..., Path]
+) -> None:
+    write_flow()
+    proc = routilux("run", "flow.yaml", "--param", "n=3", "--fail-on-errors")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+
+
+def test_fail_on_errors_keeps_exit_1_for_a_failed_job(
+    routilux: Run, write_flow: Callable[..., Path]
+) -> None:
+    write_flow(policy="stop", fail_always=(1,))
+    proc = routilux("run", "flow.yaml", "--param", "n=3", "--fail-on-errors")
+    assert proc.returncode == 1, proc.stderr
+    assert "of flow 'pipeline': failed" in proc.stdout
+    assert "--fail-on-errors" not in proc.stderr
+
+
+def test_run_help_says_what_each_exit_status_means(routilux: Run) -> None:
+    proc = routilux("run", "--help")
+    assert proc.returncode == 0, proc.stderr
+    statuses = proc.stdout.partition("Exit status:")[2].partition("Options:")[0]
+    assert re.search(r"^\s+0\s+the job completed", statuses, re.M)
+    assert re.search(
+        r"^\s+1\s+the job failed or was cancelled; or, with\s+--fail-on-errors", statuses, re.M
+    )
+    assert re.search(r"^\s+2\s+usage error", statuses, re.M)
+    assert re.search(r"^\s+130\s+interrupted with Ctrl-C: the job is paused", statuses, re.M)
+
+
 def test_json_output_is_one_json_document_describing_the_job(
     run_json: Callable[..., Any], write_flow: Callable[..., Path]
 ) -> None:
@@ -141,6 +209,7 @@ def test_a_short_job_shows_no_progress(routilux: Run, write_flow: Callable[..., 
         (["--entry", "step"], "routine 'step' has no 'trigger' slot"),
         (["--store", "mysql://x/y"], "Unknown store URL 'mysql://x/y'"),
         (["--store", "sqlite://relative.db"], "is not a SQLite URL"),
+        (["--store", "sqlite:/relative.db"], "is not a SQLite URL"),
         (["--concurrent", "0"], "Invalid value for '--concurrent'"),
         (["--timeout", "-1"], "Invalid value for '--timeout'"),
         (["--timeout", "nan"], "Invalid value for '--timeout': 'nan' is not a finite number"),

@@ -50,6 +50,13 @@ def _load(name: str, path: Path) -> ModuleType:
     return module
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every crash test is slow (real processes, real servers): ``make test-fast`` skips them."""
+    for item in items:
+        if item.path.parent == HERE:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def crash_pipeline() -> ModuleType:
     """The pipeline module, to build its flow in the test process too."""

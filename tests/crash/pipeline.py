@@ -4,7 +4,7 @@ Usage::
 
     python tests/crash/pipeline.py start|resume --store sqlite:PATH|postgres:DSN --log LOG
         [--job JOB_ID] [--n N] [--strategy sequential|concurrent] [--workers W]
-        [--sleep SECONDS] [--dead MSG_ID] [--checkpoint-every N]
+        [--sleep SECONDS] [--dead MSG_ID] [--checkpoint-every N] [--lease SECONDS]
 
 The flow is ``source -> parse -> enrich -> sink``. ``source`` emits ``n``
 messages with ids ``0..n-1``; ``parse`` has a RETRY policy and fails once,
@@ -199,6 +199,7 @@ def build_flow(
     sleep: float = 0.002,
     dead: int | None = None,
     checkpoint_every: int = 1,
+    lease_seconds: float = 30.0,
 ) -> Flow:
     """The pipeline's flow; every process that runs or resumes a job builds the same one."""
     flow = Flow(
@@ -206,6 +207,7 @@ def build_flow(
         execution_strategy=strategy,
         max_workers=workers,
         checkpoint_every=checkpoint_every,
+        lease_seconds=lease_seconds,
     )
     flow.add_routine(Source(log, sleep), "source")
     flow.add_routine(Parse(log, sleep), "parse")
@@ -239,6 +241,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sleep", type=float, default=0.002)
     parser.add_argument("--dead", type=int)
     parser.add_argument("--checkpoint-every", type=int, default=1)
+    parser.add_argument("--lease", type=float, default=30.0)
     args = parser.parse_args(argv)
     if args.mode == "resume" and not args.job:
         parser.error("resume needs --job")
@@ -267,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         sleep=args.sleep,
         dead=args.dead,
         checkpoint_every=args.checkpoint_every,
+        lease_seconds=args.lease,
     )
     try:
         if args.mode == "start":

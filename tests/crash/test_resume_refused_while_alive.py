@@ -47,7 +47,7 @@ def test_resume_is_refused_while_the_owner_lives_then_allowed_once_it_is_killed(
         # From another process, through the pipeline script.
         rival = runner.spawn("resume", log, job=job_id, n=N)
         assert rival.wait(PATIENCE) != 0
-        assert "StoreError" in rival.errors()
+        assert "JobOwnedError" in rival.errors()
         assert f"still running in process {owner}" in rival.errors()
 
         assert original.proc.poll() is None, "the original process ended before the kill"

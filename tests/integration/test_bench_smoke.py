@@ -23,16 +23,19 @@ WORKLOADS = {
     "d",
     "e",
     "f",
+    "f-burst",
     "g",
     "h",
     "h-full",
     "h-batch",
+    "h-agg",
+    "h-agg-1k",
     "m",
     "m-hist",
     "m-cap",
 }
 #: Workloads whose handlers wait: compared with an ideal wall time, not with (d).
-WAITING = {"e", "f"}
+WAITING = {"e", "f", "f-burst"}
 #: Memory workloads: megabytes, no ratio.
 MEMORY = {"m", "m-hist", "m-cap"}
 
@@ -80,6 +83,16 @@ def test_quick_run_writes_verified_results_for_every_workload(tmp_path: Path) ->
     assert set(io["secondary"]) == {"cold_s", "peak_in_flight"}
     assert document["workloads"]["f"]["counts"]["waiter_received"] == 500
     assert document["workloads"]["f"]["ideal"] == 0.01
+    burst = document["workloads"]["f-burst"]
+    assert burst["counts"] == {
+        "messages": 2000,
+        "deliveries": 2001,
+        "waiter_received": 2000,
+        "timeouts": 0,
+    }
+    assert burst["ideal"] == 0.04  # ceil(2,000 / 1,000) sleeps of 20 ms
+    assert set(burst["secondary"]) == {"timeouts", "peak_in_flight"}
+    assert burst["secondary"]["peak_in_flight"]["max"] <= 1000
     concurrent_chain = document["workloads"]["g"]
     assert concurrent_chain["counts"] == chain
     assert concurrent_chain["reference"] == "a"
@@ -99,6 +112,12 @@ def test_quick_run_writes_verified_results_for_every_workload(tmp_path: Path) ->
     assert batched["stored_history"] == 200 * 11
     # A commit per full batch of 100 deliveries, and the job's end with the rest.
     assert batched["checkpoints"] == (200 * 11 + 1) // 100 + 1
+    for name, items in (("h-agg", 500), ("h-agg-1k", 50)):
+        collected = document["workloads"][name]["counts"]
+        # The source, each item, the sink, and the aggregator's drain.
+        assert collected == {"items": items, "deliveries": items + 3, "collections": 1}, name
+    assert document["workloads"]["h-agg"]["reference"] == "h-agg-1k"
+    assert document["workloads"]["h-agg"]["ratio_to_reference"] is not None
     for name, reference in (("a", "a-asyncio"), ("b", "b-asyncio"), ("c", "c-asyncio")):
         assert document["workloads"][name]["reference"] == reference, name
         assert document["workloads"][name]["ratio_to_reference"] is not None, name

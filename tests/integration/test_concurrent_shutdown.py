@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 import threading
 import time
@@ -67,6 +68,7 @@ class Sink(Routine):
         super().__init__()
         self.failures = failures
         self.hold = hold
+        self.hold_for = PATIENCE
         self.linger = linger
         self.started = threading.Event()
         self.threads: set[str] = set()
@@ -76,7 +78,7 @@ class Sink(Routine):
         self.threads.add(threading.current_thread().name)
         self.started.set()
         if self.hold is not None:
-            self.hold.wait(PATIENCE)
+            self.hold.wait(self.hold_for)
         time.sleep(self.linger)
         if self.failures:
             self.failures -= 1
@@ -186,22 +188,127 @@ def test_shutdown_of_a_flow_that_never_ran_does_nothing(
     assert threads.alive() == []
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
-def test_shutdown_joins_the_thread_of_a_handler_that_overran_its_timeout(
-    threads: ThreadWatch, make_flow: Callable[..., Flow], gates: Any, strategy: str
-) -> None:
-    # The handler outlives its 0.05 s limit but does end: 0.2 s after the
-    # gate opens, right after the job. shutdown(wait=True) joins every thread.
-    hold = gates.new()
-    sink = Sink(hold=hold, linger=0.2)
+#: How long an abandoned handler waits for its gate: far past its 0.05 s timeout
+#: and past the tests' patience, so that only the gate, opened at teardown, ends it.
+HANG = PATIENCE * 6
+
+
+def overrun_pipe(flow: Flow, hold: threading.Event) -> Flow:
+    """``pipe`` to a sink that blocks on ``hold`` far past its routine's timeout."""
+    sink = Sink(hold=hold)
+    sink.hold_for = HANG
     sink.set_timeout(0.05)
     sink.set_error_handler(ErrorHandler(strategy=ErrorStrategy.CONTINUE))
-    flow = pipe(make_flow(execution_strategy=strategy, max_workers=4), sink)
+    return pipe(flow, sink)
+
+
+def in_thread(action: Callable[[], object]) -> threading.Thread:
+    """Run ``action`` on a thread; return the thread once it has ended or PATIENCE ran out."""
+    thread = threading.Thread(target=action, name="test-stopper")
+    thread.start()
+    thread.join(PATIENCE)
+    return thread
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_shutdown_does_not_wait_for_a_handler_abandoned_at_its_timeout(
+    threads: ThreadWatch,
+    make_flow: Callable[..., Flow],
+    gates: Any,
+    caplog: pytest.LogCaptureFixture,
+    strategy: str,
+) -> None:
+    flow = overrun_pipe(make_flow(execution_strategy=strategy, max_workers=4), gates.new())
     job = flow.execute("source", {"n": 1})
     assert [e.error_type for e in job.errors] == ["HandlerTimeoutError"]
-    hold.set()
-    flow.shutdown(wait=True)
+    stopper = in_thread(flow.shutdown)
+    assert not stopper.is_alive(), "shutdown(wait=True) waited for an abandoned handler"
+    assert threads.alive() == ["routilux-handler-sink"]
+    (warning,) = [r for r in caplog.records if "shut down without waiting" in r.getMessage()]
+    assert (warning.name, warning.levelname) == ("routilux", "WARNING")
+    assert "routine 'sink', slot 'input'" in warning.getMessage()
+    assert "routilux-handler-sink" in warning.getMessage()
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_leaving_a_with_block_does_not_wait_for_a_handler_abandoned_at_its_timeout(
+    make_flow: Callable[..., Flow], gates: Any, strategy: str
+) -> None:
+    jobs: list[JobState] = []
+
+    def run() -> None:
+        with overrun_pipe(make_flow(execution_strategy=strategy), gates.new()) as flow:
+            jobs.append(flow.execute("source", {"n": 1}))
+
+    assert not in_thread(run).is_alive(), "the with block waited for an abandoned handler"
+    assert [e.error_type for job in jobs for e in job.errors] == ["HandlerTimeoutError"]
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_shutdown_still_joins_a_timed_handler_that_returned_in_time(
+    threads: ThreadWatch, make_flow: Callable[..., Flow], strategy: str
+) -> None:
+    sink = Sink()
+    sink.set_timeout(PATIENCE)
+    flow = pipe(make_flow(execution_strategy=strategy, max_workers=4), sink)
+    assert flow.execute("source", {"n": 2}).status is JobStatus.COMPLETED
+    flow.shutdown()
     assert threads.alive() == []
+
+
+_SCRIPT = """
+import logging
+import threading
+from routilux import ErrorHandler, ErrorStrategy, Flow, Routine
+
+logging.basicConfig(format="%(levelname)s %(message)s")
+
+
+class Source(Routine):
+    def __init__(self):
+        super().__init__()
+        self.define_slot("trigger", handler=self.send)
+        self.define_event("out", ["i"])
+
+    def send(self):
+        self.emit("out", i=1)
+
+
+class Hung(Routine):
+    def __init__(self):
+        super().__init__()
+        self.define_slot("input", handler=self.take)
+        self.set_timeout(0.05)
+        self.set_error_handler(ErrorHandler(strategy=ErrorStrategy.CONTINUE))
+
+    def take(self, i):
+        threading.Event().wait()  # Never returns.
+
+
+with Flow(execution_strategy={strategy!r}) as flow:
+    flow.add_routine(Source(), "source")
+    flow.add_routine(Hung(), "hung")
+    flow.connect("source", "out", "hung", "input")
+    job = flow.execute("source")
+print(job.status, [e.error_type for e in job.errors])
+"""
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_script_whose_handler_hangs_past_its_timeout_exits(tmp_path: Any, strategy: str) -> None:
+    script = tmp_path / "hung.py"
+    script.write_text(_SCRIPT.format(strategy=strategy), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=PATIENCE * 3,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "completed ['HandlerTimeoutError']\n"
+    assert "WARNING Flow" in done.stderr
+    assert "shut down without waiting for 1 handler thread" in done.stderr
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)

@@ -57,6 +57,9 @@ class Sink(Routine):
         self.increment_stat("sum", i)
 
 
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture
 def fan_flow(make_flow: Callable[..., Flow]) -> tuple[Flow, Sink]:
     flow = make_flow(execution_strategy="concurrent", max_workers=WORKERS)

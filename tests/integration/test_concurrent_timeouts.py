@@ -86,6 +86,46 @@ def test_a_handler_over_its_timeout_is_retried_by_retry(
     assert sink.received == [2]
 
 
+class AsyncSlowOnce(Routine):
+    """An ``async def`` handler that sleeps ten seconds on its first attempt only."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attempts = 0
+        self.define_slot("trigger", handler=self.work)
+        self.define_event("done", ["attempt"])
+
+    async def work(self) -> None:
+        self.attempts += 1
+        if self.attempts == 1:
+            await asyncio.sleep(PATIENCE)
+        self.emit("done", attempt=self.attempts)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("kind", ["plain", "async"])
+def test_a_policy_retrying_timeout_error_retries_a_handler_over_its_timeout(
+    make_flow: Callable[..., Flow], gates: Any, strategy: str, kind: str
+) -> None:
+    slow = Slow(gates.new(), frozenset({1})) if kind == "plain" else AsyncSlowOnce()
+    sink = Sink()
+    slow.set_timeout(0.1)
+    slow.set_error_handler(
+        ErrorHandler(
+            strategy=ErrorStrategy.RETRY,
+            max_retries=2,
+            retry_delay=0.01,
+            retryable_exceptions=(TimeoutError,),
+        )
+    )
+    job = slow_flow(make_flow, strategy, slow, sink).execute("slow")
+    assert [(e.error_type, e.attempt, e.action) for e in job.errors] == [
+        ("HandlerTimeoutError", 1, "retry")
+    ]
+    assert job.status is JobStatus.COMPLETED, job.error
+    assert sink.received == [2]
+
+
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_a_handler_over_its_timeout_is_recorded_by_continue(
     make_flow: Callable[..., Flow], gates: Any, strategy: str

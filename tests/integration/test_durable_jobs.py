@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import warnings
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from routilux import (
     ErrorHandler,
     ErrorStrategy,
     Flow,
+    FlowDocumentWarning,
     JobState,
     Routine,
     SerializationError,
@@ -266,6 +268,51 @@ def test_resume_needs_the_routines_the_job_waits_for() -> None:
         lacking.resume(crashed.job_id)
 
 
+def test_a_durable_job_whose_flow_cannot_be_serialized_warns_when_it_starts() -> None:
+    class Local(Sink):
+        pass
+
+    store = MemoryStore()
+    flow = pipeline("sequential", Local(), store=store)
+    with pytest.warns(FlowDocumentWarning) as caught:
+        job = flow.execute("source", {"n": 2})
+    (warning,) = caught
+    message = str(warning.message)
+    assert message.startswith(
+        f"Job {job.job_id} of flow {flow.flow_id!r} is stored without its flow document, "
+        "because the flow cannot be serialized: Cannot serialize routines['sink'].class: the "
+        "routine class test_a_durable_job_whose_flow_cannot_be_serialized_warns_when_it_starts"
+        ".<locals>.Local is defined inside a function;"
+    )
+    assert message.endswith(
+        "So the routilux command cannot resume this job or replay its dead letters; resume it "
+        f"from a program that builds the flow, with flow.resume({job.job_id!r}, store=store). "
+        "To let the command resume such jobs, define the routine classes in an importable module."
+    )
+    assert warning.filename == __file__  # The line that started the job.
+    assert job.status == "completed"
+    assert store.load_job(job.job_id).flow_document is None
+
+
+def test_a_durable_job_whose_flow_can_be_serialized_starts_without_warning() -> None:
+    store = MemoryStore()
+    flow = pipeline("sequential", Sink(), store=store)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        job = flow.execute("source", {"n": 2})
+    assert store.load_job(job.job_id).flow_document == flow.serialize()
+
+
+def test_a_job_without_a_store_does_not_warn_that_its_flow_cannot_be_serialized() -> None:
+    class Local(Sink):
+        pass
+
+    flow = pipeline("sequential", Local())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert flow.execute("source", {"n": 2}).status == "completed"
+
+
 def test_cancel_drops_the_pending_deliveries_in_the_store() -> None:
     store = MemoryStore()
     started = threading.Event()
@@ -278,7 +325,8 @@ def test_cancel_drops_the_pending_deliveries_in_the_store() -> None:
             super().take(i, payload)
 
     flow = pipeline("sequential", Slow(), store=store)
-    job = flow.start("source", {"n": 4})
+    with pytest.warns(FlowDocumentWarning, match=r"Slow is defined inside a function"):
+        job = flow.start("source", {"n": 4})
     assert started.wait(5)
     assert flow.cancel(job)
     release.set()
@@ -310,7 +358,8 @@ def test_a_paused_job_is_stored_as_paused_and_running_again_after_resume(strateg
             super().take(i, payload)
 
     flow = pipeline(strategy, Slow(), store=store)
-    job = flow.start("source", {"n": 3})
+    with pytest.warns(FlowDocumentWarning, match=r"Slow is defined inside a function"):
+        job = flow.start("source", {"n": 3})
     assert started.wait(5)
     pauser = threading.Thread(target=flow.pause, args=(job, 5))
     pauser.start()

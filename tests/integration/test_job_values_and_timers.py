@@ -313,3 +313,110 @@ def test_a_dead_letter_of_a_drain_hook_is_refused_for_replay_naming_where_its_da
     with pytest.raises(DefinitionError, match="on_drain hook of routine 'flusher'") as caught:
         flow.replay_dead_letter(letter.letter_id)
     assert f"job {job.job_id}'s routine_states['flusher']['values']" in str(caught.value)
+
+
+class Collector(Routine):
+    """Appends each message to the job value ``items``, as ``how`` (in config) says."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.define_slot("input", handler=self.take)
+        self.define_event("seen", ["items"])
+        self.attempts = 0
+
+    def take(self, i: int) -> None:
+        how = self.get_config("how", "append")
+        if how == "append":
+            self.append_job_value("items", i)
+            self.append_job_value("items", -i)
+        elif how == "set-then-append":
+            self.set_job_value("items", ["start"])
+            self.append_job_value("items", i)
+        elif how == "append-then-set":
+            self.append_job_value("items", i)
+            self.set_job_value("items", ["reset", i])
+        elif how == "fail-once" and i == 1 and self.attempts == 0:
+            self.attempts += 1
+            self.append_job_value("items", "lost")
+            raise ValueError("once")
+        elif how == "onto-a-number":
+            self.set_job_value("count", 1)
+            self.append_job_value("count", i)
+        else:
+            self.append_job_value("items", i)
+        self.emit("seen", items=self.get_job_value("items"))
+
+
+def collect(strategy: str, how: str, n: int = 3, **options: Any) -> tuple[Any, Sink]:
+    flow = Flow(execution_strategy=strategy, **options)
+    collector = Collector()
+    collector.set_config(how=how)
+    collector.set_error_handler(
+        ErrorHandler(strategy=ErrorStrategy.RETRY, max_retries=1, retry_delay=0.0)
+    )
+    sink = Sink()
+    flow.add_routine(Source(), "source")
+    flow.add_routine(collector, "collector")
+    flow.add_routine(sink, "sink")
+    flow.connect("source", "out", "collector", "input")
+    flow.connect("collector", "seen", "sink", "input")
+    job = flow.execute("source", {"n": n})
+    flow.shutdown()
+    return job, sink
+
+
+@pytest.mark.parametrize("store", [None, "memory"])
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_appended_items_are_seen_by_the_handler_and_kept_in_order(
+    strategy: str, store: str | None
+) -> None:
+    job, sink = collect(strategy, "append", store=MemoryStore() if store else None)
+
+    assert job.status == "completed", job.error
+    assert job.routine_states["collector"]["values"] == {"items": [0, 0, 1, -1, 2, -2]}
+    assert [m["items"] for m in sink.got] == [[0, 0], [0, 0, 1, -1], [0, 0, 1, -1, 2, -2]]
+
+
+@pytest.mark.parametrize(
+    ("how", "kept"),
+    [
+        ("set-then-append", ["start", 2]),
+        ("append-then-set", ["reset", 2]),
+        ("fail-once", [0, 2, 1]),  # Its retry comes last; the failed attempt's item is lost.
+    ],
+)
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_appends_and_sets_of_one_key_take_effect_in_order(
+    strategy: str, how: str, kept: list[Any]
+) -> None:
+    store = MemoryStore()
+    job, _ = collect(strategy, how, store=store)
+
+    assert job.status == "completed", job.error
+    assert job.routine_states["collector"]["values"]["items"] == kept
+    stored = store.load_job(job.job_id).document["routine_states"]["collector"]["values"]
+    assert stored["items"] == kept
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_appending_to_a_value_that_is_not_a_list_fails_the_delivery(strategy: str) -> None:
+    job, _ = collect(strategy, "onto-a-number", n=1)
+
+    assert {e.error_type for e in job.errors} == {"ExecutionError"}
+    assert "the job value 'count' is int 1, not a list" in job.errors[-1].message
+
+
+def test_a_job_value_key_must_be_a_string() -> None:
+    class Keyed(Routine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.define_slot("trigger", handler=self.go)
+
+        def go(self) -> None:
+            self.append_job_value(1, "x")  # type: ignore[arg-type]
+
+    flow = Flow()
+    flow.add_routine(Keyed(), "keyed")
+    job = flow.execute("keyed")
+    assert job.status == "failed"
+    assert "a job value's key must be a string, not 1" in job.errors[-1].message

@@ -202,7 +202,7 @@ def running_server() -> Iterator[PostgresServer]:
         import psycopg  # noqa: F401 - only checks that the driver is there
     except ImportError:
         raise PostgresNotAvailable(
-            'The psycopg driver is not installed: pip install "routilux[postgres]" '
+            'The psycopg driver is not installed: pip install -e ".[postgres]" in the clone '
             "(or set ROUTILUX_SKIP_POSTGRES=1 to skip the PostgreSQL tests)."
         ) from None
     server = _prepare(find_bin_dir())

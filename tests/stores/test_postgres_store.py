@@ -51,6 +51,8 @@ def test_the_tables_are_created_in_their_schema_on_first_use(pg_schema: PgSchema
         "dead_letters",
         "errors",
         "history",
+        "job_value_items",
+        "job_values",
         "jobs",
         "pending_deliveries",
         "schema_version",
@@ -89,8 +91,42 @@ def test_a_schema_of_another_version_is_refused(pg_schema: PgSchema) -> None:
     with connect(dsn) as conn:
         conn.execute(f'UPDATE "{schema}".schema_version SET version = 7')
 
-    with pytest.raises(StoreError, match="schema version 7; this routilux reads version 1"):
+    with pytest.raises(StoreError, match="schema version 7; this routilux reads versions 1 to 2"):
         PostgresStore(dsn, schema=schema).list_jobs()
+
+
+#: A version 1 job's routine states (job values inside) with a tuple item.
+V1_STATES = (
+    '{"agg": {"deliveries": 2, "values": {"items": [1, {"$t": "tuple", "v": [2, 3]}], "n": 3}}}'
+)
+
+
+def test_a_version_1_schema_is_brought_up_to_date_and_its_jobs_can_be_claimed(
+    pg_schema: PgSchema,
+) -> None:
+    dsn, schema = pg_schema
+    with PostgresStore(dsn, schema=schema) as store:
+        job = new_job(store, pending=[delivery(0)], owner="old-host:1")
+    with connect(dsn) as conn:  # What version 1 had: no claim, no lease,
+        conn.execute(f'ALTER TABLE "{schema}".jobs DROP COLUMN claim, DROP COLUMN lease_until')
+        conn.execute(f'DROP TABLE "{schema}".job_value_items, "{schema}".job_values')
+        conn.execute(f'UPDATE "{schema}".jobs SET routine_states = %s', (V1_STATES,))
+        conn.execute(f'UPDATE "{schema}".schema_version SET version = 1')
+
+    with PostgresStore(dsn, schema=schema) as migrated:
+        stored = migrated.load_job(job.job_id)
+        claim = migrated.claim_job(job.job_id, owner="new:2", expected_claim=0, lease=30)
+
+    with connect(dsn) as conn:
+        version = conn.execute(f'SELECT version FROM "{schema}".schema_version').fetchone()
+        values = conn.execute(f'SELECT COUNT(*) FROM "{schema}".job_values').fetchone()
+    assert (version, values) == ((2,), (2,))
+    assert stored.document["routine_states"] == {
+        "agg": {"deliveries": 2, "values": {"items": [1, {"$t": "tuple", "v": [2, 3]}], "n": 3}}
+    }
+    assert (stored.owner, stored.claim, stored.lease_expires_at) == ("old-host:1", 0, None)
+    assert [d.seq for d in stored.pending] == [0]
+    assert claim == 1
 
 
 def test_a_schema_with_other_tables_is_refused(pg_schema: PgSchema) -> None:
@@ -190,5 +226,5 @@ def test_two_processes_checkpointing_at_once_lose_nothing(
 def test_without_psycopg_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "psycopg", None)
 
-    with pytest.raises(ImportError, match=r'pip install "routilux\[postgres\]"'):
+    with pytest.raises(ImportError, match=r'psycopg driver: pip install -e "\S+\[postgres\]"'):
         PostgresStore("dbname=x")

@@ -50,8 +50,48 @@ def test_a_store_of_another_schema_version_is_refused(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE schema_version SET version = 99")
 
-    with pytest.raises(StoreError, match="schema version 99; this routilux reads version 1"):
+    with pytest.raises(StoreError, match="schema version 99; this routilux reads versions 1 to 2"):
         SqliteStore(path)
+
+
+#: A version 1 job's routine states: its job values inside, encoded.
+V1_STATES = (
+    '{"agg": {"deliveries": 2, "values": {"items": [1, {"$t": "tuple", "v": [2, 3]}], "n": 3}}}'
+)
+
+
+def test_a_version_1_file_is_brought_up_to_date_and_its_jobs_can_be_claimed(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "jobs.db"
+    store = SqliteStore(path)
+    job = new_job(store, pending=[delivery(0)], owner="old-host:1")
+    store.close()
+    with sqlite3.connect(path) as conn:  # What version 1 had: no claim, no lease,
+        conn.execute("ALTER TABLE jobs DROP COLUMN claim")
+        conn.execute("ALTER TABLE jobs DROP COLUMN lease_until")
+        conn.execute("DROP TABLE job_value_items")  # job values in routine_states.
+        conn.execute("DROP TABLE job_values")
+        conn.execute("UPDATE jobs SET routine_states = ?", (V1_STATES,))
+        conn.execute("UPDATE schema_version SET version = 1")
+
+    migrated = SqliteStore(path)
+    stored = migrated.load_job(job.job_id)
+    claim = migrated.claim_job(job.job_id, owner="new:2", expected_claim=0, lease=30)
+    migrated.close()
+
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT version FROM schema_version").fetchone() == (2,)
+        assert conn.execute("SELECT routine_states FROM jobs").fetchone() == (
+            '{"agg": {"deliveries": 2}}',
+        )
+        assert conn.execute("SELECT COUNT(*) FROM job_values").fetchone() == (2,)
+    assert stored.document["routine_states"] == {
+        "agg": {"deliveries": 2, "values": {"items": [1, {"$t": "tuple", "v": [2, 3]}], "n": 3}}
+    }
+    assert (stored.owner, stored.claim, stored.lease_expires_at) == ("old-host:1", 0, None)
+    assert [d.seq for d in stored.pending] == [0]
+    assert claim == 1
 
 
 def test_another_database_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
@@ -111,6 +151,20 @@ def test_urls_name_relative_and_absolute_paths(
 def test_urls_that_are_not_sqlite_store_urls_are_refused(url: str) -> None:
     with pytest.raises(DefinitionError):
         SqliteStore.from_url(url)
+
+
+@pytest.mark.parametrize("url", ["sqlite:/jobs.db", "sqlite://jobs.db", "SQLITE:/jobs.db"])
+def test_urls_with_too_few_slashes_are_refused_alike_and_create_no_file(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DefinitionError) as raised:
+        SqliteStore.from_url(url)
+    assert str(raised.value) == (
+        f"{url!r} is not a SQLite URL; write sqlite:///relative/path.db or "
+        "sqlite:////absolute/path.db."
+    )
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_write_waits_for_another_connections_write_then_gives_up(tmp_path: Path) -> None:

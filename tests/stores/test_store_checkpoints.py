@@ -284,21 +284,13 @@ def test_unknown_jobs_are_not_found(store: JobStore) -> None:
     with pytest.raises(JobNotFound):
         store.load_job(ghost.job_id)
     with pytest.raises(JobNotFound):
-        store.set_owner(ghost.job_id, "h:1")
+        store.claim_job(ghost.job_id, owner="h:1", expected_claim=1, lease=10)
+    with pytest.raises(JobNotFound):
+        store.renew_lease(ghost.job_id, claim=1, lease=10)
+    store.release_job(ghost.job_id, claim=1)  # Nothing to release: nothing done.
     with pytest.raises(LookupError):
         store.checkpoint(checkpoint(ghost, dead_letters=[dead_letter(ghost, 0)]))
     assert store.list_dead_letters(include_replayed=True) == []
-
-
-def test_set_owner_is_visible_when_the_job_is_loaded(store: JobStore) -> None:
-    job = new_job(store, owner="old:1")
-
-    store.set_owner(job.job_id, "host:42")
-    owner_after_set = store.load_job(job.job_id).owner
-    store.set_owner(job.job_id, None)
-
-    assert owner_after_set == "host:42"
-    assert store.load_job(job.job_id).owner is None
 
 
 @pytest.mark.parametrize("text", ["nul\x00", "lone\ud800"], ids=["nul", "surrogate"])
@@ -313,7 +305,7 @@ def test_ids_and_names_that_a_text_column_cannot_hold_are_refused(
     with pytest.raises(SerializationError):
         store.checkpoint(checkpoint(job, done=[0], error=text))
     with pytest.raises(SerializationError):
-        store.set_owner(job.job_id, text)
+        store.claim_job(job.job_id, owner=text, expected_claim=1, lease=10)
     with pytest.raises(SerializationError):
         store.checkpoint(checkpoint(job, dead_letters=[dead_letter(job, 0, routine_id=text)]))
 

@@ -363,3 +363,34 @@ def test_only_the_last_retain_jobs_jobs_are_remembered() -> None:
     assert flow.get_all_executions() == [second, third]
     assert flow.get_execution(first.job_id) is None
     assert flow.get_execution(third.job_id) is third
+
+
+def test_max_workers_has_an_upper_bound() -> None:
+    assert Flow(max_workers=Flow.MAX_WORKERS).max_workers == 1024
+
+    with pytest.raises(DefinitionError, match=r"max_workers must be at most 1024, not 1025: "):
+        Flow(max_workers=Flow.MAX_WORKERS + 1)
+
+
+def test_max_workers_too_large_to_show_is_refused_without_showing_it() -> None:
+    with pytest.raises(
+        DefinitionError, match=r"at most 1024, not <an integer of about 5000 digits>"
+    ):
+        Flow(max_workers=10**5000)
+
+
+def test_duplicates_are_refused_even_after_the_public_collections_were_changed_by_hand() -> None:
+    flow = Flow()
+    source, fetcher = DataSource(), HTTPFetcher()
+    flow.add_routine(source, "source")
+    flow.routines["fetcher"] = fetcher  # Added by hand, not through add_routine.
+    flow.connections.append(Connection("source", "output", "fetcher", "input"))
+
+    with pytest.raises(DefinitionError, match="already in the flow as 'fetcher'"):
+        flow.add_routine(fetcher, "again")
+    with pytest.raises(DefinitionError, match="already has the connection"):
+        flow.connect("source", "output", "fetcher", "input")
+
+    flow.connections = []
+    flow.connect("source", "output", "fetcher", "input")
+    assert len(flow.connections) == 1

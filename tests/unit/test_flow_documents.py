@@ -118,6 +118,34 @@ def test_a_history_limit_round_trips_and_may_be_left_out() -> None:
     assert Flow.deserialize(doc).history_limit is None
 
 
+def test_the_bound_on_async_handlers_round_trips_and_may_be_left_out() -> None:
+    doc = Flow(max_async_in_flight=50).serialize()
+    assert doc["max_async_in_flight"] == 50
+    assert Flow.deserialize(doc).max_async_in_flight == 50
+    assert "max_async_in_flight" not in Flow().serialize()
+    del doc["max_async_in_flight"]
+    assert Flow.deserialize(doc).max_async_in_flight == 1_000
+
+
+def test_no_bound_on_async_handlers_round_trips() -> None:
+    doc = Flow(max_async_in_flight=None).serialize()
+    assert doc["max_async_in_flight"] is None
+    assert Flow.deserialize(doc).max_async_in_flight is None
+
+
+def test_a_flow_file_sets_the_bound_on_async_handlers(tmp_path: Path) -> None:
+    path = tmp_path / "flow.json"
+    path.write_text(json.dumps(Flow(max_async_in_flight=7).serialize()), encoding="utf-8")
+    assert Flow.from_file(path).max_async_in_flight == 7
+
+
+@pytest.mark.parametrize("value", [0, "10", 2.5])
+def test_a_document_with_a_bad_bound_on_async_handlers_is_refused(value: Any) -> None:
+    doc = Flow().serialize() | {"max_async_in_flight": value}
+    with pytest.raises(SerializationError, match="max_async_in_flight"):
+        Flow.deserialize(doc)
+
+
 def test_flow_error_handler() -> None:
     assert rich_flow().serialize()["error_handler"] == {
         "strategy": "continue",

@@ -3,22 +3,57 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-__all__ = ["LoopThread"]
+__all__ = ["LoopThread", "within"]
 
 T = TypeVar("T")
 _DoneCallback = Callable[["asyncio.Task[Any]"], object]
+
+
+async def within(awaitable: Awaitable[T], seconds: float, error: Callable[[], Exception]) -> T:
+    """Await ``awaitable`` in the current task; cancel it ``seconds`` after it starts.
+
+    The time counts from this call, which starts ``awaitable`` in the same
+    step (no task in between, unlike :func:`asyncio.wait_for` before Python
+    3.12): time the task spent waiting for the event loop before it got
+    here is never counted.
+
+    Raises:
+        Exception: ``error()``, if the time ran out before ``awaitable`` ended.
+    """
+    task = asyncio.current_task()
+    assert task is not None  # Always called from the task that runs a handler.
+    expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        expired = True
+        task.cancel()
+
+    handle = asyncio.get_running_loop().call_later(seconds, expire)
+    try:
+        return await awaitable
+    except asyncio.CancelledError:
+        if expired:
+            raise error() from None
+        raise  # Cancelled by someone else (the loop shutting down).
+    finally:
+        handle.cancel()
+        if expired and sys.version_info >= (3, 11):
+            task.uncancel()  # Our cancel is spent: later cancels stay visible.
 
 
 class LoopThread:
     """An asyncio event loop running on a daemon thread, started on first use.
 
     Every ``async def`` handler of the concurrent strategy runs here, so
-    thousands of waiting handlers overlap without a thread each.
+    many waiting handlers (up to the flow's ``max_async_in_flight``) overlap
+    without a thread each.
     """
 
     def __init__(self, name: str = "routilux-asyncio") -> None:

@@ -22,8 +22,14 @@ if TYPE_CHECKING:
 
 __all__ = ["ConcurrentRun", "Work", "admit_entry", "run_entry"]
 
-#: A work entry of the pool: (run, delivery, whether it holds its routine's place).
-Work = tuple["ConcurrentRun", Item, bool]
+#: A work entry of the pool: (run, delivery, the places it holds: see NO_PLACE...).
+Work = tuple["ConcurrentRun", Item, int]
+
+#: The places a work entry holds. A delivery takes its routine's place first
+#: (``Routine.set_max_concurrency``), then, for an ``async def`` handler, a
+#: place under the flow's bound on async handlers in flight
+#: (``Flow(max_async_in_flight=...)``); it gives both up when it ends.
+NO_PLACE, ROUTINE_PLACE, BOTH_PLACES = 0, 1, 2
 
 
 class ConcurrentRun(JobRun):
@@ -46,6 +52,10 @@ class ConcurrentRun(JobRun):
         super().__init__(*args, **kwargs)
         self.pool = pool
         self.gates = gates
+        # The flow's one gate for async handlers, kept with the routines' gates
+        # (by the flow object), so pause and cancel find what waits at it too.
+        flow = self.flow
+        self.async_gate: Gate[Work] = gates.of(flow, lambda: flow.max_async_in_flight)
         self.timers = timers
         self.loop = loop
         self.outstanding = 0
@@ -73,7 +83,7 @@ class ConcurrentRun(JobRun):
     def submit(self, items: list[Item]) -> None:
         """Queue ``items`` on the worker pool."""
         if items:
-            self.pool.submit([(self, item, False) for item in items])
+            self.pool.submit([(self, item, NO_PLACE) for item in items])
 
     def went_idle(self) -> list[Item]:
         """Nothing is outstanding (caller holds ``lock``): drain, or complete the job.
@@ -136,25 +146,27 @@ class ConcurrentRun(JobRun):
 
     def _park_queued(self) -> None:
         """Take this job's deliveries out of the pool's queue and the gates, into ``parked``."""
-        mine = self._is_mine
-        held = self.gates.extract(mine) + self._extract_queued(mine)
+        held = self._extract(self._is_mine)
         # By sequence number: the pool and the gates each keep their own order.
         self.parked.extend(sorted((item for _, item, _ in held), key=lambda item: item[2]))
 
-    def _extract_queued(self, select: Callable[[Work], bool]) -> list[Work]:
-        """Take entries out of the pool's queue, giving up the routine places they hold.
+    def _extract(self, select: Callable[[Work], bool]) -> list[Work]:
+        """Take entries out of the gates and the pool's queue, giving up the places they hold.
 
-        An entry queued with its routine's place (one that a finished async
-        delivery handed it) would otherwise keep that place while parked,
-        and no later delivery of the routine, of any job, would run.
+        An entry that holds its routine's place (one a finished delivery
+        handed it, or one waiting at the flow's async gate) would otherwise
+        keep that place while parked, and no later delivery of the routine,
+        of any job, would run; so with a place under the async bound.
         """
-        taken = self.pool.extract(select)
-        for run, item, entered in taken:
-            if entered:
-                following = _gate(run, item).leave()
-                if following is not None:
-                    following[0].pool.submit([(following[0], following[1], True)], first=True)
+        taken = self.gates.extract(select) + self.pool.extract(select)
+        for run, item, held in taken:
+            release(run, item, held)
         return taken
+
+    def drop_queued(self) -> None:
+        """Take this (cancelled) job's entries out of the pool's queue, giving up their places."""
+        for run, item, held in self.pool.extract(self._is_mine):
+            release(run, item, held)
 
     def _is_mine(self, entry: Work) -> bool:
         return entry[0] is self
@@ -236,7 +248,7 @@ class ConcurrentRun(JobRun):
         def mine(work: Work) -> bool:
             return work[0] is self and work[1][2] == seq
 
-        found = self.gates.extract(mine) + self._extract_queued(mine)
+        found = self._extract(mine)
         if found:
             self.outstanding -= len(found)
         else:
@@ -287,6 +299,10 @@ def _claim(run: ConcurrentRun, item: Item) -> bool:
             run.parked.appendleft(item)  # Not run: listed as pending, as the others.
             run.runaway(item)
             return False
+        if run.durable is not None and (failure := run.lease_failure()) is not None:
+            run.parked.appendleft(item)
+            run.store_failed(failure)  # Another process owns the job, or the store failed.
+            return False
         run.deliveries += 1
         run.running += 1
         run.invocations[item[0].index] += 1
@@ -295,13 +311,26 @@ def _claim(run: ConcurrentRun, item: Item) -> bool:
 
 
 def admit_entry(entry: Work) -> bool:
-    """Let a delivery start if its routine is under its limit, else queue it at its gate.
+    """Let a delivery start if it gets the places it needs, else queue it at a gate.
 
-    The pool calls this under its queue's lock, so deliveries reach their
-    routine's gate in the order they were queued.
+    Its routine's place first, then, for an ``async def`` handler, one under
+    the flow's bound on async handlers in flight. The pool calls this under
+    its queue's lock, so deliveries reach each gate in the order they were
+    queued.
     """
-    run, item, entered = entry
-    return entered or _gate(run, item).enter(entry)
+    run, item, held = entry
+    if held == NO_PLACE and not _gate(run, item).enter(entry):
+        return False
+    return held == BOTH_PLACES or _enter_async(run, item)
+
+
+def _enter_async(run: ConcurrentRun, item: Item) -> bool:
+    """Whether a delivery holding its routine's place may start, as far as the async bound goes.
+
+    A delivery to an ``async def`` handler takes a place under the bound, or
+    waits at the flow's async gate, with its routine's place, for one to free.
+    """
+    return not item[0].slot.is_async or run.async_gate.enter((run, item, ROUTINE_PLACE))
 
 
 def _gate(run: ConcurrentRun, item: Item) -> Gate[Work]:
@@ -316,11 +345,15 @@ def run_entry(entry: Work, state: object) -> None:
     assert isinstance(state, DeliveryFrame)
     while True:
         if _deliver(run, item, state):
-            return  # An async handler holds the place until it completes.
+            return  # An async handler holds its places until it completes.
+        if item[0].slot.is_async:
+            _leave_async(run)
         following = gate.leave()
         if following is None:
             return
-        run, item, _ = following
+        run, item, _ = following  # It holds the routine's place now.
+        if not _enter_async(run, item):
+            return  # It waits at the async gate.
 
 
 def _deliver(run: ConcurrentRun, item: Item, frame: DeliveryFrame) -> bool:
@@ -360,6 +393,8 @@ def _run_async(
     own = DeliveryFrame(run, item[0], run.record_history)
     own.seq = item[2]
     own.adopt(frame)
+    # The handler starts, and its timeout starts counting, when the loop
+    # runs the task's first step (see JobRun.bounded).
     run.loop.spawn(
         run._in_frame(own, awaitable, item[0]), lambda done: _async_done(run, item, own, done)
     )
@@ -374,6 +409,46 @@ def _async_done(
         run.failed(item, error)
     else:
         run.finished(item, frame)
-    following = _gate(run, item).leave()
+    release(run, item, BOTH_PLACES if item[0].slot.is_async else ROUTINE_PLACE)
+
+
+def _leave_async(run: ConcurrentRun) -> None:
+    """Give up a place under the async bound, handing it to the oldest waiting delivery."""
+    following = run.async_gate.leave()
     if following is not None:
-        following[0].pool.submit([(following[0], following[1], True)], first=True)
+        _hand_over([(following[0], following[1], BOTH_PLACES)])
+
+
+def release(run: ConcurrentRun, item: Item, held: int) -> None:
+    """Give up the places ``held`` by a delivery, each to the oldest delivery waiting for it."""
+    _hand_over(_give_up(run, item, held))
+
+
+def _give_up(run: ConcurrentRun, item: Item, held: int) -> list[Work]:
+    """Give up the places ``held``; return the waiting entries that got them."""
+    handed: list[Work] = []
+    if held == BOTH_PLACES and (following := run.async_gate.leave()) is not None:
+        handed.append((following[0], following[1], BOTH_PLACES))
+    if held != NO_PLACE and (following := _gate(run, item).leave()) is not None:
+        handed.append((following[0], following[1], ROUTINE_PLACE))
+    return handed
+
+
+def _hand_over(entries: list[Work]) -> None:
+    """Queue entries that were handed places ahead of the pool's work.
+
+    If their pool is shut down, their places are given up in turn, so that
+    none is lost for the jobs that come after a restart: shutdown has ended
+    every job that is not paused, and a paused job keeps the delivery with
+    its other held ones, for its resume.
+    """
+    while entries:
+        entry = entries.pop()
+        run, item, held = entry
+        if run.pool.hand_over(entry):
+            continue
+        if not run.ended:  # Paused: only a pause racing with the pool lets one get here.
+            with run.lock:
+                if not run.ended:
+                    run.parked.append(item)
+        entries += _give_up(run, item, held)

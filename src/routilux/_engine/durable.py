@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from routilux._engine.ownership import process_owner
+from routilux._engine.extras import ValueChanges
+from routilux._engine.ownership import DEFAULT_LEASE, process_owner
 from routilux._model.durable import Checkpoint, DeadLetter, StoredDelivery
 from routilux._model.records import ErrorRecord
 from routilux._serde.values import encode_value, is_plain_json
+from routilux.exceptions import SerializationError
 
 if TYPE_CHECKING:
     from routilux._engine.job_run import Item, JobRun
@@ -24,6 +26,11 @@ logger = logging.getLogger("routilux")
 #: With batches, how many delivery numbers past the highest one in use the
 #: store is told are taken (see :meth:`Durability.cover`).
 SEQ_RESERVE = 4096
+#: The share of a lease, counted from when its renewal was sent, during which
+#: the run takes it as held without asking the store. Past it (the renewal
+#: thread fell behind: a stopped process, a long pause of the interpreter),
+#: the run renews the lease itself before it starts another delivery.
+LEASE_TRUST = 0.75
 
 
 class Durability:
@@ -53,15 +60,76 @@ class Durability:
     batch is committed early whenever a new delivery would go past them.
     After a crash, a resumed job numbers its new deliveries from there:
     one that a lost batch had caused runs again under a new id.
+
+    Every write carries the run's ``claim`` (fencing token), which the store
+    checks: once another process has claimed the job, the store refuses
+    the write with :class:`~routilux.OwnershipLostError` and the run stops.
+    The owner's lease is renewed by the engine's lease thread
+    (:meth:`renew`); before each delivery the run checks, without asking
+    the store, that the lease is still within :data:`LEASE_TRUST` of its
+    length since the last renewal was sent, and renews it itself if not.
     """
 
-    def __init__(self, store: JobStore, run: JobRun, *, every: int = 1) -> None:
+    def __init__(
+        self, store: JobStore, run: JobRun, *, every: int = 1, lease: float = DEFAULT_LEASE
+    ) -> None:
         self.store = store
         self.run = run
         self.max_seq = 0
         self.every = every
         self.reserve = 0 if every == 1 else SEQ_RESERVE
         self._batch = _Batch()
+        self.lease = lease
+        self.claim = 1
+        # On time.monotonic(): until when the lease is taken as held, and
+        # when the lease thread renews it next.
+        self.trusted_until = 0.0
+        self.renew_at = 0.0
+        # The shared data as the store has it (or as the batch will write it).
+        self.saved_shared: dict[str, Any] = {}
+        # Called once the run has ended (the engine's lease thread stops renewing).
+        self.on_end: Callable[[], None] | None = None
+
+    # -- ownership --------------------------------------------------------------
+
+    def adopt(self, claim: int, sent: float) -> None:
+        """Write as ``claim`` from now on; its lease was granted by a request sent at ``sent``."""
+        self.claim = claim
+        self._leased(sent)
+
+    def _leased(self, sent: float) -> None:
+        self.trusted_until = sent + self.lease * LEASE_TRUST
+        self.renew_at = sent + self.lease / 3
+
+    def lease_doubtful(self) -> bool:
+        """Whether the lease must be renewed before another delivery starts."""
+        return time.monotonic() >= self.trusted_until
+
+    def renew(self) -> BaseException | None:
+        """Renew the lease; return why it failed, if it did.
+
+        An :class:`~routilux.OwnershipLostError` means another process owns
+        the job now; anything else, that the store failed.
+        """
+        sent = time.monotonic()
+        try:
+            self.store.renew_lease(self.run.job.job_id, claim=self.claim, lease=self.lease)
+        except Exception as exc:  # Any failure of the store's code: the caller decides.
+            return exc
+        self._leased(sent)
+        return None
+
+    def release(self) -> None:
+        """Give the lease up now, so that another process may resume the job at once."""
+        try:
+            self.store.release_job(self.run.job.job_id, claim=self.claim)
+        except Exception as exc:  # Any failure of the store's code: the lease just expires.
+            logger.warning(
+                "Job %s: its lease could not be released (%s); it expires in at most %g s.",
+                self.run.job.job_id,
+                exc,
+                self.lease,
+            )
 
     # -- the job's start --------------------------------------------------------
 
@@ -69,14 +137,18 @@ class Durability:
         """Record the new job with its first deliveries."""
         pending = [self._stored(item) for item in entries]
         self.max_seq = max((item[2] for item in entries), default=0) + self.reserve
+        sent = time.monotonic()
         self.store.create_job(
             self.run.job.serialize(),
             pending=pending,
             next_seq=self.max_seq + 1,
             flow_document=flow_document,
             owner=process_owner(),
+            lease=self.lease,
         )
+        self.adopt(1, sent)
         self.run.job._log_saved = len(self.run.job.shared_log)
+        self.saved_shared = dict(self.run.job.shared_data)
 
     # -- deliveries -------------------------------------------------------------
 
@@ -88,12 +160,13 @@ class Durability:
         later: Sequence[tuple[float, Item]] = (),
         *,
         cancelled: Sequence[int] = (),
-        values: Mapping[str, Mapping[str, Any]] | None = None,
+        values: ValueChanges | None = None,
     ) -> None:
         """A delivery succeeded: it is done, its emits are pending, its events recorded.
 
-        ``values`` are the job values the delivery set (routine id to keys
-        and values), already in the job's routine states.
+        ``values`` are the job values the delivery set and the items it
+        appended, already in the job's routine states; only they are
+        written, not every job value again.
 
         Raises:
             SerializationError: A message or shared value cannot be written.
@@ -107,11 +180,14 @@ class Durability:
             for i in range(0, len(history), 4)
         ]
         top = max((item[2], *(new[2] for new in staged), *(new[2] for _, new in later)))
+        changes = values or ValueChanges()
         if self.every > 1:
-            self._stage([item[2], *cancelled], added, events, values or {}, top)
+            self._stage([item[2], *cancelled], added, events, changes, top)
             return
         checkpoint = self._checkpoint(done=[item[2], *cancelled], added=added)
         checkpoint.history = events
+        checkpoint.job_values = changes.sets
+        checkpoint.job_value_items = changes.items
         self._commit(checkpoint, top)
 
     def _stage(
@@ -119,7 +195,7 @@ class Durability:
         done: list[int],
         added: list[StoredDelivery],
         events: list[tuple[str, str, dict[str, Any], float]],
-        values: Mapping[str, Mapping[str, Any]],
+        values: ValueChanges,
         top: int,
     ) -> None:
         """Add a successful delivery to the batch; commit the batch once it is full.
@@ -132,15 +208,7 @@ class Durability:
         job = self.run.job
         log = job.shared_log[job._log_saved :]
         shared = dict(job.shared_data) if job._shared_dirty else None
-        for delivery in added:
-            _check_storable(delivery.data, f"a message to {delivery.routine_id!r}")
-        for event in events:
-            _check_storable(event[2], f"the data of event {event[1]!r} of {event[0]!r}")
-        for routine_id, kept in values.items():
-            _check_storable(dict(kept), f"the job values of {routine_id!r}")
-        _check_storable(log, "shared_log")
-        if shared is not None:
-            _check_storable(shared, "shared_data")
+        _check_delivery(added, events, values, log, shared)
         batch = self._batch
         for seq in done:
             # Added in this batch: it never reaches the store. Deleting a seq
@@ -150,10 +218,11 @@ class Durability:
         for delivery in added:
             batch.added[delivery.seq] = delivery
         batch.history += events
+        batch.take_values(values.sets, values.items)
         batch.log += log
         job._log_saved += len(log)
         if shared is not None:
-            batch.shared = shared
+            batch.shared = self.saved_shared = shared
             job._shared_dirty = False
         batch.deliveries += 1
         if top > self.max_seq:
@@ -238,6 +307,7 @@ class Durability:
             deliveries=run.deliveries,
             next_seq=self.max_seq + 1,
             routine_states=run.routine_state_snapshot(),
+            claim=self.claim,
             **parts,
         )
         if job._shared_dirty:
@@ -259,7 +329,38 @@ class Durability:
         self.max_seq = checkpoint.next_seq - 1
         if checkpoint.shared_data is not None:
             job._shared_dirty = False
+            self.saved_shared = checkpoint.shared_data
         job._log_saved += logged
+
+    def drop_unstorable(self) -> list[str]:
+        """Take out of the job what no store can write; return what was taken.
+
+        A delivery whose checkpoint was refused for a value that cannot be
+        stored fails under its policy; for the job to go on, what it left in
+        the job's shared data and shared log must not be written by the
+        next checkpoint either. A shared value that cannot be stored goes
+        back to its value in the store (or goes, if the store has none that
+        can be); an unsaved log entry that cannot be stored is dropped.
+        """
+        job = self.run.job
+        dropped: list[str] = []
+        with job._lock:
+            for key, value in list(job.shared_data.items()):
+                if _storable(value):
+                    continue
+                dropped.append(f"shared_data[{key!r}]")
+                saved = self.saved_shared.get(key, _MISSING)
+                if saved is _MISSING or not _storable(saved):
+                    del job.shared_data[key]
+                else:
+                    job.shared_data[key] = saved
+            unsaved = job.shared_log[job._log_saved :]
+            kept = [entry for entry in unsaved if _storable(entry)]
+            if len(kept) != len(unsaved):
+                dropped.append(f"{len(unsaved) - len(kept)} shared_log entries")
+                del job.shared_log[job._log_saved :]
+                job.shared_log.extend(kept)
+        return dropped
 
     def _stored(self, item: Item, not_before: float = 0.0) -> StoredDelivery:
         target, data, seq, attempt = item
@@ -276,6 +377,19 @@ class _Batch:
     history: list[tuple[str, str, dict[str, Any], float]] = field(default_factory=list)
     log: list[dict[str, Any]] = field(default_factory=list)
     shared: dict[str, Any] | None = None
+    # Job values set, and items appended since, by (routine id, key).
+    values: dict[tuple[str, str], Any] = field(default_factory=dict)
+    items: dict[tuple[str, str], list[tuple[str, str, int, Any]]] = field(default_factory=dict)
+
+    def take_values(
+        self, sets: Iterable[tuple[str, str, Any]], items: Iterable[tuple[str, str, int, Any]]
+    ) -> None:
+        """Add a delivery's job values; a value set replaces the key's items before it."""
+        for routine_id, key, value in sets:
+            self.values[(routine_id, key)] = value
+            self.items.pop((routine_id, key), None)
+        for entry in items:
+            self.items.setdefault((entry[0], entry[1]), []).append(entry)
 
     def merge_into(self, checkpoint: Checkpoint) -> None:
         """Put the batch before what ``checkpoint`` holds, as if committed just before it."""
@@ -291,6 +405,44 @@ class _Batch:
         checkpoint.log_entries = [*self.log, *checkpoint.log_entries]
         if checkpoint.shared_data is None:
             checkpoint.shared_data = self.shared
+        if self.values or self.items:
+            later = _Batch()
+            later.values, later.items = self.values, self.items
+            later.take_values(checkpoint.job_values, checkpoint.job_value_items)
+            checkpoint.job_values = [(rid, key, v) for (rid, key), v in later.values.items()]
+            checkpoint.job_value_items = [e for entries in later.items.values() for e in entries]
+
+
+def _check_delivery(
+    added: list[StoredDelivery],
+    events: list[tuple[str, str, dict[str, Any], float]],
+    values: ValueChanges,
+    log: list[dict[str, Any]],
+    shared: dict[str, Any] | None,
+) -> None:
+    """Raise :class:`SerializationError` if anything a delivery wrote cannot be stored."""
+    for delivery in added:
+        _check_storable(delivery.data, f"a message to {delivery.routine_id!r}")
+    for event in events:
+        _check_storable(event[2], f"the data of event {event[1]!r} of {event[0]!r}")
+    for routine_id, key, value in values.sets:
+        _check_storable(value, f"the job value {key!r} of {routine_id!r}")
+    for routine_id, key, _, value in values.items:
+        _check_storable(value, f"an item of the job value {key!r} of {routine_id!r}")
+    _check_storable(log, "shared_log")
+    if shared is not None:
+        _check_storable(shared, "shared_data")
+
+
+_MISSING = object()
+
+
+def _storable(value: Any) -> bool:
+    try:
+        _check_storable(value, "")
+    except SerializationError:
+        return False
+    return True
 
 
 def _check_storable(value: Any, where: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -12,6 +13,7 @@ from routilux._engine.durable import Durability
 from routilux._engine.frame import DeliveryFrame
 from routilux._engine.gates import Gates
 from routilux._engine.job_run import Item, JobRun
+from routilux._engine.lease import LeaseKeeper
 from routilux._engine.plan import FlowPlan, Target
 from routilux._engine.pool import WorkerPool
 from routilux._engine.sequential import SequentialRun
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
     from routilux.stores.protocol import JobStore
 
 __all__ = ["Engine"]
+
+logger = logging.getLogger("routilux")
 
 
 class Engine:
@@ -46,6 +50,7 @@ class Engine:
         self._pool: WorkerPool[Work] | None = None
         self._gates: Gates[Work] = Gates()
         self._loop: LoopThread | None = None
+        self._leases = LeaseKeeper(self._threads)
         self._virtual = bool(getattr(flow.clock, "virtual", False))
 
     # -- services ---------------------------------------------------------------
@@ -162,17 +167,24 @@ class Engine:
 
     def _begin(self, run: JobRun, items: list[Item]) -> None:
         """Register the run, mark it running, and record it in its store if it has one."""
+        # Before the run is registered: the document's warning may be raised as an error.
+        document = None if run.durable is None else self.flow._document_or_none(run.job.job_id)
         self._register(run)
         run.job._transition(JobStatus.RUNNING)
         if run.durable is None:
             return
         try:
-            run.durable.create(items, self.flow._document_or_none())
+            run.durable.create(items, document)
         except Exception as exc:  # Any failure of the store's code: the caller gets it.
             run.durable = None  # Not in the store: nothing there to update.
             with run.lock:
                 run.stop(f"The job could not be recorded in its store: {exc}")
             raise
+        self.hold_lease(run)
+
+    def hold_lease(self, run: JobRun) -> None:
+        """Renew the lease of a durable run's job in the background until the run ends."""
+        self._leases.hold(run)
 
     def _new_run(
         self,
@@ -202,7 +214,9 @@ class Engine:
         else:
             run = SequentialRun(flow, plan, job, **options)
         if store is not None:
-            run.durable = Durability(store, run, every=flow.checkpoint_every)
+            run.durable = Durability(
+                store, run, every=flow.checkpoint_every, lease=flow.lease_seconds
+            )
         return run
 
     def _register(self, run: JobRun) -> None:
@@ -272,8 +286,8 @@ class Engine:
             if run.ended or not run.paused or job.status is not JobStatus.PAUSED:
                 return False
             job._transition(JobStatus.RUNNING)
-            if run.durable is not None:
-                run.save_status()
+            if run.durable is not None and not self._save_resumed(run):
+                return False
             if isinstance(run, ConcurrentRun):
                 timers, pool, loop = self._services()
                 run.pool, run.timers, run.loop = pool, timers, loop
@@ -296,6 +310,19 @@ class Engine:
             self._drive_in_thread(run)
         return True
 
+    def _save_resumed(self, run: JobRun) -> bool:
+        """Record a durable job's resume in its store (caller holds its lock).
+
+        Returns:
+            False if the store refused it (another process owns the job now:
+            the run has stopped).
+        """
+        run.save_status()
+        if run.ended:
+            return False
+        self.hold_lease(run)  # Again, if the flow was shut down while the job was paused.
+        return True
+
     def cancel(self, job: JobState) -> bool:
         """End the job ``cancelled``; its pending deliveries are dropped."""
         run = self.run_of(job)
@@ -304,7 +331,7 @@ class Engine:
         with run.lock:
             cancelled = run.cancel()
         if cancelled and isinstance(run, ConcurrentRun):
-            run.pool.extract(lambda entry: entry[0] is run)
+            run.drop_queued()
         return cancelled
 
     def shutdown(self, wait: bool) -> None:
@@ -317,6 +344,7 @@ class Engine:
             elif not wait and not run.paused:
                 with run.lock:
                     run.cancel()
+        self._leases.shutdown()
         with self._lock:
             pool, timers, loop = self._pool, self._timers, self._loop
             self._pool = self._timers = self._loop = None
@@ -327,7 +355,19 @@ class Engine:
         if loop is not None:
             loop.shutdown()
         if wait:
-            self._threads.join()
+            _warn_abandoned(self.flow.flow_id, self._threads.join())
+
+
+def _warn_abandoned(flow_id: str, abandoned: list[str]) -> None:
+    """Say which handler threads, abandoned at their timeout, shutdown did not wait for."""
+    if abandoned:
+        logger.warning(
+            "Flow %r shut down without waiting for %d handler thread(s) abandoned when their "
+            "routine's timeout passed; they run on as daemon threads: %s.",
+            flow_id,
+            len(abandoned),
+            "; ".join(abandoned),
+        )
 
 
 def _inside(run: JobRun) -> bool:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from routilux._engine.extras import TimerOp
 from routilux._model.context import ExecutionContext
+from routilux.exceptions import ExecutionError
 
 if TYPE_CHECKING:
     from routilux._engine.job_run import Item, JobRun
@@ -16,6 +17,14 @@ if TYPE_CHECKING:
 __all__ = ["DeliveryFrame"]
 
 _now = time.time
+_UNSET = object()
+
+
+def _not_a_list(rid: str, key: str, value: Any) -> ExecutionError:
+    return ExecutionError(
+        f"append_job_value({key!r}) of routine {rid!r}: the job value {key!r} is "
+        f"{type(value).__name__} {value!r}, not a list; set it to a list first."
+    )
 
 
 class DeliveryFrame:
@@ -36,12 +45,15 @@ class DeliveryFrame:
         history: History records of the running handler's emits.
         later: Deliveries the running handler scheduled with a delay.
         values: Job values the running handler set, by routine id.
+        appends: Items the running handler appended to list job values (after
+            its last set of the key, if any), by routine id and key.
         timer_ops: Named timers the running handler set or cancelled.
         extra: Whether ``values`` or ``timer_ops`` hold anything (one check
             on the hot path instead of two).
     """
 
     __slots__ = (
+        "appends",
         "extra",
         "history",
         "later",
@@ -64,6 +76,7 @@ class DeliveryFrame:
         self.history: list[Any] = []
         self.later: list[tuple[float, Item]] = []
         self.values: dict[str, dict[str, Any]] = {}
+        self.appends: dict[str, dict[str, list[Any]]] = {}
         self.timer_ops: list[TimerOp] = []
         self.extra = False
 
@@ -121,12 +134,41 @@ class DeliveryFrame:
         staged = self.values.get(rid)
         if staged is not None and key in staged:
             return staged[key]
+        kept = self._kept(rid, key)
+        appended = self.appends.get(rid, {}).get(key)
+        if appended is not None:
+            return [*(kept if isinstance(kept, list) else []), *appended]
+        return default if kept is _UNSET else kept
+
+    def _kept(self, rid: str, key: str) -> Any:
         state = self.run.job.routine_states.get(rid) or {}
-        return state.get("values", {}).get(key, default)
+        return state.get("values", {}).get(key, _UNSET)
 
     def set_value(self, routine: Routine, key: str, value: Any) -> None:
-        """Stage ``routine``'s job value ``key``."""
-        self.values.setdefault(self._routine_id(routine), {})[key] = value
+        """Stage ``routine``'s job value ``key`` (it replaces the items appended so far)."""
+        rid = self._routine_id(routine)
+        self.values.setdefault(rid, {})[key] = value
+        self.appends.get(rid, {}).pop(key, None)
+        self.extra = True
+
+    def append_value(self, routine: Routine, key: str, item: Any) -> None:
+        """Stage ``item`` appended to ``routine``'s list job value ``key``.
+
+        Raises:
+            ExecutionError: The key's value is not a list.
+        """
+        rid = self._routine_id(routine)
+        staged = self.values.get(rid)
+        if staged is not None and key in staged:
+            base = staged[key]
+            if not isinstance(base, list):
+                raise _not_a_list(rid, key, base)
+            staged[key] = [*base, item]  # Set in this handler: the set carries it.
+        else:
+            kept = self._kept(rid, key)
+            if kept is not _UNSET and not isinstance(kept, list):
+                raise _not_a_list(rid, key, kept)
+            self.appends.setdefault(rid, {}).setdefault(key, []).append(item)
         self.extra = True
 
     def slot_name(self) -> str:
@@ -140,6 +182,15 @@ class DeliveryFrame:
         self.later.extend(other.later)
         for rid, values in other.values.items():
             self.values.setdefault(rid, {}).update(values)
+            for key in values:
+                self.appends.get(rid, {}).pop(key, None)
+        for rid, keyed in other.appends.items():
+            for key, items in keyed.items():
+                staged = self.values.get(rid)
+                if staged is not None and key in staged:
+                    staged[key] = [*staged[key], *items]
+                else:
+                    self.appends.setdefault(rid, {}).setdefault(key, []).extend(items)
         self.timer_ops.extend(other.timer_ops)
         self.extra = self.extra or other.extra
         other.clear()
@@ -150,6 +201,7 @@ class DeliveryFrame:
         self.history.clear()
         self.later.clear()
         self.values.clear()
+        self.appends.clear()
         self.timer_ops.clear()
         self.extra = False
 

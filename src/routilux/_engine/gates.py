@@ -1,4 +1,4 @@
-"""Per-routine concurrency limits for the concurrent strategy."""
+"""Concurrency limits of the concurrent strategy: per routine, and for async handlers."""
 
 from __future__ import annotations
 
@@ -7,9 +7,13 @@ from collections import deque
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-__all__ = ["Gate", "Gates"]
+__all__ = ["DEFAULT_MAX_ASYNC_IN_FLIGHT", "Gate", "Gates"]
 
 W = TypeVar("W")
+
+#: How many ``async def`` handlers a flow runs at once by default (its one
+#: event loop stays responsive: see ``Flow(max_async_in_flight=...)``).
+DEFAULT_MAX_ASYNC_IN_FLIGHT = 1_000
 
 
 class Gate(Generic[W]):
@@ -56,7 +60,7 @@ class Gate(Generic[W]):
 
 
 class Gates(Generic[W]):
-    """The gate of each routine object, made on first use."""
+    """The gate of each routine object, made on first use (and the flow's, for async handlers)."""
 
     def __init__(self) -> None:
         self._gates: dict[int, Gate[W]] = {}

@@ -54,21 +54,32 @@ def deliver_with_timeout(run: JobRun, item: Item, timeout: float) -> DeliveryFra
             CURRENT_FRAME.reset(token)
             done.set()
 
-    # A daemon thread that the flow's shutdown(wait=True) still joins: a
-    # handler that overran its timeout may finish later, or never.
-    run.threads.start(call, f"routilux-handler-{target.routine_id}", daemon=True)
+    # A daemon thread: a handler that overran its timeout may finish later,
+    # or never, so once abandoned, nothing waits for it (shutdown included).
+    thread = run.threads.start(call, f"routilux-handler-{target.routine_id}", daemon=True)
     try:
         finished = done.wait(timeout)
     except BaseException:  # Interrupted while waiting: the delivery did not happen.
-        merge.abandon()
+        _abandon(run, item, thread, merge)
         raise
     if not finished or not outcome:
-        merge.abandon()
+        _abandon(run, item, thread, merge)
         raise run.handler_timeout(target, timeout)
     error = outcome[0]
     if error is not None:
         raise error
     return frame
+
+
+def _abandon(run: JobRun, item: Item, thread: threading.Thread, merge: _MergeHandle) -> None:
+    """Give up on a timed delivery's handler: its message leaves the slot, its thread the group."""
+    merge.abandon()
+    target = item[0]
+    run.threads.abandon(
+        thread,
+        f"routine {target.routine_id!r}, slot {target.slot.name!r}, "
+        f"delivery {run.delivery_id(item[2])}",
+    )
 
 
 class _MergeHandle:

@@ -12,8 +12,15 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from routilux._engine.aio import within
 from routilux._engine.clock import Clock
-from routilux._engine.extras import TimerBook, TimerOp, apply_values, restore_values
+from routilux._engine.extras import (
+    TimerBook,
+    TimerOp,
+    ValueChanges,
+    apply_values,
+    restore_values,
+)
 from routilux._engine.plan import DRAIN_SLOT, FlowPlan, Target
 from routilux._model.context import CURRENT_FRAME, Frame
 from routilux._model.durable import DeadLetter
@@ -25,6 +32,7 @@ from routilux.exceptions import (
     ExecutionError,
     HandlerTimeoutError,
     JobTimeoutError,
+    OwnershipLostError,
     RunawayJobError,
     SerializationError,
 )
@@ -44,6 +52,7 @@ logger = logging.getLogger("routilux")
 Item = tuple[Target, dict[str, Any], int, int]
 
 _STOP_BY_DEFAULT = ErrorHandler(strategy=ErrorStrategy.STOP)
+_NO_CHANGES = ValueChanges()
 _ACTIONS = {
     ErrorStrategy.STOP: "stop",
     ErrorStrategy.CONTINUE: "continue",
@@ -106,6 +115,8 @@ class JobRun:
         self.ended = False
         # Ended in memory only: the store still has the job running (see stop).
         self.abandoned = False
+        # Stopped because another process claimed the job (see store_failed).
+        self.lost = False
         self.paused = False
         self.interrupted = False
         self.wakeup = threading.Event()
@@ -143,7 +154,9 @@ class JobRun:
             self.abandoned = True
         leftovers = self._pending_locked()
         self.drop_pending()
-        if self.abandoned:
+        if self.lost:
+            pass  # Another process owns the job: it is not this flow's to resume.
+        elif self.abandoned:
             reason = (
                 f"{reason}; the store keeps the job as it was at its last checkpoint, and "
                 f"flow.resume({self.job.job_id!r}) continues it from there"
@@ -159,8 +172,15 @@ class JobRun:
 
         Nothing more is written to the store, which keeps the job running
         at its last checkpoint, so that it can be resumed once the store
-        works again (in this process too: see ``abandoned``).
+        works again (in this process too: see ``abandoned``). When the store
+        refused a write because another process has claimed the job
+        (:class:`~routilux.OwnershipLostError`), the job is that process's
+        now: nothing more is written either, and no further handler runs.
         """
+        if isinstance(exc, OwnershipLostError):
+            self.lost = True
+            self.stop(describe_exception(exc), keep_store=True)
+            return
         self.stop(f"The job store failed: {describe_exception(exc)}", keep_store=True)
 
     def cancel(self) -> bool:
@@ -185,8 +205,14 @@ class JobRun:
         self._write_routine_states()
         # Waiters wake only once the store has the final status.
         self.job._transition(status, error=error, notify=False)
-        if self.durable is not None and not self.abandoned:
-            self.save_status(drop_pending=drop_pending)
+        durable = self.durable
+        if durable is not None:
+            if not self.abandoned:
+                self.save_status(drop_pending=drop_pending)
+            elif not self.lost:
+                durable.release()  # Another process may resume it at once.
+            if durable.on_end is not None:
+                durable.on_end()
         self.job._finished.set()
         self.quiet.notify_all()
         self.wakeup.set()
@@ -196,6 +222,8 @@ class JobRun:
         assert self.durable is not None
         try:
             self.durable.status(drop_pending=drop_pending)
+        except OwnershipLostError as exc:
+            self.store_failed(exc)  # Another process owns the job: stop, if not ended.
         except Exception as exc:  # Any failure of the store's code: the job has ended anyway.
             logger.error(
                 "Job %s: its store did not take the status %r: %s",
@@ -224,9 +252,17 @@ class JobRun:
             self._loop = None
 
     def routine_state_snapshot(self) -> dict[str, dict[str, Any]]:
-        """Write the per-routine counters into the job's routine states; return a copy."""
+        """Write the per-routine counters into the job's routine states; return a copy.
+
+        The copy leaves out each routine's job values (``"values"``): a store
+        keeps them apart, written as they change (see ``Durability``).
+        """
         self._write_routine_states()
-        return {rid: dict(state) for rid, state in self.job.routine_states.items()}
+        with self.job._lock:
+            return {
+                rid: {k: v for k, v in state.items() if k != "values"}
+                for rid, state in self.job.routine_states.items()
+            }
 
     def _write_routine_states(self) -> None:
         ids = self.routine_ids
@@ -325,12 +361,12 @@ class JobRun:
         book = self.timer_book
         dropped, added = book.resolve(ops, item[2]) if ops or book.by_seq else ([], [])
         frame.later.extend(added)
-        undo = apply_values(self, frame) if frame.values else []
+        changes = apply_values(self, frame) if frame.values or frame.appends else _NO_CHANGES
         touched = self._write_timer_names(ops, item[2]) if ops or item[2] in book.by_seq else {}
         if self.durable is not None:
-            outcome = self._checkpoint(item, frame, dropped)
+            outcome = self._checkpoint(item, frame, dropped, changes)
             if outcome != "ok":
-                restore_values(self, undo)
+                restore_values(self, changes)
                 self._restore_timer_names(touched)
                 return outcome
         for seq in dropped:
@@ -338,11 +374,14 @@ class JobRun:
         if ops or item[2] in book.by_seq:
             book.apply(ops, item[2])
         frame.values.clear()
+        frame.appends.clear()
         frame.timer_ops.clear()
         frame.extra = False
         return "ok"
 
-    def _checkpoint(self, item: Item, frame: DeliveryFrame, dropped: list[int]) -> str:
+    def _checkpoint(
+        self, item: Item, frame: DeliveryFrame, dropped: list[int], changes: ValueChanges
+    ) -> str:
         assert self.durable is not None
         try:
             self.durable.delivered(
@@ -351,10 +390,17 @@ class JobRun:
                 frame.history,
                 frame.later,
                 cancelled=dropped,
-                values=frame.values,
+                values=changes,
             )
         except SerializationError as exc:
             frame.clear()
+            unstorable = self.durable.drop_unstorable()
+            if unstorable:
+                logger.warning(
+                    "Job %s: %s could not be stored and were put back as the store has them.",
+                    self.job.job_id,
+                    ", ".join(unstorable),
+                )
             finished = self.on_failure(item, exc, self.retry_later)
             return "failed" if finished else "retrying"
         except Exception as exc:  # Any failure of the store's code (or of ours).
@@ -407,6 +453,20 @@ class JobRun:
     def past_deadline(self) -> bool:
         """Whether the job's deadline has passed."""
         return self.deadline is not None and self.clock.monotonic() >= self.deadline
+
+    def lease_failure(self) -> BaseException | None:
+        """Make sure a durable job still owns its store's job before a delivery starts.
+
+        Cheap while the lease is recent; past three quarters of it (see
+        ``durable.LEASE_TRUST``), the lease is renewed first. Returns why
+        the job may not go on (another process owns it, or the store
+        failed), for the caller to stop it with :meth:`store_failed` under
+        ``lock``.
+        """
+        durable = self.durable
+        if durable is None or not durable.lease_doubtful():
+            return None
+        return durable.renew()
 
     def runaway(self, item: Item) -> None:
         """Fail a job that exceeded its delivery limit (caller holds ``lock``)."""
@@ -581,14 +641,15 @@ class JobRun:
             CURRENT_FRAME.reset(token)
 
     async def bounded(self, awaitable: Awaitable[Any], target: Target) -> Any:
-        """Await ``awaitable`` within the routine's timeout, if it has one."""
+        """Await ``awaitable`` within the routine's timeout, if it has one.
+
+        The timeout counts from the moment the handler starts, in this step:
+        never the time the task waited for the event loop before.
+        """
         timeout = target.routine._timeout
         if timeout is None:
             return await awaitable
-        try:
-            return await asyncio.wait_for(awaitable, timeout)
-        except asyncio.TimeoutError:
-            raise self.handler_timeout(target, timeout) from None
+        return await within(awaitable, timeout, lambda: self.handler_timeout(target, timeout))
 
     def handler_timeout(self, target: Target, timeout: float) -> HandlerTimeoutError:
         """The error of a handler that ran past its routine's timeout."""

@@ -46,19 +46,32 @@ class WorkerPool(Generic[W]):
         self._busy = 0
         self._closed = False
 
-    def submit(self, entries: Iterable[W], *, first: bool = False) -> None:
-        """Queue ``entries`` behind the queued work (or ahead of it, if ``first``)."""
+    def submit(self, entries: Iterable[W]) -> None:
+        """Queue ``entries`` behind the queued work."""
         if len(self._threads) < self._size:
             self._start_threads()
         with self._cond:
             if self._closed:
                 raise RuntimeError("The worker pool is shut down.")
             before = len(self._queue)
-            if first:
-                self._queue.extendleft(reversed(list(entries)))
-            else:
-                self._queue.extend(entries)
+            self._queue.extend(entries)
             self._cond.notify(len(self._queue) - before)
+
+    def hand_over(self, entry: W) -> bool:
+        """Queue ``entry`` ahead of the queued work; False if the pool is shut down.
+
+        For an entry that was handed places that others wait for (a
+        routine's, say): it goes first, and a pool that no longer serves
+        does not raise, so its caller can give the places up instead.
+        """
+        if len(self._threads) < self._size:
+            self._start_threads()
+        with self._cond:
+            if self._closed:
+                return False
+            self._queue.appendleft(entry)
+            self._cond.notify()
+        return True
 
     def _start_threads(self) -> None:
         # All at once, and without holding the queue's lock: a thread started

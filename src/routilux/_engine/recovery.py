@@ -6,13 +6,13 @@ import itertools
 import time
 from typing import TYPE_CHECKING
 
-from routilux._engine.ownership import owner_is_alive, process_owner
+from routilux._engine.ownership import check_claimable, process_owner
 from routilux._model.job_state import JobState
 from routilux._model.status import JobStatus
-from routilux.exceptions import StoreError
 
 if TYPE_CHECKING:
     from routilux._engine.engine import Engine
+    from routilux._engine.job_run import JobRun
     from routilux._model.durable import StoredJob
     from routilux.stores.protocol import JobStore
 
@@ -25,7 +25,7 @@ def resume_from_store(
     store: JobStore,
     job: JobState | None = None,
     *,
-    abandoned: bool = False,
+    abandoned_claim: int | None = None,
 ) -> JobState | None:
     """Continue an unfinished job from its last checkpoint, in this process.
 
@@ -33,53 +33,75 @@ def resume_from_store(
     run again; the delivery that was running when the job's process died
     is, so it runs again. Retries keep what is left of their delay.
 
+    The job is claimed first, in one compare-and-set on the claim that was
+    loaded: of several processes (or threads) resuming it at once, exactly
+    one gets it, and the others are refused with
+    :class:`~routilux.JobOwnedError`.
+
     Args:
         engine: The engine of the flow that runs the job.
         job_id: The job.
         store: Where the job is kept.
         job: A JobState object to bring up to date and run, instead of a new one.
-        abandoned: This process ran the job and stopped it without telling
-            the store (it was interrupted, or its store failed): the store
-            names this process as the job's owner, and that is no reason to
-            refuse.
+        abandoned_claim: This flow ran the job under this claim and stopped
+            it without telling the store (it was interrupted, or its store
+            failed): if the store still has that claim, its lease is no
+            reason to refuse.
 
     Returns:
         The running job, or ``None`` if it had already ended.
 
     Raises:
         JobNotFound: The store has no such job.
-        StoreError: Another live process on this host runs the job.
+        JobOwnedError: Another live process owns the job (its lease has not
+            expired), or claimed it at the same moment.
         DefinitionError: The flow lacks a routine or slot the job needs.
     """
     stored = store.load_job(job_id)
     if JobStatus(stored.document["status"]).is_terminal:
         return None
-    if not (abandoned and stored.owner == process_owner()):
-        _check_owner(job_id, stored.owner)
+    mine = abandoned_claim == stored.claim and stored.owner == process_owner()
+    check_claimable(stored, job_id, done="resumed", mine=mine)
     plan = engine.flow._compiled()
     plan.check_routines()
     items = [
         ((plan.target(d.routine_id, d.slot), d.data, d.seq, d.attempt), d.not_before)
         for d in stored.pending
     ]
+    lease = engine.flow.lease_seconds
+    sent = time.monotonic()
+    claim = store.claim_job(job_id, owner=process_owner(), expected_claim=stored.claim, lease=lease)
+    try:
+        run = _prepare(engine, stored, job, store)
+    except BaseException:
+        store.release_job(job_id, claim=claim)
+        raise
+    assert run.durable is not None
+    run.durable.adopt(claim, sent)
+    engine._register(run)
+    with run.lock:
+        run.save_status()
+    engine.hold_lease(run)
+    now = time.time()
+    engine.launch(run, [(item, max(0.0, not_before - now)) for item, not_before in items])
+    return run.job
+
+
+def _prepare(engine: Engine, stored: StoredJob, job: JobState | None, store: JobStore) -> JobRun:
+    """The run of a resumed job, with its state and counters as the store has them."""
     fresh = _job_from(stored, job)
     fresh.dead_letters = store.list_dead_letters(
-        job_id=job_id, include_replayed=True, limit=stored.next_seq
+        job_id=fresh.job_id, include_replayed=True, limit=stored.next_seq
     )
-    run = engine._new_run(plan, engine.flow.execution_timeout, store, job=fresh)
+    run = engine._new_run(engine.flow._compiled(), engine.flow.execution_timeout, store, job=fresh)
     assert run.durable is not None
     run.deliveries = stored.deliveries
     run.counter = itertools.count(stored.next_seq)
     run.durable.max_seq = stored.next_seq - 1
+    run.durable.saved_shared = dict(fresh.shared_data)
     run.seed_counters()
     run.timer_book.load(fresh.routine_states, {d.seq for d in stored.pending})
-    engine._register(run)
-    store.set_owner(job_id, process_owner())
-    with run.lock:
-        run.save_status()
-    now = time.time()
-    engine.launch(run, [(item, max(0.0, not_before - now)) for item, not_before in items])
-    return fresh
+    return run
 
 
 def _job_from(stored: StoredJob, job: JobState | None) -> JobState:
@@ -104,12 +126,3 @@ def _job_from(stored: StoredJob, job: JobState | None) -> JobState:
     job._finished.clear()
     job._log_saved = len(job.shared_log)
     return job
-
-
-def _check_owner(job_id: str, owner: str | None) -> None:
-    """Refuse to resume a job that a live process of this host still runs."""
-    if owner_is_alive(owner):
-        raise StoreError(
-            f"Job {job_id} is still running in process {owner}; it can only be resumed "
-            "once that process has ended."
-        )

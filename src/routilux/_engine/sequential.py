@@ -154,7 +154,10 @@ class SequentialRun(JobRun):
         return True
 
     def halt(self, item: Item, count: int) -> bool:
-        """Stop the job if it hit its delivery limit or deadline; return whether it did."""
+        """Stop the job if it hit its delivery limit or deadline, or lost its store's job.
+
+        Returns whether it did; ``item`` (the next delivery) is still queued.
+        """
         if count >= self.max_deliveries:
             with self.lock:
                 self.runaway(item)
@@ -162,6 +165,11 @@ class SequentialRun(JobRun):
         if self.past_deadline():
             with self.lock:
                 self.time_out()
+            return True
+        failure = self.lease_failure()
+        if failure is not None:
+            with self.lock:
+                self.store_failed(failure)
             return True
         return False
 
@@ -242,6 +250,8 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
     release = run.lock.release
     limit = run.max_deliveries
     count = run.deliveries
+    # Checked before every delivery: a deadline, or a durable job's lease.
+    guarded = run.deadline is not None or durable is not None
     try:
         while not run.interrupted:
             if run.timers and not run.release_timers():
@@ -252,7 +262,7 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
                 if run.drain():
                     continue
                 break
-            if (count >= limit or run.deadline is not None) and run.halt(run.queue.first(), count):
+            if (count >= limit or guarded) and run.halt(run.queue.first(), count):
                 break
             # Four entries per delivery: see ReadyQueue.
             target = popleft()

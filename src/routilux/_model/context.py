@@ -73,6 +73,9 @@ class Frame(Protocol):
     def set_value(self, routine: Routine, key: str, value: Any) -> None:
         """Set ``routine``'s job value ``key``."""
 
+    def append_value(self, routine: Routine, key: str, item: Any) -> None:
+        """Append ``item`` to ``routine``'s list job value ``key``."""
+
     def slot_name(self) -> str:
         """The slot whose handler is running."""
 

@@ -86,10 +86,21 @@ class Checkpoint:
         errors: New error records.
         dead_letters: New dead letters.
         shared_data: The whole shared data, if it changed; else ``None``.
-        routine_states: The whole routine states, if they changed; else ``None``.
+        routine_states: The whole routine states but their job values (the
+            ``"values"`` of each routine), if they changed; else ``None``.
+        job_values: Job values set: ``(routine_id, key, value)``. A value
+            set replaces the key's value and the items appended to it.
+        job_value_items: Items appended to list job values:
+            ``(routine_id, key, position, item)``, ``position`` being the
+            item's index in the list. A key's list is its value set (``[]``
+            if none) followed by its items in order of position.
         log_entries: Entries appended to the shared log.
         drop_pending: Whether every pending delivery of the job is dropped
             (the job was cancelled); a failed job keeps them for inspection.
+        claim: The claim (fencing token) of the writer: the store refuses the
+            checkpoint with :class:`~routilux.OwnershipLostError`, writing
+            nothing, unless it is still the job's claim. ``None`` writes
+            whatever the claim (for tools acting on a job nobody runs).
     """
 
     job_id: str
@@ -106,8 +117,11 @@ class Checkpoint:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     shared_data: dict[str, Any] | None = None
     routine_states: dict[str, dict[str, Any]] | None = None
+    job_values: list[tuple[str, str, Any]] = field(default_factory=list)
+    job_value_items: list[tuple[str, str, int, Any]] = field(default_factory=list)
     log_entries: list[dict[str, Any]] = field(default_factory=list)
     drop_pending: bool = False
+    claim: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +159,16 @@ class StoredJob:
         deliveries: How many deliveries had run.
         next_seq: The next delivery number to use.
         flow_document: The flow's document saved with the job, if any.
-        owner: The process that last ran the job (``host:pid``), if recorded.
+        owner: The process that last claimed the job (``host:pid``), if recorded.
+        claim: The job's claim (fencing token): 1 when created, one more at
+            each claim (a resume, a cancel from the command line). A write
+            carrying an older claim is refused.
+        lease_expires_at: When the owner's lease expires, in seconds since the
+            epoch on the store's clock; ``None`` if the owner holds no lease
+            (a job of a store written before leases, or one nobody claimed).
+        lease_remaining: Seconds the lease had left when the job was read,
+            on the store's clock (negative once expired); ``None`` without a
+            lease.
     """
 
     document: dict[str, Any]
@@ -154,3 +177,12 @@ class StoredJob:
     next_seq: int
     flow_document: dict[str, Any] | None
     owner: str | None
+    claim: int = 0
+    lease_expires_at: float | None = None
+    # Changes as time passes: two loads of an unchanged job are still equal.
+    lease_remaining: float | None = field(default=None, compare=False)
+
+    @property
+    def lease_live(self) -> bool:
+        """Whether the owner's lease had not expired when the job was read."""
+        return self.lease_remaining is not None and self.lease_remaining > 0

@@ -263,8 +263,33 @@ class Routine:
 
         Raises:
             ExecutionError: Called outside of a running job.
+            DefinitionError: ``key`` is not a string.
         """
-        self._frame_or_raise("set_job_value").set_value(self, key, value)
+        self._frame_or_raise("set_job_value").set_value(self, self._check_key(key), value)
+
+    def append_job_value(self, key: str, item: Any) -> None:
+        """Append ``item`` to the list this routine keeps for the running job under ``key``.
+
+        A key that is not set becomes a new list. Takes effect when the
+        handler returns, as :meth:`set_job_value` does. For collecting
+        items one message at a time, prefer it to setting a longer list:
+        a durable job stores each appended item as one row of its own, so
+        collecting ``n`` items costs time in proportion to ``n``, where
+        setting the whole list again at every item costs ``n`` squared.
+
+        Raises:
+            ExecutionError: Called outside of a running job, or the key's
+                value is not a list.
+            DefinitionError: ``key`` is not a string.
+        """
+        self._frame_or_raise("append_job_value").append_value(self, self._check_key(key), item)
+
+    def _check_key(self, key: Any) -> str:
+        if not isinstance(key, str):
+            raise DefinitionError(
+                f"{self._label()}: a job value's key must be a string, not {key!r}."
+            )
+        return key
 
     def set_timer(self, name: str, delay: float, slot: str, **data: Any) -> None:
         """Set the named timer ``name``: deliver ``data`` to the slot ``slot`` after ``delay``.

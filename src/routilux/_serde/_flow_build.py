@@ -152,6 +152,7 @@ def _routine(spec: RoutineSpec, refs: References) -> Routine:
     _configure(routine, spec, refs)
     for slot in spec.slots:
         _slot(routine, slot, refs)
+    _check_events(routine, spec)
     for event in spec.events:
         existing = routine.events.get(event.name)
         if existing is None:
@@ -166,6 +167,30 @@ def _routine(spec: RoutineSpec, refs: References) -> Routine:
     with _refusal(key_path(spec.where, "max_concurrency")):
         routine.set_max_concurrency(spec.max_concurrency)
     return routine
+
+
+def _check_events(routine: Routine, spec: RoutineSpec) -> None:
+    """Refuse an event the routine lacks, unless it is one defined on the instance.
+
+    A routine may gain events after ``__init__`` (a router's route events,
+    defined on the instance), and ``serialize`` then lists them with every
+    event the class defines. A document that lists an event the routine
+    lacks *instead of* one the class defines has renamed or misspelt it:
+    its messages would go nowhere, so it is refused.
+    """
+    listed = {event.name for event in spec.events}
+    unlisted = [name for name in routine.events if name not in listed]
+    unknown = next((e for e in spec.events if e.name not in routine.events), None)
+    if unknown is None or not unlisted:
+        return
+    with _refusal(unknown.where):
+        raise DefinitionError(
+            f"Routine {spec.routine_id!r} (class {spec.class_ref}) has no event "
+            f"{unknown.name!r}; its class defines {', '.join(map(repr, routine.events))}, and "
+            f"the document does not list {unlisted[0]!r}. Name the class's event (a renamed "
+            "event would lose its messages), or list every event of the class as well if "
+            f"{unknown.name!r} is defined on the instance."
+        )
 
 
 def _instantiate(cls: type[Routine], spec: RoutineSpec) -> Routine:

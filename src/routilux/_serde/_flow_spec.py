@@ -57,6 +57,8 @@ _TOP = (
     *("execution_timeout", "max_deliveries", "record_history", "retain_jobs"),
     *("error_handler", "routines", "connections"),
 )
+#: Top-level fields added since version 1 was first written.
+_LATER = ("history_limit", "checkpoint_every", "max_async_in_flight")
 _ROUTINE = ("class", "config", "slots", "events", "error_handler", "timeout", "max_concurrency")
 _POLICY = ("strategy", "max_retries", "retry_delay", "retry_backoff")
 _POLICY_REST = ("retryable_exceptions", "is_critical")
@@ -158,9 +160,9 @@ def parse_flow_doc(document: Any) -> FlowSpec:
     """
     _check_header(document)
     check_bounds(document)
-    # history_limit and checkpoint_every came after version 1 was first
-    # written: optional, with the defaults of Flow.
-    top = DocObject(document, "", required=_TOP, optional=("history_limit", "checkpoint_every"))
+    # These came after version 1 was first written: optional, with the
+    # defaults of Flow.
+    top = DocObject(document, "", required=_TOP, optional=_LATER)
     routines = tuple(
         _routine(routine_id, raw, index_path("routines", routine_id))
         for routine_id, raw in top.entries("routines", MAX_ROUTINES).items()
@@ -202,6 +204,11 @@ def _options(top: DocObject) -> dict[str, Any]:
         "retain_jobs": top.get("retain_jobs", int),
         "checkpoint_every": (
             top.get("checkpoint_every", int) if top.has("checkpoint_every") else 1
+        ),
+        **(
+            {"max_async_in_flight": top.get("max_async_in_flight", int, nullable=True)}
+            if top.has("max_async_in_flight")
+            else {}
         ),
     }
 

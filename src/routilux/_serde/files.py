@@ -10,6 +10,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from routilux._serde.json_text import JsonTextError, loads
 from routilux.exceptions import SerializationError
 
 __all__ = ["read_json", "write_json_atomic"]
@@ -62,12 +63,16 @@ def read_json(path: str | PathLike[str]) -> Any:
     """Read a JSON document.
 
     Raises:
-        SerializationError: The file is not valid UTF-8 JSON.
+        SerializationError: The file is not valid UTF-8 JSON, nests too
+            deeply, or holds an integer of more than 4,300 digits (the message
+            names its place).
         OSError: The file cannot be read.
     """
     target = Path(path)
     raw = target.read_bytes()
     try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        return loads(raw.decode("utf-8"))
+    except JsonTextError as exc:  # Too deep, or an integer too long: name its place.
+        raise SerializationError(f"{target} is not a valid JSON document: {exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SerializationError(f"{target} is not a valid JSON document: {exc}.") from None

@@ -12,12 +12,12 @@ anything (``_flow_spec``), resolve every class and function it names
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from routilux._engine.gates import DEFAULT_MAX_ASYNC_IN_FLIGHT
 from routilux._model.connection import Connection
 from routilux._model.error_policy import ErrorHandler
 from routilux._model.routine import Routine
@@ -33,6 +33,7 @@ from routilux._serde._refs import (
     routine_class_ref,
 )
 from routilux._serde._router_doc import routes_to_doc
+from routilux._serde.json_text import JsonTextError, loads
 from routilux._serde.values import encode_value
 from routilux.builtin_routines.conditional_router import ConditionalRouter
 from routilux.exceptions import SerializationError
@@ -57,6 +58,7 @@ Registry = Mapping[str, type[Routine]]
 _OPTIONS = (
     *("flow_id", "execution_strategy", "max_workers", "execution_timeout"),
     *("max_deliveries", "record_history", "history_limit", "retain_jobs", "checkpoint_every"),
+    "max_async_in_flight",
 )
 
 
@@ -65,7 +67,11 @@ _OPTIONS = (
 # Options added after version 1 was first written: left out at their
 # defaults, so documents of flows that do not use them stay as they were.
 _NO_DEFAULT = object()
-_DEFAULTS: dict[str, Any] = {"history_limit": None, "checkpoint_every": 1}
+_DEFAULTS: dict[str, Any] = {
+    "history_limit": None,
+    "checkpoint_every": 1,
+    "max_async_in_flight": DEFAULT_MAX_ASYNC_IN_FLIGHT,
+}
 
 
 def flow_to_doc(flow: Flow, *, registry: Registry | None = None) -> dict[str, Any]:
@@ -280,13 +286,15 @@ def read_flow_file(path: str | PathLike[str]) -> Any:
         )
     raw = target.read_bytes()
     try:
-        return json.loads(
+        return loads(
             raw.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant
         )
+    except JsonTextError as exc:  # Too deep, or an integer too long: name its place.
+        raise SerializationError(f"{target} is not a valid JSON document: {exc}") from None
     except _DuplicateKeyError as exc:
         raise SerializationError(
             f"{target} has the key {str(exc)[:80]!r} twice in one object; routine ids and "
             "field names must be unique."
         ) from None
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+    except (UnicodeDecodeError, ValueError) as exc:
         raise SerializationError(f"{target} is not a valid JSON document: {exc}.") from None

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from routilux._model.durable import DeadLetter
 from routilux._model.records import ErrorRecord, ExecutionRecord, PendingDelivery
 from routilux._model.status import JobStatus
+from routilux._serde.json_text import safe_repr
 from routilux._serde.values import decode_value, encode_value
 from routilux.exceptions import SerializationError
 
@@ -22,6 +23,10 @@ JOB_STATE_VERSION = 1
 
 J = TypeVar("J", bound="JobState")
 T = TypeVar("T")
+
+#: Largest count or attempt number a job document may hold: what a store's
+#: 64-bit integer column holds.
+MAX_COUNT = 2**63 - 1
 
 
 def job_state_to_doc(job: JobState) -> dict[str, Any]:
@@ -79,14 +84,18 @@ def job_state_from_doc(cls: type[J], doc: Any) -> J:
         raise SerializationError(f"A job document must be an object, not {type(doc).__name__}.")
     if doc.get("schema") != JOB_STATE_SCHEMA:
         raise SerializationError(
-            f"Not a job document: schema is {doc.get('schema')!r}, expected {JOB_STATE_SCHEMA!r}."
+            f"Not a job document: schema is {safe_repr(doc.get('schema'))}, "
+            f"expected {JOB_STATE_SCHEMA!r}."
         )
     if doc.get("version") != JOB_STATE_VERSION:
         raise SerializationError(
-            f"Job document version {doc.get('version')!r} is not supported; "
+            f"Job document version {safe_repr(doc.get('version'))} is not supported; "
             f"this routilux reads version {JOB_STATE_VERSION}."
         )
-    job = cls(_field(doc, "flow_id", str), job_id=_field(doc, "job_id", str))
+    job_id = _field(doc, "job_id", str)
+    if not job_id:
+        raise SerializationError("The 'job_id' field of the job document must not be empty.")
+    job = cls(_field(doc, "flow_id", str), job_id=job_id)
     _fill(job, doc)
     return job
 
@@ -97,7 +106,7 @@ def _fill(job: JobState, doc: dict[str, Any]) -> None:
     job.updated_at = _convert(doc, "updated_at", datetime.fromisoformat)
     job.current_routine_id = _optional(doc, "current_routine_id", str)
     job.error = _optional(doc, "error", str)
-    job.history_dropped = _optional(doc, "history_dropped", int) or 0
+    job.history_dropped = _count(doc, "history_dropped", 0, "job document", optional=True)
     job.routine_states = _routine_states(_field(doc, "routine_states", dict))
     job.shared_data = decode_value(_field(doc, "shared_data", dict), "shared_data")
     job.shared_log = decode_value(_field(doc, "shared_log", list), "shared_log")
@@ -146,6 +155,19 @@ def _optional(doc: dict[str, Any], key: str, kind: type[T]) -> T | None:
     return _field(doc, key, kind)
 
 
+def _count(doc: Any, key: str, minimum: int, where: str, *, optional: bool = False) -> int:
+    """The integer field ``key`` (0 when ``optional`` and null or missing), checked in range."""
+    if optional and (not isinstance(doc, dict) or doc.get(key) is None):
+        return 0
+    value = _field(doc, key, int, where)
+    if not minimum <= value <= MAX_COUNT:
+        raise SerializationError(
+            f"The {key!r} field of the {where} must be an integer from {minimum} to "
+            f"{MAX_COUNT}, not {safe_repr(value)}."
+        )
+    return value
+
+
 def _convert(doc: dict[str, Any], key: str, convert: Callable[[Any], T]) -> T:
     text = _field(doc, key, str)
     try:
@@ -160,7 +182,12 @@ def _number(item: Any, key: str, where: str) -> float:
     value = item.get(key) if isinstance(item, dict) else None
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise SerializationError(f"The {key!r} field of {where} must be a number.")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # An integer beyond any float.
+        raise SerializationError(
+            f"The {key!r} field of {where} must be a number of seconds, not {safe_repr(value)}."
+        ) from None
 
 
 def _history_record(item: Any, index: int) -> ExecutionRecord:
@@ -184,7 +211,7 @@ def _error_record(item: Any, index: int) -> ErrorRecord:
             error_type=_field(item, "error_type", str, where),
             message=_field(item, "message", str, where),
             traceback=_field(item, "traceback", str, where),
-            attempt=_field(item, "attempt", int, where),
+            attempt=_count(item, "attempt", 0, where),
             action=_field(item, "action", str, where),
             timestamp=_number(item, "timestamp", where),
             delivery_id=_optional(item, "delivery_id", str),
@@ -202,7 +229,7 @@ def _dead_letter(item: Any, index: int) -> DeadLetter:
         routine_id=_field(item, "routine_id", str, where),
         slot=_field(item, "slot", str, where),
         data=decode_value(_field(item, "data", dict, where), f"{where}.data"),
-        attempt=_field(item, "attempt", int, where),
+        attempt=_count(item, "attempt", 0, where),
         error=_error_record(_field(item, "error", dict, where), index),
         created_at=_number(item, "created_at", where),
         replayed_by=_optional(item, "replayed_by", str),
@@ -216,6 +243,6 @@ def _pending(item: Any, index: int) -> PendingDelivery:
         routine_id=_field(item, "routine_id", str, where),
         slot=_field(item, "slot", str, where),
         data=decode_value(_field(item, "data", dict, where), f"{where}.data"),
-        attempt=_field(item, "attempt", int, where),
+        attempt=_count(item, "attempt", 0, where),
         delay=_number(item, "delay", where),
     )

@@ -25,6 +25,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from routilux._serde.json_text import safe_repr
 from routilux.exceptions import SerializationError
 
 __all__ = [
@@ -144,8 +145,8 @@ def _encode_dict(value: dict[Any, Any], where: str, depth: int, refs: WriteRef |
         return {k: _encode(v, f"{where}[{k!r}]", depth + 1, refs) for k, v in value.items()}
     items = [
         [
-            _encode(k, f"{where} key {k!r}", depth + 1, refs),
-            _encode(v, f"{where}[{k!r}]", depth + 1, refs),
+            _encode(k, f"{where} key {safe_repr(k)}", depth + 1, refs),
+            _encode(v, f"{where}[{safe_repr(k)}]", depth + 1, refs),
         ]
         for k, v in value.items()
     ]
@@ -211,7 +212,7 @@ def _decode_tagged(value: dict[str, Any], where: str, depth: int, refs: ReadRef 
     if kind == REF_KIND:
         if refs is None:
             raise SerializationError(
-                f"{where} is a reference to code ({repr(payload)[:80]}); only the config of a "
+                f"{where} is a reference to code ({safe_repr(payload)}); only the config of a "
                 "routine in a flow document may hold references, other documents hold data."
             )
         return refs(payload, where)
@@ -222,7 +223,7 @@ def _decode_tagged(value: dict[str, Any], where: str, depth: int, refs: ReadRef 
         return _build_container(kind, items, where)
     decoder = _SCALAR_DECODERS.get(kind) if isinstance(kind, str) else None
     if decoder is None:
-        raise SerializationError(f"{where} has the unknown value tag {kind!r}.")
+        raise SerializationError(f"{where} has the unknown value tag {safe_repr(kind)}.")
     try:
         return decoder(payload)
     except (TypeError, ValueError, ArithmeticError) as exc:

@@ -9,6 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from routilux import DefinitionError
+from routilux.builtin_routines._patterns import (
+    MATCH_TIMEOUT,
+    BoundedPattern,
+    PatternTimeout,
+    compile_bounded,
+)
 
 __all__ = ["FieldRule", "check_field", "check_name", "compile_rule", "error_record"]
 
@@ -62,7 +68,7 @@ class FieldRule:
     max: float | None = None
     min_length: int | None = None
     max_length: int | None = None
-    pattern: re.Pattern[str] | None = None
+    pattern: BoundedPattern | None = None
     choices: tuple[Any, ...] | None = None
     items: FieldRule | None = None
 
@@ -203,7 +209,15 @@ def _check_pattern(value: Any, rule: FieldRule, field: str) -> None:
         return
     if not isinstance(value, str):
         raise _Invalid("pattern", f"{field!r} must be a str to match a pattern.")
-    if rule.pattern.search(value) is None:
+    try:
+        found = rule.pattern.search(value)
+    except PatternTimeout:
+        raise _Invalid(
+            "pattern",
+            f"{field!r} could not be matched against {rule.pattern.pattern!r} within "
+            f"{MATCH_TIMEOUT} s (the pattern backtracks too much on this value).",
+        ) from None
+    if not found:
         raise _Invalid("pattern", f"{field!r} does not match {rule.pattern.pattern!r}.")
 
 
@@ -306,7 +320,7 @@ def _bounds(rule: Mapping[str, Any], where: str) -> dict[str, Any]:
     return bounds
 
 
-def _pattern(pattern: Any, where: str) -> re.Pattern[str] | None:
+def _pattern(pattern: Any, where: str) -> BoundedPattern | None:
     if pattern is None:
         return None
     if not isinstance(pattern, str) or len(pattern) > MAX_PATTERN_LENGTH:
@@ -315,11 +329,13 @@ def _pattern(pattern: Any, where: str) -> re.Pattern[str] | None:
             f"{MAX_PATTERN_LENGTH} characters, not {_show(pattern)}."
         )
     try:
-        return re.compile(pattern)
+        return compile_bounded(pattern)
     except re.error as exc:
         raise DefinitionError(
             f"DataValidator {where}['pattern'] is not a valid regular expression: {exc}."
         ) from None
+    except ValueError as exc:  # A repeated repetition: catastrophic backtracking.
+        raise DefinitionError(f"DataValidator {where}['pattern'] is refused: {exc}.") from None
 
 
 def _choices(choices: Any, where: str) -> tuple[Any, ...] | None:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any, NoReturn
 
 from routilux import DefinitionError, ExecutionError, Routine
+from routilux.builtin_routines._collection import open_size
 
 __all__ = ["Aggregator"]
 
@@ -169,12 +170,14 @@ class Aggregator(Routine):
             self.emit("output", items=[item], count=1, reason="any")
             return
         source = self._source_of(message, item) if mode == "all_sources" else None
-        # A new list, not the stored one appended in place: if this delivery
-        # fails (its item cannot be stored, say), the job keeps the old list.
-        items: list[Any] = [*(self.get_job_value("items") or []), item]
-        self.set_job_value("items", items)
+        # Appended, not set again: a durable job stores the item alone, so a
+        # collection of n items costs n rows, not n lists of up to n items.
+        size = open_size(self)
+        self.append_job_value("items", item)
+        size += 1
+        self.set_job_value("size", size)
         complete = None
-        if mode == "count" and len(items) >= self.get_config("count"):
+        if mode == "count" and size >= self.get_config("count"):
             complete = "count"
         elif mode == "all_sources":
             seen: list[Any] = self.get_job_value("seen") or []
@@ -186,7 +189,7 @@ class Aggregator(Routine):
         timeout = self.get_config("timeout")
         if complete is not None:
             self._flush(complete)
-        elif len(items) == 1 and timeout is not None:
+        elif size == 1 and timeout is not None:
             # The first item of a collection that stays open starts its timeout timer.
             # Never set it in a handler that also cancels it (a full collection): the
             # engine still schedules a timer set and cancelled in one handler.
@@ -223,6 +226,7 @@ class Aggregator(Routine):
         items = self.get_job_value("items") or []
         self.emit("output", items=items, count=len(items), reason=reason)
         self.set_job_value("items", [])
+        self.set_job_value("size", 0)
         self.set_job_value("seen", [])
         # The collection is out: its timer, if still pending, must not keep the
         # job running; the new token makes it harmless if it fires all the same.

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any, NoReturn
 
 from routilux import DefinitionError, ExecutionError, Routine
+from routilux.builtin_routines._collection import open_size
 
 __all__ = ["Batcher"]
 
@@ -88,15 +89,17 @@ class Batcher(Routine):
     def add(self, **message: Any) -> None:
         """Add the message's item to the open batch; emit the batch once it is full."""
         item = message.get("data", message)
-        # A new list, not the stored one appended in place: if this delivery
-        # fails (its item cannot be stored, say), the job keeps the old list.
-        items: list[Any] = [*(self.get_job_value("items") or []), item]
-        self.set_job_value("items", items)
+        # Appended, not set again: a durable job stores the item alone, so a
+        # batch of n items costs n rows, not n lists of up to n items.
+        count = open_size(self)
+        self.append_job_value("items", item)
+        count += 1
+        self.set_job_value("size", count)
         size = self.get_config("batch_size")
         wait = self.get_config("max_wait")
-        if size is not None and len(items) >= size:
+        if size is not None and count >= size:
             self._flush("size")
-        elif len(items) == 1 and wait is not None:
+        elif count == 1 and wait is not None:
             # The first item of a batch that stays open starts its max_wait timer.
             # Never set it in a handler that also cancels it (a full batch): the
             # engine still schedules a timer set and cancelled in one handler.
@@ -123,6 +126,7 @@ class Batcher(Routine):
         items = self.get_job_value("items") or []
         self.emit("batch", items=items, size=len(items), reason=reason)
         self.set_job_value("items", [])
+        self.set_job_value("size", 0)
         # The batch is out: its timer, if still pending, must not keep the job
         # running; the new token makes it harmless if it fires all the same.
         self.cancel_timer(TIMER)

@@ -38,7 +38,11 @@ class DataValidator(Routine):
     * ``pattern``: a regular expression the str must contain
       (``re.search``; anchor it with ``^...$`` to match the whole string).
       It is compiled once, at ``set_config``, and is at most 1000
-      characters; it is only tried on a value within ``max_length``.
+      characters; it is only tried on a value within ``max_length``. A
+      pattern that repeats a repetition (``(a+)+``), which can backtrack
+      for hours, is refused; with the ``regex`` extra installed, every
+      match also has a time limit (0.25 s), past which the value is
+      invalid. See ``docs/builtins/data-validator.md``.
     * ``choices``: a list of the allowed values.
     * ``items``: the rule of every item of a list: a type name or a rule dict.
 

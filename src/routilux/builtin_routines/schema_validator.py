@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from types import ModuleType
 from typing import Any
 
 from routilux import DefinitionError, ExecutionError, Routine
+from routilux.builtin_routines._patterns import compile_bounded
 
 __all__ = ["SchemaValidator"]
 
@@ -27,12 +29,14 @@ class SchemaValidator(Routine):
       ``model.model_validate(data)``, which converts it the way the model
       says (pydantic's lax mode, unless the model is configured strict);
       ``valid`` carries ``instance.model_dump()``. Needs the optional
-      dependency: ``pip install "routilux[pydantic]"``.
+      ``pydantic`` extra (installed from a clone: see the README).
     * ``schema``: a JSON Schema, as a dict. It is checked against its
       metaschema at ``set_config`` (the draft its ``$schema`` names, else
       the latest one the ``jsonschema`` package knows); ``valid`` carries
       the data unchanged. ``format`` is not asserted and remote ``$ref``
-      are not fetched. Needs ``pip install "routilux[jsonschema]"``.
+      are not fetched. A ``pattern`` that repeats a repetition
+      (``(a+)+$``) is refused, as DataValidator refuses it. Needs the
+      optional ``jsonschema`` extra.
 
     Events:
         valid: ``data`` - the data (for a model, its ``model_dump()``).
@@ -127,7 +131,8 @@ def _require(package: str, key: str) -> ModuleType:
     except ImportError as exc:
         raise DefinitionError(
             f"SchemaValidator needs the {package} package for its {key!r} config key; "
-            f'install it with: pip install "routilux[{package}]"'
+            f"install the {package} extra from a clone of routilux: "
+            f'pip install -e "/path/to/routilux[{package}]"'
         ) from exc
 
 
@@ -184,6 +189,7 @@ def _schema_checker(schema: Any) -> _Checker:
         raise DefinitionError(
             f"SchemaValidator schema is not a valid JSON Schema: {exc.message} (at {where})."
         ) from None
+    _check_patterns(schema)
     validator = validator_class(schema)
 
     def check(data: Any) -> tuple[Any, list[dict[str, str]]]:
@@ -191,3 +197,34 @@ def _schema_checker(schema: Any) -> _Checker:
         return data, [{"path": _path(e.absolute_path), "message": e.message} for e in errors]
 
     return check
+
+
+def _check_patterns(schema: Mapping[str, Any]) -> None:
+    """Refuse a ``pattern`` (or ``patternProperties`` key) that can backtrack catastrophically.
+
+    jsonschema matches them with Python's ``re``; see ``_patterns`` for the check.
+    """
+    stack: list[tuple[str, Any]] = [("", schema)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, Mapping):
+            patterns = [(f"{where}.pattern", value.get("pattern"))]
+            properties = value.get("patternProperties")
+            if isinstance(properties, Mapping):
+                patterns += [(f"{where}.patternProperties", key) for key in properties]
+            for place, pattern in patterns:
+                _check_pattern(place.lstrip("."), pattern)
+            stack.extend((f"{where}.{key}", item) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{where}.{i}", item) for i, item in enumerate(value))
+
+
+def _check_pattern(where: str, pattern: Any) -> None:
+    if not isinstance(pattern, str):
+        return
+    try:
+        compile_bounded(pattern)
+    except (re.error, ValueError) as exc:
+        raise DefinitionError(
+            f"SchemaValidator schema has a refused pattern at {where}: {exc}."
+        ) from None

@@ -7,8 +7,9 @@ what the store keeps; ``routilux graph`` draws a flow, or a job of it. See
 ``docs/cli.md``.
 
 The command is a thin shell over the public API. Its libraries (click, rich
-and PyYAML) are an optional extra, ``pip install "routilux[cli]"``, imported
-only when the command runs.
+and PyYAML) are an optional extra, ``cli``, installed from a clone of
+routilux (``pip install -e "/path/to/routilux[cli]"``), and imported only
+when the command runs.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from __future__ import annotations
 import importlib.util
 import sys
 from collections.abc import Sequence
+
+from routilux._install import install_command
 
 __all__ = ["main"]
 
@@ -37,8 +40,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if missing:
         print(
             f"routilux: error: the routilux command needs {' and '.join(missing)}, which "
-            f"{'is' if len(missing) == 1 else 'are'} not installed: "
-            'pip install "routilux[cli]"',
+            f"{'is' if len(missing) == 1 else 'are'} not installed; install the cli "
+            f"extra from a clone of routilux: {install_command('cli')}",
             file=sys.stderr,
         )
         raise SystemExit(2)

@@ -91,7 +91,7 @@ def replay(letter_id: str, paths: tuple[Path, ...], store_url: str, as_json: boo
     the letter is marked as replayed by it. Prints the new job's summary.
 
     Exit status: 0 if the new job completed, 1 if it failed (or the letter
-    is not in the store).
+    is not in the store, or its job was stored without its flow document).
     """
     with opened_store(store_url, create=False) as store:
         letter = store.get_dead_letter(letter_id)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from routilux import DefinitionError, JobState, SerializationError
+from routilux import DefinitionError, Flow, JobState, SerializationError
 from routilux.cli.errors import EXIT_FAILED, EXIT_OK, UsageProblem
 from routilux.cli.following import announce, follow
 from routilux.cli.loading import flow_from_file, pick_entry
@@ -75,7 +75,7 @@ def parse_params(pairs: tuple[str, ...], params_json: str | None) -> dict[str, A
 @store_option
 @click.option(
     "--concurrent",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=Flow.MAX_WORKERS),
     metavar="N",
     help="Run deliveries on N threads (the concurrent strategy), whatever the file says.",
 )
@@ -84,6 +84,12 @@ def parse_params(pairs: tuple[str, ...], params_json: str | None) -> dict[str, A
     type=Seconds(min=0, min_open=True),
     metavar="SECONDS",
     help="Fail the job if it runs longer than this.",
+)
+@click.option(
+    "--fail-on-errors",
+    is_flag=True,
+    help="Exit with status 1 if the job recorded any error or dead letter, even if it "
+    "completed (a handler failure that was retried, skipped or continued past).",
 )
 @json_option
 def run(
@@ -94,6 +100,7 @@ def run(
     store_url: str,
     concurrent: int | None,
     timeout: float | None,
+    fail_on_errors: bool,
     as_json: bool,
 ) -> int:
     """Run a job of the flow in FLOW (a YAML or JSON flow file) on a job store.
@@ -104,8 +111,15 @@ def run(
     in the store after every delivery: if this command is killed,
     'routilux jobs resume JOB_ID' continues it. Ctrl-C pauses the job.
 
-    Exit status: 0 if the job completed, 1 if it failed or was cancelled
-    (or FLOW is invalid), 2 for a usage error.
+    \b
+    Exit status:
+      0    the job completed (even if handlers failed under a continue,
+           skip or retry policy: see --fail-on-errors)
+      1    the job failed or was cancelled; or, with --fail-on-errors, it
+           completed with errors or dead letters; or FLOW is invalid or
+           the store refused
+      2    usage error: a bad option, argument or store URL, a missing extra
+      130  interrupted with Ctrl-C: the job is paused, to be resumed
     """
     entry_params = parse_params(params, params_json)
     _, flow = flow_from_file(flow_file, concurrent=concurrent)
@@ -113,7 +127,7 @@ def run(
     with opened_store(store_url) as store, flow:
         job = flow.start(entry_id, entry_params, timeout, store=store)
         announce(job.job_id, f"started: flow {flow.flow_id!r}, entry {entry_id!r}", as_json=as_json)
-        return follow(flow, job, store, as_json=as_json)
+        return follow(flow, job, store, as_json=as_json, fail_on_errors=fail_on_errors)
 
 
 @click.command(short_help="Check a flow file without running it.")

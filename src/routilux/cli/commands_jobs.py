@@ -9,11 +9,11 @@ from typing import Any
 
 import click
 
-from routilux import JobNotFound, JobStatus
+from routilux import Flow, JobNotFound, JobStatus
 from routilux._engine.job_run import dropped_count
 from routilux.cli.errors import EXIT_FAILED, EXIT_OK, UsageProblem
 from routilux.cli.following import announce, follow, show_report
-from routilux.cli.job_control import cancel_stored_job, refuse_if_running
+from routilux.cli.job_control import cancel_stored_job, claim_stored_job
 from routilux.cli.loading import flow_from_job
 from routilux.cli.options import Seconds, json_option, path_option, store_option
 from routilux.cli.output import Table, echo_json, one_line
@@ -103,7 +103,7 @@ def show(job_id: str, store_url: str, as_json: bool) -> int:
 @click.argument("job_id")
 @click.option(
     "--concurrent",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=Flow.MAX_WORKERS),
     metavar="N",
     help="Run the rest of the job on N threads (the concurrent strategy).",
 )
@@ -123,7 +123,8 @@ def resume(
     still runs is refused. Shows progress and the summary, as 'run' does.
 
     Exit status: 0 if the job completed, 1 if it failed, was cancelled, is
-    running elsewhere or is not in the store.
+    running elsewhere, is not in the store or was stored without its flow
+    document (its routines are defined in the script that ran it).
     """
     with opened_store(store_url, create=False) as store:
         flow = flow_from_job(store, job_id, concurrent=concurrent, paths=paths)
@@ -188,7 +189,8 @@ def cancel(job_id: str, store_url: str, as_json: bool) -> int:
 def delete(job_id: str | None, days: float | None, store_url: str, as_json: bool) -> int:
     """Delete the job JOB_ID, or old finished jobs, with their dead letters.
 
-    A job that a live process of this machine runs is refused.
+    An unfinished job that a live process owns (its lease has not expired)
+    is refused.
 
     Exit status: 0 if done, 1 if JOB_ID is not in the store or is running.
     """
@@ -207,7 +209,8 @@ def delete(job_id: str | None, days: float | None, store_url: str, as_json: bool
 
 
 def _delete_one(store: JobStore, job_id: str) -> tuple[int, str]:
-    refuse_if_running(store.load_job(job_id), job_id, "deleted")
+    # An unfinished job is claimed first: no other process writes it any more.
+    claim_stored_job(store, job_id, "deleted")
     if not store.delete_job(job_id):  # Deleted by another process meanwhile.
         raise JobNotFound(f"The store has no job {job_id!r}.")
     return 1, f"Deleted job {job_id}."

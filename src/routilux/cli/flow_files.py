@@ -6,12 +6,13 @@ A flow file holds exactly what :meth:`routilux.Flow.serialize` returns (see
 
     demo_flow.yaml:12: routines.router.config: is refused: ...
 
-YAML is read with PyYAML's safe composer and turned into JSON values here,
-node by node, so that each key and item keeps its line. Only what JSON can
-hold is accepted: no tags other than the plain ones, no anchors or aliases,
-no merge keys, no dates, string keys only, no key twice in one mapping.
-This module needs no CLI library, only PyYAML for YAML files
-(``pip install "routilux[cli]"``).
+YAML is read from PyYAML's parser events and turned into JSON values here
+(``yaml_nodes``), so that each key and item keeps its line and the limits
+hold while the file is parsed. Only what JSON can hold is accepted: no tags
+other than the plain ones, no aliases, no merge keys, no dates, numbers in
+decimal only, string keys only, no key twice in one mapping.
+This module needs no CLI library, only PyYAML for YAML files (the ``cli``
+extra: ``pip install -e "/path/to/routilux[cli]"`` from a clone).
 """
 
 from __future__ import annotations
@@ -25,17 +26,28 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from routilux.cli.yaml_nodes import DocPath, compose_yaml, dotted
+from routilux._serde.json_text import JsonTextError, loads
+from routilux.cli.doc_lines import LazyLines
+from routilux.cli.yaml_nodes import DocPath, compose_yaml, dotted, has_libyaml, import_yaml
 from routilux.exceptions import DefinitionError, SerializationError
 
 if TYPE_CHECKING:
     from routilux._flow import Flow
     from routilux._model.routine import Routine
 
-__all__ = ["MAX_FILE_BYTES", "FlowFile", "display_path", "read_flow_file"]
+__all__ = [
+    "MAX_FILE_BYTES",
+    "MAX_YAML_BYTES_WITHOUT_LIBYAML",
+    "FlowFile",
+    "display_path",
+    "read_flow_file",
+]
 
-#: Largest flow file read, in bytes (YAML is parsed in pure Python: keep it smaller).
+#: Largest flow file read, in bytes. YAML costs more to parse than JSON.
 MAX_FILE_BYTES = {"json": 256 * 1024 * 1024, "yaml": 16 * 1024 * 1024}
+#: Largest YAML flow file read when PyYAML lacks libyaml: its parser in pure
+#: Python is some 20 times slower (about 4 seconds for 2 MiB of block YAML).
+MAX_YAML_BYTES_WITHOUT_LIBYAML = 2 * 1024 * 1024
 #: Largest JSON file for which a failed document is parsed again to find lines.
 _LOCATE_JSON_BYTES = 4 * 1024 * 1024
 _SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
@@ -48,6 +60,7 @@ _PATH = re.compile(rf"([A-Za-z_][A-Za-z0-9_]*)(?:\.[A-Za-z_][A-Za-z0-9_]*|\[(?:\
 _OPTIONS = (
     *("flow_id", "execution_strategy", "max_workers", "execution_timeout"),
     *("max_deliveries", "record_history", "history_limit", "retain_jobs", "checkpoint_every"),
+    "max_async_in_flight",
 )
 _TOP_FIELDS = frozenset(
     (*_OPTIONS, "schema", "version", "error_handler", "routines", "connections")
@@ -181,7 +194,7 @@ def read_flow_file(path: str | PathLike[str]) -> FlowFile:
             is not UTF-8, or is not valid YAML or JSON (located, one line).
         OSError: The file cannot be read.
         ImportError: A YAML file, and PyYAML is not installed (the message
-            names ``pip install "routilux[cli]"``).
+            names the ``pip install -e`` command of the ``cli`` extra).
     """
     target = Path(path)
     kind = _SUFFIXES.get(target.suffix.lower())
@@ -190,17 +203,31 @@ def read_flow_file(path: str | PathLike[str]) -> FlowFile:
             f"{display_path(path)}: a flow file must end in .yaml, .yml or .json, "
             f"not {target.suffix or 'nothing'!r}."
         )
-    size = target.stat().st_size
-    if size > MAX_FILE_BYTES[kind]:
-        raise SerializationError(
-            f"{display_path(path)}: the file has {size} bytes; a {kind.upper()} flow file "
-            f"may have at most {MAX_FILE_BYTES[kind]}."
-        )
+    _check_size(target, kind, target.stat().st_size)
     text = _decode(target, target.read_bytes())
     if kind == "yaml":
         document, lines = compose_yaml(text, display_path(path))
         return FlowFile(target, document, lines)
-    return FlowFile(target, _parse_json(text, target), _json_lines(text, size))
+    document = _parse_json(text, target)
+    if len(text) > _LOCATE_JSON_BYTES:
+        return FlowFile(target, document)
+    # Lines are found only for an error message: reading JSON as YAML costs more.
+    return FlowFile(target, document, LazyLines(lambda: _json_lines(text)))
+
+
+def _check_size(path: Path, kind: str, size: int) -> None:
+    limit, hint = MAX_FILE_BYTES[kind], ""
+    if kind == "yaml" and not has_libyaml(import_yaml()):
+        limit = MAX_YAML_BYTES_WITHOUT_LIBYAML
+        hint = (
+            f" ({MAX_FILE_BYTES['yaml']} with a PyYAML built with libyaml, whose parser is in C"
+            "; or write the file in JSON)"
+        )
+    if size > limit:
+        raise SerializationError(
+            f"{display_path(path)}: the file has {size} bytes; a {kind.upper()} flow file "
+            f"may have at most {limit}{hint}."
+        )
 
 
 def _decode(path: Path, raw: bytes) -> str:
@@ -233,7 +260,10 @@ def _no_constant(name: str) -> Any:
 
 def _parse_json(text: str, path: Path) -> Any:
     try:
-        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        return loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except JsonTextError as exc:  # Too deep, or an integer too long.
+        place = f"{dotted(exc.where)}: " if exc.where else "the document "
+        raise SerializationError(f"{display_path(path)}: {place}{exc.problem}") from None
     except json.JSONDecodeError as exc:
         raise SerializationError(
             f"{display_path(path)}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}."
@@ -243,14 +273,12 @@ def _parse_json(text: str, path: Path) -> Any:
             f"{display_path(path)}: the key {str(exc)[:80]!r} appears twice in one object; "
             "routine ids and field names must be unique."
         ) from None
-    except (ValueError, RecursionError) as exc:
+    except ValueError as exc:  # NaN or Infinity.
         raise SerializationError(f"{display_path(path)}: invalid JSON: {exc}.") from None
 
 
-def _json_lines(text: str, size: int) -> dict[DocPath, int]:
+def _json_lines(text: str) -> Mapping[DocPath, int]:
     """Lines of a JSON document, found by reading it as YAML (best effort)."""
-    if size > _LOCATE_JSON_BYTES:
-        return {}
     try:
         _, lines = compose_yaml(text, "")
     except (SerializationError, ImportError):

@@ -35,22 +35,45 @@ def status_exit(status: str) -> int:
     return EXIT_OK if status == "completed" else EXIT_FAILED
 
 
-def show_report(store: JobStore, job_id: str, *, as_json: bool, duration: float | None) -> int:
-    """Print the job's summary (text or JSON); return the exit status its status calls for."""
+def show_report(
+    store: JobStore,
+    job_id: str,
+    *,
+    as_json: bool,
+    duration: float | None,
+    fail_on_errors: bool = False,
+) -> int:
+    """Print the job's summary (text or JSON); return the exit status its status calls for.
+
+    With ``fail_on_errors``, a completed job that recorded errors or dead
+    letters exits with status 1 too, and stderr says why.
+    """
     report = job_report(store, job_id, duration=duration)
     if as_json:
         echo_json(report)
     else:
         click.echo()
         print_job(report)
-    return status_exit(report["status"])
+    status = status_exit(report["status"])
+    if fail_on_errors and status == EXIT_OK and (report["errors"] or report["dead_letters"]):
+        click.echo(
+            f"routilux: job {job_id} completed with {len(report['errors'])} errors and "
+            f"{len(report['dead_letters'])} dead letters; exit status {EXIT_FAILED} "
+            "(--fail-on-errors).",
+            err=True,
+        )
+        return EXIT_FAILED
+    return status
 
 
-def follow(flow: Flow, job: JobState, store: JobStore, *, as_json: bool) -> int:
+def follow(
+    flow: Flow, job: JobState, store: JobStore, *, as_json: bool, fail_on_errors: bool = False
+) -> int:
     """Wait for ``job`` with live progress, print its summary, return the exit status.
 
     Ctrl-C pauses the job (its pending deliveries stay in the store) and
-    exits with status 130; ``routilux jobs resume`` continues it.
+    exits with status 130; ``routilux jobs resume`` continues it. For
+    ``fail_on_errors``, see :func:`show_report`.
     """
     started = time.monotonic()
     stream = sys.stderr if as_json else sys.stdout
@@ -58,7 +81,13 @@ def follow(flow: Flow, job: JobState, store: JobStore, *, as_json: bool) -> int:
         watch(flow, job, stream=stream, live=not as_json or is_terminal(sys.stderr))
     except KeyboardInterrupt:
         return _interrupted(flow, job)
-    return show_report(store, job.job_id, as_json=as_json, duration=time.monotonic() - started)
+    return show_report(
+        store,
+        job.job_id,
+        as_json=as_json,
+        duration=time.monotonic() - started,
+        fail_on_errors=fail_on_errors,
+    )
 
 
 def _interrupted(flow: Flow, job: JobState) -> int:

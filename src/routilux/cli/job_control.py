@@ -2,40 +2,49 @@
 
 A job is controlled (paused, cancelled) by the process that runs it, through
 its :class:`~routilux.Flow`. When that process is gone, the job is only rows
-in the store: cancelling it means writing, through the store's public
-:meth:`~routilux.stores.JobStore.checkpoint`, the last checkpoint it would
-have written had it been cancelled (status ``cancelled``, every pending
-delivery dropped), as the engine does.
+in the store: cancelling it means claiming it (one compare-and-set, refused
+while another process's lease is live), then writing, through the store's
+public :meth:`~routilux.stores.JobStore.checkpoint` and with that claim, the
+last checkpoint it would have written had it been cancelled (status
+``cancelled``, every pending delivery dropped), as the engine does.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from routilux import JobStatus, StoreError
+from routilux import JobStatus
 from routilux._engine.job_run import dropped_count
-from routilux.stores import Checkpoint, JobStore, StoredJob, owner_is_alive
+from routilux.stores import Checkpoint, JobStore, check_claimable, process_owner
 
-__all__ = ["cancel_stored_job", "refuse_if_running"]
+__all__ = ["cancel_stored_job", "claim_stored_job"]
+
+#: Seconds this command holds a job it claimed: long enough for the one write it makes.
+_LEASE = 30.0
 
 
-def refuse_if_running(stored: StoredJob, job_id: str, done: str) -> None:
-    """Refuse to act on an unfinished job that a live process runs.
+def claim_stored_job(store: JobStore, job_id: str, done: str) -> int | None:
+    """Claim an unfinished job of the store for this command, in one compare-and-set.
 
     Args:
-        stored: The job, as loaded from its store.
-        job_id: Its id.
-        done: What would be done to it, for the message (``"cancelled"``).
+        store: The store.
+        job_id: The job.
+        done: What will be done to it, for the message (``"cancelled"``).
+
+    Returns:
+        The claim this command's writes carry, or ``None`` if the job had
+        already ended (nothing is changed then).
 
     Raises:
-        StoreError: The job has not ended and its owner is alive.
+        JobNotFound: The store has no such job.
+        JobOwnedError: A live process owns the job (its lease has not
+            expired), or claimed it at the same moment.
     """
-    if JobStatus(stored.document["status"]).is_terminal or not owner_is_alive(stored.owner):
-        return
-    raise StoreError(
-        f"Job {job_id} is running in process {stored.owner}, so it cannot be {done} from "
-        "here; stop it there first (Ctrl-C pauses a 'routilux run')."
-    )
+    stored = store.load_job(job_id)
+    if JobStatus(stored.document["status"]).is_terminal:
+        return None
+    check_claimable(stored, job_id, done=done)
+    return store.claim_job(job_id, owner=process_owner(), expected_claim=stored.claim, lease=_LEASE)
 
 
 def cancel_stored_job(store: JobStore, job_id: str) -> int | None:
@@ -47,12 +56,12 @@ def cancel_stored_job(store: JobStore, job_id: str) -> int | None:
 
     Raises:
         JobNotFound: The store has no such job.
-        StoreError: A live process runs the job.
+        JobOwnedError: A live process owns the job.
     """
-    stored = store.load_job(job_id)
-    if JobStatus(stored.document["status"]).is_terminal:
+    claim = claim_stored_job(store, job_id, "cancelled")
+    if claim is None:
         return None
-    refuse_if_running(stored, job_id, "cancelled")
+    stored = store.load_job(job_id)  # As of the claim: nobody else writes it now.
     store.checkpoint(
         Checkpoint(
             job_id=job_id,
@@ -63,7 +72,7 @@ def cancel_stored_job(store: JobStore, job_id: str) -> int | None:
             deliveries=stored.deliveries,
             next_seq=stored.next_seq,
             drop_pending=True,
+            claim=claim,
         )
     )
-    store.set_owner(job_id, None)
     return len(stored.pending)

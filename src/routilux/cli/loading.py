@@ -79,15 +79,22 @@ def flow_from_job(
 
     Raises:
         JobNotFound: The store has no such job.
-        UsageProblem: The job was stored without a flow document.
-        SerializationError: The document names code this process cannot import.
+        SerializationError: The job was stored without a flow document (its
+            flow could not be serialized), or the document names code this
+            process cannot import.
     """
     import_paths(*paths)
     document = store.load_job(job_id).flow_document
     if document is None:
-        raise UsageProblem(
-            f"Job {job_id} was stored without its flow document (its flow could not be "
-            "serialized), so it can only be resumed or replayed from Python, with its flow."
+        # Not a usage error: the command line is right, the job lacks what it needs.
+        raise SerializationError(
+            f"Job {job_id} was stored without its flow document: its flow could not be "
+            "serialized when the job started (typically because its routine classes are "
+            "defined in the script that ran it, or inside a function), so this command cannot "
+            "rebuild it. Resume it, or replay its dead letters, from a program that builds the "
+            f"flow: flow.resume({job_id!r}, store=store) or "
+            "flow.replay_dead_letter(letter_id, store=store). To make such jobs resumable here, "
+            "define the routine classes in an importable module."
         )
     try:
         flow: Flow = Flow.deserialize(_with_workers(document, concurrent))

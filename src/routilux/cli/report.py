@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from routilux import DeadLetter, ErrorRecord, JobState
-from routilux.stores import JobStore, owner_is_alive
+from routilux import DeadLetter, ErrorRecord, JobOwnedError, JobState
+from routilux.stores import JobStore, StoredJob, check_claimable
 
 __all__ = ["error_dict", "iso_time", "job_report", "letter_dict"]
 
@@ -108,8 +108,22 @@ def job_report(store: JobStore, job_id: str, *, duration: float | None = None) -
         "deliveries": max(stored.deliveries, sum(r["deliveries"] for r in routines)),
         "pending": len(stored.pending),
         "owner": stored.owner,
-        "owner_alive": owner_is_alive(stored.owner) and not job.status.is_terminal,
+        "owner_alive": not job.status.is_terminal and _owned_elsewhere(stored),
+        "claim": stored.claim,
+        "lease_expires_at": (
+            None if stored.lease_expires_at is None else iso_time(stored.lease_expires_at)
+        ),
+        "lease_remaining": stored.lease_remaining,
         "routines": routines,
         "errors": [error_dict(error) for error in job.errors],
         "dead_letters": [letter_dict(letter) for letter in letters],
     }
+
+
+def _owned_elsewhere(stored: StoredJob) -> bool:
+    """Whether another live process owns the job (it could not be claimed from here)."""
+    try:
+        check_claimable(stored, "", done="")
+    except JobOwnedError:
+        return True
+    return False

@@ -56,7 +56,8 @@ def _owner_note(report: dict[str, Any]) -> str:
     if report["status"] in ("completed", "failed", "cancelled"):
         return ""
     if report["owner_alive"]:
-        return " (running)"
+        left = report["lease_remaining"]
+        return " (running)" if left is None else f" (running; its lease expires in {left:.0f} s)"
     return f" (not running: 'routilux jobs resume {report['job_id']}' continues it)"
 
 

@@ -6,7 +6,7 @@
 ``sqlite:////abs/path.db``      the same, absolute (``?synchronous=FULL&timeout=10``
                                 set its options)
 ``postgresql://user@host/db``   :class:`~routilux.stores.PostgresStore` (also
-                                ``postgres://``; needs ``routilux[postgres]``)
+                                ``postgres://``; needs the ``postgres`` extra)
 ``memory:``                     :class:`~routilux.stores.MemoryStore` (gone when the
                                 command ends)
 =============================  ===========================================

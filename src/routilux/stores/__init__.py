@@ -2,15 +2,17 @@
 
 * :class:`MemoryStore` — in memory, for tests and short-lived runs;
 * :class:`SqliteStore` — one SQLite file, the embedded default;
-* :class:`PostgresStore` — PostgreSQL, with ``pip install "routilux[postgres]"``.
+* :class:`PostgresStore` — PostgreSQL, with the ``postgres`` extra (psycopg),
+  installed from a clone: ``pip install -e "/path/to/routilux[postgres]"``.
 
 Every store implements :class:`JobStore` and passes the same conformance suite.
 The value types of the protocol (:class:`Checkpoint`, :class:`StoredJob`,
-...) are here for tools and custom stores; :func:`process_owner` and
-:func:`owner_is_alive` tell which process a stored job belongs to.
+...) are here for tools and custom stores; :func:`process_owner`,
+:func:`owner_is_alive` and :func:`check_claimable` tell which process a
+stored job belongs to and whether this one may claim it.
 """
 
-from routilux._engine.ownership import owner_is_alive, process_owner
+from routilux._engine.ownership import check_claimable, owner_is_alive, process_owner
 from routilux._model.durable import (
     Checkpoint,
     DeadLetter,
@@ -34,6 +36,7 @@ __all__ = [
     "SqliteStore",
     "StoredDelivery",
     "StoredJob",
+    "check_claimable",
     "owner_is_alive",
     "process_owner",
 ]

@@ -8,9 +8,10 @@ result for a misspelt status).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, overload
 
 from routilux._model.status import JobStatus
 from routilux.exceptions import DefinitionError
@@ -18,7 +19,9 @@ from routilux.exceptions import DefinitionError
 __all__ = [
     "STATUSES",
     "check_before",
+    "check_claim",
     "check_job_listing",
+    "check_lease",
     "check_statuses",
     "check_text",
     "check_window",
@@ -96,3 +99,36 @@ def check_job_listing(flow_id: Any, status: Any, limit: Any, offset: Any) -> lis
     check_window(limit, offset)
     check_text("flow_id", flow_id)
     return None if status is None else check_statuses("status", status)
+
+
+@overload
+def check_lease(lease: Any, *, optional: Literal[False] = False) -> float: ...
+@overload
+def check_lease(lease: Any, *, optional: bool) -> float | None: ...
+def check_lease(lease: Any, *, optional: bool = False) -> float | None:
+    """``lease`` as a number of seconds (``None`` allowed when ``optional``).
+
+    Raises:
+        DefinitionError: It is not a positive finite number of seconds.
+    """
+    if lease is None and optional:
+        return None
+    if (
+        not isinstance(lease, (int, float))
+        or isinstance(lease, bool)
+        or not math.isfinite(lease)
+        or lease <= 0
+    ):
+        raise DefinitionError(f"lease must be a positive number of seconds, not {lease!r}.")
+    return float(lease)
+
+
+def check_claim(claim: Any) -> int:
+    """``claim`` as a job's claim (an integer of at least 0).
+
+    Raises:
+        DefinitionError: It is not.
+    """
+    if not isinstance(claim, int) or isinstance(claim, bool) or claim < 0:
+        raise DefinitionError(f"A claim is an integer of at least 0, not {claim!r}.")
+    return claim

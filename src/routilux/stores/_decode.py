@@ -9,19 +9,25 @@ whatever exception the decoding happened to meet first.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NoReturn
 
+from routilux._engine.ownership import describe_lease
 from routilux._model.durable import DeadLetter, JobSummary, StoredDelivery, StoredJob
 from routilux._model.records import ErrorRecord
 from routilux._model.status import JobStatus
+from routilux._serde.json_text import JsonTextError, dotted_path, loads
 from routilux._serde.values import decode_value
-from routilux.exceptions import SerializationError, StoreError
+from routilux.exceptions import (
+    JobOwnedError,
+    OwnershipLostError,
+    SerializationError,
+    StoreError,
+)
 
-__all__ = ["dead_letter", "stored_job", "summary"]
+__all__ = ["ClaimRow", "claim_row", "dead_letter", "stored_job", "summary"]
 
 _STATUSES = tuple(status.value for status in JobStatus)
 #: The counters of a routine's state, which the engine and the reports read as integers.
@@ -94,8 +100,11 @@ class _Row:
     def json(self, column: str, value: Any, kind: type | None = None) -> Any:
         """The column's JSON text, parsed; of type ``kind`` if one is given."""
         try:
-            parsed = json.loads(self.text(column, value))
-        except ValueError as exc:  # JSONDecodeError, and numbers too big to parse.
+            parsed = loads(self.text(column, value))
+        except JsonTextError as exc:  # Nested too deeply, or an integer too long to read.
+            place = dotted_path(exc.where) if exc.where else "it"
+            self.fail(column, f"holds JSON that cannot be read: {place} {exc.problem[:-1]}")
+        except ValueError as exc:  # JSONDecodeError.
             self.fail(column, f"is not JSON ({exc})")
         if kind is not None and not isinstance(parsed, kind):
             self.fail(column, f"must be {_JSON_KINDS[kind]}, not {_kind(parsed)}")
@@ -154,6 +163,34 @@ def _routine_states(row: _Row, text: Any) -> dict[str, Any]:
     return states
 
 
+def _with_values(
+    owner: str,
+    states: dict[str, Any],
+    values: Iterable[Sequence[Any]],
+    items: Iterable[Sequence[Any]],
+) -> dict[str, Any]:
+    """Put the job values and appended items back into the (encoded) routine states."""
+    for routine_id, name, value in values:
+        where = _Row(owner, "job_values", f" ({routine_id!r}, {name!r})")
+        kept = _values_of(states, where.text("routine_id", routine_id))
+        kept[where.text("name", name)] = where.json("value", value)
+    for routine_id, name, position, item in items:
+        where = _Row(owner, "job_value_items", f" ({routine_id!r}, {name!r}, {position!r})")
+        kept = _values_of(states, where.text("routine_id", routine_id))
+        listed = kept.setdefault(where.text("name", name), [])
+        if not isinstance(listed, list):
+            where.fail("item", f"belongs to the job value {name!r}, which is not a list")
+        where.integer("position", position)
+        listed.append(where.json("item", item))
+    return states
+
+
+def _values_of(states: dict[str, Any], routine_id: str) -> dict[str, Any]:
+    state = states.setdefault(routine_id, {})
+    kept: dict[str, Any] = state.setdefault("values", {})
+    return kept
+
+
 def _history_entry(row: _Row, text: Any) -> dict[str, Any]:
     event = row.json("event", text, list)
     if len(event) != 4:
@@ -191,17 +228,24 @@ def stored_job(
     history: Iterable[Sequence[Any]],
     errors: Iterable[Sequence[Any]],
     log: Iterable[Sequence[Any]],
+    values: Iterable[Sequence[Any]] = (),
+    items: Iterable[Sequence[Any]] = (),
 ) -> StoredJob:
     """Rebuild a job from its row (``select_job``'s columns) and its child rows.
+
+    ``values`` are rows ``(routine_id, name, value)`` of ``job_values`` and
+    ``items`` rows ``(routine_id, name, position, item)`` of
+    ``job_value_items``: they become each routine state's ``"values"``.
 
     Raises:
         StoreError: A row is damaged: a column is not of its type, or not JSON
             of the expected shape.
     """
     (job_id, flow_id, status, created_at, updated_at, current_routine_id, error) = job[:7]
-    deliveries, next_seq, owner, flow_document, shared_data, routine_states, extra = job[7:]
+    deliveries, next_seq, owner, flow_document, shared_data, routine_states, extra = job[7:14]
     owner_name = f"job {job_id!r}"
     row = _Row(owner_name, "jobs")
+    lease = _lease(row, *job[14:])
     document: dict[str, Any] = row.json("extra", extra, dict)
     document.update(
         job_id=row.text("job_id", job_id),
@@ -211,7 +255,9 @@ def stored_job(
         updated_at=row.time("updated_at", updated_at),
         current_routine_id=row.optional_text("current_routine_id", current_routine_id),
         error=row.optional_text("error", error),
-        routine_states=_routine_states(row, routine_states),
+        routine_states=_with_values(
+            owner_name, _routine_states(row, routine_states), values, items
+        ),
         shared_data=row.json("shared_data", shared_data, dict),
         execution_history=[
             _history_entry(r, text) for r, text in _children(owner_name, "history", history)
@@ -230,7 +276,78 @@ def stored_job(
             None if flow_document is None else row.json("flow_document", flow_document, dict)
         ),
         owner=row.optional_text("owner", owner),
+        claim=lease.claim,
+        lease_expires_at=lease.lease_until,
+        lease_remaining=lease.remaining,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRow:
+    """A job's ownership columns, read with the store's time.
+
+    Attributes:
+        job_id: The job.
+        owner: Its owner (``host:pid``), if recorded.
+        claim: Its claim (fencing token).
+        lease_until: When the owner's lease expires (store time), if it has one.
+        remaining: Seconds the lease had left when read (negative once expired).
+    """
+
+    job_id: str
+    owner: str | None
+    claim: int
+    lease_until: float | None
+    remaining: float | None
+
+    def lost(self, claim: int | None) -> StoreError:
+        """The error of a write carrying ``claim`` that the store refused."""
+        return OwnershipLostError(
+            f"Job {self.job_id} is no longer owned here: its store refused a write of claim "
+            f"{claim}, because {self.owner or 'another process'} has claimed the job since "
+            f"(claim {self.claim}); this run writes nothing more and runs no further handler.",
+            job_id=self.job_id,
+            claim=-1 if claim is None else claim,
+            owner=self.owner,
+        )
+
+    def taken(self) -> JobOwnedError:
+        """The error of a claim that another one came before."""
+        return JobOwnedError(
+            f"Job {self.job_id} was claimed by {self.owner or 'another process'} at the same "
+            f"time (claim {self.claim}); {describe_lease(self.remaining, self.lease_until)}.",
+            job_id=self.job_id,
+            owner=self.owner,
+            lease_expires_at=self.lease_until,
+        )
+
+
+def claim_row(job_id: str, line: Sequence[Any]) -> ClaimRow:
+    """The ownership of ``job_id`` from ``select_claim``'s columns.
+
+    Raises:
+        StoreError: The row is damaged.
+    """
+    owner, claim, lease_until, now = line
+    row = _Row(f"job {job_id!r}", "jobs")
+    lease = _lease(row, claim, lease_until, now)
+    return ClaimRow(
+        job_id, row.optional_text("owner", owner), lease.claim, lease.lease_until, lease.remaining
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Lease:
+    claim: int
+    lease_until: float | None
+    remaining: float | None
+
+
+def _lease(row: _Row, claim: Any = 0, lease_until: Any = None, now: Any = None) -> _Lease:
+    """The claim and lease columns, and the lease's remaining time as of ``now``."""
+    until = None if lease_until is None else row.number("lease_until", lease_until)
+    remaining = None if until is None or now is None else until - float(now)
+    return _Lease(row.integer("claim", claim), until, remaining)
 
 
 def summary(line: Sequence[Any]) -> JobSummary:

@@ -26,7 +26,7 @@ _JOB = """job AS (
         routine_states = COALESCE(%(routine_states)s::json, routine_states),
         history_count = history_count + %(history_n)s,
         error_count = error_count + %(errors_n)s, log_count = log_count + %(log_n)s
-    WHERE job_id = %(job_id)s
+    WHERE job_id = %(job_id)s AND claim = COALESCE(%(claim)s::bigint, claim)
     RETURNING job_id, history_count, error_count, log_count
 )"""
 
@@ -82,6 +82,7 @@ _JOB_PARAMS = (
     "errors_n",
     "log_n",
     "job_id",
+    "claim",
 )
 _ADDED_PARAMS = ("a_seq", "a_routine", "a_slot", "a_data", "a_attempt", "a_not_before")
 _LETTER_PARAMS = (

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from routilux._model.durable import Checkpoint, DeadLetter, StoredDelivery
-from routilux._serde.values import encode_value, is_plain_json
+from routilux._serde.values import decode_value, encode_value, is_plain_json
 from routilux.exceptions import SerializationError
 from routilux.stores._arguments import STATUSES
 
@@ -68,11 +68,15 @@ class NewJobRows:
     history: list[str]
     errors: list[str]
     log: list[str]
+    values: list[tuple[str, str, str, str]]
 
 
 @dataclass(frozen=True, slots=True)
 class CheckpointRows:
-    """The rows one checkpoint writes; ``job`` is in ``update_job``'s parameter order."""
+    """The rows one checkpoint writes; ``job`` is in ``update_job``'s parameter order.
+
+    ``job`` ends with the job id and the writer's claim (``None``: any claim).
+    """
 
     job: tuple[Any, ...]
     done: list[tuple[str, int]]
@@ -81,6 +85,8 @@ class CheckpointRows:
     errors: list[str]
     log: list[str]
     letters: list[tuple[Any, ...]]
+    values: list[tuple[str, str, str, str]]
+    items: list[tuple[str, str, str, int, str]]
 
 
 def _dumps(value: Any, where: str) -> str:
@@ -194,6 +200,7 @@ def new_job_rows(
     errors = [_dumps(e, "an error record") for e in document.get("errors", [])]
     log = [_dumps(e, "a shared log entry") for e in document.get("shared_log", [])]
     extra = {k: v for k, v in document.items() if k not in _SPLIT_FIELDS}
+    states, values = _split_values(job_id, document.get("routine_states", {}))
     job = (
         job_id,
         _text(document, "flow_id"),
@@ -207,7 +214,7 @@ def new_job_rows(
         owner,
         None if flow_document is None else _dumps(flow_document, "the flow document"),
         _dumps(document.get("shared_data", {}), "shared_data"),
-        _dumps(document.get("routine_states", {}), "routine_states"),
+        _freeze(states, "routine_states"),
         _dumps(extra, "the job document"),
         _iso_micros(document["updated_at"], "The job document's 'updated_at'"),
         len(history),
@@ -217,7 +224,40 @@ def new_job_rows(
     plain(*job[:7], owner)
     _status(job[2], "the job document's status")
     rows = [_pending_row(job_id, d) for d in pending]
-    return NewJobRows(job=job, pending=rows, history=history, errors=errors, log=log)
+    return NewJobRows(job=job, pending=rows, history=history, errors=errors, log=log, values=values)
+
+
+def _split_values(
+    job_id: str, encoded: Any
+) -> tuple[dict[str, Any], list[tuple[str, str, str, str]]]:
+    """A document's routine states without their job values, and the values' rows."""
+    if not isinstance(encoded, dict):
+        raise SerializationError(
+            f"The job document's 'routine_states' must be an object, not {encoded!r}."
+        )
+    states = decode_value(encoded, "routine_states")
+    if not isinstance(states, dict):
+        raise SerializationError("The job document's 'routine_states' must be an object.")
+    kept: dict[str, Any] = {}
+    rows: list[tuple[str, str, str, str]] = []
+    for routine_id, state in states.items():
+        if not isinstance(state, dict):
+            raise SerializationError(
+                f"routine_states[{routine_id!r}] of the job document must be an object."
+            )
+        values = state.get("values") or {}
+        kept[routine_id] = {k: v for k, v in state.items() if k != "values"}
+        rows += [_value_row(job_id, routine_id, key, value) for key, value in values.items()]
+    return kept, rows
+
+
+def _value_row(job_id: str, routine_id: Any, key: Any, value: Any) -> tuple[str, str, str, str]:
+    if not isinstance(key, str):
+        raise SerializationError(
+            f"Cannot store the job value {key!r} of {routine_id!r}: job value keys are strings."
+        )
+    plain(routine_id, key)
+    return (job_id, routine_id, key, _freeze(value, f"the job value {key!r} of {routine_id!r}"))
 
 
 def checkpoint_rows(checkpoint: Checkpoint) -> CheckpointRows:
@@ -249,6 +289,7 @@ def checkpoint_rows(checkpoint: Checkpoint) -> CheckpointRows:
         len(errors),
         len(log),
         job_id,
+        checkpoint.claim,
     )
     return CheckpointRows(
         job=job,
@@ -261,7 +302,17 @@ def checkpoint_rows(checkpoint: Checkpoint) -> CheckpointRows:
         letters=[
             _letter_row(x) for x in {x.letter_id: x for x in checkpoint.dead_letters}.values()
         ],
+        values=[_value_row(job_id, *entry) for entry in checkpoint.job_values],
+        items=[_item_row(job_id, *entry) for entry in checkpoint.job_value_items],
     )
+
+
+def _item_row(
+    job_id: str, routine_id: str, key: str, position: int, item: Any
+) -> tuple[str, str, str, int, str]:
+    plain(routine_id, key)
+    where = f"an item of the job value {key!r} of {routine_id!r}"
+    return (job_id, routine_id, key, position, _freeze(item, where))
 
 
 def _letter_row(letter: DeadLetter) -> tuple[Any, ...]:

@@ -21,7 +21,9 @@ from routilux.exceptions import DeadLetterNotFound, JobNotFound, StoreError
 from routilux.stores import _decode, _rows
 from routilux.stores._arguments import (
     check_before,
+    check_claim,
     check_job_listing,
+    check_lease,
     check_statuses,
     check_text,
     check_window,
@@ -56,12 +58,14 @@ class SqlJobStore(abc.ABC):
     Args:
         prefix: Put before every table name (a schema, say ``routilux.``).
         mark: The driver's placeholder (``?`` for sqlite3, ``%s`` for psycopg).
+        now: An SQL expression of the database's time in seconds since the
+            epoch, for leases.
     """
 
-    def __init__(self, *, prefix: str, mark: str) -> None:
+    def __init__(self, *, prefix: str, mark: str, now: str) -> None:
         self._prefix = prefix
         self._mark = mark
-        self._sql = Statements.build(prefix, mark)
+        self._sql = Statements.build(prefix, mark, now=now)
 
     @abc.abstractmethod
     def _write(self) -> AbstractContextManager[Cursor]:
@@ -93,6 +97,7 @@ class SqlJobStore(abc.ABC):
         next_seq: int,
         flow_document: dict[str, Any] | None = None,
         owner: str | None = None,
+        lease: float | None = None,
     ) -> None:
         """Record a new job; see :meth:`JobStore.create_job`.
 
@@ -105,12 +110,14 @@ class SqlJobStore(abc.ABC):
         rows = _rows.new_job_rows(document, pending, next_seq, flow_document, owner)
         job_id = rows.job[0]
         with self._write() as cur:
-            cur.execute(self._sql.insert_job, rows.job)
+            cur.execute(self._sql.insert_job, (*rows.job, check_lease(lease, optional=True)))
             if cur.fetchone() is None:
                 raise StoreError(f"The store already has a job {job_id!r}.")
             self._append(cur, job_id, rows.history, rows.errors, rows.log, rows.job[-3:])
             if rows.pending:
                 _run(cur, self._sql.upsert_pending, rows.pending)
+            if rows.values:
+                _run(cur, self._sql.upsert_value, rows.values)
 
     def checkpoint(self, checkpoint: Checkpoint) -> None:
         """Apply one delivery's changes in one transaction; see :meth:`JobStore.checkpoint`.
@@ -125,7 +132,7 @@ class SqlJobStore(abc.ABC):
             cur.execute(self._sql.update_job, rows.job)
             counts = cur.fetchone()
             if counts is None:
-                raise JobNotFound(f"The store has no job {job_id!r}.")
+                raise self._refusal(cur, job_id, checkpoint.claim)
             if checkpoint.drop_pending:
                 cur.execute(self._sql.clear_pending, (job_id,))
             elif rows.done:
@@ -135,6 +142,15 @@ class SqlJobStore(abc.ABC):
             self._append(cur, job_id, rows.history, rows.errors, rows.log, counts)
             if rows.letters:
                 _run(cur, self._sql.upsert_letter, rows.letters)
+            self._write_values(cur, rows)
+
+    def _write_values(self, cur: Cursor, rows: _rows.CheckpointRows) -> None:
+        """Set job values (dropping their appended items), then append the new items."""
+        if rows.values:
+            _run(cur, self._sql.upsert_value, rows.values)
+            _run(cur, self._sql.clear_items, [row[:3] for row in rows.values])
+        if rows.items:
+            _run(cur, self._sql.upsert_item, rows.items)
 
     def _append(
         self,
@@ -171,7 +187,9 @@ class SqlJobStore(abc.ABC):
             history = cur.execute(self._sql.select_history, key).fetchall()
             errors = cur.execute(self._sql.select_errors, key).fetchall()
             log = cur.execute(self._sql.select_log, key).fetchall()
-        return _decode.stored_job(job, pending, history, errors, log)
+            values = cur.execute(self._sql.select_values, key).fetchall()
+            items = cur.execute(self._sql.select_items, key).fetchall()
+        return _decode.stored_job(job, pending, history, errors, log, values, items)
 
     def list_jobs(
         self,
@@ -242,16 +260,55 @@ class SqlJobStore(abc.ABC):
             deleted = f"DELETE FROM {p}jobs WHERE {condition} RETURNING job_id"
             return len(cur.execute(self._marked(deleted), params).fetchall())
 
-    def set_owner(self, job_id: str, owner: str | None) -> None:
-        """Record the process running the job; see :meth:`JobStore.set_owner`.
+    # -- ownership --------------------------------------------------------------
+
+    def claim_job(self, job_id: str, *, owner: str, expected_claim: int, lease: float) -> int:
+        """Make ``owner`` the job's owner if its claim is still ``expected_claim``.
+
+        See :meth:`JobStore.claim_job`.
 
         Raises:
             JobNotFound: The job is not in the store.
+            JobOwnedError: Its claim is no longer ``expected_claim``.
         """
         _rows.plain(owner)
+        params = (owner, check_lease(lease), job_id, check_claim(expected_claim))
         with self._write() as cur:
-            if cur.execute(self._sql.set_owner, (owner, job_id)).fetchone() is None:
-                raise JobNotFound(f"The store has no job {job_id!r}.")
+            row = cur.execute(self._sql.claim_job, params).fetchone()
+            if row is None:
+                raise self._taken(cur, job_id)
+        return int(row[0])
+
+    def renew_lease(self, job_id: str, *, claim: int, lease: float) -> None:
+        """Extend the lease of the job's owner; see :meth:`JobStore.renew_lease`.
+
+        Raises:
+            JobNotFound: The job is not in the store.
+            OwnershipLostError: ``claim`` is no longer the job's claim.
+        """
+        params = (check_lease(lease), job_id, check_claim(claim))
+        with self._write() as cur:
+            if cur.execute(self._sql.renew_lease, params).fetchone() is None:
+                raise self._refusal(cur, job_id, claim)
+
+    def release_job(self, job_id: str, *, claim: int) -> None:
+        """End the lease of ``claim`` now, if it is the job's; see :meth:`JobStore.release_job`."""
+        with self._write() as cur:
+            cur.execute(self._sql.release_job, (job_id, check_claim(claim)))
+
+    def _claim_row(self, cur: Cursor, job_id: str) -> _decode.ClaimRow:
+        row = cur.execute(self._sql.select_claim, (job_id,)).fetchone()
+        if row is None:
+            raise JobNotFound(f"The store has no job {job_id!r}.")
+        return _decode.claim_row(job_id, row)
+
+    def _refusal(self, cur: Cursor, job_id: str, claim: int | None) -> StoreError:
+        """Why a write carrying ``claim`` changed nothing: no such job, or a newer claim."""
+        return self._claim_row(cur, job_id).lost(claim)
+
+    def _taken(self, cur: Cursor, job_id: str) -> StoreError:
+        """Why a claim changed nothing: no such job, or another claim came first."""
+        return self._claim_row(cur, job_id).taken()
 
     # -- dead letters -----------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-__all__ = ["JOB_COLUMNS", "JOB_ROW", "LETTER_COLUMNS", "Statements"]
+__all__ = ["JOB_COLUMNS", "JOB_ROW", "LEASE_COLUMNS", "LETTER_COLUMNS", "Statements"]
 
 #: The columns of a job row that :func:`routilux.stores._decode.stored_job` reads.
 JOB_COLUMNS = (
@@ -16,6 +16,10 @@ JOB_COLUMNS = (
 #: then the update time (microseconds since the epoch) and the history, error and log counts.
 JOB_ROW = (*JOB_COLUMNS.split(", "), "updated_us", "history_count", "error_count", "log_count")
 
+#: The ownership columns of a job row, read after ``JOB_COLUMNS`` (with the store's time):
+#: its claim (fencing token) and when its owner's lease expires (seconds since the epoch).
+LEASE_COLUMNS = ("claim", "lease_until")
+
 #: The columns of a dead letter row, as :func:`routilux.stores._decode.dead_letter` reads them.
 LETTER_COLUMNS = (
     "letter_id, job_id, flow_id, routine_id, slot, data, attempt, error, created_at, replayed_by"
@@ -24,7 +28,14 @@ LETTER_COLUMNS = (
 
 @dataclass(frozen=True, slots=True)
 class Statements:
-    """The fixed statements, with ``?`` placeholders; see :func:`Statements.build`."""
+    """The fixed statements, with ``?`` placeholders; see :func:`Statements.build`.
+
+    The ownership statements (``claim_job``, ``renew_lease``, ``release_job``)
+    and the checkpoint's ``update_job`` are each one compare-and-set: they
+    change the job's row only while its claim is the one the caller holds.
+    Lease times are taken from the database's clock (``now``), so that
+    processes on several machines sharing one database agree on them.
+    """
 
     insert_job: str
     update_job: str
@@ -42,17 +53,32 @@ class Statements:
     select_log: str
     delete_job: str
     delete_job_letters: str
-    set_owner: str
+    upsert_value: str
+    clear_items: str
+    upsert_item: str
+    select_values: str
+    select_items: str
+    claim_job: str
+    renew_lease: str
+    release_job: str
+    select_claim: str
     select_letter: str
     mark_replayed: str
 
     @classmethod
-    def build(cls, prefix: str = "", mark: str = "?") -> Statements:
-        """The statements for tables named ``{prefix}jobs`` etc., with ``mark`` placeholders."""
+    def build(cls, prefix: str = "", mark: str = "?", *, now: str) -> Statements:
+        """The statements for tables named ``{prefix}jobs`` etc., with ``mark`` placeholders.
+
+        Args:
+            prefix: Put before every table name.
+            mark: The driver's placeholder.
+            now: An SQL expression of the database's time, in seconds since the epoch.
+        """
         p = prefix
+        leased = f"{now} + ?"
         statements = cls(
-            insert_job=f"INSERT INTO {p}jobs ({', '.join(JOB_ROW)}) "
-            f"VALUES ({', '.join('?' * len(JOB_ROW))}) "
+            insert_job=f"INSERT INTO {p}jobs ({', '.join(JOB_ROW)}, {', '.join(LEASE_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(JOB_ROW))}, 1, {leased}) "
             "ON CONFLICT (job_id) DO NOTHING RETURNING job_id",
             update_job=f"UPDATE {p}jobs SET status = ?, updated_at = ?, updated_us = ?, "
             "current_routine_id = ?, error = ?, deliveries = ?, next_seq = ?, "
@@ -60,7 +86,8 @@ class Statements:
             "routine_states = COALESCE(?, routine_states), "
             "history_count = history_count + ?, error_count = error_count + ?, "
             "log_count = log_count + ? "
-            "WHERE job_id = ? RETURNING history_count, error_count, log_count",
+            "WHERE job_id = ? AND claim = COALESCE(?, claim) "
+            "RETURNING history_count, error_count, log_count",
             upsert_pending=f"INSERT INTO {p}pending_deliveries "
             "(job_id, seq, routine_id, slot, data, attempt, not_before) "
             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id, seq) DO UPDATE SET "
@@ -74,7 +101,8 @@ class Statements:
             upsert_letter=f"INSERT INTO {p}dead_letters ({LETTER_COLUMNS}) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (letter_id) DO UPDATE SET "
             + ", ".join(f"{c} = excluded.{c}" for c in LETTER_COLUMNS.split(", ")[1:]),
-            select_job=f"SELECT {JOB_COLUMNS} FROM {p}jobs WHERE job_id = ?",
+            select_job=f"SELECT {JOB_COLUMNS}, {', '.join(LEASE_COLUMNS)}, {now} "
+            f"FROM {p}jobs WHERE job_id = ?",
             select_pending="SELECT seq, routine_id, slot, data, attempt, not_before "
             f"FROM {p}pending_deliveries WHERE job_id = ? ORDER BY seq",
             select_history=f"SELECT event FROM {p}history WHERE job_id = ? ORDER BY position",
@@ -82,7 +110,24 @@ class Statements:
             select_log=f"SELECT entry FROM {p}shared_log WHERE job_id = ? ORDER BY position",
             delete_job=f"DELETE FROM {p}jobs WHERE job_id = ? RETURNING job_id",
             delete_job_letters=f"DELETE FROM {p}dead_letters WHERE job_id = ?",
-            set_owner=f"UPDATE {p}jobs SET owner = ? WHERE job_id = ? RETURNING job_id",
+            upsert_value=f"INSERT INTO {p}job_values (job_id, routine_id, name, value) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (job_id, routine_id, name) DO UPDATE SET "
+            "value = excluded.value",
+            clear_items=f"DELETE FROM {p}job_value_items "
+            "WHERE job_id = ? AND routine_id = ? AND name = ?",
+            upsert_item=f"INSERT INTO {p}job_value_items "
+            "(job_id, routine_id, name, position, item) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (job_id, routine_id, name, position) DO UPDATE SET item = excluded.item",
+            select_values=f"SELECT routine_id, name, value FROM {p}job_values WHERE job_id = ?",
+            select_items=f"SELECT routine_id, name, position, item FROM {p}job_value_items "
+            "WHERE job_id = ? ORDER BY routine_id, name, position",
+            claim_job=f"UPDATE {p}jobs SET owner = ?, claim = claim + 1, lease_until = {leased} "
+            "WHERE job_id = ? AND claim = ? RETURNING claim",
+            renew_lease=f"UPDATE {p}jobs SET lease_until = {leased} "
+            "WHERE job_id = ? AND claim = ? RETURNING claim",
+            release_job=f"UPDATE {p}jobs SET lease_until = {now} "
+            "WHERE job_id = ? AND claim = ? AND lease_until IS NOT NULL",
+            select_claim=f"SELECT owner, claim, lease_until, {now} FROM {p}jobs WHERE job_id = ?",
             select_letter=f"SELECT {LETTER_COLUMNS} FROM {p}dead_letters WHERE letter_id = ?",
             mark_replayed=f"UPDATE {p}dead_letters SET replayed_by = ? WHERE letter_id = ? "
             "RETURNING letter_id",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -15,17 +16,19 @@ from routilux.exceptions import DeadLetterNotFound, JobNotFound, StoreError
 from routilux.stores import _decode, _rows
 from routilux.stores._arguments import (
     check_before,
+    check_claim,
     check_job_listing,
+    check_lease,
     check_statuses,
     check_text,
     check_window,
 )
-from routilux.stores._statements import JOB_COLUMNS, JOB_ROW, LETTER_COLUMNS
+from routilux.stores._statements import JOB_COLUMNS, JOB_ROW, LEASE_COLUMNS, LETTER_COLUMNS
 from routilux.stores.protocol import FINISHED_STATUSES
 
 __all__ = ["MemoryStore"]
 
-_SELECTED = JOB_COLUMNS.split(", ")
+_SELECTED = [*JOB_COLUMNS.split(", "), *LEASE_COLUMNS]
 _LETTER = LETTER_COLUMNS.split(", ")
 _COUNTS = ("history_count", "error_count", "log_count")
 _SUMMARY = ("job_id", "flow_id", "status", "created_at", "updated_at", "error")
@@ -40,6 +43,29 @@ class _Job:
     history: list[tuple[Any, ...]] = field(default_factory=list)  # By position, as all three.
     errors: list[tuple[Any, ...]] = field(default_factory=list)
     log: list[tuple[Any, ...]] = field(default_factory=list)
+    # ``job_values`` by (routine id, name), and ``job_value_items`` by those and position.
+    values: dict[tuple[str, str], str] = field(default_factory=dict)
+    items: dict[tuple[str, str], dict[int, str]] = field(default_factory=dict)
+
+    def write_values(
+        self, values: list[tuple[str, str, str, str]], items: list[tuple[str, str, str, int, str]]
+    ) -> None:
+        """Set job values (dropping their appended items), then append the new items."""
+        for _, routine_id, name, text in values:
+            self.values[(routine_id, name)] = text
+            self.items.pop((routine_id, name), None)
+        for _, routine_id, name, position, text in items:
+            self.items.setdefault((routine_id, name), {})[position] = text
+
+    def value_rows(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """The rows ``select_values`` and ``select_items`` read, in their order."""
+        values = [(rid, name, text) for (rid, name), text in self.values.items()]
+        items = [
+            (rid, name, position, by_position[position])
+            for (rid, name), by_position in sorted(self.items.items())
+            for position in sorted(by_position)
+        ]
+        return values, items
 
     def append(self, history: list[str], errors: list[str], log: list[str]) -> None:
         """Add appended texts, numbered to end at the counts of the job's row."""
@@ -48,9 +74,12 @@ class _Job:
             table.extend(_rows.numbered(self.row["job_id"], self.row[count], texts))
 
     def update(self, job: tuple[Any, ...]) -> None:
-        """Change the row as ``update_job`` does, given its parameters (``CheckpointRows.job``)."""
+        """Change the row as ``update_job`` does, given its parameters (``CheckpointRows.job``).
+
+        The caller has checked the claim.
+        """
         status, updated_at, updated_us, routine_id, error, deliveries, next_seq, *rest = job
-        shared_data, routine_states, *added, _job_id = rest
+        shared_data, routine_states, *added, _job_id, _claim = rest
         self.row.update(
             status=status,
             updated_at=updated_at,
@@ -103,6 +132,7 @@ class MemoryStore:
         next_seq: int,
         flow_document: dict[str, Any] | None = None,
         owner: str | None = None,
+        lease: float | None = None,
     ) -> None:
         """Record a new job; see :meth:`JobStore.create_job`.
 
@@ -113,9 +143,12 @@ class MemoryStore:
             SerializationError: A value cannot be stored; nothing is written.
         """
         rows = _rows.new_job_rows(document, pending, next_seq, flow_document, owner)
+        seconds = check_lease(lease, optional=True)
         job = _Job(dict(zip(JOB_ROW, rows.job, strict=True)))
+        job.row.update(claim=1, lease_until=None if seconds is None else time.time() + seconds)
         job.pending.update((row[1], row) for row in rows.pending)
         job.append(rows.history, rows.errors, rows.log)
+        job.write_values(rows.values, [])
         with self._locked():
             if job.row["job_id"] in self._jobs:
                 raise StoreError(f"The store already has a job {job.row['job_id']!r}.")
@@ -130,7 +163,7 @@ class MemoryStore:
         """
         rows = _rows.checkpoint_rows(checkpoint)
         with self._locked():
-            job = self._job(checkpoint.job_id)
+            job = self._owned(checkpoint.job_id, checkpoint.claim)
             job.update(rows.job)
             if checkpoint.drop_pending:
                 job.pending.clear()
@@ -140,6 +173,7 @@ class MemoryStore:
             job.append(rows.history, rows.errors, rows.log)
             for letter in rows.letters:
                 self._letters[letter[0]] = dict(zip(_LETTER, letter, strict=True))
+            job.write_values(rows.values, rows.items)
 
     def load_job(self, job_id: str) -> StoredJob:
         """Load a job with its pending deliveries; see :meth:`JobStore.load_job`.
@@ -150,10 +184,11 @@ class MemoryStore:
         """
         with self._locked():
             job = self._job(job_id)
-            row = [job.row[column] for column in _SELECTED]
+            row = [*(job.row[column] for column in _SELECTED), time.time()]
             pending = [job.pending[seq][1:] for seq in sorted(job.pending)]
             history, errors, log = ([r[2:] for r in t] for t in (job.history, job.errors, job.log))
-        return _decode.stored_job(row, pending, history, errors, log)
+            values, items = job.value_rows()
+        return _decode.stored_job(row, pending, history, errors, log, values, items)
 
     def list_jobs(
         self,
@@ -217,15 +252,58 @@ class MemoryStore:
             del self._letters[letter_id]
         return sum(self._jobs.pop(job_id, None) is not None for job_id in job_ids)
 
-    def set_owner(self, job_id: str, owner: str | None) -> None:
-        """Record the process running the job; see :meth:`JobStore.set_owner`.
+    # -- ownership --------------------------------------------------------------
+
+    def claim_job(self, job_id: str, *, owner: str, expected_claim: int, lease: float) -> int:
+        """Make ``owner`` the job's owner if its claim is still ``expected_claim``.
+
+        See :meth:`JobStore.claim_job`.
 
         Raises:
             JobNotFound: The job is not in the store.
+            JobOwnedError: Its claim is no longer ``expected_claim``.
         """
         _rows.plain(owner)
+        seconds = check_lease(lease)
+        check_claim(expected_claim)
         with self._locked():
-            self._job(job_id).row["owner"] = owner
+            job = self._job(job_id)
+            if job.row["claim"] != expected_claim:
+                raise self._claim_row(job).taken()
+            job.row.update(owner=owner, claim=expected_claim + 1, lease_until=time.time() + seconds)
+            return expected_claim + 1
+
+    def renew_lease(self, job_id: str, *, claim: int, lease: float) -> None:
+        """Extend the lease of the job's owner; see :meth:`JobStore.renew_lease`.
+
+        Raises:
+            JobNotFound: The job is not in the store.
+            OwnershipLostError: ``claim`` is no longer the job's claim.
+        """
+        seconds = check_lease(lease)
+        with self._locked():
+            self._owned(job_id, check_claim(claim)).row["lease_until"] = time.time() + seconds
+
+    def release_job(self, job_id: str, *, claim: int) -> None:
+        """End the lease of ``claim`` now, if it is the job's; see :meth:`JobStore.release_job`."""
+        check_claim(claim)
+        with self._locked():
+            job = self._jobs.get(job_id)
+            if job is not None and job.row["claim"] == claim and job.row["lease_until"] is not None:
+                job.row["lease_until"] = time.time()
+
+    def _owned(self, job_id: str, claim: int | None) -> _Job:
+        """The job, if ``claim`` is its claim (or is ``None``)."""
+        job = self._job(job_id)
+        if claim is not None and job.row["claim"] != claim:
+            raise self._claim_row(job).lost(claim)
+        return job
+
+    @staticmethod
+    def _claim_row(job: _Job) -> _decode.ClaimRow:
+        row = job.row
+        line = (row["owner"], row["claim"], row["lease_until"], time.time())
+        return _decode.claim_row(row["job_id"], line)
 
     # -- dead letters -----------------------------------------------------------
 

@@ -1,16 +1,21 @@
-"""PostgresStore: jobs in PostgreSQL, through psycopg 3 (``pip install "routilux[postgres]"``)."""
+"""PostgresStore: jobs in PostgreSQL, through psycopg 3 (the ``postgres`` extra).
+
+Installed from a clone of routilux: ``pip install -e "/path/to/routilux[postgres]"``.
+"""
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from routilux._install import install_command
 from routilux._model.durable import Checkpoint
-from routilux.exceptions import DefinitionError, JobNotFound, StoreError
+from routilux.exceptions import DefinitionError, StoreError
+from routilux.stores._migrate import move_job_values
 from routilux.stores._pg_checkpoint import CheckpointStatements
 from routilux.stores._sql import Cursor, SqlJobStore
 
@@ -19,8 +24,9 @@ if TYPE_CHECKING:
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore"]
 
-#: The version of the tables this module writes; a schema of another version is refused.
-SCHEMA_VERSION = 1
+#: The version of the tables this module writes. A schema of an older version is
+#: brought up to it on first use (see ``_MIGRATIONS``); a newer one is refused.
+SCHEMA_VERSION = 2
 _STORE = "routilux"
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
@@ -28,7 +34,27 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 # a float like 1e20 stays a float and strings may hold "\u0000"; jsonb would
 # turn the first into an integer and refuse the second. Ids and times use the
 # "C" collation so that listings sort as Python sorts strings.
-_SCHEMA = """
+# The tables of job values (version 2): one row per value, one per appended item.
+_VALUE_TABLES = """
+CREATE TABLE IF NOT EXISTS {s}.job_values (
+    job_id TEXT COLLATE "C" NOT NULL REFERENCES {s}.jobs (job_id) ON DELETE CASCADE,
+    routine_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value JSON NOT NULL,
+    PRIMARY KEY (job_id, routine_id, name)
+);
+CREATE TABLE IF NOT EXISTS {s}.job_value_items (
+    job_id TEXT COLLATE "C" NOT NULL REFERENCES {s}.jobs (job_id) ON DELETE CASCADE,
+    routine_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    position BIGINT NOT NULL,
+    item JSON NOT NULL,
+    PRIMARY KEY (job_id, routine_id, name, position)
+);
+"""
+
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS {s}.schema_version (
     store TEXT PRIMARY KEY, version INTEGER NOT NULL
 );
@@ -50,7 +76,9 @@ CREATE TABLE IF NOT EXISTS {s}.jobs (
     extra JSON NOT NULL,
     history_count BIGINT NOT NULL,
     error_count BIGINT NOT NULL,
-    log_count BIGINT NOT NULL
+    log_count BIGINT NOT NULL,
+    claim BIGINT NOT NULL DEFAULT 0,
+    lease_until DOUBLE PRECISION
 );
 CREATE INDEX IF NOT EXISTS jobs_by_created ON {s}.jobs (created_at, job_id);
 CREATE INDEX IF NOT EXISTS jobs_by_flow ON {s}.jobs (flow_id, created_at);
@@ -98,6 +126,24 @@ CREATE TABLE IF NOT EXISTS {s}.dead_letters (
 CREATE INDEX IF NOT EXISTS dead_letters_by_job ON {s}.dead_letters (job_id);
 CREATE INDEX IF NOT EXISTS dead_letters_by_created ON {s}.dead_letters (created_at, letter_id);
 """
+    + _VALUE_TABLES
+)
+
+
+def _to_version_2(cur: Any, schema: str) -> None:
+    """One owner per job (claim and lease), and job values in rows of their own."""
+    cur.execute(f"ALTER TABLE {schema}.jobs ADD COLUMN claim BIGINT NOT NULL DEFAULT 0")
+    cur.execute(f"ALTER TABLE {schema}.jobs ADD COLUMN lease_until DOUBLE PRECISION")
+    cur.execute(_VALUE_TABLES.format(s=schema))
+    move_job_values(cur, f"{schema}.", "%s")
+
+
+#: What brings a schema (its quoted name given) from version ``n`` to ``n + 1``, by ``n``.
+_MIGRATIONS: dict[int, Callable[[Any, str], None]] = {1: _to_version_2}
+
+#: The server's time, in seconds since the epoch: leases are on the database's
+#: clock, which every process using it shares.
+_NOW = "EXTRACT(EPOCH FROM clock_timestamp())::float8"
 
 
 def _import_psycopg() -> ModuleType:
@@ -105,7 +151,7 @@ def _import_psycopg() -> ModuleType:
         import psycopg
     except ImportError as exc:
         raise ImportError(
-            'PostgresStore needs the psycopg driver: pip install "routilux[postgres]".'
+            f"PostgresStore needs the psycopg driver: {install_command('postgres')}."
         ) from exc
     return psycopg
 
@@ -145,7 +191,7 @@ class PostgresStore(SqlJobStore):
                 "underscores, not starting with a digit, at most 63 characters)."
             )
         self._psycopg = _import_psycopg()
-        super().__init__(prefix=f'"{schema}".', mark="%s")
+        super().__init__(prefix=f'"{schema}".', mark="%s", now=_NOW)
         self._checkpoints = CheckpointStatements(f'"{schema}"')
         self.schema = schema
         self._dsn = dsn
@@ -176,12 +222,20 @@ class PostgresStore(SqlJobStore):
             # Two processes creating the tables at once would collide.
             cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"routilux:{self.schema}",))
             version = _schema_version(cur, self.schema)
+            quoted = f'"{self.schema}"'
             if version is None:
-                cur.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
-                cur.execute(_SCHEMA.format(s=f'"{self.schema}"'))
+                cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
+                cur.execute(_SCHEMA.format(s=quoted))
                 cur.execute(
-                    f'INSERT INTO "{self.schema}".schema_version VALUES (%s, %s)',
+                    f"INSERT INTO {quoted}.schema_version VALUES (%s, %s)",
                     (_STORE, SCHEMA_VERSION),
+                )
+            while version is not None and version < SCHEMA_VERSION:
+                _MIGRATIONS[version](cur, quoted)
+                version += 1
+                cur.execute(
+                    f"UPDATE {quoted}.schema_version SET version = %s WHERE store = %s",
+                    (version, _STORE),
                 )
 
     @contextmanager
@@ -207,11 +261,16 @@ class PostgresStore(SqlJobStore):
             JobNotFound: The job is not in the store.
             SerializationError: A value cannot be stored; nothing is written.
         """
+        if checkpoint.job_values or checkpoint.job_value_items:
+            # Values set and items appended to the same key must be written in
+            # order, which the parts of one statement are not: a transaction.
+            super().checkpoint(checkpoint)
+            return
         statement, params = self._checkpoints.statement(checkpoint)
         with self._transaction(read_only=False, block=False) as cur:
             found = cur.execute(statement, params).fetchone()[0]
-        if not found:
-            raise JobNotFound(f"The store has no job {checkpoint.job_id!r}.")
+            if not found:
+                raise self._refusal(cur, checkpoint.job_id, checkpoint.claim)
 
     def _read(self) -> AbstractContextManager[Cursor]:
         # Repeatable read: a job and its rows are read as of one moment.
@@ -250,9 +309,10 @@ def _schema_version(cur: Any, schema: str) -> int | None:
             f"The PostgreSQL schema {schema!r} is not a routilux job store (it has the tables "
             f"{', '.join(tables[:5])}); give PostgresStore another schema."
         )
-    if row[0] != SCHEMA_VERSION:
+    if not isinstance(row[0], int) or not 1 <= row[0] <= SCHEMA_VERSION:
         raise StoreError(
             f"The PostgreSQL schema {schema!r} holds a routilux job store of schema version "
-            f"{row[0]}; this routilux reads version {SCHEMA_VERSION}."
+            f"{row[0]}; this routilux reads versions 1 to {SCHEMA_VERSION} (older ones are "
+            "brought up to date on first use)."
         )
     return int(row[0])

@@ -43,6 +43,12 @@ class JobStore(Protocol):
     * Every row read back is checked: a damaged one (a disk fault, a hand
       edit) raises :class:`~routilux.StoreError` naming the job or dead
       letter, the table, the column and what was expected.
+    * A job has one owner at a time. Each job has a **claim** (a fencing
+      token): 1 when created, one more at each :meth:`claim_job`, which is
+      one compare-and-set. A checkpoint or lease renewal carrying an older
+      claim is refused with :class:`~routilux.OwnershipLostError` and
+      writes nothing. Lease times are on the store's clock (the database
+      server's, for PostgreSQL), so processes on several machines agree.
     """
 
     def create_job(
@@ -53,8 +59,13 @@ class JobStore(Protocol):
         next_seq: int,
         flow_document: dict[str, Any] | None = None,
         owner: str | None = None,
+        lease: float | None = None,
     ) -> None:
         """Record a new job: its JobState document and its first deliveries.
+
+        The job's claim is 1. With ``lease``, its ``owner`` holds a lease of
+        that many seconds from now (see :meth:`renew_lease`); without, the
+        job has no lease.
 
         The document's ``execution_history``, ``errors`` and ``shared_log`` are
         kept, and checkpoints append to them. Fields no checkpoint changes
@@ -70,6 +81,7 @@ class JobStore(Protocol):
     def checkpoint(self, checkpoint: Checkpoint) -> None:
         """Apply everything one delivery changed, in one transaction.
 
+        Only while ``checkpoint.claim`` is the job's claim (or is ``None``).
         ``done`` deliveries (or all of them, with ``drop_pending``) are removed,
         then ``added`` ones are added or replace the pending ones of their seq;
         of several added deliveries with one seq, the last wins. A dead letter
@@ -77,6 +89,8 @@ class JobStore(Protocol):
 
         Raises:
             JobNotFound: The job is not in the store.
+            OwnershipLostError: ``checkpoint.claim`` is not the job's claim;
+                nothing is written.
             SerializationError: A value cannot be stored; nothing is written.
         """
 
@@ -168,11 +182,36 @@ class JobStore(Protocol):
             DeadLetterNotFound: No dead letter has that id.
         """
 
-    def set_owner(self, job_id: str, owner: str | None) -> None:
-        """Record which process runs the job (``host:pid``), or none.
+    def claim_job(self, job_id: str, *, owner: str, expected_claim: int, lease: float) -> int:
+        """Make ``owner`` the job's owner, atomically, if its claim is still ``expected_claim``.
+
+        One compare-and-set: the claim becomes ``expected_claim + 1`` and
+        ``owner`` holds a lease of ``lease`` seconds from now. Whether the
+        job may be claimed at all (its lease) is the caller's decision,
+        taken on the claim it loaded; if anyone claimed it since, this fails.
+
+        Returns:
+            The new claim, which the owner's writes carry.
 
         Raises:
             JobNotFound: The job is not in the store.
+            JobOwnedError: The job's claim is no longer ``expected_claim``
+                (another process claimed it first); nothing is written.
+        """
+
+    def renew_lease(self, job_id: str, *, claim: int, lease: float) -> None:
+        """Extend the owner's lease to ``lease`` seconds from now, if ``claim`` is the job's.
+
+        Raises:
+            JobNotFound: The job is not in the store.
+            OwnershipLostError: ``claim`` is no longer the job's claim.
+        """
+
+    def release_job(self, job_id: str, *, claim: int) -> None:
+        """End the lease of ``claim`` now, if it is still the job's; else do nothing.
+
+        The owner keeps its name in the job; another process may claim the
+        job at once.
         """
 
     def close(self) -> None:

@@ -17,22 +17,44 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from routilux.exceptions import DefinitionError, StoreError
+from routilux.stores._migrate import move_job_values
 from routilux.stores._sql import Cursor, SqlJobStore
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore"]
 
-#: The version of the tables this module writes; a file of another version is refused.
-SCHEMA_VERSION = 1
+#: The version of the tables this module writes. A file of an older version is
+#: brought up to it when opened (see ``_MIGRATIONS``); a newer one is refused.
+SCHEMA_VERSION = 2
 _STORE = "routilux"
 _SYNCHRONOUS = ("NORMAL", "FULL")
 
-_SCHEMA = """
+# The tables of job values (version 2): one row per value, one per appended item.
+_VALUE_TABLES = """
+CREATE TABLE job_values (
+    job_id TEXT NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
+    routine_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (job_id, routine_id, name)
+);
+CREATE TABLE job_value_items (
+    job_id TEXT NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
+    routine_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    item TEXT NOT NULL,
+    PRIMARY KEY (job_id, routine_id, name, position)
+);
+"""
+
+_SCHEMA = (
+    """
 CREATE TABLE schema_version (store TEXT PRIMARY KEY, version INTEGER NOT NULL);
 CREATE TABLE jobs (
     job_id TEXT PRIMARY KEY,
@@ -52,7 +74,9 @@ CREATE TABLE jobs (
     extra TEXT NOT NULL,
     history_count INTEGER NOT NULL,
     error_count INTEGER NOT NULL,
-    log_count INTEGER NOT NULL
+    log_count INTEGER NOT NULL,
+    claim INTEGER NOT NULL DEFAULT 0,
+    lease_until REAL
 );
 CREATE INDEX jobs_by_created ON jobs (created_at, job_id);
 CREATE INDEX jobs_by_flow ON jobs (flow_id, created_at);
@@ -100,6 +124,25 @@ CREATE TABLE dead_letters (
 CREATE INDEX dead_letters_by_job ON dead_letters (job_id);
 CREATE INDEX dead_letters_by_created ON dead_letters (created_at, letter_id);
 """
+    + _VALUE_TABLES
+)
+
+
+def _to_version_2(conn: sqlite3.Connection) -> None:
+    """One owner per job (claim and lease), and job values in rows of their own."""
+    conn.execute("ALTER TABLE jobs ADD COLUMN claim INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE jobs ADD COLUMN lease_until REAL")
+    for statement in _VALUE_TABLES.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    move_job_values(conn.cursor(), "", "?")
+
+
+#: What brings a file from version ``n`` to ``n + 1``, by ``n``.
+_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _to_version_2}
+
+#: The database's time, in seconds since the epoch (to the millisecond).
+_NOW = "((julianday('now') - 2440587.5) * 86400.0)"
 
 
 class SqliteStore(SqlJobStore):
@@ -135,7 +178,7 @@ class SqliteStore(SqlJobStore):
         synchronous: str = "NORMAL",
         timeout: float = 30.0,
     ) -> None:
-        super().__init__(prefix="", mark="?")
+        super().__init__(prefix="", mark="?", now=_NOW)
         self.path = _check_path(path)
         self.synchronous = _check_synchronous(synchronous)
         self._timeout = _check_timeout(timeout)
@@ -154,11 +197,12 @@ class SqliteStore(SqlJobStore):
         keyword arguments override them.
 
         Raises:
-            DefinitionError: The URL is not a ``sqlite:///`` URL, or has
-                other query parameters.
+            DefinitionError: The URL is not a ``sqlite:///`` URL (``sqlite:/jobs.db``
+                and ``sqlite://jobs.db`` are not), or has other query parameters.
         """
         parts = urlsplit(url)
-        if parts.scheme != "sqlite" or parts.netloc or not parts.path.startswith("/"):
+        # urlsplit reads sqlite:/jobs.db as sqlite:///jobs.db: check the slashes as written.
+        if parts.scheme != "sqlite" or not url.partition(":")[2].startswith("///"):
             raise DefinitionError(
                 f"{url!r} is not a SQLite URL; write sqlite:///relative/path.db or "
                 "sqlite:////absolute/path.db."
@@ -218,11 +262,18 @@ class SqliteStore(SqlJobStore):
         conn.execute("BEGIN IMMEDIATE")
         try:
             # Again, now that no other process can be creating the tables.
-            if _schema_version(conn, self.path) is None:
+            version = _schema_version(conn, self.path)
+            if version is None:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute("INSERT INTO schema_version VALUES (?, ?)", (_STORE, SCHEMA_VERSION))
+            while version is not None and version < SCHEMA_VERSION:
+                _MIGRATIONS[version](conn)
+                version += 1
+                conn.execute(
+                    "UPDATE schema_version SET version = ? WHERE store = ?", (version, _STORE)
+                )
             conn.execute("COMMIT")
         finally:
             if conn.in_transaction:
@@ -347,9 +398,10 @@ def _schema_version(conn: sqlite3.Connection, path: Path) -> int | None:
             f"The SQLite file {path} is not a routilux job store (it has the tables {names}); "
             "give SqliteStore a new file or one it created."
         )
-    if row[0] != SCHEMA_VERSION:
+    if not isinstance(row[0], int) or not 1 <= row[0] <= SCHEMA_VERSION:
         raise StoreError(
             f"The SQLite file {path} is a routilux job store of schema version {row[0]}; "
-            f"this routilux reads version {SCHEMA_VERSION}."
+            f"this routilux reads versions 1 to {SCHEMA_VERSION} (older ones are brought "
+            "up to date when opened)."
         )
     return int(row[0])

@@ -259,7 +259,8 @@ def test_a_missing_package_is_refused_naming_the_extra(
     monkeypatch: pytest.MonkeyPatch, package: str, config: dict[str, Any]
 ) -> None:
     monkeypatch.setitem(sys.modules, package, None)  # Makes the import fail.
-    with pytest.raises(DefinitionError, match=rf'pip install "routilux\[{package}\]"'):
+    wanted = rf'extra from a clone of routilux: pip install -e "/path/to/routilux\[{package}\]"$'
+    with pytest.raises(DefinitionError, match=wanted):
         SchemaValidator().set_config(**config)
 
 

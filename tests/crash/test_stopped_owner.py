@@ -1,0 +1,109 @@
+"""An owner stopped (SIGSTOP) past its lease is taken over, and writes nothing once continued.
+
+The job's process is frozen with SIGSTOP: it is alive, so its job cannot
+be resumed while its lease is live. Once the lease has expired, this
+process takes the job over without anyone's word that the owner is gone,
+and runs it. Then the old owner is continued with SIGCONT while the new one
+still runs: its first write (a checkpoint, or the lease renewal it makes
+before another delivery) is refused, and it stops with
+``OwnershipLostError`` without starting another handler. The store shows
+only the new owner's writes: each event once, every message through.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from routilux import JobOwnedError
+from routilux.stores import JobStore, process_owner
+
+N = 30
+#: The old owner's lease, in seconds: short, so the test waits little for it to expire.
+LEASE = 1.0
+PATIENCE = 60.0
+
+
+def _wait(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + PATIENCE
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.005)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("strategy", ["sequential", "concurrent"])
+def test_a_stopped_owner_whose_lease_was_taken_over_writes_nothing_after_sigcont(
+    strategy: str,
+    store_spec: str,
+    runner: Any,
+    open_store: Callable[[str], JobStore],
+    crash_pipeline: ModuleType,
+    log_reader: Callable[[Path], list[list[str]]],
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "job.log"
+    old = runner.spawn("start", log, n=N, sleep=0.02, lease=LEASE, strategy=strategy)
+    job_id = old.read_first_line()
+    _wait(lambda: sum(f[0] == "end" for f in log_reader(log)) >= 8, "the old owner's deliveries")
+    os.kill(old.pid, signal.SIGSTOP)
+    store = open_store(store_spec)
+    flow_log = crash_pipeline.Log(log)
+    flow = crash_pipeline.build_flow(flow_log, sleep=0.01)
+    try:
+        # Alive and leased: refused, naming the owner and the lease.
+        with pytest.raises(JobOwnedError, match=rf"running in process \S+:{old.pid}: its lease"):
+            flow.resume(job_id, store=store)
+        stopped_at = len(log_reader(log))
+
+        # Expired: taken over, on nobody's word.
+        _wait(lambda: not store.load_job(job_id).lease_live, "the lease to expire")
+        assert flow.resume(job_id, store=store)
+        job = flow.get_execution(job_id)
+        assert job is not None
+        me = str(os.getpid())
+        _wait(lambda: any(f[4:5] == [me] for f in log_reader(log)), "the new owner to start")
+
+        # The old owner goes on: it must stop without writing or starting anything.
+        os.kill(old.pid, signal.SIGCONT)
+        assert old.wait(PATIENCE) == 1
+        assert job.wait(PATIENCE), "the new owner's run did not end"
+    finally:
+        os.kill(old.pid, signal.SIGCONT) if old.proc.poll() is None else None
+        flow.shutdown(wait=True)
+        flow_log.close()
+
+    assert "status failed" in old.output()
+    assert "error OwnershipLostError" in old.output(), old.describe()
+    assert job.status == "completed", job.error
+
+    # The handlers: after SIGSTOP, the old process started none; at most its
+    # in-flight ones ended (they run again in the new owner).
+    after = log_reader(log)[stopped_at:]
+    by_old = [f for f in after if f[0] in ("start", "end", "fail") and f[4] == str(old.pid)]
+    assert [f for f in by_old if f[0] != "end"] == []
+    assert len(by_old) <= (1 if strategy == "sequential" else 3)
+    ends = Counter(f[1] for f in log_reader(log) if f[0] == "end")
+    assert max(ends.values()) <= 2
+    sink = [f[2] for f in log_reader(log) if f[0] == "end" and f[3] == "sink"]
+    assert set(sink) == {str(i) for i in range(N)}
+
+    # The store: the new owner's claim, each event once, nothing left.
+    stored = store.load_job(job_id)
+    assert (stored.owner, stored.claim) == (process_owner(), 2)
+    assert stored.document["status"] == "completed"
+    assert stored.pending == []
+    events = Counter(
+        (e["routine_id"], e["data"].get("msg_id")) for e in stored.document["execution_history"]
+    )
+    assert set(events) == {(r, i) for r in ("source", "parse", "enrich") for i in range(N)}
+    assert max(events.values()) == 1
+    assert not any("Ownership" in e["error_type"] for e in stored.document["errors"])
