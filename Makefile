@@ -39,13 +39,14 @@ format: setup
 	$(BIN)/ruff format src tests bench examples
 	$(BIN)/ruff check --fix src tests bench examples
 
-# Two pytest workers (one per core of the CI machine), each taking whole test files.
+# Four pytest workers on the two cores of the CI machine (many tests wait on
+# subprocesses, servers and sleeps), each taking the next test when it is free.
 test: lint postgres-bin
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 4 --dist worksteal
 
 # The everyday loop: no lint, no crash or stress tests (marked slow), no PostgreSQL.
 test-fast: setup
-	ROUTILUX_SKIP_POSTGRES=1 $(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow" -q
+	ROUTILUX_SKIP_POSTGRES=1 $(BIN)/python -m pytest -n 4 --dist worksteal -m "not slow" -q
 
 # The PostgreSQL store tests start a server of their own: make sure its binaries
 # (initdb, pg_ctl) exist, installing Debian's package when we are root. Without

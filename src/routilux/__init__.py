@@ -35,6 +35,7 @@ from routilux._model.status import JobStatus
 from routilux._serde.registry import register_routine, unregister_routine
 from routilux.exceptions import (
     DeadLetterNotFound,
+    DeadLetterReplayedError,
     DefinitionError,
     ExecutionError,
     ExpressionEvaluationError,
@@ -58,6 +59,7 @@ __all__ = [
     "Connection",
     "DeadLetter",
     "DeadLetterNotFound",
+    "DeadLetterReplayedError",
     "DefinitionError",
     "ErrorHandler",
     "ErrorRecord",

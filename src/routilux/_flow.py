@@ -166,10 +166,10 @@ class Flow(FlowJobs):
         # constant time; rebuilt when the public dict was replaced or resized.
         self._ids: dict[int, str] = {}
         self._ids_of: tuple[int, int] = (id(self.routines), 0)
-        self.connections: list[Connection] = []
+        self.connections: list[Connection] = _Connections()
         # The ends of every connection, so that connect refuses a duplicate in
         # constant time (a document may hold 100,000 connections); rebuilt when
-        # the public list was replaced or resized by hand.
+        # the public list was changed by hand (or replaced by another list).
         self._ends: set[tuple[str, str, str, str]] = set()
         self._ends_of: tuple[int, int] = (id(self.connections), 0)
         self._error_handler: ErrorHandler | None = None
@@ -279,14 +279,15 @@ class Flow(FlowJobs):
             raise DefinitionError(f"The flow already has the connection {connection.describe()}.")
         self.connections.append(connection)
         self._ends.add(ends)
-        self._ends_of = (id(self.connections), len(self.connections))
+        self._ends_of = _version(self.connections)
         self._plan = None
         return connection
 
     def _connection_ends(self) -> set[tuple[str, str, str, str]]:
-        if self._ends_of != (id(self.connections), len(self.connections)):
+        current = _version(self.connections)
+        if self._ends_of != current or not isinstance(self.connections, _Connections):
             self._ends = {(c.source_id, c.event, c.target_id, c.slot) for c in self.connections}
-            self._ends_of = (id(self.connections), len(self.connections))
+            self._ends_of = current
         return self._ends
 
     def _routine(self, routine_id: str, role: str, problems: list[str]) -> Routine | None:
@@ -457,6 +458,48 @@ class Flow(FlowJobs):
             f"<Flow {self.flow_id!r} routines={len(self.routines)} "
             f"connections={len(self.connections)} strategy={self.execution_strategy}>"
         )
+
+
+class _Connections(list):  # type: ignore[type-arg]
+    """The flow's list of connections, counting its changes (made by hand or not)."""
+
+    changes = 0
+
+    def _changed(self) -> None:
+        self.changes += 1
+
+
+def _counting(name: str) -> Any:
+    method = getattr(list, name)
+
+    def changed(self: _Connections, *args: Any, **kwargs: Any) -> Any:
+        self._changed()
+        return method(self, *args, **kwargs)
+
+    changed.__name__ = name
+    return changed
+
+
+for _name in (
+    "__setitem__",
+    "__delitem__",
+    "__iadd__",
+    "__imul__",
+    "append",
+    "extend",
+    "insert",
+    "pop",
+    "remove",
+    "clear",
+    "sort",
+    "reverse",
+):
+    setattr(_Connections, _name, _counting(_name))
+
+
+def _version(connections: list[Connection]) -> tuple[int, int]:
+    """What tells whether ``connections`` changed since: its identity and its change count."""
+    return (id(connections), getattr(connections, "changes", -1))
 
 
 def _label(routine_id: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -17,7 +18,14 @@ from routilux._engine.recovery import resume_from_store
 from routilux._model.durable import DeadLetter
 from routilux._model.job_state import JobState
 from routilux._model.records import JobProgress
-from routilux.exceptions import DefinitionError, FlowDocumentWarning, SerializationError
+from routilux.exceptions import (
+    DeadLetterReplayedError,
+    DefinitionError,
+    FlowDocumentWarning,
+    JobNotFound,
+    SerializationError,
+    StoreError,
+)
 
 if TYPE_CHECKING:
     from routilux._engine.clock import Clock
@@ -286,25 +294,31 @@ class FlowJobs:
         *,
         store: JobStore | None = None,
         timeout: float | None = None,
+        again: bool = False,
     ) -> JobState:
         """Deliver a dead letter's message again, as a new job, and wait for it.
 
         The new job starts at the slot that failed, with the message it
         failed on, and runs like any job of this flow (in the store, if one
-        is given or the flow has one). The letter is marked as replayed by
-        the new job, in the store and in the original job's state if this
-        flow still remembers it.
+        is given or the flow has one). With a store, the letter is first
+        marked as replayed by the new job, in one compare-and-set: of two
+        replays of one letter at the same moment, exactly one delivers it,
+        and a letter replayed already is refused unless ``again``. The
+        original job's state is marked too, if this flow still remembers it.
 
         Args:
             letter: The dead letter, or its id (looked up in the store).
             store: Where the letter is kept (default: the flow's ``store``).
             timeout: Seconds the new job may run.
+            again: Replay a letter that was replayed already.
 
         Returns:
             The new job's final state.
 
         Raises:
             DeadLetterNotFound: The store has no letter with that id.
+            DeadLetterReplayedError: The letter was replayed already (and
+                ``again`` is false), or is being replayed by another job.
             DefinitionError: The flow lacks the letter's routine or slot, or
                 the letter is of an ``on_drain`` hook (it has no message).
         """
@@ -326,9 +340,15 @@ class FlowJobs:
         plan, entry, params, limit = self._prepare(
             letter.routine_id, letter.slot, letter.data, timeout
         )
-        job = self._get_engine().execute(plan, entry, params, limit, chosen)
+        job = JobState(self.flow_id)
         if chosen is not None:
-            chosen.mark_replayed(letter.letter_id, job.job_id)
+            _claim_letter(chosen, letter, job.job_id, again=again)
+        try:
+            self._get_engine().execute(plan, entry, params, limit, chosen, job)
+        except BaseException:
+            if chosen is not None:
+                _unclaim_letter(chosen, letter, job.job_id)
+            raise
         self._mark_replayed(letter, job.job_id)
         return job
 
@@ -343,6 +363,30 @@ class FlowJobs:
                 else kept
                 for kept in original.dead_letters
             ]
+
+
+def _claim_letter(store: JobStore, letter: DeadLetter, replay_job_id: str, *, again: bool) -> None:
+    """Mark ``letter`` replayed by the new job, unless it was replayed (and not ``again``)."""
+    if letter.replayed_by is not None and not again:
+        raise DeadLetterReplayedError(
+            f"Dead letter {letter.letter_id} was replayed already, by job {letter.replayed_by}; "
+            "replay_dead_letter(..., again=True) (or 'routilux dead-letters replay --again') "
+            "delivers it once more.",
+            letter_id=letter.letter_id,
+            replayed_by=letter.replayed_by,
+        )
+    store.mark_replayed_if(letter.letter_id, replay_job_id, expected=letter.replayed_by)
+
+
+def _unclaim_letter(store: JobStore, letter: DeadLetter, replay_job_id: str) -> None:
+    """Give the letter back if its replay job never reached the store (it did not start)."""
+    try:
+        store.load_job(replay_job_id)
+    except JobNotFound:
+        with contextlib.suppress(StoreError):
+            store.mark_replayed_if(letter.letter_id, letter.replayed_by, expected=replay_job_id)
+    except StoreError:
+        pass  # Cannot tell: the letter stays marked, so it is not delivered twice.
 
 
 def check_timeout(value: object) -> float | None:

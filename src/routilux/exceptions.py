@@ -17,6 +17,7 @@ to act::
     └── StoreError                              a job store failed
         ├── JobNotFound (also LookupError)      no such job in the store
         ├── DeadLetterNotFound (also LookupError)  no such dead letter
+        ├── DeadLetterReplayedError             the dead letter was replayed already
         ├── JobOwnedError                       another process owns the job
         └── OwnershipLostError                  this process no longer owns the job
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 __all__ = [
     "DeadLetterNotFound",
+    "DeadLetterReplayedError",
     "DefinitionError",
     "ExecutionError",
     "ExpressionEvaluationError",
@@ -146,6 +148,23 @@ class JobNotFound(StoreError, LookupError):
 
 class DeadLetterNotFound(StoreError, LookupError):
     """The job store holds no dead letter with the given id."""
+
+
+class DeadLetterReplayedError(StoreError):
+    """The dead letter was replayed already (or is being replayed), by another job.
+
+    Raised by ``flow.replay_dead_letter`` unless ``again=True``, so that two
+    replays of one letter at the same moment never both deliver it.
+
+    Attributes:
+        letter_id: The letter.
+        replayed_by: The job that replayed it.
+    """
+
+    def __init__(self, message: str, *, letter_id: str, replayed_by: str | None) -> None:
+        super().__init__(message)
+        self.letter_id = letter_id
+        self.replayed_by = replayed_by
 
 
 class JobOwnedError(StoreError):

@@ -105,6 +105,22 @@ def test_replay_runs_a_new_job_and_marks_the_letter(
     assert [letter["replayed_by"] for letter in shown] == [replay_id]
 
 
+def test_a_second_replay_is_refused_unless_again(
+    routilux: Run, job: dict[str, Any], error_line: Callable[..., str]
+) -> None:
+    letter_id = f"{job['job_id']}:3"
+    first = routilux("dead-letters", "replay", letter_id)
+    second = routilux("dead-letters", "replay", letter_id)
+    again = routilux("dead-letters", "replay", letter_id, "--again")
+
+    assert first.returncode == 0, first.stderr
+    replay_id = first.stdout.split()[1]
+    assert second.returncode == 1
+    assert f"was replayed already, by job {replay_id}" in error_line(second)
+    assert "--again" in error_line(second)
+    assert again.returncode == 0, again.stderr
+
+
 def test_replay_json_reports_the_new_job(run_json: JsonRun, job: dict[str, Any]) -> None:
     report, proc = run_json("dead-letters", "replay", f"{job['job_id']}:3")
     assert proc.returncode == 0

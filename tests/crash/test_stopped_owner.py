@@ -85,12 +85,12 @@ def test_a_stopped_owner_whose_lease_was_taken_over_writes_nothing_after_sigcont
     assert "error OwnershipLostError" in old.output(), old.describe()
     assert job.status == "completed", job.error
 
-    # The handlers: after SIGSTOP, the old process started none; at most its
-    # in-flight ones ended (they run again in the new owner).
+    # The handlers: after SIGSTOP, the old process only finished the deliveries
+    # it had in flight (one per worker at most; a handler may have been
+    # entered, not yet logged, when it stopped); they run again in the new owner.
     after = log_reader(log)[stopped_at:]
-    by_old = [f for f in after if f[0] in ("start", "end", "fail") and f[4] == str(old.pid)]
-    assert [f for f in by_old if f[0] != "end"] == []
-    assert len(by_old) <= (1 if strategy == "sequential" else 3)
+    by_old = {f[1] for f in after if f[0] in ("start", "end", "fail") and f[4] == str(old.pid)}
+    assert len(by_old) <= (1 if strategy == "sequential" else 3), by_old
     ends = Counter(f[1] for f in log_reader(log) if f[0] == "end")
     assert max(ends.values()) <= 2
     sink = [f[2] for f in log_reader(log) if f[0] == "end" and f[3] == "sink"]

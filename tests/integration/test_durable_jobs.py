@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from routilux import (
+    DeadLetterReplayedError,
     ErrorHandler,
     ErrorStrategy,
     Flow,
@@ -161,6 +162,64 @@ def test_replaying_a_dead_letter_runs_its_message_as_a_new_job(strategy: str) ->
     assert store.get_dead_letter(job.dead_letters[0].letter_id).replayed_by == replay.job_id
     assert job.dead_letters[0].replayed_by == replay.job_id
     assert store.list_dead_letters(job_id=job.job_id) == []
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_dead_letter_is_replayed_once_unless_again(strategy: str, tmp_path: Any) -> None:
+    store = SqliteStore(tmp_path / "jobs.db")
+    sink = Sink(fail_on=(1,))
+    sink.set_error_handler(ErrorHandler(strategy=ErrorStrategy.CONTINUE))
+    flow = pipeline(strategy, sink, store=store)
+    try:
+        job = flow.execute("source", {"n": 2})
+        letter_id = job.dead_letters[0].letter_id
+        sink.fail_on.clear()
+        first = flow.replay_dead_letter(letter_id)
+        with pytest.raises(
+            DeadLetterReplayedError, match=f"replayed already, by job {first.job_id}"
+        ):
+            flow.replay_dead_letter(letter_id)
+        again = flow.replay_dead_letter(letter_id, again=True)
+    finally:
+        flow.shutdown()
+        store.close()
+    assert [i for _, i in sink.seen] == [0, 1, 1, 1]
+    assert (first.status, again.status) == ("completed", "completed")
+
+
+def test_two_replays_of_one_letter_at_once_deliver_it_once(tmp_path: Any) -> None:
+    path = tmp_path / "jobs.db"
+    store = SqliteStore(path)
+    sink = Sink(fail_on=(1,))
+    sink.set_error_handler(ErrorHandler(strategy=ErrorStrategy.CONTINUE))
+    flow = pipeline("sequential", sink, store=store)
+    job = flow.execute("source", {"n": 2})
+    letter = job.dead_letters[0]
+    sink.fail_on.clear()
+    replayers = [pipeline("sequential", sink, store=SqliteStore(path)) for _ in range(4)]
+    barrier = threading.Barrier(len(replayers))
+    outcomes: list[str] = []
+
+    def replay(other: Flow) -> None:
+        barrier.wait()
+        try:
+            other.replay_dead_letter(letter)
+        except DeadLetterReplayedError:
+            outcomes.append("refused")
+        else:
+            outcomes.append("replayed")
+
+    threads = [threading.Thread(target=replay, args=(other,)) for other in replayers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    for other in [flow, *replayers]:
+        other.shutdown()
+        assert other.store is not None
+        other.store.close()
+    assert sorted(outcomes) == ["refused"] * 3 + ["replayed"]
+    assert [i for _, i in sink.seen] == [0, 1, 1]
 
 
 def test_replaying_by_id_without_a_store_is_refused() -> None:

@@ -22,7 +22,7 @@ from routilux import (
     OwnershipLostError,
     Routine,
 )
-from routilux.stores import SqliteStore, process_owner
+from routilux.stores import MemoryStore, SqliteStore, process_owner
 
 PATIENCE = 10.0
 STRATEGIES = ["sequential", "concurrent"]
@@ -65,7 +65,7 @@ class Gate(Routine):
             assert self.released.wait(PATIENCE)
 
 
-def make_flow(store: SqliteStore, strategy: str = "sequential", **options: Any) -> Flow:
+def make_flow(store: Any, strategy: str = "sequential", **options: Any) -> Flow:
     flow = Flow(execution_strategy=strategy, store=store, max_workers=1, **options)
     flow.add_routine(Source(), "source")
     gate = Gate()
@@ -288,3 +288,89 @@ def test_a_paused_job_resumed_after_shutdown_renews_its_lease_again(store: Sqlit
     assert (held.owner, held.claim) == (process_owner(), 1)
     assert job.status is JobStatus.COMPLETED, job.error
     assert gate.started == [0, 1, 2, 3]
+
+
+class Thief(Routine):
+    """Its handler lets another process claim the job (through the store, as it would)."""
+
+    def __init__(self, store: Any) -> None:
+        super().__init__()
+        self.store = store
+        self.define_slot("trigger", handler=self.take)
+
+    def take(self) -> None:
+        ctx = self.get_execution_context()
+        assert ctx is not None
+        job_id = ctx.job_state.job_id
+        claim = self.store.load_job(job_id).claim
+        self.store.claim_job(job_id, owner="other:1", expected_claim=claim, lease=30)
+
+
+@pytest.mark.parametrize("every", [1, 10])
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_job_whose_last_write_is_refused_ends_failed_not_completed(
+    store: SqliteStore, strategy: str, every: int
+) -> None:
+    flow = Flow(execution_strategy=strategy, store=store, checkpoint_every=every)
+    flow.add_routine(Thief(store), "thief")
+    try:
+        job = flow.execute("thief")
+        with pytest.raises(JobOwnedError, match="running in process other:1"):
+            flow.resume(job.job_id)
+    finally:
+        flow.shutdown(wait=True)
+
+    assert job.status is JobStatus.FAILED
+    assert job.error is not None
+    assert job.error.startswith("OwnershipLostError: ")
+    stored = store.load_job(job.job_id)
+    assert (stored.document["status"], stored.owner) == ("running", "other:1")
+
+
+class LateOwnerStore(MemoryStore):
+    """A store where, just before a claim, the job's old owner commits its last work."""
+
+    before_claim: Any = None
+    renewals = True
+
+    def renew_lease(self, job_id: str, *, claim: int, lease: float) -> None:
+        if self.renewals:  # Off: the old owner is stopped, its lease runs out.
+            super().renew_lease(job_id, claim=claim, lease=lease)
+
+    def claim_job(self, job_id: str, **options: Any) -> int:
+        if self.before_claim is not None:
+            self.before_claim()
+        return super().claim_job(job_id, **options)
+
+
+def test_a_resume_reads_the_job_again_once_it_holds_the_claim() -> None:
+    store = LateOwnerStore()
+    store.renewals = False
+    old = make_flow(store, lease_seconds=0.5)
+    gate = gate_of(old)
+    gate.set_config(hold=0)
+    new = make_flow(store)
+    try:
+        job = old.start("source", {"n": 2})
+        assert gate.entered.wait(PATIENCE)
+        deadline = time.monotonic() + PATIENCE
+        while store.load_job(job.job_id).lease_live:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+
+        def old_owner_finishes() -> None:
+            store.before_claim = None
+            gate.released.set()
+            assert job.wait(PATIENCE)
+
+        store.before_claim = old_owner_finishes
+        resumed = new.resume(job.job_id, wait=True)
+    finally:
+        gate.released.set()
+        old.shutdown(wait=True)
+        new.shutdown(wait=True)
+
+    assert job.status is JobStatus.COMPLETED
+    assert not resumed  # It had ended by the time the claim was held.
+    assert gate_of(new).started == []  # Nothing ran twice.
+    assert store.load_job(job.job_id).document["status"] == "completed"

@@ -14,7 +14,7 @@ import pytest
 import store_worker
 from store_helpers import checkpoint, dead_letter, delivery, error_record, new_job
 
-from routilux import DefinitionError, StoreError
+from routilux import DefinitionError, JobState, StoreError
 from routilux.stores import SqliteStore
 
 
@@ -92,6 +92,28 @@ def test_a_version_1_file_is_brought_up_to_date_and_its_jobs_can_be_claimed(
     assert (stored.owner, stored.claim, stored.lease_expires_at) == ("old-host:1", 0, None)
     assert [d.seq for d in stored.pending] == [0]
     assert claim == 1
+
+
+def test_a_version_1_file_with_values_the_codec_tagged_moves_them_too(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.db"
+    store = SqliteStore(path)
+    job = new_job(store)
+    store.close()
+    tagged = '{"$t": "dict", "v": [["$t", "x"], ["n", {"$t": "tuple", "v": [1, 2]}]]}'
+    with sqlite3.connect(path) as conn:
+        conn.execute("ALTER TABLE jobs DROP COLUMN claim")
+        conn.execute("ALTER TABLE jobs DROP COLUMN lease_until")
+        conn.execute("DROP TABLE job_value_items")
+        conn.execute("DROP TABLE job_values")
+        conn.execute("UPDATE jobs SET routine_states = ?", (f'{{"agg": {{"values": {tagged}}}}}',))
+        conn.execute("UPDATE schema_version SET version = 1")
+
+    with SqliteStore(path) as migrated:
+        document = migrated.load_job(job.job_id).document
+
+    assert JobState.deserialize(document).routine_states == {
+        "agg": {"values": {"$t": "x", "n": (1, 2)}}
+    }
 
 
 def test_another_database_is_refused_and_left_as_it_was(tmp_path: Path) -> None:

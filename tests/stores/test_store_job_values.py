@@ -163,3 +163,43 @@ def test_an_open_collection_comes_back_with_its_job(store: JobStore) -> None:
     kept = values_of(store, job)
     assert (kept["items"], kept["size"]) == ([10, 11, 12, 13], 4)
     assert kept == job.routine_states["agg"]["values"]
+
+
+def test_a_key_the_value_codec_tags_is_kept_as_a_key(store: JobStore) -> None:
+    job = new_job(store)
+
+    store.checkpoint(checkpoint(job, job_values=[("agg", "$t", "set"), ("agg", "v", [1])]))
+
+    assert values_of(store, job) == {"$t": "set", "v": [1]}
+
+
+class SetThenAppend(Routine):
+    """Number 0 sets the list; the later ones append to it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.define_slot("input", handler=self.take)
+
+    def take(self, data: int) -> None:
+        if data == 0:
+            self.set_job_value("items", [0])
+        else:
+            self.append_job_value("items", data)
+
+
+@pytest.mark.parametrize("every", [1, 5])
+@pytest.mark.parametrize("strategy", ["sequential", "concurrent"])
+def test_a_list_set_then_appended_to_in_one_batch_is_stored_once(
+    store: JobStore, strategy: str, every: int
+) -> None:
+    flow = Flow(execution_strategy=strategy, store=store, checkpoint_every=every, max_workers=1)
+    flow.add_routine(Numbers(), "numbers")
+    flow.add_routine(SetThenAppend(), "agg")
+    flow.connect("numbers", "out", "agg", "input")
+    try:
+        job = flow.execute("numbers", {"n": 3})
+    finally:
+        flow.shutdown()
+
+    assert job.routine_states["agg"]["values"] == {"items": [0, 1, 2]}
+    assert values_of(store, job) == {"items": [0, 1, 2]}

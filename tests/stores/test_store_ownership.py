@@ -12,7 +12,13 @@ from collections.abc import Callable
 import pytest
 from store_helpers import checkpoint, dead_letter, delivery, new_job
 
-from routilux import JobNotFound, JobOwnedError, OwnershipLostError
+from routilux import (
+    DeadLetterNotFound,
+    DeadLetterReplayedError,
+    JobNotFound,
+    JobOwnedError,
+    OwnershipLostError,
+)
 from routilux.stores import JobStore
 
 LEASE = 30.0
@@ -182,3 +188,50 @@ def test_ownership_calls_on_unknown_jobs(store: JobStore) -> None:
     with pytest.raises(JobNotFound):
         store.renew_lease("nope", claim=1, lease=LEASE)
     store.release_job("nope", claim=1)
+
+
+def test_a_letter_is_claimed_for_a_replay_by_one_compare_and_set(store: JobStore) -> None:
+    job = new_job(store)
+    store.checkpoint(checkpoint(job, dead_letters=[dead_letter(job, 0)]))
+    letter_id = f"{job.job_id}:0"
+
+    store.mark_replayed_if(letter_id, "first", expected=None)
+    with pytest.raises(DeadLetterReplayedError, match="was replayed by job first") as refused:
+        store.mark_replayed_if(letter_id, "second", expected=None)
+    store.mark_replayed_if(letter_id, "third", expected="first")
+    third = store.get_dead_letter(letter_id).replayed_by
+    store.mark_replayed_if(letter_id, None, expected="third")
+
+    assert refused.value.replayed_by == "first"
+    assert third == "third"
+    assert store.get_dead_letter(letter_id).replayed_by is None
+    with pytest.raises(DeadLetterNotFound):
+        store.mark_replayed_if("nope:0", "x", expected=None)
+
+
+def test_racing_replay_claims_on_separate_connections_give_the_letter_to_one(
+    store_kind: str, open_store: Callable[[], JobStore]
+) -> None:
+    first = open_store()
+    job = new_job(first)
+    first.checkpoint(checkpoint(job, dead_letters=[dead_letter(job, 0)]))
+    stores = [first if store_kind == "memory" else open_store() for _ in range(6)]
+    barrier = threading.Barrier(len(stores))
+    won: list[str] = []
+
+    def claim(index: int) -> None:
+        barrier.wait()
+        try:
+            stores[index].mark_replayed_if(f"{job.job_id}:0", f"replay-{index}", expected=None)
+        except DeadLetterReplayedError:
+            return
+        won.append(f"replay-{index}")
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(len(stores))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert len(won) == 1
+    assert first.get_dead_letter(f"{job.job_id}:0").replayed_by == won[0]

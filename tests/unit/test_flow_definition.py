@@ -394,3 +394,28 @@ def test_duplicates_are_refused_even_after_the_public_collections_were_changed_b
     flow.connections = []
     flow.connect("source", "output", "fetcher", "input")
     assert len(flow.connections) == 1
+
+
+def test_a_duplicate_is_refused_after_connections_were_edited_by_hand_to_the_same_length() -> None:
+    class Two(Routine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.define_slot("trigger", handler=lambda **_: None)
+            self.define_event("out", ["x"])
+            self.define_event("other", ["x"])
+
+    class Take(Routine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.define_slot("input", handler=lambda **_: None)
+
+    flow = Flow()
+    flow.add_routine(Two(), "a")
+    flow.add_routine(Take(), "b")
+    flow.connect("a", "other", "b", "input")
+    kept = flow.connections.pop()
+    flow.connect("a", "out", "b", "input")
+    flow.connections[0] = kept  # By hand: same length as before.
+
+    with pytest.raises(DefinitionError, match=r"already has the connection 'a\.other -> b\.input'"):
+        flow.connect("a", "other", "b", "input")

@@ -126,6 +126,10 @@ def test_version_is_a_string() -> None:
         ("SerializationError", ("RoutiluxError", ValueError)),
         ("StoreError", ("RoutiluxError",)),
         ("JobNotFound", ("StoreError", LookupError)),
+        ("DeadLetterNotFound", ("StoreError", LookupError)),
+        ("DeadLetterReplayedError", ("StoreError",)),
+        ("JobOwnedError", ("StoreError",)),
+        ("OwnershipLostError", ("StoreError",)),
         ("RoutiluxError", (Exception,)),
     ],
 )

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from routilux._engine.extras import ValueChanges
@@ -283,15 +284,30 @@ class Durability:
             checkpoint.dead_letters = [letter]
         self._commit(checkpoint, 0)
 
-    def status(self, *, drop_pending: bool = False, errors: Iterable[ErrorRecord] = ()) -> None:
+    def status(
+        self,
+        *,
+        drop_pending: bool = False,
+        errors: Iterable[ErrorRecord] = (),
+        final: tuple[str, str | None] | None = None,
+    ) -> None:
         """The job's status changed (it ended, paused or resumed).
+
+        ``final`` is the status and error the job is about to end with,
+        written before they are the job's own in memory: if the store
+        refuses them, the job can end otherwise.
 
         Raises:
             SerializationError: A shared value cannot be written.
+            OwnershipLostError: Another process owns the job.
             StoreError: The store failed.
         """
         checkpoint = self._checkpoint(errors=list(errors))
         checkpoint.drop_pending = drop_pending
+        if final is not None:
+            checkpoint.status = final[0]
+            checkpoint.error = final[1] if final[1] is not None else checkpoint.error
+            checkpoint.updated_at = datetime.now(timezone.utc).isoformat()
         self._commit(checkpoint, 0)
 
     # -- building and committing ------------------------------------------------
@@ -386,7 +402,9 @@ class _Batch:
     ) -> None:
         """Add a delivery's job values; a value set replaces the key's items before it."""
         for routine_id, key, value in sets:
-            self.values[(routine_id, key)] = value
+            # A list is copied: later deliveries of the batch append to the job's
+            # list in place, and those items are written as items of their own.
+            self.values[(routine_id, key)] = list(value) if isinstance(value, list) else value
             self.items.pop((routine_id, key), None)
         for entry in items:
             self.items.setdefault((entry[0], entry[1]), []).append(entry)

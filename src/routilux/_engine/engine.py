@@ -100,14 +100,15 @@ class Engine:
         params: dict[str, Any],
         timeout: float | None,
         store: JobStore | None = None,
+        job: JobState | None = None,
     ) -> JobState:
-        """Run one job and return once it has ended."""
+        """Run one job (``job``, or a new one) and return once it has ended."""
         concurrent = self.flow.execution_strategy == "concurrent"
         if concurrent or (timeout is not None and not self._virtual):
-            job = self.start(plan, entry, params, timeout, store)
+            job = self.start(plan, entry, params, timeout, store, job)
             self.await_end(job, timeout)
             return job
-        run = self._new_run(plan, timeout, store)
+        run = self._new_run(plan, timeout, store, job)
         assert isinstance(run, SequentialRun)
         item = run.entry_item(entry, params)
         self._begin(run, [item])
@@ -134,9 +135,10 @@ class Engine:
         params: dict[str, Any],
         timeout: float | None,
         store: JobStore | None = None,
+        job: JobState | None = None,
     ) -> JobState:
-        """Start one job in the background and return its (running) state."""
-        run = self._new_run(plan, timeout, store)
+        """Start one job (``job``, or a new one) in the background; return its (running) state."""
+        run = self._new_run(plan, timeout, store, job)
         item = run.entry_item(entry, params)
         self._begin(run, [item])
         self.launch(run, [(item, 0.0)])

@@ -203,19 +203,44 @@ class JobRun:
         if self.deadline_timer is not None:
             self.deadline_timer.cancel()
         self._write_routine_states()
-        # Waiters wake only once the store has the final status.
-        self.job._transition(status, error=error, notify=False)
         durable = self.durable
+        if durable is not None and not self.abandoned:
+            # Written first: if another process owns the job now, it ends failed
+            # with that error instead. Waiters wake only once the store has it.
+            refused = self._save_final(status, error, drop_pending)
+            if refused is not None:
+                self.lost = self.abandoned = True
+                status, error = JobStatus.FAILED, describe_exception(refused)
+                logger.error(
+                    "Job %s of flow %r failed: %s", self.job.job_id, self.job.flow_id, error
+                )
+        self.job._transition(status, error=error, notify=False)
         if durable is not None:
-            if not self.abandoned:
-                self.save_status(drop_pending=drop_pending)
-            elif not self.lost:
+            if self.abandoned and not self.lost:
                 durable.release()  # Another process may resume it at once.
             if durable.on_end is not None:
                 durable.on_end()
         self.job._finished.set()
         self.quiet.notify_all()
         self.wakeup.set()
+
+    def _save_final(
+        self, status: JobStatus, error: str | None, drop_pending: bool
+    ) -> OwnershipLostError | None:
+        """Write the status the job ends with; return the refusal if another process owns it."""
+        assert self.durable is not None
+        try:
+            self.durable.status(drop_pending=drop_pending, final=(status.value, error))
+        except OwnershipLostError as exc:
+            return exc
+        except Exception as exc:  # Any failure of the store's code: the job ends anyway.
+            logger.error(
+                "Job %s: its store did not take the status %r: %s",
+                self.job.job_id,
+                status.value,
+                exc,
+            )
+        return None
 
     def save_status(self, *, drop_pending: bool = False) -> None:
         """Write the job's status to its store (caller holds ``lock``); log a failure."""

@@ -64,14 +64,20 @@ def resume_from_store(
     check_claimable(stored, job_id, done="resumed", mine=mine)
     plan = engine.flow._compiled()
     plan.check_routines()
-    items = [
-        ((plan.target(d.routine_id, d.slot), d.data, d.seq, d.attempt), d.not_before)
-        for d in stored.pending
-    ]
     lease = engine.flow.lease_seconds
     sent = time.monotonic()
     claim = store.claim_job(job_id, owner=process_owner(), expected_claim=stored.claim, lease=lease)
     try:
+        # Again, now that no one else writes it: the owner whose lease had
+        # expired may have committed between the first load and the claim.
+        stored = store.load_job(job_id)
+        if JobStatus(stored.document["status"]).is_terminal:
+            store.release_job(job_id, claim=claim)
+            return None
+        items = [
+            ((plan.target(d.routine_id, d.slot), d.data, d.seq, d.attempt), d.not_before)
+            for d in stored.pending
+        ]
         run = _prepare(engine, stored, job, store)
     except BaseException:
         store.release_job(job_id, claim=claim)

@@ -80,23 +80,30 @@ def show_letter(letter_id: str, store_url: str, as_json: bool) -> int:
 
 @dead_letters.command("replay")
 @click.argument("letter_id")
+@click.option("--again", is_flag=True, help="Replay a letter that was replayed already.")
 @path_option
 @store_option
 @json_option
-def replay(letter_id: str, paths: tuple[Path, ...], store_url: str, as_json: bool) -> int:
+def replay(
+    letter_id: str, again: bool, paths: tuple[Path, ...], store_url: str, as_json: bool
+) -> int:
     """Deliver the message of the dead letter LETTER_ID again, as a new job.
 
     The flow is rebuilt from the flow document stored with the letter's
-    job; the new job starts at the slot that failed, runs to its end, and
-    the letter is marked as replayed by it. Prints the new job's summary.
+    job; the letter is marked as replayed by the new job (one
+    compare-and-set: two replays at once never both deliver it), then the
+    new job starts at the slot that failed and runs to its end. A letter
+    replayed already is refused unless --again. Prints the new job's
+    summary.
 
     Exit status: 0 if the new job completed, 1 if it failed (or the letter
-    is not in the store, or its job was stored without its flow document).
+    is not in the store, was replayed already, or its job was stored
+    without its flow document).
     """
     with opened_store(store_url, create=False) as store:
         letter = store.get_dead_letter(letter_id)
         flow = flow_from_job(store, letter.job_id, paths=paths)
         with flow:
-            job = flow.replay_dead_letter(letter, store=store)
+            job = flow.replay_dead_letter(letter, store=store, again=again)
         announce(job.job_id, f"replayed dead letter {letter_id}", as_json=as_json)
         return show_report(store, job.job_id, as_json=as_json, duration=None)

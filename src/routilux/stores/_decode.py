@@ -19,15 +19,16 @@ from routilux._model.durable import DeadLetter, JobSummary, StoredDelivery, Stor
 from routilux._model.records import ErrorRecord
 from routilux._model.status import JobStatus
 from routilux._serde.json_text import JsonTextError, dotted_path, loads
-from routilux._serde.values import decode_value
+from routilux._serde.values import decode_value, encode_value
 from routilux.exceptions import (
+    DeadLetterReplayedError,
     JobOwnedError,
     OwnershipLostError,
     SerializationError,
     StoreError,
 )
 
-__all__ = ["ClaimRow", "claim_row", "dead_letter", "stored_job", "summary"]
+__all__ = ["ClaimRow", "claim_row", "dead_letter", "replayed", "stored_job", "summary"]
 
 _STATUSES = tuple(status.value for status in JobStatus)
 #: The counters of a routine's state, which the engine and the reports read as integers.
@@ -110,6 +111,17 @@ class _Row:
             self.fail(column, f"must be {_JSON_KINDS[kind]}, not {_kind(parsed)}")
         return parsed
 
+    def decoded(self, column: str, value: Any) -> Any:
+        """The column's JSON text, parsed and decoded by routilux's value codec."""
+        return self.decoded_json(column, self.json(column, value))
+
+    def decoded_json(self, column: str, parsed: Any) -> Any:
+        """JSON already parsed from the column, decoded by routilux's value codec."""
+        try:
+            return decode_value(parsed, column)
+        except SerializationError as exc:
+            self.fail(column, f"holds a value that cannot be decoded ({exc})")
+
     def value(self, column: str, value: Any) -> dict[str, Any]:
         """A message column: a JSON object in routilux's value codec, decoded."""
         encoded = self.json(column, value, dict)
@@ -169,26 +181,34 @@ def _with_values(
     values: Iterable[Sequence[Any]],
     items: Iterable[Sequence[Any]],
 ) -> dict[str, Any]:
-    """Put the job values and appended items back into the (encoded) routine states."""
+    """Put the job values and appended items back into the (encoded) routine states.
+
+    Each routine's values are decoded, gathered and encoded again as one
+    mapping, so that a key the value codec tags (``"$t"``) stays a key.
+    """
+    gathered: dict[str, dict[str, Any]] = {}
     for routine_id, name, value in values:
         where = _Row(owner, "job_values", f" ({routine_id!r}, {name!r})")
-        kept = _values_of(states, where.text("routine_id", routine_id))
-        kept[where.text("name", name)] = where.json("value", value)
+        kept = gathered.setdefault(where.text("routine_id", routine_id), {})
+        kept[where.text("name", name)] = where.decoded("value", value)
     for routine_id, name, position, item in items:
         where = _Row(owner, "job_value_items", f" ({routine_id!r}, {name!r}, {position!r})")
-        kept = _values_of(states, where.text("routine_id", routine_id))
+        kept = gathered.setdefault(where.text("routine_id", routine_id), {})
         listed = kept.setdefault(where.text("name", name), [])
         if not isinstance(listed, list):
             where.fail("item", f"belongs to the job value {name!r}, which is not a list")
         where.integer("position", position)
-        listed.append(where.json("item", item))
+        listed.append(where.decoded("item", item))
+    for routine_id, kept in gathered.items():
+        state = states.setdefault(routine_id, {})
+        where = _Row(owner, "jobs")
+        legacy = state.get("values")  # Left by a store of version 1; rows win.
+        merged = {} if legacy is None else where.decoded_json("routine_states", legacy)
+        if not isinstance(merged, dict):
+            where.fail("routine_states", f"must give {routine_id!r} an object of values")
+        merged.update(kept)
+        state["values"] = encode_value(merged, f"routine_states[{routine_id!r}]['values']")
     return states
-
-
-def _values_of(states: dict[str, Any], routine_id: str) -> dict[str, Any]:
-    state = states.setdefault(routine_id, {})
-    kept: dict[str, Any] = state.setdefault("values", {})
-    return kept
 
 
 def _history_entry(row: _Row, text: Any) -> dict[str, Any]:
@@ -320,6 +340,18 @@ class ClaimRow:
             owner=self.owner,
             lease_expires_at=self.lease_until,
         )
+
+
+def replayed(letter: DeadLetter, expected: str | None) -> DeadLetterReplayedError:
+    """The error of a replay claim that found the letter replayed by another job."""
+    was = "not replayed" if expected is None else f"replayed by job {expected}"
+    return DeadLetterReplayedError(
+        f"Dead letter {letter.letter_id} was replayed by job {letter.replayed_by}, not "
+        f"{was} as expected; replay_dead_letter(..., again=True) (or 'routilux dead-letters "
+        "replay --again') delivers it once more.",
+        letter_id=letter.letter_id,
+        replayed_by=letter.replayed_by,
+    )
 
 
 def claim_row(job_id: str, line: Sequence[Any]) -> ClaimRow:

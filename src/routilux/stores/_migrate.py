@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from routilux._serde.values import decode_value, encode_value
+from routilux.exceptions import SerializationError
+
 if TYPE_CHECKING:
     from routilux.stores._sql import Cursor
 
@@ -23,8 +26,8 @@ def move_job_values(cur: Cursor, prefix: str, mark: str) -> int:
     Version 1 kept a routine's job values inside the ``routine_states``
     JSON of the job's row, written whole at every checkpoint; version 2
     keeps one row per value (and one per appended item), written as they
-    change. Values kept under a key that is not a plain string (an encoded
-    mapping) stay where they were.
+    change. A mapping the value codec tagged (one with a ``"$t"`` key) is
+    decoded first; one with a key that is not a string stays where it was.
 
     Returns:
         How many jobs had values moved.
@@ -41,17 +44,32 @@ def move_job_values(cur: Cursor, prefix: str, mark: str) -> int:
             continue  # A damaged row: reading the job will say so.
         rows = []
         for routine_id, state in states.items():
-            values = state.get("values") if isinstance(state, dict) else None
-            if not isinstance(values, dict) or "$t" in values:
+            values = _values(state.get("values") if isinstance(state, dict) else None)
+            if values is None:
                 continue
             del state["values"]
-            rows += [(job_id, routine_id, key, json.dumps(v)) for key, v in values.items()]
+            rows += [(job_id, routine_id, key, text) for key, text in values.items()]
         if rows:
             for row in rows:
                 cur.execute(insert, row)
             cur.execute(update, (json.dumps(states), job_id))
             moved += 1
     return moved
+
+
+def _values(encoded: Any) -> dict[str, str] | None:
+    """A routine state's encoded values as JSON texts by key, or ``None`` to leave them."""
+    if not isinstance(encoded, dict):
+        return None
+    if "$t" not in encoded:
+        return {key: json.dumps(value) for key, value in encoded.items()}
+    try:
+        decoded = decode_value(encoded, "values")
+    except SerializationError:
+        return None
+    if not isinstance(decoded, dict) or not all(isinstance(key, str) for key in decoded):
+        return None
+    return {key: json.dumps(encode_value(value, key)) for key, value in decoded.items()}
 
 
 def _loads(text: Any) -> Any:

@@ -370,6 +370,25 @@ class SqlJobStore(abc.ABC):
             if cur.execute(self._sql.mark_replayed, (replay_job_id, letter_id)).fetchone() is None:
                 raise DeadLetterNotFound(f"The store has no dead letter {letter_id!r}.")
 
+    def mark_replayed_if(
+        self, letter_id: str, replay_job_id: str | None, *, expected: str | None
+    ) -> None:
+        """Set ``replayed_by`` if it is still ``expected``; see :meth:`JobStore.mark_replayed_if`.
+
+        Raises:
+            DeadLetterNotFound: No dead letter has that id.
+            DeadLetterReplayedError: Its ``replayed_by`` is not ``expected``.
+        """
+        _rows.plain(replay_job_id, expected)
+        params = (replay_job_id, letter_id, expected, expected)
+        with self._write() as cur:
+            if cur.execute(self._sql.mark_replayed_if, params).fetchone() is not None:
+                return
+            row = cur.execute(self._sql.select_letter, (letter_id,)).fetchone()
+        if row is None:
+            raise DeadLetterNotFound(f"The store has no dead letter {letter_id!r}.")
+        raise _decode.replayed(_decode.dead_letter(row), expected)
+
     def _marked(self, query: str) -> str:
         return query if self._mark == "?" else query.replace("?", self._mark)
 

@@ -64,6 +64,7 @@ class Statements:
     select_claim: str
     select_letter: str
     mark_replayed: str
+    mark_replayed_if: str
 
     @classmethod
     def build(cls, prefix: str = "", mark: str = "?", *, now: str) -> Statements:
@@ -131,6 +132,9 @@ class Statements:
             select_letter=f"SELECT {LETTER_COLUMNS} FROM {p}dead_letters WHERE letter_id = ?",
             mark_replayed=f"UPDATE {p}dead_letters SET replayed_by = ? WHERE letter_id = ? "
             "RETURNING letter_id",
+            mark_replayed_if=f"UPDATE {p}dead_letters SET replayed_by = ? WHERE letter_id = ? "
+            "AND (replayed_by = CAST(? AS TEXT) "
+            "OR (replayed_by IS NULL AND CAST(? AS TEXT) IS NULL)) RETURNING letter_id",
         )
         if mark == "?":
             return statements

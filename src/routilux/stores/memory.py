@@ -365,6 +365,24 @@ class MemoryStore:
                 raise DeadLetterNotFound(f"The store has no dead letter {letter_id!r}.")
             letter["replayed_by"] = replay_job_id
 
+    def mark_replayed_if(
+        self, letter_id: str, replay_job_id: str | None, *, expected: str | None
+    ) -> None:
+        """Set ``replayed_by`` if it is still ``expected``; see :meth:`JobStore.mark_replayed_if`.
+
+        Raises:
+            DeadLetterNotFound: No dead letter has that id.
+            DeadLetterReplayedError: Its ``replayed_by`` is not ``expected``.
+        """
+        _rows.plain(replay_job_id, expected)
+        with self._locked():
+            letter = self._letters.get(letter_id)
+            if letter is None:
+                raise DeadLetterNotFound(f"The store has no dead letter {letter_id!r}.")
+            if letter["replayed_by"] != expected:
+                raise _decode.replayed(_decode.dead_letter(tuple(letter.values())), expected)
+            letter["replayed_by"] = replay_job_id
+
     # -- housekeeping -----------------------------------------------------------
 
     def close(self) -> None:

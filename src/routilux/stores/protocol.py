@@ -182,6 +182,21 @@ class JobStore(Protocol):
             DeadLetterNotFound: No dead letter has that id.
         """
 
+    def mark_replayed_if(
+        self, letter_id: str, replay_job_id: str | None, *, expected: str | None
+    ) -> None:
+        """Set the letter's ``replayed_by`` to ``replay_job_id`` if it is still ``expected``.
+
+        One compare-and-set: of two replays of a letter claiming it at once
+        (``expected=None``), exactly one succeeds. ``replay_job_id=None``
+        marks the letter as not replayed.
+
+        Raises:
+            DeadLetterNotFound: No dead letter has that id.
+            DeadLetterReplayedError: Its ``replayed_by`` is not ``expected``;
+                nothing is written.
+        """
+
     def claim_job(self, job_id: str, *, owner: str, expected_claim: int, lease: float) -> int:
         """Make ``owner`` the job's owner, atomically, if its claim is still ``expected_claim``.
 
