@@ -259,7 +259,8 @@ WORKLOADS: dict[str, Workload] = {
         Workload(
             "e",
             f"concurrent I/O: source → 1 routine whose sync handler sleeps 20 ms, "
-            f"{IO_WORKERS} workers, no concurrency limit, after a warm-up execute",
+            f"{IO_WORKERS} workers, default concurrency (no routine limit), "
+            "after a warm-up execute",
             "bench.workloads.concurrency:run_concurrent_io",
             64,
             32,
@@ -405,8 +406,34 @@ WORKLOADS: dict[str, Workload] = {
         ),
         Workload(
             "m",
-            "memory: chain (a), record_history=False, all N deliveries pending at once; "
-            "peak RSS of the job above the interpreter at rest",
+            "memory: chain (a) with the defaults (history on, the latest 10,000 records "
+            "kept), all N deliveries pending at once; peak RSS of the job above the "
+            "interpreter at rest",
+            "bench.workloads.memory:run_memory",
+            100_000,
+            2_000,
+            "N",
+            "MB",
+            "lower",
+            None,
+            _MEMORY,
+        ),
+        Workload(
+            "m-hist",
+            "memory as (m), keeping the whole history: history_limit=None",
+            "bench.workloads.memory:run_memory",
+            100_000,
+            2_000,
+            "N",
+            "MB",
+            "lower",
+            None,
+            _MEMORY,
+            {"history_limit": None},
+        ),
+        Workload(
+            "m-nohist",
+            "memory as (m), keeping no history: record_history=False",
             "bench.workloads.memory:run_memory",
             100_000,
             2_000,
@@ -416,32 +443,6 @@ WORKLOADS: dict[str, Workload] = {
             None,
             _MEMORY,
             {"record_history": False},
-        ),
-        Workload(
-            "m-hist",
-            "memory as (m), record_history=True",
-            "bench.workloads.memory:run_memory",
-            100_000,
-            2_000,
-            "N",
-            "MB",
-            "lower",
-            None,
-            _MEMORY,
-            {"record_history": True},
-        ),
-        Workload(
-            "m-cap",
-            "memory as (m), record_history=True, history_limit=10,000",
-            "bench.workloads.memory:run_memory",
-            100_000,
-            2_000,
-            "N",
-            "MB",
-            "lower",
-            None,
-            _MEMORY,
-            {"record_history": True, "history_limit": 10_000},
         ),
     )
 }

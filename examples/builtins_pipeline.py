@@ -169,7 +169,7 @@ QUEUES = ("escalate", "agent", "auto_refund")
 REVIEW_LIMIT = 500  # A refund of at least this much is escalated.
 AUTO_LIMIT = 50  # A low or normal request up to this much is refunded automatically.
 PAGE_SIZE = 2  # Escalations per page to the on-call.
-CHAT_LIMIT = 1110  # The longest chat message, in characters: the report is cut to fit.
+CHAT_LIMIT = 1125  # The longest chat message, in characters: the report is cut to fit.
 
 PRIORITIES = ["low", "normal", "high", "urgent"]
 CHANNELS = ["email", "chat", "phone", "web"]
@@ -245,9 +245,21 @@ class Outbox(Routine):
         job.update_shared_data(key, [*job.get_shared_data(key, []), value])
 
     def keep_extracted(
-        self, result: Any, kind: str, confidence: float, candidates: list[dict[str, Any]]
+        self,
+        extracted_result: Any,
+        format: str,
+        metadata: dict[str, Any],
+        confidence: float,
+        extraction_path: list[str],
     ) -> None:
-        self.keep("extracted", {"result": result, "kind": kind, "confidence": confidence})
+        self.keep(
+            "extracted",
+            {
+                "result": extracted_result,
+                "format": format,
+                "confidence": confidence,
+            },
+        )
 
     def keep_ledger(self, items: list[dict[str, Any]], count: int, reason: str) -> None:
         self.keep("ledger", {"items": items, "count": count, "reason": reason})
@@ -258,11 +270,14 @@ class Outbox(Routine):
     def keep_warning(self, data: dict[str, Any], step: dict[str, Any], error: str) -> None:
         self.keep("warnings", (data.get("id"), step["field"], step["transformation"], error))
 
-    def keep_report(self, text: str) -> None:
-        self.keep("reports", text)
+    def keep_report(self, rendered_text: str, original_type: str) -> None:
+        self.keep("reports", rendered_text)
 
-    def keep_post(self, text: str, clipped: bool, original_length: int) -> None:
-        self.keep("posts", {"text": text, "clipped": clipped, "original_length": original_length})
+    def keep_post(self, clipped_text: str, was_clipped: bool, original_length: int) -> None:
+        self.keep(
+            "posts",
+            {"text": clipped_text, "clipped": was_clipped, "original_length": original_length},
+        )
 
 
 def intake_routines() -> dict[str, Routine]:
@@ -270,7 +285,7 @@ def intake_routines() -> dict[str, Routine]:
     extract = ResultExtractor()
     extract.set_config(extract=["json"])
     split = Splitter()
-    split.set_config(field="result")
+    split.set_config(field="extracted_result")
     reshape = Mapper()
     reshape.set_config(
         mappings={
@@ -305,6 +320,8 @@ def intake_routines() -> dict[str, Routine]:
             "channel": {"choices": CHANNELS},
         },
         required=["email"],
+        # Each error as {field, rule, message}: `file_rejected` reads the first.
+        detailed_errors=True,
     )
     return {"extract": extract, "split": split, "reshape": reshape, "clean": clean, "check": check}
 
@@ -363,7 +380,7 @@ def reporting_routines(ticket_count: int) -> dict[str, Routine]:
     ledger = Aggregator()
     ledger.set_config(complete_on="count", count=ticket_count)
     render = TextRenderer()
-    render.set_config(format="markdown", root=f"Refund desk, batch {BATCH}")
+    render.set_config(tag_format="markdown", root=f"Refund desk, batch {BATCH}")
     clip = TextClipper()
     clip.set_config(max_length=CHAT_LIMIT, keep="head")
     return {"ledger": ledger, "digest": Digest(), "render": render, "clip": clip}
@@ -374,7 +391,6 @@ CONNECTIONS = [
     ("extract", "output", "split", "input"),
     ("extract", "output", "outbox", "extracted"),
     ("reshape", "output", "clean", "input"),
-    ("clean", "output", "check", "input"),
     ("clean", "error", "outbox", "warning"),
     ("check", "valid", "triage", "input"),
     ("triage", "escalate", "pager", "input"),
@@ -385,7 +401,6 @@ CONNECTIONS = [
     ("ledger", "output", "digest", "input"),
     ("ledger", "output", "outbox", "ledger"),
     ("digest", "report", "render", "input"),
-    ("render", "output", "clip", "input"),
     ("render", "output", "outbox", "report"),
     ("clip", "output", "outbox", "post"),
 ]
@@ -404,9 +419,13 @@ def build_flow(strategy: str) -> tuple[Flow, dict[str, Routine]]:
         flow.add_routine(routine, routine_id)
     # The splitter emits `item`; the mapper reads `data`.
     flow.connect("split", "item", "reshape", "input", param_mapping={"item": "data"})
+    # The transformer emits `transformed_data`; the validator checks `data`.
+    flow.connect("clean", "output", "check", "input", param_mapping={"transformed_data": "data"})
     # A mapper maps only the `data` of a message that has one: renamed, the
     # whole message is mapped, so `file_rejected` reads the errors too.
     flow.connect("check", "invalid", "file_rejected", "input", param_mapping={"data": "ticket"})
+    # The renderer emits `rendered_text`; the clipper reads `text`.
+    flow.connect("render", "output", "clip", "input", param_mapping={"rendered_text": "text"})
     for source, event, target, slot in CONNECTIONS:
         flow.connect(source, event, target, slot)
     return flow, routines
@@ -552,7 +571,7 @@ def show(job: JobState, results: dict[str, Any], post: dict[str, Any]) -> None:
     extracted = only(job, "extracted")
     print(
         f"Extracted {len(extracted['result'])} tickets from the assistant's answer "
-        f"({extracted['kind']}, confidence {extracted['confidence']})"
+        f"({extracted['format']}, confidence {extracted['confidence']:.2f})"
     )
     print()
     print(post["text"])

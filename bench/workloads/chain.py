@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bench.measure import Result, Timer, expect
 from bench.workloads.checks import check_job, check_sink
-from bench.workloads.routines import MAX_DELIVERIES, CountingSink, PassThrough, Source
+from bench.workloads.routines import CountingSink, PassThrough, Source
 from bench.workloads.shape import STAGES
 from routilux import Flow
-from routilux.stores import JobStore
 
 __all__ = ["build_chain", "expected_deliveries", "run_chain"]
 
@@ -17,47 +18,29 @@ WARMUP = 10
 
 def build_chain(
     *,
-    record_history: bool,
-    history_limit: int | None = None,
     workers: int | None = None,
-    store: JobStore | None = None,
-    checkpoint_every: int = 1,
     source: Source | None = None,
     first_stage: PassThrough | None = None,
+    **flow_options: Any,
 ) -> tuple[Flow, CountingSink]:
     """The flow ``source -> stage_1 -> ... -> stage_10 -> sink``, and its sink.
 
     Args:
-        record_history: The flow's ``record_history``.
-        history_limit: The flow's ``history_limit``.
         workers: ``None`` for the sequential strategy; otherwise the concurrent
-            strategy with this many worker threads.
-        store: The flow's job store (every job durable), or ``None`` for
-            in-memory jobs.
-        checkpoint_every: The flow's ``checkpoint_every``: deliveries per
-            committed checkpoint of a durable job.
+            strategy with this many worker threads, each routine running one
+            delivery at a time (``set_max_concurrency(1)``), so that routines
+            run in parallel but each in order, and the sink's count needs no
+            lock.
         source: The source routine (a new :class:`Source` by default).
         first_stage: The routine of ``stage_1`` (a new :class:`PassThrough`
             by default); the memory workload passes probes that behave the same.
+        **flow_options: Arguments of ``Flow`` (``record_history``,
+            ``history_limit``, ``store``, ``checkpoint_every``...); the
+            others keep their defaults.
     """
-    if workers is None:
-        flow = Flow(
-            max_deliveries=MAX_DELIVERIES,
-            record_history=record_history,
-            history_limit=history_limit,
-            store=store,
-            checkpoint_every=checkpoint_every,
-        )
-    else:
-        flow = Flow(
-            execution_strategy="concurrent",
-            max_workers=workers,
-            max_deliveries=MAX_DELIVERIES,
-            record_history=record_history,
-            history_limit=history_limit,
-            store=store,
-            checkpoint_every=checkpoint_every,
-        )
+    if workers is not None:
+        flow_options.update(execution_strategy="concurrent", max_workers=workers)
+    flow = Flow(**flow_options)
     flow.add_routine(source or Source(), "source")
     previous = "source"
     for k in range(1, STAGES + 1):
@@ -68,6 +51,9 @@ def build_chain(
     sink = CountingSink()
     flow.add_routine(sink, "sink")
     flow.connect(previous, "out", "sink", "input")
+    if workers is not None:
+        for routine in flow.routines.values():
+            routine.set_max_concurrency(1)
     return flow, sink
 
 
@@ -83,9 +69,10 @@ def run_chain(n: int, *, record_history: bool, workers: int | None = None) -> Re
     (the entry delivery that starts the source is not counted). With
     ``workers``, the flow uses the concurrent strategy, and an untimed
     execute of ``WARMUP`` messages runs first so the worker threads exist.
-    Every routine keeps the default limit of one delivery at a time.
+    Every routine runs one delivery at a time. The job keeps its whole
+    history (``history_limit=None``), as the dispatcher baseline does.
     """
-    flow, sink = build_chain(record_history=record_history, workers=workers)
+    flow, sink = build_chain(record_history=record_history, history_limit=None, workers=workers)
     try:
         if workers is not None:
             check_job(flow.execute("source", {"n": WARMUP}), expected_deliveries(WARMUP))

@@ -10,7 +10,7 @@ from typing import TypeAlias
 
 from bench.measure import Result, Timer, VerificationError, expect
 from bench.workloads.checks import check_job
-from bench.workloads.routines import MAX_DELIVERIES, AsyncSleeper, Sleeper, Source
+from bench.workloads.routines import AsyncSleeper, Sleeper, Source
 from bench.workloads.shape import (
     ASYNC_IN_FLIGHT,
     ASYNC_SLEEP_S,
@@ -32,7 +32,7 @@ _Waiting: TypeAlias = Sleeper | AsyncSleeper
 
 def build_waiting(waiter: _Waiting, workers: int) -> Flow:
     """The flow ``source -> waiter`` on the concurrent strategy with ``workers`` threads."""
-    flow = Flow(execution_strategy="concurrent", max_workers=workers, max_deliveries=MAX_DELIVERIES)
+    flow = Flow(execution_strategy="concurrent", max_workers=workers)
     flow.add_routine(Source(), "source")
     flow.add_routine(waiter, "waiter")
     flow.connect("source", "out", "waiter", "input")
@@ -67,8 +67,8 @@ def _result(timer: Timer, n: int, counts: dict[str, int], secondary: dict[str, f
 def run_concurrent_io(n: int) -> Result:
     """(e) ``n`` messages to a handler that sleeps 20 ms, on 16 workers; wall seconds.
 
-    The routine's concurrency limit is lifted, so up to 16 handlers sleep at
-    once; the ideal is ``ceil(n / 16) * 0.02`` s. The first execute (on a
+    The routine keeps the default concurrency (no limit of its own), so up
+    to 16 handlers sleep at once; the ideal is ``ceil(n / 16) * 0.02`` s. The first execute (on a
     fresh flow, so it starts the worker threads) is the warm-up: its time is
     reported as ``cold_s``, and the figure is the second execute's.
     """
@@ -89,8 +89,9 @@ def run_async_io(n: int) -> Result:
     """(f) ``n`` messages to an ``async def`` handler awaiting a 10 ms sleep; wall seconds.
 
     The handlers run on the engine's event-loop thread; 4 worker threads
-    start them. The routine's concurrency limit is lifted, so every sleep may
-    overlap every other: the ideal is one sleep, 0.01 s. An untimed execute
+    start them. The routine keeps the default concurrency (no limit of its
+    own), so every sleep may overlap every other: the ideal is one sleep,
+    0.01 s. An untimed execute
     of ``ASYNC_WARMUP`` messages first starts the worker and loop threads.
     """
     waiter = AsyncSleeper(ASYNC_SLEEP_S)

@@ -68,7 +68,10 @@ def run_durable_chain(n: int, *, synchronous: str, checkpoint_every: int = 1) ->
         store = CountingSqliteStore(Path(directory) / "jobs.db", synchronous=synchronous)
         try:
             flow, sink = build_chain(
-                record_history=True, store=store, checkpoint_every=checkpoint_every
+                record_history=True,
+                history_limit=None,
+                store=store,
+                checkpoint_every=checkpoint_every,
             )
             try:
                 with Timer() as timer:

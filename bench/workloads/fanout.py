@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bench.measure import Result, Timer
 from bench.workloads.checks import check_job, check_sink
-from bench.workloads.routines import MAX_DELIVERIES, CountingSink, PassThrough, Source
+from bench.workloads.routines import CountingSink, PassThrough, Source
 from bench.workloads.shape import PROCESSORS
 from routilux import Flow
 
@@ -13,7 +13,7 @@ __all__ = ["build_fanout", "run_fanout"]
 
 def build_fanout() -> tuple[Flow, CountingSink]:
     """The flow ``source -> processor_1..8 -> aggregator``, and its aggregator."""
-    flow = Flow(max_deliveries=MAX_DELIVERIES)
+    flow = Flow(history_limit=None)  # The whole history, as for (a).
     flow.add_routine(Source(), "source")
     aggregator = CountingSink()  # The default "override" slot: nothing accumulates.
     flow.add_routine(aggregator, "aggregator")

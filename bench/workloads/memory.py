@@ -5,12 +5,18 @@ handler's emits when it returns, so all N wait in the job's queue before the
 first one is delivered. They then move through the 10 stages in waves: the
 queue holds N deliveries (of one stage, then of the next) until the sink has
 taken the last one.
+
+The flow takes the defaults but for the options of the workload: (m) is
+``Flow()``'s (history on, the latest 10,000 records kept), (m-hist) keeps
+the whole history (``history_limit=None``), (m-nohist) keeps none
+(``record_history=False``).
 """
 
 from __future__ import annotations
 
 import gc
 import tracemalloc
+from typing import Any
 
 from bench.measure import (
     Result,
@@ -32,30 +38,24 @@ __all__ = ["run_memory"]
 _MB = 1024 * 1024
 
 
-def _build(
-    record_history: bool, history_limit: int | None
-) -> tuple[Flow, CountingSink, FirstHopProbe]:
+def _build(flow_options: dict[str, Any]) -> tuple[Flow, CountingSink, FirstHopProbe]:
     """The chain of (a), with probes as its source and first stage."""
     source = CountingSource()
     probe = FirstHopProbe(source)
-    flow, sink = build_chain(
-        record_history=record_history,
-        history_limit=history_limit,
-        source=source,
-        first_stage=probe,
-    )
+    flow, sink = build_chain(source=source, first_stage=probe, **flow_options)
     return flow, sink, probe
 
 
 def _run_checked(
-    n: int, record_history: bool, history_limit: int | None, *, traced: bool
+    n: int, flow_options: dict[str, Any], *, traced: bool
 ) -> tuple[Timer, dict[str, int], int]:
     """Build the chain, run one job of ``n`` messages, check it.
 
     With ``traced``, :mod:`tracemalloc` traces the job (not the building of
     the flow), and its peak, in bytes, is returned; otherwise 0.
     """
-    flow, sink, probe = _build(record_history, history_limit)
+    flow, sink, probe = _build(flow_options)
+    record_history, history_limit = flow.record_history, flow.history_limit
     traced_peak = 0
     try:
         if traced:
@@ -92,11 +92,12 @@ def _run_checked(
     return timer, counts, traced_peak
 
 
-def run_memory(n: int, *, record_history: bool, history_limit: int | None = None) -> Result:
+def run_memory(n: int, **flow_options: Any) -> Result:
     """The peak memory of one job of the chain with ``n`` deliveries pending; MB above rest.
 
-    With ``record_history`` the job keeps its history, all of it unless
-    ``history_limit`` bounds it.
+    The flow takes ``flow_options`` (``record_history``, ``history_limit``),
+    and the defaults for the rest: with them, the job keeps its latest
+    10,000 history records.
 
     In one worker process:
 
@@ -120,14 +121,14 @@ def run_memory(n: int, *, record_history: bool, history_limit: int | None = None
     peak_before_kb = peak_rss_kb()
     if rest_kb is None:  # Not Linux: the peak so far stands in for the RSS at rest.
         rest_kb = peak_before_kb
-    timer, counts, _ = _run_checked(n, record_history, history_limit, traced=False)
+    timer, counts, _ = _run_checked(n, flow_options, traced=False)
     peak_kb = timer.peak_rss_kb
     if rest_kb is None or peak_kb is None:
         raise VerificationError("this platform reports no RSS")
     if not was_reset and peak_before_kb is not None and peak_kb <= peak_before_kb:
         raise VerificationError("the job did not raise the process's peak RSS, so it is unknown")
     gc.collect()
-    _, traced_counts, traced_peak = _run_checked(n, record_history, history_limit, traced=True)
+    _, traced_counts, traced_peak = _run_checked(n, flow_options, traced=True)
     expect("counts of the traced job", traced_counts, counts)
     above_kb = peak_kb - rest_kb
     secondary = {

@@ -10,7 +10,6 @@ from typing import Any
 from routilux import Routine
 
 __all__ = [
-    "MAX_DELIVERIES",
     "AsyncSleeper",
     "CountingSink",
     "CountingSource",
@@ -19,9 +18,6 @@ __all__ = [
     "Sleeper",
     "Source",
 ]
-
-#: Far above every workload's deliveries (the default, 1,000,000, is below the chain's).
-MAX_DELIVERIES = 1_000_000_000
 
 
 class Source(Routine):
@@ -118,7 +114,6 @@ class _Overlapping(Routine):
         self.in_flight = 0
         self.peak_in_flight = 0
         self._lock = threading.Lock()
-        self.set_max_concurrency(None)
 
     def _enter(self, i: int) -> None:
         with self._lock:
@@ -140,7 +135,8 @@ class _Overlapping(Routine):
 class Sleeper(_Overlapping):
     """Blocks its worker thread for ``pause_s`` seconds per message: simulated blocking I/O.
 
-    Its concurrency limit is lifted (``set_max_concurrency(None)``).
+    It keeps the default concurrency: no limit of its own, so its calls
+    overlap up to the flow's ``max_workers``.
     """
 
     def __init__(self, pause_s: float) -> None:
@@ -159,7 +155,8 @@ class Sleeper(_Overlapping):
 class AsyncSleeper(_Overlapping):
     """Awaits ``asyncio.sleep(pause_s)`` per message: simulated asynchronous I/O.
 
-    Its concurrency limit is lifted (``set_max_concurrency(None)``).
+    It keeps the default concurrency: no limit of its own, so its calls
+    overlap up to the flow's ``max_async_in_flight``.
     """
 
     def __init__(self, pause_s: float) -> None:

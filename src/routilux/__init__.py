@@ -18,6 +18,7 @@ into a :class:`Flow`, and run jobs::
     flow.execute("hello", entry_params={"name": "routilux"})
 """
 
+import importlib
 import logging
 
 from routilux._engine.clock import Clock, SystemClock
@@ -43,6 +44,7 @@ from routilux.exceptions import (
     FlowDocumentWarning,
     HandlerArgumentsError,
     HandlerTimeoutError,
+    InvalidLogEntryError,
     InvalidTransitionError,
     JobNotFound,
     JobOwnedError,
@@ -53,10 +55,21 @@ from routilux.exceptions import (
     SerializationError,
     StoreError,
 )
+from routilux.output_handler import (
+    CallbackOutputHandler,
+    NullOutputHandler,
+    OutputHandler,
+    QueueOutputHandler,
+)
 
 __all__ = [
+    "CallbackOutputHandler",
     "Clock",
+    "ConditionalRouter",
     "Connection",
+    "DataFlattener",
+    "DataTransformer",
+    "DataValidator",
     "DeadLetter",
     "DeadLetterNotFound",
     "DeadLetterReplayedError",
@@ -74,6 +87,7 @@ __all__ = [
     "FlowDocumentWarning",
     "HandlerArgumentsError",
     "HandlerTimeoutError",
+    "InvalidLogEntryError",
     "InvalidTransitionError",
     "JobNotFound",
     "JobOwnedError",
@@ -81,8 +95,12 @@ __all__ = [
     "JobState",
     "JobStatus",
     "JobTimeoutError",
+    "NullOutputHandler",
+    "OutputHandler",
     "OwnershipLostError",
     "PendingDelivery",
+    "QueueOutputHandler",
+    "ResultExtractor",
     "RoutiluxError",
     "Routine",
     "RunawayJobError",
@@ -90,12 +108,43 @@ __all__ = [
     "Slot",
     "StoreError",
     "SystemClock",
+    "TextClipper",
+    "TextRenderer",
+    "TimeProvider",
     "__version__",
     "register_routine",
     "unregister_routine",
 ]
 
 __version__ = "0.1.0"
+
+#: The published built-ins, importable from the package itself; their modules
+#: load on first use, so ``import routilux`` does not pay for them.
+_BUILTINS = {
+    "ConditionalRouter": "routilux.builtin_routines.conditional_router",
+    "DataFlattener": "routilux.builtin_routines.data_flattener",
+    "DataTransformer": "routilux.builtin_routines.data_transformer",
+    "DataValidator": "routilux.builtin_routines.data_validator",
+    "ResultExtractor": "routilux.builtin_routines.result_extractor",
+    "TextClipper": "routilux.builtin_routines.text_clipper",
+    "TextRenderer": "routilux.builtin_routines.text_renderer",
+    "TimeProvider": "routilux.builtin_routines.time_provider",
+}
+
+
+def __getattr__(name: str) -> object:
+    """Load a published built-in on first use (``from routilux import TextClipper``)."""
+    module = _BUILTINS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'routilux' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_BUILTINS})
+
 
 # A library logs; the application decides where logs go.
 logging.getLogger("routilux").addHandler(logging.NullHandler())

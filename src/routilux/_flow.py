@@ -6,16 +6,19 @@ import re
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from os import PathLike
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from routilux._engine.clock import Clock, SystemClock
 from routilux._engine.engine import Engine
 from routilux._engine.gates import DEFAULT_MAX_ASYNC_IN_FLIGHT
+from routilux._engine.job_run import DEFAULT_HISTORY_LIMIT
 from routilux._engine.ownership import DEFAULT_LEASE, MAX_LEASE, MIN_LEASE
 from routilux._engine.plan import FlowPlan
+from routilux._engine.runaway import DEFAULT_MAX_HOPS
 from routilux._flow_jobs import FlowJobs, check_timeout
+from routilux._flow_wiring import Connections, FlowWiring
 from routilux._model.connection import Connection
 from routilux._model.error_policy import ErrorHandler
 from routilux._model.job_state import JobState
@@ -48,7 +51,10 @@ rebuilds into ``flow``, which must have no routines or connections yet, keeps
 its clock, and returns it. Either way, nothing is changed when the document
 is refused. Only the modules the document names as a routine class, merge
 function, condition or exception class are imported; see
-``docs/serialization.md``.
+``docs/serialization.md``. Keyword arguments: ``registry`` (names for
+routine classes that have no import path) and ``allowed_modules`` (if
+given, the only modules, with their submodules, that may be imported:
+recommended for a document from elsewhere).
 
 Raises:
     SerializationError: The document is malformed, of another version, or
@@ -56,7 +62,7 @@ Raises:
 """
 
 
-class Flow(FlowJobs):
+class Flow(FlowWiring, FlowJobs):
     """Routines wired together by connections, and the jobs that run them.
 
     Args:
@@ -73,13 +79,20 @@ class Flow(FlowJobs):
             queues instead of crowding the one event loop they all run on.
         execution_timeout: Default job timeout in seconds (``None``: none).
         max_deliveries: Deliveries one job may run before it is failed as a
-            runaway (a cycle, usually).
+            runaway (``None``, the default: no cap; ``max_hops`` tells a
+            cycle).
+        max_hops: How far a delivery may be from its job's entry delivery
+            (10,000 by default): a delivery is one hop further than the
+            delivery that emitted (or scheduled) it, the entry delivery being
+            hop 0. A delivery past the limit fails the job as a runaway
+            (:class:`RunawayJobError`), naming the cycle.
         record_history: Whether jobs record every emitted event in
             ``JobState.execution_history`` (on by default).
-        history_limit: Keep at most this many of a job's latest history
-            records in memory (``None``, the default: all of them); older ones
-            are dropped and counted in ``JobState.history_dropped``. A
-            durable job's store keeps the whole history either way.
+        history_limit: Keep at least this many of a job's latest history
+            records in memory, and at most twice as many (10,000 by
+            default; ``None``: all of them); older ones are dropped and
+            counted in ``JobState.history_dropped``. A durable job's store
+            keeps the whole history either way.
         retain_jobs: How many finished jobs :meth:`get_execution` remembers
             (the oldest are forgotten first).
         clock: Where the engine reads time and sleeps (tests pass a fake clock).
@@ -117,9 +130,10 @@ class Flow(FlowJobs):
         max_workers: int = 5,
         execution_timeout: float | None = None,
         *,
-        max_deliveries: int = 1_000_000,
+        max_deliveries: int | None = None,
+        max_hops: int = DEFAULT_MAX_HOPS,
         record_history: bool = True,
-        history_limit: int | None = None,
+        history_limit: int | None = DEFAULT_HISTORY_LIMIT,
         retain_jobs: int = 100,
         clock: Clock | None = None,
         store: JobStore | None = None,
@@ -127,19 +141,11 @@ class Flow(FlowJobs):
         max_async_in_flight: int | None = DEFAULT_MAX_ASYNC_IN_FLIGHT,
         lease_seconds: float = DEFAULT_LEASE,
     ) -> None:
-        if execution_strategy not in STRATEGIES:
-            raise DefinitionError(
-                f"Unknown execution_strategy {execution_strategy!r}; use 'sequential' or "
-                "'concurrent'."
-            )
-        _check_positive_int("max_workers", max_workers)
-        if max_workers > self.MAX_WORKERS:
-            raise DefinitionError(
-                f"Flow max_workers must be at most {self.MAX_WORKERS}, not "
-                f"{safe_repr(max_workers)}: a thread pool that large only makes threads wait for "
-                "each other; for many slow waits, write the handlers as async def."
-            )
-        _check_positive_int("max_deliveries", max_deliveries)
+        _check_strategy(execution_strategy)
+        self._check_max_workers(max_workers)
+        if max_deliveries is not None:
+            _check_positive_int("max_deliveries", max_deliveries)
+        _check_positive_int("max_hops", max_hops)
         _check_positive_int("retain_jobs", retain_jobs)
         _check_positive_int("checkpoint_every", checkpoint_every)
         if history_limit is not None:
@@ -151,6 +157,7 @@ class Flow(FlowJobs):
         self.max_workers = max_workers
         self.execution_timeout = check_timeout(execution_timeout)
         self.max_deliveries = max_deliveries
+        self.max_hops = max_hops
         self.record_history = record_history
         self.history_limit = history_limit
         self.max_async_in_flight = max_async_in_flight
@@ -166,7 +173,7 @@ class Flow(FlowJobs):
         # constant time; rebuilt when the public dict was replaced or resized.
         self._ids: dict[int, str] = {}
         self._ids_of: tuple[int, int] = (id(self.routines), 0)
-        self.connections: list[Connection] = _Connections()
+        self.connections: list[Connection] = Connections()
         # The ends of every connection, so that connect refuses a duplicate in
         # constant time (a document may hold 100,000 connections); rebuilt when
         # the public list was changed by hand (or replaced by another list).
@@ -177,6 +184,16 @@ class Flow(FlowJobs):
         self._executions: OrderedDict[str, JobState] = OrderedDict()
         self._lock = threading.Lock()
         self._engine: Engine | None = None
+
+    def _check_max_workers(self, max_workers: object) -> None:
+        _check_positive_int("max_workers", max_workers)
+        assert isinstance(max_workers, int)
+        if max_workers > self.MAX_WORKERS:
+            raise DefinitionError(
+                f"Flow max_workers must be at most {self.MAX_WORKERS}, not "
+                f"{safe_repr(max_workers)}: a thread pool that large only makes threads wait for "
+                "each other; for many slow waits, write the handlers as async def."
+            )
 
     # -- building -------------------------------------------------------------
 
@@ -213,6 +230,7 @@ class Flow(FlowJobs):
                 "create another instance to add it twice."
             )
         self.routines[routine_id] = routine
+        routine._joined(self)
         self._ids[id(routine)] = routine_id
         self._ids_of = (id(self.routines), len(self.routines))
         self._plan = None
@@ -233,74 +251,17 @@ class Flow(FlowJobs):
             candidate = f"{base}_{n}"
         return candidate
 
-    def connect(
-        self,
-        source_id: str,
-        event: str,
-        target_id: str,
-        slot: str,
-        param_mapping: Mapping[str, str] | None = None,
-    ) -> Connection:
-        """Wire the event ``event`` of ``source_id`` to the slot ``slot`` of ``target_id``.
-
-        Args:
-            source_id: The emitting routine's id.
-            event: The source's event.
-            target_id: The receiving routine's id.
-            slot: The target's slot.
-            param_mapping: Key renames on this connection,
-                ``{"source_key": "target_key"}``.
-
-        Returns:
-            The new connection.
-
-        Raises:
-            DefinitionError: A routine, event or slot does not exist (the
-                message names every one that does not, and lists what
-                does), or the connection exists already.
-        """
-        problems: list[str] = []
-        source = self._routine(source_id, "source", problems)
-        if source is not None and event not in source._events:
-            problems.append(source.describe_missing("event", event, label=_label(source_id)))
-        target = self._routine(target_id, "target", problems)
-        if target is not None and slot not in target._slots:
-            problems.append(target.describe_missing("slot", slot, label=_label(target_id)))
-        if problems:
-            raise DefinitionError(" ".join(problems))
-        connection = Connection(source_id, event, target_id, slot, param_mapping)
-        assert source is not None
-        _check_renames(connection, source._events[event].params)
-        ends = (source_id, event, target_id, slot)
-        if ends in self._connection_ends() and any(
-            (c.source_id, c.event, c.target_id, c.slot) == ends for c in self.connections
-        ):
-            # With or without the same param_mapping: each emit would reach the slot twice.
-            raise DefinitionError(f"The flow already has the connection {connection.describe()}.")
-        self.connections.append(connection)
-        self._ends.add(ends)
-        self._ends_of = _version(self.connections)
-        self._plan = None
-        return connection
-
-    def _connection_ends(self) -> set[tuple[str, str, str, str]]:
-        current = _version(self.connections)
-        if self._ends_of != current or not isinstance(self.connections, _Connections):
-            self._ends = {(c.source_id, c.event, c.target_id, c.slot) for c in self.connections}
-            self._ends_of = current
-        return self._ends
-
-    def _routine(self, routine_id: str, role: str, problems: list[str]) -> Routine | None:
-        routine = self.routines.get(routine_id)
-        if routine is None:
-            known = ", ".join(repr(r) for r in self.routines) or "none"
-            problems.append(f"The flow has no {role} routine {routine_id!r}; routines: {known}.")
-        return routine
-
     @property
     def error_handler(self) -> ErrorHandler | None:
-        """The flow-wide error policy, used by routines that have none."""
+        """The flow-wide error policy, used by routines that have none.
+
+        Assigning to it is :meth:`set_error_handler`.
+        """
         return self._error_handler
+
+    @error_handler.setter
+    def error_handler(self, error_handler: ErrorHandler | None) -> None:
+        self.set_error_handler(error_handler)
 
     def set_error_handler(self, error_handler: ErrorHandler | None) -> None:
         """Set the flow-wide error policy (``None``: STOP unless a routine says otherwise).
@@ -318,6 +279,31 @@ class Flow(FlowJobs):
     def get_error_handler(self) -> ErrorHandler | None:
         """The flow-wide error policy, or ``None``."""
         return self._error_handler
+
+    def set_execution_strategy(self, strategy: str, max_workers: int | None = None) -> None:
+        """Choose how the flow's next jobs run: ``"sequential"`` or ``"concurrent"``.
+
+        Jobs already running keep the strategy and the pool they started
+        with; this never waits for them. When ``max_workers`` changes the
+        size of the pool, jobs started afterwards get a new pool, and the
+        old one closes once its jobs no longer use it. A single job may
+        also be given its own strategy: ``execute(..., execution_strategy=...)``.
+
+        Args:
+            strategy: ``"sequential"`` or ``"concurrent"``.
+            max_workers: Threads of the concurrent strategy (1 to
+                :attr:`MAX_WORKERS`); ``None`` keeps the current number.
+                The sequential strategy keeps it too, for a later switch.
+
+        Raises:
+            DefinitionError: An unknown strategy, or a ``max_workers`` out of range.
+        """
+        _check_strategy(strategy)
+        if max_workers is not None:
+            self._check_max_workers(max_workers)
+            self.max_workers = max_workers
+        self.execution_strategy = strategy
+        self._plan = None
 
     # -- documents ----------------------------------------------------------------
 
@@ -357,9 +343,15 @@ class Flow(FlowJobs):
 
     @classmethod
     def load(
-        cls, path: str | PathLike[str], *, registry: Mapping[str, type[Routine]] | None = None
+        cls,
+        path: str | PathLike[str],
+        *,
+        registry: Mapping[str, type[Routine]] | None = None,
+        allowed_modules: Iterable[str] | None = None,
     ) -> Flow:
         """Rebuild a flow from a file that :meth:`save` wrote.
+
+        ``registry`` and ``allowed_modules`` are as for :meth:`deserialize`.
 
         Raises:
             SerializationError: The file is not a valid flow document (see
@@ -368,17 +360,24 @@ class Flow(FlowJobs):
         """
         from routilux._serde.flow_doc import flow_from_doc, read_flow_file
 
-        return flow_from_doc(cls, None, read_flow_file(path), registry=registry)
+        return flow_from_doc(
+            cls, None, read_flow_file(path), registry=registry, allowed_modules=allowed_modules
+        )
 
     @classmethod
     def from_file(
-        cls, path: str | PathLike[str], *, registry: Mapping[str, type[Routine]] | None = None
+        cls,
+        path: str | PathLike[str],
+        *,
+        registry: Mapping[str, type[Routine]] | None = None,
+        allowed_modules: Iterable[str] | None = None,
     ) -> Flow:
         """Build a flow from a flow file: a flow document written in YAML or JSON.
 
         The file holds what :meth:`serialize` returns, as YAML (``.yaml``,
         ``.yml``; needs PyYAML, of the ``cli`` extra) or JSON (``.json``).
-        See ``docs/cli.md``.
+        See ``docs/cli.md``. ``registry`` and ``allowed_modules`` are as for
+        :meth:`deserialize`.
 
         Raises:
             SerializationError: The file is not valid YAML or JSON, or not a
@@ -389,13 +388,14 @@ class Flow(FlowJobs):
         """
         from routilux.cli.flow_files import read_flow_file
 
-        return read_flow_file(path).build(cls, registry=registry)
+        return read_flow_file(path).build(cls, registry=registry, allowed_modules=allowed_modules)
 
     def check(self) -> None:
         """Check that every routine is ready to run, as :meth:`execute` does first.
 
-        Runs each routine's :meth:`Routine.check_definition` (a router checks
-        that each route has an event, for example) without starting a job.
+        Runs each routine's :meth:`Routine.check_definition` (an aggregator
+        checks it has the count it completes on, for example) without
+        starting a job.
 
         Raises:
             DefinitionError: A routine is not ready; the message names its id.
@@ -460,50 +460,11 @@ class Flow(FlowJobs):
         )
 
 
-class _Connections(list):  # type: ignore[type-arg]
-    """The flow's list of connections, counting its changes (made by hand or not)."""
-
-    changes = 0
-
-    def _changed(self) -> None:
-        self.changes += 1
-
-
-def _counting(name: str) -> Any:
-    method = getattr(list, name)
-
-    def changed(self: _Connections, *args: Any, **kwargs: Any) -> Any:
-        self._changed()
-        return method(self, *args, **kwargs)
-
-    changed.__name__ = name
-    return changed
-
-
-for _name in (
-    "__setitem__",
-    "__delitem__",
-    "__iadd__",
-    "__imul__",
-    "append",
-    "extend",
-    "insert",
-    "pop",
-    "remove",
-    "clear",
-    "sort",
-    "reverse",
-):
-    setattr(_Connections, _name, _counting(_name))
-
-
-def _version(connections: list[Connection]) -> tuple[int, int]:
-    """What tells whether ``connections`` changed since: its identity and its change count."""
-    return (id(connections), getattr(connections, "changes", -1))
-
-
-def _label(routine_id: str) -> str:
-    return f"Routine {routine_id!r}"
+def _check_strategy(strategy: object) -> None:
+    if strategy not in STRATEGIES:
+        raise DefinitionError(
+            f"Unknown execution_strategy {strategy!r}; use 'sequential' or 'concurrent'."
+        )
 
 
 def _check_positive_int(name: str, value: object) -> None:
@@ -527,22 +488,6 @@ def _check_lease(value: object) -> float:
             f"(a day), not {value!r}."
         )
     return float(value)
-
-
-def _check_renames(connection: Connection, params: tuple[str, ...]) -> None:
-    """Refuse a ``param_mapping`` that renames a key onto another key the event carries."""
-    mapping = connection.param_mapping or {}
-    clashes = [
-        f"{old!r} to {new!r}"
-        for old, new in mapping.items()
-        if old in params and new in params and new not in mapping
-    ]
-    if clashes:
-        raise DefinitionError(
-            f"The param_mapping of {connection.describe()} renames {', '.join(clashes)}, "
-            "but the event also carries the key it is renamed to: one of the two values "
-            "would be lost. Rename the other key too, or map onto a free name."
-        )
 
 
 def _check_clock(clock: object) -> Clock:

@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import sys
 import threading
 import warnings
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from routilux._engine.engine import Engine
-from routilux._engine.plan import DRAIN_SLOT
 from routilux._engine.recovery import resume_from_store
-from routilux._model.durable import DeadLetter
+from routilux._engine.revive import resume_in_memory
+from routilux._flow_arguments import (
+    check_job_of,
+    entry_arguments,
+    pause_arguments,
+    pause_point,
+)
+from routilux._flow_dead_letters import FlowDeadLetters
 from routilux._model.job_state import JobState
 from routilux._model.records import JobProgress
+from routilux._model.status import JobStatus
 from routilux.exceptions import (
-    DeadLetterReplayedError,
     DefinitionError,
     FlowDocumentWarning,
     JobNotFound,
     SerializationError,
-    StoreError,
 )
 
 if TYPE_CHECKING:
@@ -37,7 +40,7 @@ __all__ = ["FlowJobs", "check_timeout"]
 F = TypeVar("F", bound="FlowJobs")
 
 
-class FlowJobs:
+class FlowJobs(FlowDeadLetters):
     """Running and controlling the jobs of a flow (the job half of :class:`Flow`)."""
 
     flow_id: str
@@ -60,46 +63,72 @@ class FlowJobs:
 
     def execute(
         self,
-        entry_id: str,
+        entry_id: str | None = None,
         entry_params: Mapping[str, Any] | None = None,
+        execution_strategy: str | float | None = None,
         timeout: float | None = None,
         *,
+        entry_routine_id: str | None = None,
         store: JobStore | None = None,
+        output_handler: Any = None,
+        entry_slot: str = "trigger",
     ) -> JobState:
         """Run one job and return its state once it has ended.
 
-        The entry routine's ``"trigger"`` slot receives ``entry_params`` as
-        keyword data; then every message the job produces is delivered until
-        none is left.
+        The entry routine's ``entry_slot`` (``"trigger"``) receives
+        ``entry_params`` as keyword data; then every message the job
+        produces is delivered until none is left.
+
+        Both ``execute(entry_id, entry_params, timeout)`` and the published
+        0.10 form ``execute(entry_routine_id, entry_params,
+        execution_strategy, timeout)`` work: a third positional argument
+        that is a string is the strategy, a number is the timeout.
 
         Args:
             entry_id: The routine that starts the job.
-            entry_params: The data for the entry routine's trigger slot.
+            entry_params: The data for the entry routine's slot.
+            execution_strategy: ``"sequential"`` or ``"concurrent"`` for this
+                job only (default: the flow's ``execution_strategy``).
             timeout: Seconds the job may run (default: ``execution_timeout``);
                 past it the job ends ``failed`` and its pending messages are dropped.
+            entry_routine_id: Another name for ``entry_id``.
             store: Keep the job durably in this store, with a checkpoint after
                 every delivery (default: the flow's ``store``, if any).
+            output_handler: Set as the job's output handler
+                (``JobState.set_output_handler``) before it starts.
+            entry_slot: The entry routine's slot that receives ``entry_params``.
 
         Returns:
             The job's final state: ``completed``, or ``failed`` with the
             reason in ``error`` and the details in ``errors``.
 
         Raises:
-            DefinitionError: The entry routine id is not a string, the entry
-                routine, its trigger slot or the params are invalid, or a
-                routine is not ready to run.
+            DefinitionError: The entry routine id is missing, given twice or
+                not a string; the entry routine, its slot, the params, the
+                strategy or the timeout are invalid; or a routine is not
+                ready to run.
             StoreError: The store could not record the new job.
         """
-        plan, entry, params, limit = self._prepare(entry_id, "trigger", entry_params, timeout)
-        return self._get_engine().execute(plan, entry, params, limit, self._store(store))
+        routine_id, strategy, limit = entry_arguments(
+            "execute", entry_id, entry_routine_id, execution_strategy, timeout
+        )
+        plan, entry, params, limit = self._prepare(routine_id, entry_slot, entry_params, limit)
+        job = self._new_job(output_handler)
+        return self._get_engine().execute(
+            plan, entry, params, limit, self._store(store), job, strategy
+        )
 
     def start(
         self,
-        entry_id: str,
+        entry_id: str | None = None,
         entry_params: Mapping[str, Any] | None = None,
+        execution_strategy: str | float | None = None,
         timeout: float | None = None,
         *,
+        entry_routine_id: str | None = None,
         store: JobStore | None = None,
+        output_handler: Any = None,
+        entry_slot: str = "trigger",
     ) -> JobState:
         """Start one job in the background and return its state at once.
 
@@ -107,8 +136,20 @@ class FlowJobs:
         :meth:`pause`, :meth:`resume` and :meth:`cancel`. Arguments and
         errors are those of :meth:`execute`.
         """
-        plan, entry, params, limit = self._prepare(entry_id, "trigger", entry_params, timeout)
-        return self._get_engine().start(plan, entry, params, limit, self._store(store))
+        routine_id, strategy, limit = entry_arguments(
+            "start", entry_id, entry_routine_id, execution_strategy, timeout
+        )
+        plan, entry, params, limit = self._prepare(routine_id, entry_slot, entry_params, limit)
+        job = self._new_job(output_handler)
+        return self._get_engine().start(
+            plan, entry, params, limit, self._store(store), job, strategy
+        )
+
+    def _new_job(self, output_handler: Any) -> JobState:
+        job = JobState(self.flow_id)
+        if output_handler is not None:
+            job.set_output_handler(output_handler)
+        return job
 
     def _prepare(
         self,
@@ -122,6 +163,8 @@ class FlowJobs:
                 f"The entry routine id must be a string (the id given to add_routine), "
                 f"not {type(routine_id).__name__} {routine_id!r}."
             )
+        if not isinstance(slot, str):
+            raise DefinitionError(f"entry_slot must be a slot name, not {slot!r}.")
         plan = self._compiled()
         plan.check_routines()
         entry = plan.entry_target(routine_id, slot)
@@ -151,7 +194,7 @@ class FlowJobs:
         says why, and what that means for the job.
         """
         try:
-            return self.serialize()
+            document = self.serialize()
         except (SerializationError, NotImplementedError) as exc:
             reason = str(exc) or f"{type(exc).__name__} from serialize()"
             warnings.warn(
@@ -164,25 +207,70 @@ class FlowJobs:
                 stacklevel=_stacklevel_outside_routilux(),
             )
             return None
+        scripted = sorted(
+            {
+                r["class"]
+                for r in document["routines"].values()
+                if r["class"].startswith("__main__:")
+            }
+        )
+        if scripted:
+            warnings.warn(
+                f"Job {job_id} of flow {self.flow_id!r} is stored with a flow document that names "
+                f"classes of the running script ({', '.join(scripted)}): only this script can "
+                "rebuild the flow, so the routilux command cannot resume this job or replay its "
+                f"dead letters; resume it from this script, with flow.resume({job_id!r}, "
+                "store=store). To let the command resume such jobs, define the routine classes "
+                "in an importable module.",
+                FlowDocumentWarning,
+                stacklevel=_stacklevel_outside_routilux(),
+            )
+        return document
 
     # -- control ------------------------------------------------------------------
 
-    def pause(self, job_state: JobState, timeout: float | None = None) -> bool:
+    def pause(
+        self,
+        job_state: JobState,
+        reason: str | float = "",
+        checkpoint: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> bool:
         """Stop starting deliveries of ``job_state``; keep the rest as pending.
 
         Returns once the job's running deliveries have finished (or at once
         when called from one of its own handlers). ``job_state.status``
         becomes ``paused`` and ``job_state.pending_deliveries`` lists what
-        waits. Other jobs are not touched.
+        waits. Other jobs are not touched. A pause that takes appends one
+        entry to ``job_state.pause_points``: ``{"timestamp"`` (ISO-8601,
+        UTC), ``"reason"``, ``"checkpoint"`` (a copy, ``{}`` if none),
+        ``"current_routine_id"``, ``"pending_count"}``.
 
         Args:
-            job_state: A job this flow is running.
+            job_state: A job of this flow.
+            reason: Why the job is paused (kept in its pause point). A
+                number given here is read as ``timeout``, as in
+                ``pause(job_state, 5)``.
+            checkpoint: Data to keep with the pause point (copied).
             timeout: Seconds to wait for running deliveries at most.
 
         Returns:
             Whether the job is paused (False if it had ended or is not running here).
+
+        Raises:
+            DefinitionError: ``job_state`` belongs to another flow, or an
+                argument is of the wrong kind.
         """
-        return self._get_engine().pause(job_state, timeout)
+        job = check_job_of(self.flow_id, job_state, "pause")
+        reason, kept, timeout = pause_arguments(reason, checkpoint, timeout)
+        paused = self._get_engine().pause(job, check_timeout(timeout))
+        if paused:
+            progress = self.get_progress(job)
+            point = pause_point(job, reason, kept, 0 if progress is None else progress.pending)
+            with job._lock:
+                job.pause_points.append(point)
+        return paused
 
     def resume(
         self,
@@ -190,24 +278,31 @@ class FlowJobs:
         *,
         store: JobStore | None = None,
         wait: bool = False,
-    ) -> bool:
+        output_handler: Any = None,
+    ) -> JobState | None:
         """Continue a paused or interrupted job exactly where it stopped.
 
         A job this flow paused goes on in memory. Any other job (given by
         id, or by a JobState this process does not run) is loaded from the
         store and goes on from its last checkpoint: completed deliveries do
         not run again, the one that was running when its process died does.
-        The resumed job's state is ``flow.get_execution(job_id)`` (or the
-        JobState passed in, brought up to date).
+        A paused JobState that no store keeps (one deserialized from a
+        saved document, say) goes on in memory from its
+        ``pending_deliveries``, which keep their ids, attempts and what was
+        left of their delays, and the flow remembers it (``get_execution``).
 
         Args:
             job: The job, or its id.
             store: Where the job is kept (default: the flow's ``store``).
             wait: Block until the job has ended.
+            output_handler: Set as the job's output handler
+                (``JobState.set_output_handler``).
 
         Returns:
-            Whether the job was resumed (False if it had ended, or is not
-            paused and not in a store).
+            The resumed job's state: the live JobState (the one passed in,
+            brought up to date, or ``flow.get_execution(job_id)``); or
+            ``None`` if the job had ended, or is not paused and not in a
+            store. So ``if flow.resume(job):`` reads as whether it resumed.
 
         Raises:
             JobNotFound: The store has no such job.
@@ -215,33 +310,38 @@ class FlowJobs:
                 expired (and it is not a process of this host that has
                 ended), or it claimed the job at the same moment. Of several
                 resumes of one job at once, exactly one runs it.
-            DefinitionError: ``job`` is not a job id or a JobState, or the
-                flow lacks a routine or slot the job needs.
+            DefinitionError: ``job`` is not a job id or a JobState, belongs
+                to another flow, or the flow lacks a routine or slot the job
+                needs.
         """
         if not isinstance(job, (str, JobState)):
             raise DefinitionError(
                 f"resume expects a job id string or a JobState, not {type(job).__name__} {job!r}."
             )
+        given = None if isinstance(job, str) else check_job_of(self.flow_id, job, "resume")
         engine = self._get_engine()
         job_id = job if isinstance(job, str) else job.job_id
         live = engine.run_of_id(job_id)
         target: JobState | None
         if live is not None and not live.abandoned:
-            resumed = engine.resume(live.job)
-            target = live.job
+            _set_output(live.job, output_handler)
+            target = live.job if engine.resume(live.job) else None
         else:
             chosen = self._store(store)
-            if chosen is None:
-                return False
-            given = None if isinstance(job, str) else job
-            claim = None
-            if live is not None and live.abandoned and live.durable is not None:
-                claim = live.durable.claim
-            running = resume_from_store(engine, job_id, chosen, given, abandoned_claim=claim)
-            resumed, target = running is not None, running
-        if resumed and wait and target is not None:
+            if given is not None and given.status is JobStatus.PAUSED and not _kept(chosen, job_id):
+                _set_output(given, output_handler)
+                target = resume_in_memory(engine, given)
+            elif chosen is None:
+                return None
+            else:
+                claim = None
+                if live is not None and live.abandoned and live.durable is not None:
+                    claim = live.durable.claim
+                target = resume_from_store(engine, job_id, chosen, given, abandoned_claim=claim)
+                _set_output(target, output_handler)
+        if wait and target is not None:
             target.wait()
-        return resumed
+        return target
 
     def get_progress(self, job_state: JobState) -> JobProgress | None:
         """How far a job this flow is running has got, or ``None`` if it runs elsewhere.
@@ -253,17 +353,50 @@ class FlowJobs:
         run = self._get_engine().run_of(job_state)
         return None if run is None else run.progress()
 
-    def cancel(self, job_state: JobState) -> bool:
+    def cancel(self, job_state: JobState, reason: str = "") -> bool:
         """End ``job_state`` as ``cancelled``, dropping its pending deliveries.
 
         Deliveries already running finish, but their output is discarded.
+        ``job_state.error`` then says why, ``reason`` (``"Cancelled"`` if
+        empty), and how many pending deliveries were dropped:
+        ``"Operator abort (3 pending deliveries dropped)"``.
 
         Returns:
             Whether the job was cancelled (False if it had already ended).
-        """
-        return self._get_engine().cancel(job_state)
 
-    def shutdown(self, wait: bool = True) -> None:
+        Raises:
+            DefinitionError: ``job_state`` belongs to another flow, or
+                ``reason`` is not a string.
+        """
+        job = check_job_of(self.flow_id, job_state, "cancel")
+        if not isinstance(reason, str):
+            raise DefinitionError(f"cancel expects a reason string, not {type(reason).__name__}.")
+        return self._get_engine().cancel(job, reason or None)
+
+    def wait_for_completion(
+        self, timeout: float | None = None, job_state: JobState | None = None
+    ) -> bool:
+        """Wait until the flow's jobs in this process have ended or paused.
+
+        With ``job_state``, as ``JobState.wait_for_completion(flow,
+        job_state, timeout)``. Without, every job this flow runs in this
+        process (started by :meth:`start`, or by :meth:`execute` in other
+        threads, including jobs started during the wait) is waited for
+        until it has ended or is paused; ``timeout`` bounds the whole wait.
+
+        Returns:
+            Whether none of them is still running.
+
+        Raises:
+            DefinitionError: ``timeout`` is not a positive number or ``None``.
+        """
+        if job_state is not None:
+            return JobState.wait_for_completion(self, job_state, timeout)
+        limit = check_timeout(timeout)
+        engine = self._engine
+        return engine is None or engine.wait_settled(limit)
+
+    def shutdown(self, wait: bool = True, timeout: float | None = None) -> None:
         """Stop the flow's threads; calling it again does nothing more.
 
         With ``wait=True``, running jobs are left to finish first and the
@@ -275,10 +408,18 @@ class FlowJobs:
         ``wait=True`` logs a warning on the ``routilux`` logger naming each
         such handler's routine and slot. Paused jobs stay paused: resuming
         one starts the threads again, as does any new job.
+
+        With a ``timeout``, ``wait=True`` waits that many seconds at most
+        for the running jobs, then goes on as ``wait=False`` does (the jobs
+        still running are cancelled).
+
+        Raises:
+            DefinitionError: ``timeout`` is not a positive number or ``None``.
         """
+        limit = check_timeout(timeout)
         engine = self._engine
         if engine is not None:
-            engine.shutdown(wait)
+            engine.shutdown(wait, limit)
 
     def __enter__(self: F) -> F:
         return self
@@ -286,107 +427,21 @@ class FlowJobs:
     def __exit__(self, *exc_info: object) -> None:
         self.shutdown(wait=True)
 
-    # -- dead letters ---------------------------------------------------------------
 
-    def replay_dead_letter(
-        self,
-        letter: DeadLetter | str,
-        *,
-        store: JobStore | None = None,
-        timeout: float | None = None,
-        again: bool = False,
-    ) -> JobState:
-        """Deliver a dead letter's message again, as a new job, and wait for it.
-
-        The new job starts at the slot that failed, with the message it
-        failed on, and runs like any job of this flow (in the store, if one
-        is given or the flow has one). With a store, the letter is first
-        marked as replayed by the new job, in one compare-and-set: of two
-        replays of one letter at the same moment, exactly one delivers it,
-        and a letter replayed already is refused unless ``again``. The
-        original job's state is marked too, if this flow still remembers it.
-
-        Args:
-            letter: The dead letter, or its id (looked up in the store).
-            store: Where the letter is kept (default: the flow's ``store``).
-            timeout: Seconds the new job may run.
-            again: Replay a letter that was replayed already.
-
-        Returns:
-            The new job's final state.
-
-        Raises:
-            DeadLetterNotFound: The store has no letter with that id.
-            DeadLetterReplayedError: The letter was replayed already (and
-                ``again`` is false), or is being replayed by another job.
-            DefinitionError: The flow lacks the letter's routine or slot, or
-                the letter is of an ``on_drain`` hook (it has no message).
-        """
-        chosen = self._store(store)
-        if isinstance(letter, str):
-            if chosen is None:
-                raise DefinitionError(
-                    "replay_dead_letter needs a store to look a letter up by id; pass the "
-                    "DeadLetter itself, or store=..."
-                )
-            letter = chosen.get_dead_letter(letter)
-        if letter.slot == DRAIN_SLOT:
-            raise DefinitionError(
-                f"Dead letter {letter.letter_id} is a failure of the on_drain hook of routine "
-                f"{letter.routine_id!r}, which has no message to deliver again; what the hook "
-                f"was to flush is in job {letter.job_id}'s "
-                f"routine_states[{letter.routine_id!r}]['values']."
-            )
-        plan, entry, params, limit = self._prepare(
-            letter.routine_id, letter.slot, letter.data, timeout
-        )
-        job = JobState(self.flow_id)
-        if chosen is not None:
-            _claim_letter(chosen, letter, job.job_id, again=again)
-        try:
-            self._get_engine().execute(plan, entry, params, limit, chosen, job)
-        except BaseException:
-            if chosen is not None:
-                _unclaim_letter(chosen, letter, job.job_id)
-            raise
-        self._mark_replayed(letter, job.job_id)
-        return job
-
-    def _mark_replayed(self, letter: DeadLetter, replay_job_id: str) -> None:
-        original = self.get_execution(letter.job_id)
-        if original is None:
-            return
-        with original._lock:
-            original.dead_letters = [
-                replace(kept, replayed_by=replay_job_id)
-                if kept.letter_id == letter.letter_id
-                else kept
-                for kept in original.dead_letters
-            ]
+def _set_output(job: JobState | None, handler: Any) -> None:
+    if job is not None and handler is not None:
+        job.set_output_handler(handler)
 
 
-def _claim_letter(store: JobStore, letter: DeadLetter, replay_job_id: str, *, again: bool) -> None:
-    """Mark ``letter`` replayed by the new job, unless it was replayed (and not ``again``)."""
-    if letter.replayed_by is not None and not again:
-        raise DeadLetterReplayedError(
-            f"Dead letter {letter.letter_id} was replayed already, by job {letter.replayed_by}; "
-            "replay_dead_letter(..., again=True) (or 'routilux dead-letters replay --again') "
-            "delivers it once more.",
-            letter_id=letter.letter_id,
-            replayed_by=letter.replayed_by,
-        )
-    store.mark_replayed_if(letter.letter_id, replay_job_id, expected=letter.replayed_by)
-
-
-def _unclaim_letter(store: JobStore, letter: DeadLetter, replay_job_id: str) -> None:
-    """Give the letter back if its replay job never reached the store (it did not start)."""
+def _kept(store: JobStore | None, job_id: str) -> bool:
+    """Whether ``store`` keeps the job ``job_id``."""
+    if store is None:
+        return False
     try:
-        store.load_job(replay_job_id)
+        store.load_job(job_id)
     except JobNotFound:
-        with contextlib.suppress(StoreError):
-            store.mark_replayed_if(letter.letter_id, letter.replayed_by, expected=replay_job_id)
-    except StoreError:
-        pass  # Cannot tell: the letter stays marked, so it is not delivered twice.
+        return False
+    return True
 
 
 def check_timeout(value: object) -> float | None:

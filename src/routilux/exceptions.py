@@ -6,12 +6,13 @@ to act::
     RoutiluxError
     ├── DefinitionError (also ValueError)      building a flow went wrong
     │   └── ExpressionRejectedError            an expression is not allowed
-    ├── ExecutionError                          a job, or a handler in it, failed
+    ├── ExecutionError (also RuntimeError)      a job, or a handler in it, failed
     │   ├── HandlerArgumentsError               the message lacks required keys
     │   ├── HandlerTimeoutError (also TimeoutError)  a handler ran past its routine's timeout
     │   ├── JobTimeoutError (also TimeoutError)  a job ran past its timeout
     │   └── RunawayJobError                     a job exceeded its delivery limit
     ├── ExpressionEvaluationError               an allowed expression failed at run time
+    ├── InvalidLogEntryError (also TypeError and ValueError)  a shared log entry is not a dict
     ├── InvalidTransitionError (also RuntimeError)  an illegal job status change
     ├── SerializationError (also ValueError)   a document cannot be written or read
     └── StoreError                              a job store failed
@@ -38,6 +39,7 @@ __all__ = [
     "FlowDocumentWarning",
     "HandlerArgumentsError",
     "HandlerTimeoutError",
+    "InvalidLogEntryError",
     "InvalidTransitionError",
     "JobNotFound",
     "JobOwnedError",
@@ -81,8 +83,12 @@ class ExpressionEvaluationError(RoutiluxError):
     """An accepted expression exceeded a limit while it was evaluated."""
 
 
-class ExecutionError(RoutiluxError):
+class ExecutionError(RoutiluxError, RuntimeError):
     """A handler failed while a job delivered a message to it.
+
+    Also raised when something that needs a running job (an emit, a job
+    value, an output) is used outside of one. A :class:`RuntimeError` too,
+    as the published routilux 0.10 raised for those.
 
     Attributes:
         routine_id: The id of the routine in its flow, when known.
@@ -128,6 +134,14 @@ class JobTimeoutError(ExecutionError, TimeoutError):
 
 class RunawayJobError(ExecutionError):
     """A job exceeded its delivery limit, usually because its flow has a cycle."""
+
+
+class InvalidLogEntryError(RoutiluxError, TypeError, ValueError):
+    """An entry given to ``JobState.append_to_shared_log`` is not a dict (a mapping).
+
+    Both a :class:`TypeError` (what the argument is) and a :class:`ValueError`
+    (what the published routilux 0.10 raised), so either ``except`` catches it.
+    """
 
 
 class InvalidTransitionError(RoutiluxError, RuntimeError):

@@ -25,7 +25,7 @@ COMMAND_PATIENCE = 60.0
 
 FLOW_TEMPLATE = """\
 schema: routilux.flow
-version: 1
+version: 2
 flow_id: {flow_id}
 execution_strategy: sequential
 max_workers: 3

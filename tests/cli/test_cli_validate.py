@@ -11,6 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
+from routilux import Flow
+from routilux.builtin_routines import Aggregator
+
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
@@ -102,7 +105,7 @@ def test_a_yaml_syntax_error_names_its_line(
             "class: cli_routines:Step",
             "class: __main__:Step",
             "routines.step.class:",
-            "whose names do not start with '__'",
+            "of the script that wrote the document",
         ),
         (
             "class: cli_routines:Step",
@@ -153,37 +156,18 @@ def test_a_bad_document_names_file_line_and_place(
 def test_an_unready_routine_is_located_at_its_entry(
     routilux: Run, workdir: Path, error_line: Callable[..., str]
 ) -> None:
-    router = {
-        "class": "routilux.builtin_routines.conditional_router:ConditionalRouter",
-        "config": {"default_route": "nowhere", "route_priority": "first_match"},
-        "slots": [{"name": "input", "handler": "route", "merge_strategy": "override"}],
-        "events": [],
-        "error_handler": None,
-        "timeout": None,
-        "max_concurrency": 1,
-        "routes": [],
-    }
-    document = {
-        "schema": "routilux.flow",
-        "version": 1,
-        "flow_id": "unready",
-        "execution_strategy": "sequential",
-        "max_workers": 1,
-        "execution_timeout": None,
-        "max_deliveries": 10,
-        "record_history": True,
-        "retain_jobs": 1,
-        "error_handler": None,
-        "routines": {"router": router},
-        "connections": [],
-    }
-    (workdir / "unready.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+    # An aggregator that completes on a count it was not given: valid config,
+    # not ready to run (its check_definition refuses it).
+    flow = Flow(flow_id="unready")
+    flow.add_routine(Aggregator(), "router")
+    (workdir / "unready.yaml").write_text(yaml.safe_dump(flow.serialize(), sort_keys=False))
     proc = routilux("validate", "unready.yaml")
     assert proc.returncode == 1
     message = error_line(proc)
     line = line_of(workdir / "unready.yaml", "  router:")
     assert message.startswith(f"routilux: error: unready.yaml:{line}: routines.router: ")
     assert "Routine 'router' is not ready to run" in message
+    assert "needs count" in message
 
 
 def test_a_json_syntax_error_names_line_and_column(

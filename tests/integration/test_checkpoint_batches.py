@@ -91,6 +91,8 @@ def chain(strategy: str, sink: Sink, relay: Relay | None = None, **options: Any)
     flow.add_routine(sink, "sink")
     flow.connect("source", "out", "relay", "input")
     flow.connect("relay", "out", "sink", "input")
+    for routine in flow.routines.values():
+        routine.set_max_concurrency(1)  # In order, so that two runs store the same job.
     return flow
 
 

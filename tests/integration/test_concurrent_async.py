@@ -182,17 +182,51 @@ class AsyncOverlap(Routine):
             self.overlap.leave()
 
 
-def test_async_handlers_of_a_routine_run_one_at_a_time_by_default(
+def test_async_handlers_of_a_routine_run_one_at_a_time_with_max_concurrency_1(
     make_flow: Callable[..., Flow], overlap: Any
 ) -> None:
+    worker = AsyncOverlap(overlap)
+    worker.set_max_concurrency(1)
     flow = make_flow(execution_strategy="concurrent", max_workers=4)
     flow.add_routine(Source(), "source")
-    flow.add_routine(AsyncOverlap(overlap), "worker")
+    flow.add_routine(worker, "worker")
     flow.connect("source", "out", "worker", "input")
     job = flow.execute("source", {"n": 30})
     assert job.status is JobStatus.COMPLETED
     assert overlap.calls == 30
     assert overlap.peak == 1
+
+
+class Meeting(Routine):
+    """An async handler that waits until ``parties`` of its calls are in at once."""
+
+    def __init__(self, overlap: Any, parties: int) -> None:
+        super().__init__()
+        self.overlap = overlap
+        self.barrier = asyncio.Barrier(parties)
+        self.define_slot("input", handler=self.work)
+
+    async def work(self, i: int) -> None:
+        self.overlap.enter()
+        try:
+            await asyncio.wait_for(self.barrier.wait(), PATIENCE)
+        finally:
+            self.overlap.leave()
+
+
+def test_async_handlers_of_a_routine_overlap_by_default(
+    make_flow: Callable[..., Flow], overlap: Any
+) -> None:
+    # Ten at a time must meet at the barrier, on two workers: the routine sets
+    # no limit of its own, and the flow's bound on async handlers is 1,000.
+    flow = make_flow(execution_strategy="concurrent", max_workers=2)
+    flow.add_routine(Source(), "source")
+    flow.add_routine(Meeting(overlap, 10), "worker")
+    flow.connect("source", "out", "worker", "input")
+    job = flow.execute("source", {"n": 30})
+    assert job.status is JobStatus.COMPLETED
+    assert overlap.calls == 30
+    assert overlap.peak >= 10
 
 
 def test_async_handlers_respect_max_concurrency(
@@ -259,6 +293,7 @@ class HeldAsyncSink(Routine):
         self.release = threading.Event()
         self.first_done = threading.Event()
         self.seen: list[int] = []
+        self.set_max_concurrency(1)  # Each delivery hands its place to the next.
         self.define_slot("input", handler=self.take)
 
     async def take(self, i: int) -> None:

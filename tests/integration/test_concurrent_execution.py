@@ -177,21 +177,45 @@ def test_execute_of_one_job_does_not_wait_for_another_job(
 # -- per-routine concurrency --------------------------------------------------------
 
 
-def test_a_routine_runs_one_delivery_at_a_time_by_default(
+def test_by_default_a_routines_deliveries_overlap_up_to_the_pool_size(
     make_flow: Callable[..., Flow], overlap: Any
 ) -> None:
+    # Groups of 8 deliveries must meet at the barrier: only 8 at once get past it.
+    barrier = threading.Barrier(8, timeout=PATIENCE)
+
+    def work(i: int) -> None:
+        overlap.enter()
+        try:
+            barrier.wait()
+        finally:
+            overlap.leave()
+
     flow = make_flow(execution_strategy="concurrent", max_workers=8)
-    source_to(flow, Worker(tracked(overlap, 0.0005)))
+    source_to(flow, Worker(work))
+    job = flow.execute("source", {"n": 64})
+    assert job.status is JobStatus.COMPLETED
+    assert overlap.calls == 64
+    assert overlap.peak == 8
+
+
+def test_max_concurrency_1_runs_one_delivery_at_a_time(
+    make_flow: Callable[..., Flow], overlap: Any
+) -> None:
+    worker = Worker(tracked(overlap, 0.0005))
+    worker.set_max_concurrency(1)
+    flow = make_flow(execution_strategy="concurrent", max_workers=8)
+    source_to(flow, worker)
     job = flow.execute("source", {"n": 200})
     assert job.status is JobStatus.COMPLETED
     assert overlap.calls == 200
     assert overlap.peak == 1
 
 
-def test_a_routine_receives_deliveries_in_arrival_order_by_default(
+def test_max_concurrency_1_receives_deliveries_in_arrival_order(
     make_flow: Callable[..., Flow],
 ) -> None:
     worker = Worker(lambda i: time.sleep(0.0002))
+    worker.set_max_concurrency(1)
     flow = make_flow(execution_strategy="concurrent", max_workers=8)
     source_to(flow, worker)
     flow.execute("source", {"n": 300})
@@ -216,6 +240,7 @@ def test_arrival_order_holds_when_threads_switch_often(
     # Several workers take the routine's deliveries off the pool's queue; the
     # order they were emitted in must survive however the threads interleave.
     worker = Worker()
+    worker.set_max_concurrency(1)
     flow = make_flow(execution_strategy="concurrent", max_workers=8)
     source_to(flow, worker)
     for _ in range(20):
@@ -239,10 +264,11 @@ class Tally(Routine):
         self.total = before + 1
 
 
-def test_handlers_that_update_self_need_no_lock_by_default(
+def test_handlers_that_update_self_need_no_lock_with_max_concurrency_1(
     make_flow: Callable[..., Flow],
 ) -> None:
     tally = Tally()
+    tally.set_max_concurrency(1)
     flow = make_flow(execution_strategy="concurrent", max_workers=8)
     source_to(flow, tally)
     job = flow.execute("source", {"n": 2000})
@@ -327,5 +353,5 @@ def test_invalid_max_concurrency_raises_definition_error(limit: Any) -> None:
         Worker().set_max_concurrency(limit)
 
 
-def test_max_concurrency_defaults_to_one() -> None:
-    assert Worker().get_max_concurrency() == 1
+def test_max_concurrency_defaults_to_no_limit_of_the_routines_own() -> None:
+    assert Worker().get_max_concurrency() is None

@@ -100,17 +100,17 @@ def test_a_critical_routine_out_of_retries_fails_the_job(make_flow: Callable[...
     assert [(e.attempt, e.action) for e in job.errors] == [(1, "retry"), (2, "retry"), (3, "stop")]
 
 
-def test_an_optional_routine_out_of_retries_lets_the_job_complete(
+def test_a_routine_that_is_not_critical_out_of_retries_fails_the_job_too(
     make_flow: Callable[..., Flow],
 ) -> None:
     clock, flaky = FakeClock(), Flaky(failures=99)
     flaky.set_error_handler(retry_policy(2))
     job = fake_clock_flow(make_flow, clock, flaky).execute("flaky")
-    assert job.status is JobStatus.COMPLETED
+    assert job.status is JobStatus.FAILED
     assert [(e.attempt, e.action) for e in job.errors] == [
         (1, "retry"),
         (2, "retry"),
-        (3, "continue"),
+        (3, "stop"),
     ]
 
 

@@ -453,6 +453,7 @@ class Turnstile(Routine):
         self.holds = holds
         self.started = [threading.Event() for _ in holds]
         self.calls = 0
+        self.set_max_concurrency(1)  # Delivery k + 1 starts once k has returned.
         self.define_slot("input", handler=self.take)
 
     def take(self, i: int) -> None:

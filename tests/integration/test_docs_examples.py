@@ -17,7 +17,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
-EXAMPLE = re.compile(r"```python\n(.*?)```\s*\n(?:Output:|It prints:)\s*\n```text\n(.*?)```", re.S)
+# The code may not span the start of another python block: one with no output
+# of its own must not swallow the blocks up to the next example's output.
+EXAMPLE = re.compile(
+    r"```python\n((?:(?!```python).)*?)```\s*\n(?:Output:|It prints:)\s*\n```text\n(.*?)```",
+    re.S,
+)
 
 
 def _examples() -> list[tuple[str, str, str]]:

@@ -309,11 +309,11 @@ def test_resume_of_a_finished_job_does_nothing() -> None:
     flow = pipeline("sequential", Sink(), store=store)
     job = flow.execute("source", {"n": 1})
     other = pipeline("sequential", Sink(), store=store)
-    assert other.resume(job.job_id) is False
+    assert other.resume(job.job_id) is None
 
 
 def test_resume_without_a_store_does_nothing() -> None:
-    assert pipeline("sequential", Sink()).resume("no-such-job") is False
+    assert pipeline("sequential", Sink()).resume("no-such-job") is None
 
 
 def test_resume_needs_the_routines_the_job_waits_for() -> None:
@@ -563,3 +563,67 @@ def test_jobs_abandoned_to_a_failing_store_are_not_kept_past_retain_jobs(tmp_pat
         assert flow.execute("source", {"n": 2}).status == "failed"
     held = flow._get_engine()._runs  # What the engine keeps of the jobs it ran.
     assert len(held) <= 3 + 1  # The jobs the flow remembers, and the last one run.
+
+
+class Looper(Routine):
+    """Sends itself the next number, for ever: a cycle."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[int] = []
+        self.define_slot("trigger", handler=self.step)
+        self.define_slot("input", handler=self.step)
+        self.define_event("next", ["n"])
+
+    def step(self, n: int = 0) -> None:
+        self.seen.append(n)
+        self.emit("next", n=n + 1)
+
+
+def loop_flow(strategy: str, looper: Looper, **options: Any) -> Flow:
+    flow = Flow(execution_strategy=strategy, **options)
+    flow.add_routine(looper, "looper")
+    flow.connect("looper", "next", "looper", "input")
+    return flow
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_the_hops_of_a_job_survive_its_crash_and_resume(strategy: str) -> None:
+    store = FailingStore(survive=8)
+    first = loop_flow(strategy, Looper(), store=store, max_hops=20)
+    crashed = first.execute("looper")
+    first.shutdown()
+    assert "job store failed" in (crashed.error or "")
+    [waiting] = store.load_job(crashed.job_id).pending
+    assert waiting.hops == waiting.data["n"] > 0
+    store.survive = 10**6
+
+    looper = Looper()
+    second = loop_flow(strategy, looper, store=store, max_hops=20)
+    assert second.resume(crashed.job_id, wait=True)
+    job = second.get_execution(crashed.job_id)
+    second.shutdown()
+    assert job is not None
+    assert job.status == "failed"
+    # Counted from the entry delivery of the first run, not from the resume.
+    assert looper.seen == list(range(waiting.data["n"], 21))
+    assert "limit of 20 hops" in job.errors[-1].message
+    assert "at hop 21" in job.errors[-1].message
+    stored = store.load_job(crashed.job_id)
+    assert stored.document["status"] == "failed"
+    assert [(d.data["n"], d.hops) for d in stored.pending] == [(21, 21)]
+
+
+def test_a_cycle_on_sqlite_fails_as_a_runaway_with_the_defaults(tmp_path: Any) -> None:
+    # The default max_hops (10,000) stops it after 10,001 durable deliveries.
+    store = SqliteStore(tmp_path / "jobs.db")
+    looper = Looper()
+    flow = loop_flow("sequential", looper, store=store)
+    job = flow.execute("looper")
+    assert job.status == "failed"
+    assert job.errors[-1].error_type == "RunawayJobError"
+    assert "'looper' -> 'looper'" in job.errors[-1].message
+    assert len(looper.seen) == 10_001
+    stored = store.load_job(job.job_id)
+    assert (stored.document["status"], stored.deliveries) == ("failed", 10_001)
+    assert [d.hops for d in stored.pending] == [10_001]

@@ -39,9 +39,21 @@ def test_the_latest_records_are_kept_and_the_dropped_counted(strategy: str) -> N
 
 
 def test_without_a_limit_every_record_is_kept() -> None:
-    job = flow_of("sequential").execute("counter", {"up_to": 1000})
-    assert len(job.execution_history) == 1000
+    job = flow_of("sequential", history_limit=None).execute("counter", {"up_to": 25_000})
+    assert len(job.execution_history) == 25_000
     assert job.history_dropped == 0
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_by_default_the_latest_10_000_records_are_kept(strategy: str) -> None:
+    flow = flow_of(strategy)
+    job = flow.execute("counter", {"up_to": 25_000})
+    flow.shutdown()
+    assert flow.history_limit == 10_000
+    kept = [record.data["n"] for record in job.execution_history]
+    assert 10_000 <= len(kept) <= 20_000
+    assert kept == list(range(25_000 - len(kept), 25_000))
+    assert job.history_dropped == 25_000 - len(kept)
 
 
 def test_the_store_keeps_the_whole_history_of_a_limited_job() -> None:

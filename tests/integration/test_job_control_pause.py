@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from routilux import (
+    DefinitionError,
     ErrorHandler,
     ErrorStrategy,
     Flow,
@@ -64,6 +65,7 @@ class Relay(Routine):
         self.pause_at = set(pause_at)
         self.delay = delay
         self.received: list[int] = []
+        self.set_max_concurrency(1)  # The held deliveries come one at a time, in order.
         self.define_slot("input", handler=self.relay)
         self.define_event("out", ["i"])
 
@@ -221,7 +223,7 @@ def test_resume_continues_a_paused_job_to_completion(
     make_flow: Callable[..., Flow], gates: Any, strategy: str
 ) -> None:
     flow, job, sink = held_and_paused(make_flow, gates, strategy)
-    assert flow.resume(job) is True
+    assert flow.resume(job) is job
     assert job.wait(PATIENCE)
     assert job.status is JobStatus.COMPLETED
     assert_each_delivered_once(sink, 5)
@@ -506,7 +508,7 @@ def test_cancel_of_a_paused_job_drops_its_pending_deliveries(
     assert flow.cancel(job) is True
     assert job.status is JobStatus.CANCELLED
     assert re.search(r"\b5 pending deliveries dropped", job.error or ""), job.error
-    assert flow.resume(job) is False
+    assert flow.resume(job) is None
     time.sleep(0.05)
     assert sink.received == []
 
@@ -610,7 +612,7 @@ def test_pause_returns_false_for_a_job_that_has_ended(
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
-def test_resume_returns_false_for_a_job_that_is_not_paused(
+def test_resume_returns_none_for_a_job_that_is_not_paused(
     make_flow: Callable[..., Flow], gates: Any, strategy: str
 ) -> None:
     hold = gates.new()
@@ -618,20 +620,21 @@ def test_resume_returns_false_for_a_job_that_is_not_paused(
     flow = pipeline(make_flow(execution_strategy=strategy), relay, Sink())
     job = flow.start("source", {"n": 2})
     assert relay.started[0].wait(PATIENCE)
-    assert flow.resume(job) is False
+    assert flow.resume(job) is None
     hold.set()
     assert job.wait(PATIENCE)
     assert job.status is JobStatus.COMPLETED
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
-def test_pause_resume_and_cancel_ignore_jobs_of_another_flow(
+def test_pause_resume_and_cancel_refuse_jobs_of_another_flow(
     make_flow: Callable[..., Flow], gates: Any, strategy: str
 ) -> None:
     _, job, _ = held_and_paused(make_flow, gates, strategy)
     stranger = pipeline(make_flow(execution_strategy=strategy), Relay(), Sink())
-    assert stranger.resume(job) is False
-    assert stranger.cancel(job) is False
+    for method in (stranger.pause, stranger.resume, stranger.cancel):
+        with pytest.raises(DefinitionError, match=f"belongs to flow {job.flow_id!r}"):
+            method(job)
     assert job.status is JobStatus.PAUSED
 
 

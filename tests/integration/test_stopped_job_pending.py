@@ -33,6 +33,7 @@ class Bad(Routine):
     def __init__(self, hold: threading.Event | None = None) -> None:
         super().__init__()
         self.hold = hold
+        self.set_max_concurrency(1)  # In the concurrent strategy too, one at a time, in order.
         self.define_slot("input", handler=self.take)
 
     def take(self, v: int) -> None:
@@ -101,3 +102,18 @@ def test_a_runaway_job_lists_the_delivery_it_refused(strategy: str) -> None:
     assert job.status == "failed"
     assert job.routine_states["loop"]["deliveries"] == 20
     assert [d.data for d in job.pending_deliveries] == [{"n": 20}]
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_job_past_max_hops_lists_the_delivery_it_refused(strategy: str) -> None:
+    flow = Flow(execution_strategy=strategy, max_hops=20)
+    flow.add_routine(Loop(), "loop")
+    flow.connect("loop", "next", "loop", "input")
+    try:
+        job = flow.execute("loop", timeout=10)
+    finally:
+        flow.shutdown()
+    assert job.status == "failed"
+    assert job.routine_states["loop"]["deliveries"] == 21
+    assert [(d.data, d.hops) for d in job.pending_deliveries] == [({"n": 21}, 21)]
+    assert "(1 pending delivery dropped)" in (job.error or "")

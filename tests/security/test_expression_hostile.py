@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import gc
 import sys
 import threading
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ import pytest
 
 import routilux._expression
 from routilux._expression import compile_expression
+from routilux._expression._bounds import OperationRefusedError
 from routilux._expression._parse import PARSE_FILENAME
 from routilux.exceptions import ExpressionEvaluationError, ExpressionRejectedError
 
@@ -67,16 +70,73 @@ HOSTILE: list[tuple[Any, str]] = [
     ("bytearray(10 ** 9)", _NAME.format("bytearray")),
     ("range(10 ** 12)", _NAME.format("range")),
     ("data if True else exit()", _NAME.format("exit")),
-    # functions and comprehensions
+    # functions
     ("(lambda: 1)()", "lambda expressions are not allowed"),
     ("lambda: 0", "lambda expressions are not allowed"),
-    ("[c for c in ().__class__.__bases__]", "comprehensions are not allowed"),
-    ("{k: v for k, v in data.items()}", "comprehensions are not allowed"),
-    ("{x for x in data}", "comprehensions are not allowed"),
-    ("(x for x in data)", r"comprehensions \(generator expressions\) are not allowed"),
-    ("any(x for x in data)", r"comprehensions \(generator expressions\) are not allowed"),
     ("(x := 1)", r"assignment expressions \(:=\) are not allowed"),
     ("[y := data, y]", r"assignment expressions \(:=\) are not allowed"),
+    # comprehensions keep every rule of the sandbox
+    ("[c for c in ().__class__.__bases__]", _UNDERSCORE),
+    ("[x.__class__ for x in data]", _UNDERSCORE),
+    ("[x for x in data if x.__class__.__subclasses__()]", _UNDERSCORE),
+    ("{k: v for k, v in data.__dict__.items()}", _UNDERSCORE),
+    ("any(x.__init__.__globals__ for x in data)", _UNDERSCORE),
+    ("[x.gi_frame for x in data]", "the attribute 'gi_frame' is not allowed"),
+    ("[x.format for x in data]", "the attribute 'format' is not allowed"),
+    ("[x.items for x in data]", "reading an attribute is not allowed"),
+    ("[x(1) for x in data]", "calling 'x' is not allowed"),
+    ("[x['f']() for x in data]", "only the builtins"),
+    ("[getattr(x, 'y') for x in data]", _NAME.format("getattr")),
+    ("[x for x in data if open('/etc/passwd')]", _NAME.format("open")),
+    ("[__import__('os') for x in data]", _NAME.format("__import__")),
+    ("[_ for _ in data]", "comprehension variables starting with an underscore, such as '_'"),
+    ("[x for x, __builtins__ in data]", "comprehension variables starting with an underscore"),
+    ("[1 for _x in data]", "comprehension variables starting with an underscore"),
+    ("[len for len in data]", r"would hide the builtin len\(\)"),
+    ("[getattr(g, 'x') for g, getattr in data]", "calling 'getattr' is not allowed"),
+    ("[1 for data['x'] in config]", "must be a name or a tuple of names"),
+    ("[1 for data.x in config]", "must be a name or a tuple of names"),
+    ("[1 for a, *b in data]", r"starred targets \(for \*x in \.\.\.\) are not allowed"),
+    ("[x async for x in data]", r"asynchronous comprehensions \(async for\) are not allowed"),
+    ("[1 for a in b for b in data]", _NAME.format("b")),
+    ("[x for x in data if (y := x)]", r"assignment expressions \(:=\) are not allowed"),
+    ("[y := x for x in data]", r"assignment expressions \(:=\) are not allowed"),
+    ("[lambda: x for x in data]", "lambda expressions are not allowed"),
+    ("[(yield x) for x in data]", "yield expressions are not allowed"),
+    ("[f'{x}' for x in data]", "f-strings are not allowed"),
+    ("[x for x in data for x.y in data]", "must be a name or a tuple of names"),
+    # a generator expression is consumed at once, never handed out
+    ("(x for x in data)", "a generator expression is allowed only as the argument of"),
+    ("[(x for x in data)]", "a generator expression is allowed only as the argument of"),
+    ("((x for x in data),)", "a generator expression is allowed only as the argument of"),
+    ("str(x for x in data)", "a generator expression is allowed only as the argument of"),
+    ("len(x for x in data)", "a generator expression is allowed only as the argument of"),
+    ("bool(x for x in data)", "a generator expression is allowed only as the argument of"),
+    ("isinstance((x for x in data), int)", "a generator expression is allowed only as"),
+    ("max((x for x in data), 1)", "a generator expression is allowed only as the argument of"),
+    ("min(1, (x for x in data))", "a generator expression is allowed only as the argument of"),
+    ("data.get(x for x in data)", "a generator expression is allowed only as the argument of"),
+    ("(x for x in data) if data else 0", "a generator expression is allowed only as"),
+    ("any(x for x in data) or (y for y in data)", "a generator expression is allowed only as"),
+    ("[y for y in (x for x in data)]", "a generator expression is allowed only as"),
+    ("next(x for x in data)", _NAME.format("next")),
+    ("iter(x for x in data)", _NAME.format("iter")),
+    ("sum(x for x in data).__class__", _UNDERSCORE),
+    # iteration counts and products are bounded; constant ones fail while compiling
+    ("sum(1 for a in 'x' * 99999 for b in 'x' * 99999)", "limit of 1000000 steps"),
+    ("[1 for a in 'ab' * 1000 for b in 'ab' * 1000]", "the list comprehension would have at least"),
+    ("sum(1 for a in 'ab' * 1000 for b in 'ab' * 1000)", "limit of 1000000 steps"),
+    ("any(False for a in 'x' * 200 for b in 'x' * 200 for c in 'x' * 200)", "limit of 1000000"),
+    ("[[1 for a in 'x' * 1000] for b in 'x' * 1000]", "limit of 1000000 steps"),
+    ("len({a + b for a in 'x' * 99999 for b in 'x' * 99})", "limit of 1000000 steps"),
+    ("['a' * 99999 for x in 'x' * 100]", "limit of 1000000 steps"),
+    ("[[0] * 99999 for x in 'x' * 100]", "limit of 1000000 steps"),
+    ("sum(len(x * 99999) for x in 'x' * 1000)", "limit of 1000000 steps"),
+    ("any(x in 'a' * 99999 for x in 'b' * 1000)", "limit of 1000000 steps"),
+    ("str([x for x in 'ab' * 50000] * 2)", "the repetition would have at least"),
+    ("sum(x for x in [[1], [2]])", "unsupported operand"),
+    ("sum([[1], [2]], [])", r"sum\(\) adds numbers only"),
+    ("sum((x for x in 'ab'), '')", r"sum\(\) adds numbers only"),
     ("await data", "await expressions are not allowed"),
     ("(yield data)", "yield expressions are not allowed"),
     # formatting tricks
@@ -264,6 +324,13 @@ PROBES: list[tuple[str, str]] = [
     ("len(data) + int('7') * 2 ** 10", "text"),
     ("data['missing']", "dict"),
     ("data['a'] ** data['b']", "big"),
+    ("[x.get('x') for x in [data]]", "lookalike"),
+    ("sorted(x.lower() for x in [data, data])", "lookalike"),
+    ("{x.count(1): 1 for x in (data,)}", "lookalike"),
+    ("any(x.replace('a', 'b') for x in [data])", "path"),
+    ("sum(1 for x in data)", "path"),
+    ("[k for k, v in data.items() if v > 10]", "dict"),
+    ("max(len(w) for w in data.split())", "text"),
 ]
 
 
@@ -308,6 +375,117 @@ def test_audit_gate_sees_forbidden_events() -> None:
         compile("1", "<probe>", "eval")
         found = _forbidden(events)
     assert found == ["compile"]
+
+
+# --- comprehensions over the data --------------------------------------------
+
+
+class Endless:
+    """Iterates for ever, counting the items taken."""
+
+    def __init__(self) -> None:
+        self.taken = 0
+
+    def __iter__(self) -> Endless:
+        return self
+
+    def __next__(self) -> int:
+        self.taken += 1
+        return self.taken
+
+
+_STEPS = "the comprehensions need more than the limit of 1000000 steps"
+_BIG = list(range(100_001))
+
+# (source, data, regex the evaluation error must match): each runs away with
+# the data it is given, and must be stopped by a limit.
+RUNAWAYS: list[tuple[str, Any, str]] = [
+    ("sum(1 for a in data for b in data)", list(range(10_000)), _STEPS),
+    ("sum(1 for a in data for b in data for c in data)", list(range(200)), _STEPS),
+    ("any(a + b + c == 'x' for a in data for b in data for c in data)", "ab" * 100, _STEPS),
+    ("[x for x in data if x in data]", list(range(100_000)), _STEPS),
+    ("any(x == data for x in data)", [[0] * 1000] * 2000, _STEPS),
+    ("[x * 99999 for x in data]", ["a"] * 1000, _STEPS),
+    ("sum(len(str(data)) for x in data)", [[0] * 100] * 100, _STEPS),
+    ("sorted(data) == [y for x in data for y in sorted(data)]", ["a" * 50] * 1000, _STEPS),
+    ("[data for x in data]", ["a" * 10_000] * 200, _STEPS),
+    ("{x: data for x in data}", list(range(1000)), _STEPS),
+    ("any(False for x in data)", Endless(), _STEPS),
+    ("sum(x for x in data)", Endless(), _STEPS),
+    ("[x for x in data][-1]", Endless(), "the list comprehension would have at least 100001"),
+    ("len([x for x in data])", _BIG, "the list comprehension would have at least 100001 items"),
+    ("len({x for x in data})", _BIG, "the set comprehension would have at least 100001 items"),
+    ("len({x: 1 for x in data})", _BIG, "the dict comprehension would have at least 100001"),
+    ("len(sorted(x for x in data))", _BIG, r"sorted\(\) of the elements would have at least"),
+    ("len(set(x for x in data))", _BIG, r"set\(\) of the elements would have at least"),
+    ("len(dict((x, x) for x in data))", _BIG, r"dict\(\) of the elements would have at least"),
+]
+
+
+@pytest.mark.parametrize(
+    ("source", "data", "pattern"), RUNAWAYS, ids=[source for source, _, _ in RUNAWAYS]
+)
+def test_runaway_comprehension_is_stopped_by_a_limit(source: str, data: Any, pattern: str) -> None:
+    expression = compile_expression(source)
+    with pytest.raises(ExpressionEvaluationError, match=pattern) as caught:
+        expression.evaluate({"data": data})
+    assert isinstance(caught.value.__cause__, OperationRefusedError)
+
+
+def test_an_endless_iterable_is_read_only_as_far_as_the_steps_allow() -> None:
+    endless = Endless()
+    with pytest.raises(ExpressionEvaluationError, match=_STEPS):
+        compile_expression("any(x < 0 for x in data)").evaluate({"data": endless})
+    assert endless.taken <= 1_000_000
+    with pytest.raises(ExpressionEvaluationError, match="too many values to unpack"):
+        compile_expression("[a for a, b in [data]]").evaluate({"data": Endless()})
+
+
+class Watched:
+    """An iterable whose iterators record when they are closed."""
+
+    def __init__(self) -> None:
+        self.closed = 0
+
+    def __iter__(self) -> Iterator[int]:
+        try:
+            yield from range(10)
+        finally:
+            self.closed += 1
+
+
+def _suspended_generators() -> list[types.GeneratorType[Any, Any, Any]]:
+    # A generator that has not finished holds its frame, and could go on.
+    package = Path(routilux._expression.__file__).parent
+    return [
+        found
+        for found in gc.get_objects()
+        if isinstance(found, types.GeneratorType)
+        and Path(found.gi_code.co_filename).parent == package
+        and found.gi_frame is not None
+    ]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "any(x > 0 for x in data)",
+        "all(x < 0 for x in data)",
+        "max(x for x in data)",
+        "sum(x for x in data if x)",
+        "sorted(x for x in data)",
+        "[x for x in data if 1 // x]",
+        "any(y > 0 for x in data for y in data)",
+    ],
+)
+def test_no_generator_outlives_its_evaluation(source: str) -> None:
+    watched = Watched()
+    with contextlib.suppress(ExpressionEvaluationError):
+        result = compile_expression(source).evaluate({"data": watched})
+        assert not isinstance(result, types.GeneratorType)
+    # Stopping early (any, all, an error) closes what was being read at once.
+    assert _suspended_generators() == []
+    assert watched.closed >= 1
 
 
 # --- canaries ---------------------------------------------------------------

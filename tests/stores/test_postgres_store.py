@@ -54,6 +54,7 @@ def test_the_tables_are_created_in_their_schema_on_first_use(pg_schema: PgSchema
         "job_value_items",
         "job_values",
         "jobs",
+        "outputs",
         "pending_deliveries",
         "schema_version",
         "shared_log",
@@ -106,10 +107,16 @@ def test_a_version_1_schema_is_brought_up_to_date_and_its_jobs_can_be_claimed(
 ) -> None:
     dsn, schema = pg_schema
     with PostgresStore(dsn, schema=schema) as store:
-        job = new_job(store, pending=[delivery(0)], owner="old-host:1")
+        job = new_job(store, pending=[delivery(0, hops=5)], owner="old-host:1")
     with connect(dsn) as conn:  # What version 1 had: no claim, no lease,
-        conn.execute(f'ALTER TABLE "{schema}".jobs DROP COLUMN claim, DROP COLUMN lease_until')
-        conn.execute(f'DROP TABLE "{schema}".job_value_items, "{schema}".job_values')
+        conn.execute(
+            f'ALTER TABLE "{schema}".jobs DROP COLUMN claim, DROP COLUMN lease_until, '
+            "DROP COLUMN output_count"
+        )
+        conn.execute(f'ALTER TABLE "{schema}".pending_deliveries DROP COLUMN hops')
+        conn.execute(
+            f'DROP TABLE "{schema}".job_value_items, "{schema}".job_values, "{schema}".outputs'
+        )
         conn.execute(f'UPDATE "{schema}".jobs SET routine_states = %s', (V1_STATES,))
         conn.execute(f'UPDATE "{schema}".schema_version SET version = 1')
 
@@ -125,7 +132,8 @@ def test_a_version_1_schema_is_brought_up_to_date_and_its_jobs_can_be_claimed(
         "agg": {"deliveries": 2, "values": {"items": [1, {"$t": "tuple", "v": [2, 3]}], "n": 3}}
     }
     assert (stored.owner, stored.claim, stored.lease_expires_at) == ("old-host:1", 0, None)
-    assert [d.seq for d in stored.pending] == [0]
+    # Version 1 kept no hop counts: its pending deliveries start again at 0.
+    assert [(d.seq, d.hops) for d in stored.pending] == [(0, 0)]
     assert claim == 1
 
 

@@ -27,6 +27,7 @@ def damaged_store(path: Path, update: str, value: str) -> tuple[SqliteStore, str
                 history=[("a", "b", {"x": 1}, 1.0)],
                 errors=[error_record()],
                 log_entries=[{"note": 1}],
+                outputs=[{"routine_id": "a", "output_type": "t", "data": {}, "timestamp": "-"}],
                 dead_letters=[dead_letter(job, 0)],
             )
         )
@@ -44,6 +45,7 @@ JOB_COLUMNS = [
     ("UPDATE history SET event = ?", r"history\.event \(entry 0\)"),
     ("UPDATE errors SET record = ?", r"errors\.record \(entry 0\)"),
     ("UPDATE shared_log SET entry = ?", r"shared_log\.entry \(entry 0\)"),
+    ("UPDATE outputs SET entry = ?", r"outputs\.entry \(entry 0\)"),
 ]
 
 

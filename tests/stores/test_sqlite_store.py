@@ -65,11 +65,14 @@ def test_a_version_1_file_is_brought_up_to_date_and_its_jobs_can_be_claimed(
 ) -> None:
     path = tmp_path / "jobs.db"
     store = SqliteStore(path)
-    job = new_job(store, pending=[delivery(0)], owner="old-host:1")
+    job = new_job(store, pending=[delivery(0, hops=5)], owner="old-host:1")
     store.close()
     with sqlite3.connect(path) as conn:  # What version 1 had: no claim, no lease,
         conn.execute("ALTER TABLE jobs DROP COLUMN claim")
         conn.execute("ALTER TABLE jobs DROP COLUMN lease_until")
+        conn.execute("ALTER TABLE jobs DROP COLUMN output_count")
+        conn.execute("ALTER TABLE pending_deliveries DROP COLUMN hops")  # No outputs,
+        conn.execute("DROP TABLE outputs")
         conn.execute("DROP TABLE job_value_items")  # job values in routine_states.
         conn.execute("DROP TABLE job_values")
         conn.execute("UPDATE jobs SET routine_states = ?", (V1_STATES,))
@@ -90,7 +93,8 @@ def test_a_version_1_file_is_brought_up_to_date_and_its_jobs_can_be_claimed(
         "agg": {"deliveries": 2, "values": {"items": [1, {"$t": "tuple", "v": [2, 3]}], "n": 3}}
     }
     assert (stored.owner, stored.claim, stored.lease_expires_at) == ("old-host:1", 0, None)
-    assert [d.seq for d in stored.pending] == [0]
+    # Version 1 kept no hop counts: its pending deliveries start again at 0.
+    assert [(d.seq, d.hops) for d in stored.pending] == [(0, 0)]
     assert claim == 1
 
 
@@ -103,6 +107,9 @@ def test_a_version_1_file_with_values_the_codec_tagged_moves_them_too(tmp_path: 
     with sqlite3.connect(path) as conn:
         conn.execute("ALTER TABLE jobs DROP COLUMN claim")
         conn.execute("ALTER TABLE jobs DROP COLUMN lease_until")
+        conn.execute("ALTER TABLE jobs DROP COLUMN output_count")
+        conn.execute("ALTER TABLE pending_deliveries DROP COLUMN hops")
+        conn.execute("DROP TABLE outputs")
         conn.execute("DROP TABLE job_value_items")
         conn.execute("DROP TABLE job_values")
         conn.execute("UPDATE jobs SET routine_states = ?", (f'{{"agg": {{"values": {tagged}}}}}',))
@@ -209,13 +216,20 @@ def test_deleting_a_job_deletes_its_rows_in_every_table(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "jobs.db")
     job = new_job(store, pending=[delivery(0)])
     store.checkpoint(
-        checkpoint(job, history=[("a", "b", {}, 1.0)], log_entries=[{"x": 1}], errors=[])
+        checkpoint(
+            job,
+            history=[("a", "b", {}, 1.0)],
+            log_entries=[{"x": 1}],
+            outputs=[{"routine_id": "a", "output_type": "t", "data": {}, "timestamp": "now"}],
+            errors=[],
+        )
     )
     store.delete_job(job.job_id)
     store.close()
 
     with sqlite3.connect(tmp_path / "jobs.db") as conn:
         tables = ["jobs", "pending_deliveries", "history", "errors", "shared_log", "dead_letters"]
+        tables += ["outputs", "job_values", "job_value_items"]
         counts = [conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables]
     assert counts == [0] * len(tables)
 
@@ -333,6 +347,7 @@ def damaged_store(path: Path, update: str) -> tuple[SqliteStore, str]:
                 history=[("a", "b", {"x": 1}, 1.0)],
                 errors=[error_record()],
                 log_entries=[{"note": 1}],
+                outputs=[{"routine_id": "a", "output_type": "t", "data": {}, "timestamp": "-"}],
                 dead_letters=[dead_letter(job, 0)],
             )
         )
@@ -359,6 +374,15 @@ JOB_DAMAGE = [
     ("UPDATE jobs SET flow_document = '7'", r"jobs\.flow_document must be a JSON object, not int"),
     ("UPDATE pending_deliveries SET data = 'x'", r"pending_deliveries\.data \(seq 0\) is not JSON"),
     ("UPDATE history SET event = '[1, 2]'", r"history\.event \(entry 0\) must be \[routine_id"),
+    (
+        """UPDATE history SET event = '["a", "b", {}, "noon"]'""",
+        r"history\.event \(entry 0\) must end with seconds since the epoch, not str",
+    ),
+    (
+        """UPDATE history SET event = '["a", "b", {}, 1e300]'""",
+        r"history\.event \(entry 0\) must end with seconds since the epoch, not 1e\+300",
+    ),
+    ("UPDATE outputs SET entry = '{'", r"outputs\.entry \(entry 0\) is not JSON"),
     ("UPDATE errors SET record = '[1]'", r"errors\.record \(entry 0\) must be a JSON object"),
     ("UPDATE errors SET record = 'garbage'", r"errors\.record \(entry 0\) is not JSON"),
     ("UPDATE shared_log SET entry = '{'", r"shared_log\.entry \(entry 0\) is not JSON"),

@@ -142,6 +142,18 @@ def test_an_added_delivery_replaces_the_pending_one_of_the_same_seq(store: JobSt
     assert store.load_job(job.job_id).pending == [retry, delivery(1, attempt=3)]
 
 
+def test_the_hops_of_pending_deliveries_are_kept(store: JobStore) -> None:
+    job = new_job(store, pending=[delivery(0), delivery(1, hops=7)])
+
+    store.checkpoint(checkpoint(job, done=[0], added=[delivery(2, hops=10_001)], next_seq=3))
+    store.checkpoint(checkpoint(job, added=[delivery(1, attempt=2, hops=7)]))
+
+    assert [(d.seq, d.attempt, d.hops) for d in store.load_job(job.job_id).pending] == [
+        (1, 2, 7),
+        (2, 1, 10_001),
+    ]
+
+
 def test_history_errors_and_log_entries_are_appended_in_order(store: JobStore) -> None:
     job = new_job(store)
     job.shared_log = []
@@ -171,6 +183,65 @@ def test_history_errors_and_log_entries_are_appended_in_order(store: JobStore) -
     ]
     assert [e.message for e in loaded.errors] == ["first", "second"]
     assert loaded.shared_log == [{"i": 1}, {"i": 2}, {"i": {3}}]
+
+
+def output(n: object, stamp: str = "2024-05-01T12:00:00+00:00") -> dict[str, object]:
+    """An output_log entry of routine ``w``."""
+    return {"routine_id": "w", "output_type": "progress", "data": {"n": n}, "timestamp": stamp}
+
+
+def test_a_created_job_keeps_the_outputs_of_its_document(store: JobStore) -> None:
+    job = JobState("flow")
+    job.send_output("w", "progress", {"pair": (1, 2)})
+    store.create_job(job.serialize(), pending=[], next_seq=0)
+
+    loaded = JobState.deserialize(store.load_job(job.job_id).document)
+
+    assert loaded.output_log == job.output_log
+    assert loaded.output_log[0]["data"] == {"pair": (1, 2)}
+
+
+def test_outputs_are_appended_in_order(store: JobStore) -> None:
+    job = new_job(store)
+    store.checkpoint(checkpoint(job, outputs=[output(1), output((2,))]))
+    store.checkpoint(checkpoint(job))
+    store.checkpoint(checkpoint(job, outputs=[output(3)]))
+
+    document = store.load_job(job.job_id).document
+    loaded = JobState.deserialize(document)
+
+    assert [entry["data"]["n"] for entry in loaded.output_log] == [1, (2,), 3]
+    assert loaded.output_log[0] == output(1)
+
+
+def test_history_times_are_kept_in_seconds_and_read_as_iso_8601(store: JobStore) -> None:
+    job = JobState("flow")
+    moment = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
+    job.execution_history = [ExecutionRecord("src", "out", {}, moment)]
+    store.create_job(job.serialize(), pending=[], next_seq=0)
+    # The engine's checkpoints give times in seconds since the epoch, as
+    # every checkpoint did before history times were datetimes.
+    store.checkpoint(checkpoint(job, history=[("src", "out", {}, 1_714_564_800.5)]))
+
+    stored = store.load_job(job.job_id).document["execution_history"]
+
+    assert [entry["timestamp"] for entry in stored] == [
+        "2024-05-01T12:00:00.123456+00:00",
+        "2024-05-01T12:00:00.500000+00:00",
+    ]
+    assert (
+        JobState.deserialize(store.load_job(job.job_id).document).execution_history[0]
+        == (job.execution_history[0])
+    )
+
+
+def test_a_document_history_time_that_is_not_a_time_is_refused(store: JobStore) -> None:
+    document = JobState("flow").serialize()
+    document["execution_history"] = [
+        {"routine_id": "r", "event_name": "e", "data": {}, "timestamp": "noon"}
+    ]
+    with pytest.raises(SerializationError, match=r"execution_history\[0\]\.timestamp"):
+        store.create_job(document, pending=[], next_seq=0)
 
 
 def test_shared_data_and_routine_states_change_only_when_given(store: JobStore) -> None:

@@ -57,7 +57,22 @@ deliveries = st.lists(
     max_size=5,
     unique_by=lambda d: d.seq,
 )
-events = st.lists(st.tuples(names, names, mappings, finite), max_size=5)
+# History times are seconds since the epoch within the years a datetime holds.
+seconds = st.floats(-62_135_596_800, 253_402_300_799)
+events = st.lists(st.tuples(names, names, mappings, seconds), max_size=5)
+outputs = st.lists(
+    st.fixed_dictionaries(
+        {
+            "routine_id": names,
+            "output_type": names,
+            "data": mappings,
+            "timestamp": st.datetimes(timezones=st.just(timezone.utc)).map(
+                lambda moment: moment.isoformat()
+            ),
+        }
+    ),
+    max_size=3,
+)
 errors = st.lists(
     st.builds(
         ErrorRecord,
@@ -82,6 +97,7 @@ def jobs(draw: st.DrawFn) -> tuple[JobState, list[StoredDelivery]]:
     job.shared_data = draw(mappings)
     job.routine_states = draw(st.dictionaries(names, mappings, max_size=3))
     job.shared_log = draw(st.lists(mappings, max_size=3))
+    job.output_log = draw(outputs)
     return job, draw(deliveries)
 
 
@@ -103,6 +119,7 @@ def checkpoints(draw: st.DrawFn, job: JobState, pending: list[StoredDelivery]) -
         shared_data=draw(st.none() | mappings),
         routine_states=draw(st.none() | st.dictionaries(names, mappings, max_size=2)),
         log_entries=draw(st.lists(mappings, max_size=3)),
+        outputs=draw(outputs),
     )
 
 
@@ -119,6 +136,7 @@ def state(job: JobState) -> tuple[Any, ...]:
         job.shared_data,
         job.routine_states,
         job.shared_log,
+        job.output_log,
         job.execution_history,
         job.errors,
     )
@@ -133,6 +151,7 @@ def expected_after(
     job.execution_history = [ExecutionRecord(*event) for event in change.history]
     job.errors = list(change.errors)
     job.shared_log = job.shared_log + change.log_entries
+    job.output_log = job.output_log + change.outputs
     if change.shared_data is not None:
         job.shared_data = change.shared_data
     if change.routine_states is not None:

@@ -166,7 +166,7 @@ def test_pause_keeps_pending_deliveries_and_resume_runs_them(
         ("sink", {"n": 1}),
         ("sink", {"n": 2}),
     ]
-    assert flow.resume(job) is True
+    assert flow.resume(job) is job
     assert job.wait(WAIT)
     assert job.status == "completed"
     assert sink.received == [{"n": 0}, {"n": 1}, {"n": 2}]

@@ -1,12 +1,13 @@
-"""ConditionalRouter: conditions, priorities, default route and configuration errors."""
+"""ConditionalRouter: conditions, priorities, default route, the published payload, errors."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
 
-from routilux import DefinitionError, ErrorHandler, ErrorStrategy, Flow, Routine
+from routilux import DefinitionError, Flow, Routine
 from routilux.builtin_routines import ConditionalRouter
 
 
@@ -31,6 +32,12 @@ class Collector(Routine):
         self.received.append(data)
 
 
+def in_order(flow: Flow) -> None:
+    """One delivery at a time per routine, so that messages arrive in the order sent."""
+    for routine in flow.routines.values():
+        routine.set_max_concurrency(1)
+
+
 def routed_flow(
     routes: list[tuple[str, Any]], *, default: str | None = None, priority: str = "first_match"
 ) -> tuple[Flow, dict[str, Collector]]:
@@ -47,6 +54,7 @@ def routed_flow(
         sinks[name] = Collector()
         flow.add_routine(sinks[name], f"sink_{name}")
         flow.connect("router", name, f"sink_{name}", "input")
+    in_order(flow)
     return flow, sinks
 
 
@@ -86,12 +94,19 @@ def test_the_default_route_takes_what_no_condition_matches() -> None:
     assert sinks["high"].received == [{"v": 11}]
 
 
-def test_without_a_default_an_unmatched_message_is_counted_as_unrouted() -> None:
+def test_without_a_default_an_unmatched_message_goes_to_output_and_is_counted() -> None:
     flow, sinks = routed_flow([("high", "data['v'] > 10")])
     router = flow.routines["router"]
+    unmatched = Payloads()
+    flow.add_routine(unmatched, "unmatched")
+    flow.connect("router", "output", "unmatched", "input")
     job = flow.execute("source", {"items": [{"v": 1}, {"v": 2}]})
     assert job.status == "completed"
     assert sinks["high"].received == []
+    assert unmatched.received == [
+        {"data": {"v": 1}, "route": "unmatched"},
+        {"data": {"v": 2}, "route": "unmatched"},
+    ]
     assert router.get_stat("unrouted") == 2
 
 
@@ -134,7 +149,18 @@ def test_an_expression_can_read_the_router_config() -> None:
     assert sinks["ok"].received == [{"v": 5}]
 
 
-def test_a_message_without_a_data_key_is_routed_whole() -> None:
+@pytest.mark.parametrize(
+    ("message", "data"),
+    [
+        ({"n": 1, "m": 2}, {"n": 1, "m": 2}),
+        ({"n": {"n": 1}}, {"n": 1}),
+        ({"data": None, "x": {"n": 1}}, {"n": 1}),
+        ({"data": {"n": 1}, "x": 5}, {"n": 1}),
+    ],
+)
+def test_the_data_is_taken_from_the_message_as_published(
+    message: dict[str, Any], data: dict[str, Any]
+) -> None:
     flow = Flow()
     router = ConditionalRouter()
     flow.add_routine(router, "router")
@@ -148,8 +174,8 @@ def test_a_message_without_a_data_key_is_routed_whole() -> None:
     entry.define_event("out")
     flow.add_routine(entry, "entry")
     flow.connect("entry", "out", "router", "input")
-    flow.execute("entry", {"n": 1})
-    assert sink.received == [{"n": 1}]
+    flow.execute("entry", message)
+    assert sink.received == [data]
 
 
 @pytest.mark.parametrize(
@@ -159,7 +185,8 @@ def test_a_message_without_a_data_key_is_routed_whole() -> None:
         ("__import__('os')", "__import__"),
         ("9**9**9", "exceeds"),
         ("data.get(", "valid expression"),
-        ("[x for x in data]", "comprehension"),
+        ("lambda: 1", "lambda"),
+        ("getattr(data, 'x')", "getattr"),
     ],
 )
 def test_a_rejected_expression_fails_at_set_config_naming_the_route(
@@ -187,7 +214,6 @@ def test_a_rejected_config_leaves_the_previous_routes_in_force() -> None:
         ({"routes": [("", "True")]}, "non-empty string name"),
         ({"routes": [("a", "True"), ("a", "False")]}, "two routes named 'a'"),
         ({"routes": [("a", 42)]}, "expression string, a dict"),
-        ({"routes": [("a", {1: 2})]}, "string keys"),
         ({"route_priority": "best"}, "first_match"),
         ({"default_route": 3}, "default_route"),
     ],
@@ -199,31 +225,172 @@ def test_a_malformed_config_is_refused_with_a_clear_message(
         ConditionalRouter().set_config(**config)
 
 
-def test_a_route_without_an_event_is_refused_before_the_job_starts() -> None:
+def test_route_events_not_defined_are_defined_when_the_job_starts() -> None:
     flow = Flow()
     flow.add_routine(Source(), "source")
     router = ConditionalRouter()
     flow.add_routine(router, "router")
-    router.set_config(routes=[("high", "True")], default_route="low")
+    router.set_config(routes=[("high", "data > 5")], default_route="normal")
     router.define_event("high")
     flow.connect("source", "output", "router", "input")
-    with pytest.raises(DefinitionError, match=r"'router'.*no event 'low'.*define_event\('low'\)"):
-        flow.execute("source", {"items": [1]})
-
-
-def test_a_condition_that_raises_at_run_time_is_a_handler_failure_naming_the_route() -> None:
-    flow, sinks = routed_flow([("high", "data['v'] > 10")], default="low")
-    flow.routines["router"].set_error_handler(ErrorHandler(strategy=ErrorStrategy.CONTINUE))
-    job = flow.execute("source", {"items": [{"w": 1}, {"v": 20}]})
+    assert list(router.events) == ["output", "high"]
+    job = flow.execute("source", {"items": [1, 9]})
     assert job.status == "completed"
-    assert [e.routine_id for e in job.errors] == ["router"]
-    assert "route 'high'" in job.errors[0].message
+    assert list(router.events) == ["output", "high", "normal"]
+    assert router.events["normal"].params == ("data", "route")
+    assert [r.event_name for r in job.get_execution_history("router")] == ["normal", "high"]
+
+
+def test_a_condition_that_raises_is_no_match_logged_and_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    flow, sinks = routed_flow([("high", "data['v'] > 10")], default="low")
+    with caplog.at_level(logging.WARNING, logger="routilux"):
+        job = flow.execute("source", {"items": [{"w": 1}, {"v": 20}]})
+    assert job.status == "completed"
+    assert job.errors == []
     assert sinks["high"].received == [{"v": 20}]
-    assert sinks["low"].received == []
+    assert sinks["low"].received == [{"w": 1}]
+    assert flow.routines["router"].get_stat("condition_errors") == 1
+    assert "the condition of route 'high' raised ExpressionEvaluationError" in caplog.text
 
 
-def test_a_condition_failure_stops_the_job_under_the_default_policy() -> None:
-    flow, _ = routed_flow([("high", lambda data: data["missing"])], default="low")
+def test_a_raising_function_condition_is_called_once_and_is_no_match() -> None:
+    calls: list[Any] = []
+
+    def fails(data: Any) -> bool:
+        calls.append(data)
+        raise KeyError("missing")
+
+    flow, sinks = routed_flow([("high", fails)], default="low")
     job = flow.execute("source", {"items": [{"v": 1}]})
-    assert job.status == "failed"
-    assert job.errors[0].error_type == "ExecutionError"
+    assert job.status == "completed"
+    assert calls == [{"v": 1}]
+    assert sinks["low"].received == [{"v": 1}]
+
+
+# -- the published interface ----------------------------------------------------------------
+
+
+class Payloads(Routine):
+    """Keeps each whole payload it receives."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.received: list[dict[str, Any]] = []
+        self.define_slot("input", handler=self.collect)
+
+    def collect(self, **payload: Any) -> None:
+        self.received.append(payload)
+
+
+def test_a_flow_wired_as_the_published_docs_wire_it_gets_the_published_payload() -> None:
+    from routilux.builtin_routines.control_flow import ConditionalRouter as PublishedPath
+
+    router = PublishedPath()
+    router.set_config(
+        routes=[
+            ("high", "data.get('priority') == 'high'"),
+            ("low", "isinstance(data, dict) and data.get('priority') == 'low'"),
+        ],
+        default_route="normal",
+    )
+    flow = Flow()
+    flow.add_routine(Source(), "source")
+    flow.add_routine(router, "router")
+    sinks = {name: Payloads() for name in ("high", "low")}
+    router.define_event("high")
+    router.define_event("low")
+    for name, sink in sinks.items():
+        flow.add_routine(sink, name)
+        flow.connect("router", name, name, "input")
+    flow.connect("source", "output", "router", "input")
+    items = [{"priority": "high"}, {"priority": "low"}, {"priority": "none"}]
+    job = flow.execute("source", {"items": items})
+    assert job.status == "completed"
+    assert sinks["high"].received == [{"data": {"priority": "high"}, "route": "high"}]
+    assert sinks["low"].received == [{"data": {"priority": "low"}, "route": "low"}]
+    assert [r.event_name for r in job.get_execution_history("router")] == [
+        "high",
+        "low",
+        "normal",
+    ]
+
+
+def test_add_route_appends_a_route_and_defines_its_event() -> None:
+    router = ConditionalRouter()
+    router.add_route("high", {"priority": "high"})
+    router.add_route("low", lambda data: data.get("priority") == "low")
+    assert [name for name, _ in router.get_config("routes")] == ["high", "low"]
+    assert list(router.events) == ["output", "high", "low"]
+    flow = Flow()
+    flow.add_routine(Source(), "source")
+    flow.add_routine(router, "router")
+    sink = Payloads()
+    flow.add_routine(sink, "sink")
+    flow.connect("source", "output", "router", "input")
+    flow.connect("router", "low", "sink", "input")
+    flow.execute("source", {"items": [{"priority": "low"}]})
+    assert sink.received == [{"data": {"priority": "low"}, "route": "low"}]
+
+
+def test_add_route_refuses_a_name_taken() -> None:
+    router = ConditionalRouter()
+    router.add_route("a", "True")
+    with pytest.raises(DefinitionError, match="two routes named 'a'"):
+        router.add_route("a", "False")
+
+
+def test_expressions_may_read_the_router_stats() -> None:
+    flow, sinks = routed_flow([("quiet", "stats.get('unrouted', 0) < 1")], default="busy")
+    flow.routines["router"].set_stat("unrouted", 3)
+    flow.execute("source", {"items": [1]})
+    assert sinks["busy"].received == [1]
+
+
+def _by_config(data: Any, config: dict[str, Any]) -> bool:
+    return bool(data > config["limit"])
+
+
+def _positional(value: Any, settings: dict[str, Any]) -> bool:
+    return bool(value > settings["limit"])
+
+
+def _with_default(value: Any, limit: int = 5) -> bool:
+    return value > limit
+
+
+def _named(value: Any, *, config: dict[str, Any], stats: dict[str, Any]) -> bool:
+    return bool(value > config["limit"] and not stats)
+
+
+@pytest.mark.parametrize("condition", [_by_config, _positional, _with_default, _named])
+def test_a_function_condition_gets_config_and_stats_by_its_parameters(condition: Any) -> None:
+    flow, sinks = routed_flow([("big", condition)], default="small")
+    flow.routines["router"].set_config(limit=5)
+    flow.execute("source", {"items": [3, 8]})
+    assert sinks["big"].received == [8]
+    assert sinks["small"].received == [3]
+
+
+def test_a_dict_condition_may_hold_predicates_and_non_string_keys() -> None:
+    flow, sinks = routed_flow([("match", {"n": lambda n: n > 2, 1: "one"})], default="rest")
+    flow.execute("source", {"items": [{"n": 3, 1: "one"}, {"n": 1, 1: "one"}, {"n": 3}]})
+    assert sinks["match"].received == [{"n": 3, 1: "one"}]
+    assert sinks["rest"].received == [{"n": 1, 1: "one"}, {"n": 3}]
+
+
+def test_a_condition_may_use_comprehensions_over_the_message() -> None:
+    flow, sinks = routed_flow(
+        [
+            ("any_big", "any(x > 2 for x in data['items'])"),
+            ("paid", "sum(i['qty'] for i in data.get('lines', []) if i['ok']) >= 5"),
+        ],
+        default="rest",
+    )
+    lines = [{"qty": 2, "ok": True}, {"qty": 9, "ok": False}, {"qty": 3, "ok": True}]
+    messages = [{"items": [1, 3]}, {"items": [], "lines": lines}, {"items": [0]}]
+    flow.execute("source", {"items": messages})
+    assert sinks["any_big"].received == [messages[0]]
+    assert sinks["paid"].received == [messages[1]]
+    assert sinks["rest"].received == [messages[2]]

@@ -309,19 +309,34 @@ def test_retry_runs_after_ready_deliveries() -> None:
     assert clock.sleeps == [5.0]
 
 
-def test_retry_exhausted_on_a_non_critical_routine_records_and_continues() -> None:
+def test_retry_exhausted_on_a_non_critical_routine_fails_the_job() -> None:
+    # The published rule: once the retries are spent, RETRY acts as STOP,
+    # whether the routine is critical or not.
     p = Pipeline(Flaky(failures={"a": 10}), routine_policy=retry(max_retries=2, retry_delay=1.0))
     job = p.run("a", "b")
-    assert job.status == "completed"
+    assert job.status == "failed"
     assert actions(job) == [
         ("flaky", "retry", 1),
         ("flaky", "retry", 2),
-        ("flaky", "continue", 3),
+        ("flaky", "stop", 3),
     ]
     assert p.flaky.attempts.count("a") == 3
-    assert p.recorder.items == ["partial b", "done b"]
+    assert "attempt 3" in (job.error or "")
     assert job.get_routine_state("flaky")["status"] == "failed"  # type: ignore[index]
     assert job.get_routine_state("flaky")["failures"] == 1  # type: ignore[index]
+
+
+def test_retry_exhausted_stops_the_job_despite_a_flow_continue() -> None:
+    # The routine's own RETRY is the policy in force; the flow's CONTINUE
+    # does not apply to it once its retries are spent.
+    p = Pipeline(
+        Flaky(failures={"a": 10}),
+        routine_policy=retry(max_retries=1, retry_delay=1.0),
+        flow_policy=ErrorHandler(strategy=ErrorStrategy.CONTINUE),
+    )
+    job = p.run("a", "b")
+    assert job.status == "failed"
+    assert actions(job) == [("flaky", "retry", 1), ("flaky", "stop", 2)]
 
 
 def test_retry_exhausted_on_a_critical_routine_fails_the_job() -> None:
@@ -366,15 +381,15 @@ def test_retry_budget_is_per_job() -> None:
     assert p.run("b").status == "completed"
 
 
-def test_non_retryable_exception_is_not_retried_non_critical() -> None:
+def test_non_retryable_exception_is_not_retried_and_stops_non_critical() -> None:
     p = Pipeline(
         Flaky(failures=5, exc=ValueError),
         routine_policy=retry(retryable_exceptions=(ConnectionError,), retry_delay=1.0),
     )
     job = p.run("a")
-    assert job.status == "completed"
+    assert job.status == "failed"
     assert p.flaky.attempts == ["a"]
-    assert actions(job) == [("flaky", "continue", 1)]
+    assert actions(job) == [("flaky", "stop", 1)]
     assert p.clock.sleeps == []
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from routilux import ErrorStrategy, ExecutionContext, Flow, JobState, Routine
@@ -176,12 +177,14 @@ def test_history_has_one_record_per_emit_in_emission_order() -> None:
     ]
 
 
-def test_history_timestamps_are_epoch_seconds() -> None:
+def test_history_timestamps_are_utc_datetimes_in_order() -> None:
     flow, _ = build([("a", "b")], {"a": 3, "b": 1})
+    before = datetime.now(timezone.utc)
     job = flow.execute("a", entry_params={"v": 0})
     stamps = [r.timestamp for r in job.execution_history]
     assert len(stamps) == 6
-    assert all(isinstance(t, float) and t > 1_600_000_000 for t in stamps)
+    assert all(t.utcoffset() == timedelta(0) for t in stamps)
+    assert before <= min(stamps) <= max(stamps) <= datetime.now(timezone.utc)
 
 
 def test_history_records_emits_of_events_without_connections() -> None:

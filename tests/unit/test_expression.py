@@ -451,6 +451,7 @@ def test_fresh_values_are_not_shared_between_evaluations() -> None:
             "max_depth",
             "max_int_bits",
             "max_sequence_length",
+            "max_steps",
         )
         for value in (0, -1, True, 1.5, "10", None)
     ],
@@ -467,6 +468,7 @@ def test_limits_defaults_and_immutability() -> None:
     assert DEFAULT_LIMITS.max_depth == 32
     assert DEFAULT_LIMITS.max_int_bits == 4096
     assert DEFAULT_LIMITS.max_sequence_length == 100_000
+    assert DEFAULT_LIMITS.max_steps == 1_000_000
     with pytest.raises(AttributeError):
         DEFAULT_LIMITS.max_length = 5  # type: ignore[misc]
 
@@ -631,3 +633,309 @@ def test_failing_constant_parts_are_rejected(source: str, pattern: str) -> None:
         compile_expression(source)
     assert caught.value.expression == source
     assert caught.value.reason.endswith(".")
+
+
+# --- comprehensions -----------------------------------------------------------
+
+LINES: list[dict[str, Any]] = [
+    {"sku": "a", "qty": 2, "ok": True},
+    {"sku": "b", "qty": 5, "ok": False},
+    {"sku": "c", "qty": 7, "ok": True},
+]
+COMPREHENSION_ENV: dict[str, Any] = {
+    "data": {**DATA, "lines": LINES, "pairs": [(1, "x"), (2, "y")], "grid": [[1, 2], [3]]},
+    "config": CONFIG,
+}
+
+# (source, expected): each is what Python itself gives for the same text.
+COMPREHENSIONS: list[tuple[str, Any]] = [
+    ("any(x > 2 for x in data['items'])", True),
+    ("any(x > 3 for x in data['items'])", False),
+    ("all(x > 0 for x in data['items'])", True),
+    ("sum(i['qty'] for i in data['lines'] if i['ok'])", 9),
+    ("sum((i['qty'] for i in data['lines']), 100)", 114),
+    ("sum(x / 2 for x in data['items'])", 3.0),
+    ("min(i['qty'] for i in data['lines'])", 2),
+    ("max(len(w) for w in data['name'].split())", 5),
+    ("sorted(i['sku'] for i in data['lines'] if i['qty'] > 3)", ["b", "c"]),
+    ("list(x for x in data['text'].split(','))", ["a", "b", "c"]),
+    ("tuple(x * 2 for x in data['pair'])", (2, 4, 4)),
+    ("set(x % 2 for x in data['items'])", {0, 1}),
+    ("dict((i['sku'], i['qty']) for i in data['lines'])", {"a": 2, "b": 5, "c": 7}),
+    ("[x * 2 for x in data['items']]", [6, 2, 4]),
+    ("[x for x in data['items'] if x > 1 if x < 3]", [2]),
+    ("{x % 2 for x in data['items']}", {0, 1}),
+    ("{i['sku']: i['qty'] for i in data['lines'] if i['ok']}", {"a": 2, "c": 7}),
+    ("{k: v for k, v in data['nested'].items()}", {"a": {"b": 7}}),
+    ("[k for k, v in data['pairs'] if v == 'y']", [2]),
+    ("[(n, s) for (n, s) in data['pairs']]", [(1, "x"), (2, "y")]),
+    ("[a + b for a, [b] in [(1, [2]), (3, [4])]]", [3, 7]),
+    ("[a + b for a, b in ['xy', 'zw']]", ["xy", "zw"]),
+    ("[(a, b) for a in data['items'] for b in data['items'] if a < b]", [(1, 3), (1, 2), (2, 3)]),
+    ("[y for row in data['grid'] for y in row]", [1, 2, 3]),
+    ("[[y * x for y in data['items']] for x in (1, 10)]", [[3, 1, 2], [30, 10, 20]]),
+    ("[[x for x in row] for row in data['grid']]", [[1, 2], [3]]),
+    ("[(x, [x for x in 'ab'], x) for x in 'cd']", [("c", ["a", "b"], "c"), ("d", ["a", "b"], "d")]),
+    ("len([o for o in data['lines'] if o['sku'] in ('a', 'c')])", 2),
+    ("[x for x in data['items'] if x in config.values()]", []),
+    ("[c.upper() for c in data['text'] if c.isalpha()]", ["A", "B", "C"]),
+    ("[x for x in data if x.startswith('n')]", ["name", "nested", "none"]),
+    ("[data for data in data['items']]", [3, 1, 2]),
+    ("([data for data in data['items']], data['value'])", ([3, 1, 2], 15)),
+    ("[config['mode'] for x in data['items'][:1]]", ["fast"]),
+    ("[x for x in []]", []),
+    ("any(x for x in ())", False),
+    ("[x * 2 for x in (1, 2)]", [2, 4]),
+    ("sum(1 for a in 'abc' for b in 'ab')", 6),
+]
+
+
+@pytest.mark.parametrize(("source", "expected"), COMPREHENSIONS)
+def test_comprehensions_evaluate_like_python(source: str, expected: Any) -> None:
+    result = evaluate(source, COMPREHENSION_ENV)
+    assert result == expected
+    assert type(result) is type(expected)
+
+
+def test_comprehension_variables_stay_inside_the_comprehension() -> None:
+    env = {"data": [1, 2], "config": {"x": "outer"}}
+    before = {"data": [1, 2], "config": {"x": "outer"}}
+    source = "([config for config in data], config['x'], [[x, [x for x in 'ab'], x] for x in 'c'])"
+    assert evaluate(source, env) == ([1, 2], "outer", [["c", ["a", "b"], "c"]])
+    assert env == before
+
+
+def test_a_comprehension_variable_is_not_a_name_outside_it() -> None:
+    with pytest.raises(ExpressionRejectedError, match="the name 'x' is not allowed"):
+        compile_expression("[x for x in data] + [x]")
+    with pytest.raises(ExpressionRejectedError, match="the name 'x' is not allowed"):
+        compile_expression("[x for x in x]")
+
+
+def test_a_variable_of_a_later_clause_has_no_value_yet() -> None:
+    expression = compile_expression("[1 for a in data for b in c for c in data]")
+    with pytest.raises(
+        ExpressionEvaluationError, match="'c' is used before it has a value"
+    ) as caught:
+        expression.evaluate({"data": [1]})
+    assert isinstance(caught.value.__cause__, NameError)
+
+
+def test_comprehension_reads_the_environment_lazily_like_python() -> None:
+    env = RecordingEnv({"data": [1, 2], "config": 0})
+    assert compile_expression("[config for x in data]").evaluate(env) == [0, 0]
+    assert env.looked_up == ["data", "config", "config"]
+    empty = RecordingEnv({"data": [], "config": 0})
+    assert compile_expression("[config['missing'] for x in data]").evaluate(empty) == []
+    assert empty.looked_up == ["data"]
+
+
+@pytest.mark.parametrize(
+    ("source", "data", "cause", "message"),
+    [
+        (
+            "[a for a, b in data]",
+            [(1, 2, 3)],
+            ValueError,
+            r"too many values to unpack \(expected 2\)",
+        ),
+        (
+            "[a for a, b in data]",
+            [(1,)],
+            ValueError,
+            r"not enough values to unpack \(expected 2, got 1\)",
+        ),
+        ("[a for a, b in data]", [1], TypeError, "cannot unpack non-iterable int object"),
+        ("[x for x in data]", 5, TypeError, "'int' object is not iterable"),
+        ("min(x for x in data)", [], ValueError, "empty"),
+        ("sum(x for x in data)", ["a"], TypeError, "unsupported operand"),
+        ("[x['k'] for x in data]", [{}], KeyError, "KeyError"),
+        ("{x: 1 for x in data}", [[1]], TypeError, "unhashable type"),
+        ("dict(x for x in data)", [(1, 2, 3)], ValueError, "too many values to unpack"),
+    ],
+)
+def test_comprehension_failures_are_evaluation_errors(
+    source: str, data: Any, cause: type[Exception], message: str
+) -> None:
+    with pytest.raises(ExpressionEvaluationError, match=message) as caught:
+        compile_expression(source).evaluate({"data": data})
+    assert isinstance(caught.value.__cause__, cause)
+
+
+def test_any_and_all_stop_at_the_first_decisive_element() -> None:
+    assert evaluate("any(10 // x > 1 for x in data)", {"data": [1, 0]}) is True
+    assert evaluate("all(10 // x > 10 for x in data)", {"data": [1, 0]}) is False
+    with pytest.raises(ExpressionEvaluationError, match="ZeroDivisionError"):
+        evaluate("any(10 // x > 10 for x in data)", {"data": [1, 0]})
+
+
+def test_comprehension_results_are_built_anew_each_time() -> None:
+    for source in ("[x for x in (1, 2)]", "{x: [x] for x in (1, 2)}", "[[x] for x in data]"):
+        expression = compile_expression(source)
+        first = expression.evaluate({"data": [1, 2]})
+        assert expression.evaluate({"data": [1, 2]}) is not first
+    nested = compile_expression("[[y for y in (1, 2)] for x in data]").evaluate({"data": "ab"})
+    nested[0].append(3)
+    assert nested == [[1, 2, 3], [1, 2]]
+
+
+@pytest.mark.parametrize(
+    ("source", "pattern"),
+    [
+        ("[x for x in data] [", "not a single valid expression"),
+        ("(x for x in data)", "a generator expression is allowed only as the argument of all"),
+        ("len(x for x in data)", "a generator expression is allowed only as the argument of"),
+        ("sorted((x for x in data), 1)", "a generator expression is allowed only as"),
+        ("[_ for _ in data]", "comprehension variables starting with an underscore, such as '_'"),
+        ("[x for x, _y in data]", "such as '_y', are not allowed"),
+        ("[str for str in data]", r"'str' would hide the builtin str\(\); choose another name"),
+        ("[1 for data['k'] in data]", "must be a name or a tuple of names"),
+        ("[1 for data.k in data]", "must be a name or a tuple of names"),
+        ("[1 for a, *b in data]", "starred targets"),
+        ("[x async for x in data]", "asynchronous comprehensions"),
+        ("[x for x in data if (y := x)]", "assignment expressions"),
+        ("[x for x in data for y in x.__dict__]", "starting with an underscore"),
+        ("[x(0) for x in data]", "calling 'x' is not allowed"),
+        ("[x for x in data if 1 // 0]", r"the constant part 1 // 0 raises ZeroDivisionError"),
+        ("[x for x in data if data] + [1 / 0 for y in data]", r"1 / 0 raises ZeroDivisionError"),
+        ("[1 / 0 for x in (1, 2)]", r"1 / 0 raises ZeroDivisionError"),
+        ("min(x for x in ())", r"raises ValueError: min\(\) arg is an empty sequence"),
+        ("[x for x in 5]", "raises TypeError: 'int' object is not iterable"),
+        ("sum(1 for a in 'x' * 99999 for b in 'x' * 99999)", "limit of 1000000 steps"),
+        ("sum(x for x in [[1]])", "raises TypeError"),
+    ],
+)
+def test_refused_comprehensions(source: str, pattern: str) -> None:
+    with pytest.raises(ExpressionRejectedError, match=pattern) as caught:
+        compile_expression(source)
+    assert caught.value.reason.endswith(".")
+
+
+def test_constant_comprehensions_fold_like_python() -> None:
+    assert evaluate("[1 / 0 for x in ()]", {}) == []
+    assert evaluate("sum(x * x for x in (1, 2, 3))", {}) == 14
+    assert evaluate("False and [1 // 0 for x in (1,)]", {}) is False
+
+
+@pytest.mark.parametrize(
+    ("source", "ok", "too_many"),
+    [
+        # One step for each item taken, plus one for each name read and each
+        # operation run for it, plus one for each item or character an
+        # operation reads or builds; a constant element costs nothing more.
+        ("sum(1 for x in data)", 10, 11),  # 1 a item
+        ("sum(1 for a in data for b in data)", 2, 3),  # 2 an item of a (1 + data), 1 of b
+        ("any(x < 0 for x in data)", 2, 3),  # 1 + x, <, reading x and 0: 5 an item
+        ("[x for x in data]", 3, 4),  # 1 + x, keeping x: 3 an item
+        ("any(x in config for x in data)", 1, 2),  # 1 + x, in, config, reading both: 6
+    ],
+)
+def test_comprehensions_spend_steps(source: str, ok: int, too_many: int) -> None:
+    limits = ExpressionLimits(max_steps=10)
+    expression = compile_expression(source, limits=limits)
+    expression.evaluate({"data": list(range(ok)), "config": {"k": 1}})
+    with pytest.raises(ExpressionEvaluationError, match="limit of 10 steps") as caught:
+        expression.evaluate({"data": list(range(too_many)), "config": {"k": 1}})
+    assert isinstance(caught.value.__cause__, OperationRefusedError)
+
+
+@pytest.mark.parametrize(
+    ("source", "data"),
+    [
+        # Reading a value item by item costs its size...
+        ("any(x in config for x in data)", {"data": [1], "config": list(range(100))}),
+        ("any(x == config for x in data)", {"data": [1], "config": "a" * 100}),
+        ("any(config.lower() for x in data)", {"data": [1], "config": "a" * 100}),
+        ("any(sorted(config) for x in data)", {"data": [1], "config": [[0]] * 50}),
+        # ... and so does building one...
+        ("any(x * 100 for x in data)", {"data": ["a"], "config": 0}),
+        ("any(config[1:] for x in data)", {"data": [1], "config": "a" * 101}),
+        # ... and keeping one in a list, a set or a dict.
+        ("[config for x in data]", {"data": [1], "config": "a" * 100}),
+        ("{x: config for x in data}", {"data": [1], "config": list(range(100))}),
+    ],
+)
+def test_steps_count_what_an_operation_reads_and_builds(source: str, data: dict[str, Any]) -> None:
+    expression = compile_expression(source, limits=ExpressionLimits(max_steps=99))
+    with pytest.raises(ExpressionEvaluationError, match="limit of 99 steps"):
+        expression.evaluate(data)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # Looking an item up in a dict or a set, taking an item, asking a
+        # length or reading a dict's item cost one step, whatever the size.
+        "any(x in config for x in data)",
+        "any(len(config) > 1000 for x in data)",
+        "any(config.get('k') for x in data)",
+        "sum(config[x] for x in data)",
+        "[x for x in data if config]",
+    ],
+)
+def test_quick_operations_cost_a_step_whatever_the_size(source: str) -> None:
+    config = dict.fromkeys(range(10_000), 0)
+    expression = compile_expression(source, limits=ExpressionLimits(max_steps=20))
+    expression.evaluate({"data": [1, 2], "config": config})
+
+
+def test_steps_are_shared_by_every_comprehension_of_an_evaluation() -> None:
+    limits = ExpressionLimits(max_steps=10)
+    single = compile_expression("sum(1 for x in data)", limits=limits)
+    double = compile_expression("sum(1 for x in data) + sum(1 for x in data)", limits=limits)
+    assert single.evaluate({"data": "abcdef"}) == 6
+    with pytest.raises(ExpressionEvaluationError, match="limit of 10 steps"):
+        double.evaluate({"data": "abcdef"})
+    # Each evaluation starts with all its steps again.
+    assert single.evaluate({"data": "abcdef"}) == 6
+
+
+@pytest.mark.parametrize(
+    ("source", "what"),
+    [
+        ("[x for x in data]", "the list comprehension"),
+        ("{x for x in data}", "the set comprehension"),
+        ("{x: 1 for x in data}", "the dict comprehension"),
+        ("list(x for x in data)", r"list\(\) of the elements"),
+        ("tuple(x for x in data)", r"tuple\(\) of the elements"),
+        ("sorted(x for x in data)", r"sorted\(\) of the elements"),
+        ("set(x for x in data)", r"set\(\) of the elements"),
+        ("dict((x, x) for x in data)", r"dict\(\) of the elements"),
+    ],
+)
+def test_what_a_comprehension_builds_is_limited_in_length(source: str, what: str) -> None:
+    expression = compile_expression(source, limits=ExpressionLimits(max_sequence_length=5))
+    assert len(expression.evaluate({"data": "abcde"})) == 5
+    with pytest.raises(ExpressionEvaluationError, match=f"{what} would have at least 6 items"):
+        expression.evaluate({"data": "abcdef"})
+
+
+def test_a_set_or_dict_comprehension_counts_distinct_items() -> None:
+    limits = ExpressionLimits(max_sequence_length=5)
+    expression = compile_expression("{x % 2 for x in data}", limits=limits)
+    assert expression.evaluate({"data": list(range(100))}) == {0, 1}
+    elements = compile_expression("max(x for x in data)", limits=limits)
+    assert elements.evaluate({"data": list(range(100))}) == 99
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("sum(data['items'])", 6),
+        ("sum(data['items'], 10)", 16),
+        ("sum([data['ratio'], 1])", 1.5),
+        ("sum([])", 0),
+    ],
+)
+def test_sum_adds_numbers(source: str, expected: Any) -> None:
+    assert evaluate(source) == expected
+
+
+def test_sum_refuses_to_join_sequences() -> None:
+    with pytest.raises(ExpressionRejectedError, match=r"sum\(\) adds numbers only"):
+        compile_expression("sum([[1], [2]], [])")
+    with pytest.raises(ExpressionEvaluationError, match=r"not a list") as caught:
+        compile_expression("sum(data, [])").evaluate({"data": [[1]] * 10})
+    assert isinstance(caught.value.__cause__, OperationRefusedError)
+    with pytest.raises(ExpressionEvaluationError, match="limit of 4096 bits"):
+        compile_expression("sum(data)").evaluate({"data": [2**4095] * 4})

@@ -419,3 +419,149 @@ def test_a_duplicate_is_refused_after_connections_were_edited_by_hand_to_the_sam
 
     with pytest.raises(DefinitionError, match=r"already has the connection 'a\.other -> b\.input'"):
         flow.connect("a", "other", "b", "input")
+
+
+# -- connect's published keyword names, and disconnect ------------------------------------
+
+
+class Counter(Routine):
+    """Counts the messages its ``input`` slot receives."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+        self.define_slot("input", handler=self.take)
+
+    def take(self, **message: Any) -> None:
+        self.count += 1
+
+
+def counted_flow() -> tuple[Flow, Counter]:
+    flow = Flow()
+    flow.add_routine(DataSource(), "source")
+    counter = Counter()
+    flow.add_routine(counter, "counter")
+    return flow, counter
+
+
+def test_connect_accepts_the_published_keyword_names() -> None:
+    flow, counter = counted_flow()
+    connection = flow.connect(
+        source_routine_id="source",
+        source_event="output",
+        target_routine_id="counter",
+        target_slot="input",
+        param_mapping={"a": "b"},
+    )
+    assert (connection.source_id, connection.event, connection.target_id, connection.slot) == (
+        "source",
+        "output",
+        "counter",
+        "input",
+    )
+    flow.execute("source", {"a": 1})
+    assert counter.count == 1
+
+
+def test_connect_refuses_an_end_given_under_both_names() -> None:
+    flow, _ = counted_flow()
+    with pytest.raises(DefinitionError, match="both source_id='source' and source_routine_id"):
+        flow.connect("source", "output", "counter", "input", source_routine_id="source")
+    assert flow.connections == []
+
+
+def test_connect_refuses_a_missing_end() -> None:
+    flow, _ = counted_flow()
+    with pytest.raises(DefinitionError, match=r"connect needs slot \(or target_slot\)"):
+        flow.connect("source", "output", "counter")
+
+
+def test_disconnect_by_ends_stops_later_jobs_delivering() -> None:
+    flow, counter = counted_flow()
+    flow.connect("source", "output", "counter", "input")
+    flow.execute("source")
+    removed = flow.disconnect("source", "output", "counter", "input")
+    flow.execute("source")
+    assert counter.count == 1
+    assert flow.connections == []
+    assert removed.target_id == "counter"
+
+
+def test_disconnect_by_connection_and_by_published_names() -> None:
+    flow, counter = counted_flow()
+    connection = flow.connect("source", "output", "counter", "input")
+    flow.disconnect(connection)
+    flow.connect("source", "output", "counter", "input")
+    flow.disconnect(
+        source_routine_id="source",
+        source_event="output",
+        target_routine_id="counter",
+        target_slot="input",
+    )
+    flow.execute("source")
+    assert counter.count == 0
+
+
+def test_disconnect_then_connect_again_is_allowed() -> None:
+    flow, counter = counted_flow()
+    flow.connect("source", "output", "counter", "input")
+    flow.disconnect("source", "output", "counter", "input")
+    flow.connect("source", "output", "counter", "input")
+    flow.execute("source")
+    assert counter.count == 1
+
+
+def test_disconnect_of_an_unknown_connection_is_refused() -> None:
+    flow, _ = counted_flow()
+    with pytest.raises(DefinitionError, match=r"no connection source\.output -> counter\.input"):
+        flow.disconnect("source", "output", "counter", "input")
+
+
+def test_disconnect_refuses_a_connection_with_ends_too() -> None:
+    flow, _ = counted_flow()
+    connection = flow.connect("source", "output", "counter", "input")
+    with pytest.raises(DefinitionError, match="a Connection alone"):
+        flow.disconnect(connection, "output")
+
+
+# -- the flow's error policy as an attribute, and the strategy ------------------------------
+
+
+def test_error_handler_is_assignable() -> None:
+    flow = Flow()
+    policy = ErrorHandler(strategy=ErrorStrategy.CONTINUE)
+    flow.error_handler = policy
+    assert flow.get_error_handler() is policy
+    flow.error_handler = None
+    assert flow.error_handler is None
+
+
+def test_assigning_an_error_handler_that_is_not_one_is_refused() -> None:
+    flow = Flow()
+    with pytest.raises(DefinitionError, match="expects an ErrorHandler or None, not str"):
+        flow.error_handler = "continue"  # type: ignore[assignment]
+
+
+def test_set_execution_strategy_sets_strategy_and_workers() -> None:
+    flow = Flow(max_workers=4)
+    flow.set_execution_strategy("concurrent", 8)
+    assert (flow.execution_strategy, flow.max_workers) == ("concurrent", 8)
+    flow.set_execution_strategy("sequential")
+    assert (flow.execution_strategy, flow.max_workers) == ("sequential", 8)
+
+
+@pytest.mark.parametrize(
+    ("strategy", "workers", "message"),
+    [
+        ("parallel", None, "Unknown execution_strategy 'parallel'"),
+        ("concurrent", 0, "max_workers must be a positive integer"),
+        ("concurrent", 5000, "max_workers must be at most 1024"),
+    ],
+)
+def test_set_execution_strategy_refuses_bad_values(
+    strategy: str, workers: int | None, message: str
+) -> None:
+    flow = Flow()
+    with pytest.raises(DefinitionError, match=message):
+        flow.set_execution_strategy(strategy, workers)
+    assert (flow.execution_strategy, flow.max_workers) == ("sequential", 5)

@@ -59,7 +59,7 @@ def rich_flow() -> Flow:
         )
     )
     step.set_timeout(30)
-    step.set_max_concurrency(None)
+    step.set_max_concurrency(4)
     step.define_slot("extra", handler=step.other, merge_strategy="append")
     router = ConditionalRouter()
     router.set_config(
@@ -85,7 +85,7 @@ def rich_flow() -> Flow:
 
 def test_header_and_flow_settings() -> None:
     doc = rich_flow().serialize()
-    assert (doc["schema"], doc["version"]) == ("routilux.flow", 1)
+    assert (doc["schema"], doc["version"]) == ("routilux.flow", 2)
     assert {k: doc[k] for k in list(doc)[2:9]} == {
         "flow_id": "rich",
         "execution_strategy": "concurrent",
@@ -115,7 +115,39 @@ def test_a_history_limit_round_trips_and_may_be_left_out() -> None:
     assert Flow.deserialize(doc).history_limit == 50
     assert "history_limit" not in Flow().serialize()
     del doc["history_limit"]
+    assert Flow.deserialize(doc).history_limit == 10_000
+
+
+def test_an_unbounded_history_is_written_as_null() -> None:
+    doc = Flow(history_limit=None).serialize()
+    assert doc["history_limit"] is None
     assert Flow.deserialize(doc).history_limit is None
+
+
+def test_a_version_1_document_without_history_limit_keeps_all_the_history() -> None:
+    # Version 1 left history_limit out at its default then, None: unbounded.
+    doc = Flow().serialize()
+    doc["version"] = 1
+    assert "history_limit" not in doc
+    assert Flow.deserialize(doc).history_limit is None
+    doc["history_limit"] = 30
+    assert Flow.deserialize(doc).history_limit == 30
+
+
+def test_max_hops_round_trips_and_may_be_left_out() -> None:
+    doc = Flow(max_hops=50).serialize()
+    assert doc["max_hops"] == 50
+    assert Flow.deserialize(doc).max_hops == 50
+    assert "max_hops" not in Flow().serialize()
+    del doc["max_hops"]
+    assert Flow.deserialize(doc).max_hops == 10_000
+
+
+def test_max_deliveries_is_off_by_default_and_round_trips() -> None:
+    doc = Flow().serialize()
+    assert doc["max_deliveries"] is None
+    assert Flow.deserialize(doc).max_deliveries is None
+    assert Flow.deserialize(Flow(max_deliveries=9).serialize()).max_deliveries == 9
 
 
 def test_the_bound_on_async_handlers_round_trips_and_may_be_left_out() -> None:
@@ -205,7 +237,13 @@ def test_slots_name_handler_and_merge_strategy() -> None:
 def test_events_name_and_params() -> None:
     routines = rich_flow().serialize()["routines"]
     assert routines["step"]["events"] == [{"name": "out", "params": ["value", "tag"]}]
-    assert [e["name"] for e in routines["router"]["events"]] == ["big", "tagged", "even", "rest"]
+    assert [e["name"] for e in routines["router"]["events"]] == [
+        "output",
+        "big",
+        "tagged",
+        "even",
+        "rest",
+    ]
 
 
 def test_routine_error_handler_timeout_and_concurrency() -> None:
@@ -222,12 +260,12 @@ def test_routine_error_handler_timeout_and_concurrency() -> None:
         ],
         "is_critical": True,
     }
-    assert (step["timeout"], step["max_concurrency"]) == (30.0, None)
+    assert (step["timeout"], step["max_concurrency"]) == (30.0, 4)
     source = rich_flow().serialize()["routines"]["source"]
     assert (source["error_handler"], source["timeout"], source["max_concurrency"]) == (
         None,
         None,
-        1,
+        None,
     )
 
 
@@ -281,7 +319,7 @@ def test_router_routes_come_back_as_conditions() -> None:
         ("tagged", {"tag": "s"}),
         ("even", fx.is_even),
     ]
-    assert list(rebuilt.events) == ["big", "tagged", "even", "rest"]
+    assert list(rebuilt.events) == ["output", "big", "tagged", "even", "rest"]
 
 
 def test_document_is_json() -> None:

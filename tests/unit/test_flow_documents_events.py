@@ -74,7 +74,7 @@ def test_router_route_events_round_trip() -> None:
 
     rebuilt = Flow.deserialize(flow.serialize())
 
-    assert list(rebuilt.routines["router"].events) == ["big", "small"]
+    assert list(rebuilt.routines["router"].events) == ["output", "big", "small"]
 
 
 def test_a_document_listing_fewer_events_than_the_class_still_loads() -> None:
@@ -84,3 +84,18 @@ def test_a_document_listing_fewer_events_than_the_class_still_loads() -> None:
     rebuilt = Flow.deserialize(document)
 
     assert list(rebuilt.routines["source"].events) == ["out"]
+
+
+def test_a_router_document_written_before_its_output_event_still_loads() -> None:
+    flow = Flow(flow_id="f")
+    router = ConditionalRouter()
+    router.set_config(routes=[("big", "data > 5")])
+    router.define_event("big")
+    flow.add_routine(router, "router")
+    document = flow.serialize()
+    events = document["routines"]["router"]["events"]
+    document["routines"]["router"]["events"] = [e for e in events if e["name"] != "output"]
+
+    rebuilt = Flow.deserialize(document)
+
+    assert list(rebuilt.routines["router"].events) == ["output", "big"]

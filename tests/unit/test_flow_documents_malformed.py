@@ -78,7 +78,11 @@ def policy(doc: Doc) -> Doc:
 CASES: list[tuple[str, Callable[[Doc], None], str]] = [
     ("no schema", dropping(top, "schema"), r"Not a flow document: its schema is None"),
     ("job schema", setting(top, "schema", "routilux.job_state"), r"schema is 'routilux.job_state'"),
-    ("version 2", setting(top, "version", 2), r"version 2 is not supported; .* reads version 1"),
+    (
+        "version 3",
+        setting(top, "version", 3),
+        r"version 3 is not supported; .* reads versions 1 and 2",
+    ),
     ("version true", setting(top, "version", True), r"version True is not supported"),
     ("version text", setting(top, "version", "1"), r"version '1' is not supported"),
     ("missing routines", dropping(top, "routines"), r"the document has no 'routines' field"),

@@ -150,15 +150,15 @@ def test_missing_required_key_goes_through_the_error_policy() -> None:
     flow = Flow()
     flow.set_error_handler(flow_handler)
     flow.add_routine(Source(), "source")
-    flow.add_routine(Target(lambda needed: None), "target")
+    flow.add_routine(Target(lambda needed, also: None), "target")
     flow.connect("source", "out", "target", "input")
     job = flow.execute("source", entry_params={"other": 1})
     assert job.status == "completed"
     assert [(e.error_type, e.action) for e in job.errors] == [("HandlerArgumentsError", "continue")]
 
 
-def test_positional_only_parameter_is_refused_when_the_slot_is_defined() -> None:
-    def handler(value: Any, /) -> None:
+def test_a_required_positional_only_parameter_among_others_is_refused_when_defined() -> None:
+    def handler(value: Any, /, other: Any = None) -> None:
         pass
 
     with pytest.raises(DefinitionError, match="positional-only parameter 'value'"):
@@ -186,14 +186,65 @@ def test_zero_parameter_handler_is_called() -> None:
     assert calls == ["called"]
 
 
-def test_var_positional_only_handler_is_called_without_arguments() -> None:
+def test_var_positional_only_handler_gets_the_whole_message_as_its_one_argument() -> None:
     calls: list[tuple[Any, ...]] = []
 
     def handler(*args: Any) -> None:
         calls.append(args)
 
     deliver(handler, {"a": 1})
-    assert calls == [()]
+    assert calls == [({"a": 1},)]
+
+
+def test_a_lone_required_parameter_whose_key_is_absent_gets_the_whole_message() -> None:
+    calls: list[Any] = []
+
+    def handler(payload: Any) -> None:
+        calls.append(payload)
+
+    job = deliver(handler, {"a": 1, "b": 2})
+    assert job.status == "completed"
+    assert calls == [{"a": 1, "b": 2}]
+
+
+def test_a_lone_keyword_only_parameter_whose_key_is_absent_gets_the_whole_message() -> None:
+    calls: list[Any] = []
+
+    def handler(*, payload: Any) -> None:
+        calls.append(payload)
+
+    deliver(handler, {"a": 1})
+    assert calls == [{"a": 1}]
+
+
+def test_first_required_parameter_gets_the_whole_message_when_no_parameter_is_a_key() -> None:
+    calls: list[tuple[Any, Any]] = []
+
+    def handler(payload: Any, scale: Any = 10) -> None:
+        calls.append((payload, scale))
+
+    deliver(handler, {"a": 1})
+    assert calls == [({"a": 1}, 10)]
+
+
+def test_first_required_parameter_missing_while_another_is_a_key_still_fails() -> None:
+    def handler(payload: Any, scale: Any = 10) -> None:
+        raise AssertionError("must not be called")
+
+    job = deliver(handler, {"scale": 2})
+    assert job.status == "failed"
+    assert job.errors[0].error_type == "HandlerArgumentsError"
+
+
+def test_a_lone_positional_only_parameter_gets_its_key_or_the_whole_message() -> None:
+    calls: list[Any] = []
+
+    def handler(value: Any, /) -> None:
+        calls.append(value)
+
+    deliver(handler, {"value": 5, "other": 6})
+    deliver(handler, {"other": 6})
+    assert calls == [5, {"other": 6}]
 
 
 def test_bound_method_handler_does_not_count_self() -> None:

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
-from routilux import ExecutionRecord, Flow, InvalidTransitionError, JobState, JobStatus, Routine
+from routilux import (
+    ExecutionRecord,
+    Flow,
+    InvalidLogEntryError,
+    InvalidTransitionError,
+    JobState,
+    JobStatus,
+    Routine,
+)
 
 
 class Emitter(Routine):
@@ -212,19 +220,24 @@ def test_get_shared_data_returns_the_default_for_a_missing_key() -> None:
     assert job.get_shared_data("missing", 0) == 0
 
 
-def test_shared_log_entries_get_a_timestamp() -> None:
+def test_shared_log_entries_get_an_iso_utc_timestamp() -> None:
     job = JobState("f")
+    before = datetime.now(timezone.utc)
     job.append_to_shared_log({"event": "start"})
     [entry] = job.get_shared_log()
     assert entry["event"] == "start"
-    assert isinstance(entry["timestamp"], float)
-    assert entry["timestamp"] > 1_600_000_000
+    stamp = datetime.fromisoformat(entry["timestamp"])
+    assert stamp.utcoffset() == timedelta(0)
+    assert before <= stamp <= datetime.now(timezone.utc)
 
 
 @pytest.mark.parametrize("entry", ["text", [("a", 1)], 5])
-def test_shared_log_refuses_an_entry_that_is_not_a_mapping(entry: Any) -> None:
+@pytest.mark.parametrize("caught", [TypeError, ValueError, InvalidLogEntryError])
+def test_shared_log_refuses_an_entry_that_is_not_a_mapping(
+    entry: Any, caught: type[Exception]
+) -> None:
     job = JobState("flow")
-    with pytest.raises(TypeError, match="append_to_shared_log expects a mapping"):
+    with pytest.raises(caught, match="append_to_shared_log expects a mapping"):
         job.append_to_shared_log(entry)
     assert job.shared_log == []
 

@@ -92,6 +92,16 @@ def test_compatibility_module_job_state_exports_the_same_objects() -> None:
         assert getattr(routilux.job_state, name) is getattr(routilux, name)
 
 
+def test_the_output_handlers_are_importable_from_their_module_and_the_package() -> None:
+    import routilux.output_handler
+
+    names = ["CallbackOutputHandler", "NullOutputHandler", "OutputHandler", "QueueOutputHandler"]
+    assert sorted(routilux.output_handler.__all__) == names
+    for name in names:
+        assert getattr(routilux.output_handler, name) is getattr(routilux, name)
+        assert name in routilux.__all__
+
+
 def test_contract_import_paths_work() -> None:
     from routilux import ErrorHandler, ErrorStrategy, ExecutionContext, Flow, JobState, Routine
     from routilux.builtin_routines import ConditionalRouter
@@ -116,12 +126,13 @@ def test_version_is_a_string() -> None:
     [
         ("DefinitionError", ("RoutiluxError", ValueError)),
         ("ExpressionRejectedError", ("DefinitionError",)),
-        ("ExecutionError", ("RoutiluxError",)),
+        ("ExecutionError", ("RoutiluxError", RuntimeError)),
         ("HandlerArgumentsError", ("ExecutionError",)),
         ("HandlerTimeoutError", ("ExecutionError", TimeoutError)),
         ("JobTimeoutError", ("ExecutionError", TimeoutError)),
         ("RunawayJobError", ("ExecutionError",)),
         ("ExpressionEvaluationError", ("RoutiluxError",)),
+        ("InvalidLogEntryError", ("RoutiluxError", TypeError, ValueError)),
         ("InvalidTransitionError", ("RoutiluxError", RuntimeError)),
         ("SerializationError", ("RoutiluxError", ValueError)),
         ("StoreError", ("RoutiluxError",)),

@@ -8,9 +8,9 @@ from typing import Any
 from routilux._engine.sequential import ReadyQueue
 
 
-def item(seq: int) -> tuple[Any, dict[str, Any], int, int]:
+def item(seq: int) -> tuple[Any, dict[str, Any], int, int, int]:
     # Any object stands for the target: the queue never looks inside.
-    return (f"target-{seq}", {"i": seq}, seq, 1)
+    return (f"target-{seq}", {"i": seq}, seq, 1, seq % 7)
 
 
 def test_items_come_back_whole_and_in_order() -> None:
@@ -45,9 +45,9 @@ def test_remove_seq_drops_only_that_delivery() -> None:
 
 def test_the_queue_holds_no_tuple_per_delivery() -> None:
     # Kept tuples that hold a message dict stay tracked by the garbage
-    # collector forever; the queue keeps the four fields instead.
+    # collector forever; the queue keeps the five fields instead.
     queue = ReadyQueue()
     queue.extend(item(seq) for seq in range(100))
-    assert len(queue.flat) == 400
+    assert len(queue.flat) == 500
     assert not any(type(entry) is tuple for entry in gc.get_referents(queue.flat))
     assert list(queue) == [item(seq) for seq in range(100)]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -11,7 +13,11 @@ from routilux import (
     ErrorHandler,
     ErrorStrategy,
     Event,
+    ExecutionContext,
     ExecutionError,
+    Flow,
+    JobState,
+    JobStatus,
     Routine,
     Slot,
 )
@@ -116,20 +122,29 @@ def test_handler_must_be_callable() -> None:
         Blank().define_slot("input", handler="not a function")  # type: ignore[arg-type]
 
 
-def test_get_slot_of_unknown_name_lists_the_defined_slots() -> None:
+def test_get_slot_of_an_unknown_name_returns_none() -> None:
+    routine = Blank()
+    routine.define_slot("alpha", handler=noop)
+    assert routine.get_slot("gamma") is None
+
+
+def test_get_event_of_an_unknown_name_returns_none() -> None:
+    routine = Blank()
+    routine.define_event("high")
+    assert routine.get_event("hgih") is None
+
+
+def test_describe_missing_lists_the_defined_slots_and_events() -> None:
     routine = Blank()
     routine.define_slot("alpha", handler=noop)
     routine.define_slot("beta", handler=noop)
-    with pytest.raises(DefinitionError, match="no slot 'gamma'; defined slots: 'alpha', 'beta'"):
-        routine.get_slot("gamma")
-
-
-def test_get_event_of_unknown_name_lists_the_defined_events() -> None:
-    routine = Blank()
     routine.define_event("high")
-    routine.define_event("low")
-    with pytest.raises(DefinitionError, match="no event 'hgih'; defined events: 'high', 'low'"):
-        routine.get_event("hgih")
+    assert routine.describe_missing("slot", "gamma").endswith(
+        "no slot 'gamma'; defined slots: 'alpha', 'beta'."
+    )
+    assert routine.describe_missing("event", "hgih").endswith(
+        "no event 'hgih'; defined events: 'high'."
+    )
 
 
 def test_slots_and_events_mappings_are_read_only() -> None:
@@ -157,8 +172,119 @@ def test_event_emit_outside_a_job_raises_execution_error() -> None:
         event.emit(value=1)
 
 
+def test_emit_outside_a_job_points_to_execute_and_receive() -> None:
+    routine = Blank()
+    routine.define_event("output")
+    with pytest.raises(ExecutionError, match=r"flow\.execute\(\.\.\.\).*slot\.receive\(\.\.\.\)"):
+        routine.emit("output", value=1)
+
+
 def test_get_execution_context_outside_a_job_is_none() -> None:
     assert Blank().get_execution_context() is None
+
+
+# -- emit's flow and job_state -----------------------------------------------------------
+
+
+class Emitter(Routine):
+    """Emits on ``out`` what ``make_call`` returns, as (positional args, keyword args)."""
+
+    def __init__(
+        self, make_call: Callable[[ExecutionContext], tuple[tuple[Any, ...], dict[str, Any]]]
+    ) -> None:
+        super().__init__()
+        self.make_call = make_call
+        self.define_slot("trigger", handler=self.go)
+        self.define_event("out")
+        self.via_event = False
+
+    def go(self) -> None:
+        context = self.get_execution_context()
+        assert context is not None
+        args, kwargs = self.make_call(context)
+        if self.via_event:
+            self.events["out"].emit(*args, **kwargs)
+        else:
+            self.emit("out", *args, **kwargs)
+
+
+def emitted(
+    make_call: Callable[[ExecutionContext], tuple[tuple[Any, ...], dict[str, Any]]],
+    *,
+    via_event: bool = False,
+) -> JobState:
+    flow = Flow(flow_id="emitting")
+    routine = Emitter(make_call)
+    routine.via_event = via_event
+    flow.add_routine(routine, "emitter")
+    return flow.execute("emitter")
+
+
+@pytest.mark.parametrize("via_event", [False, True])
+def test_the_running_flow_and_job_are_not_sent_as_data(via_event: bool) -> None:
+    job = emitted(
+        lambda c: ((c.flow,), {"value": 1, "job_state": c.job_state}), via_event=via_event
+    )
+    assert job.status is JobStatus.COMPLETED
+    assert [r.data for r in job.execution_history] == [{"value": 1}]
+
+
+def test_flow_and_job_state_set_to_none_are_not_sent_as_data() -> None:
+    job = emitted(lambda c: ((), {"flow": None, "job_state": None, "value": 1}))
+    assert [r.data for r in job.execution_history] == [{"value": 1}]
+
+
+def test_other_values_under_flow_and_job_state_are_data() -> None:
+    job = emitted(lambda c: (("not a flow",), {"job_state": "not a job"}))
+    assert [r.data for r in job.execution_history] == [
+        {"job_state": "not a job", "flow": "not a flow"}
+    ]
+
+
+def test_emitting_with_another_flow_fails_the_delivery() -> None:
+    other = Flow(flow_id="other")
+    job = emitted(lambda c: ((other,), {}))
+    assert job.status is JobStatus.FAILED
+    assert job.errors[0].error_type == "ExecutionError"
+    assert "flow 'emitting' runs this job" in job.errors[0].message
+
+
+def test_emitting_with_another_job_fails_the_delivery() -> None:
+    job = emitted(lambda c: ((), {"job_state": JobState("emitting")}))
+    assert job.status is JobStatus.FAILED
+    assert "pass the running job, or none" in job.errors[0].message
+
+
+# -- the routine's id, and calling it ------------------------------------------------------
+
+
+def test_id_is_the_routine_id_in_its_only_flow() -> None:
+    routine = Blank()
+    Flow().add_routine(routine, "worker")
+    flow = Flow()
+    flow.add_routine(routine, "worker")
+    assert routine._id == "worker"
+
+
+def test_id_outside_any_flow_or_in_several_is_its_hex_id() -> None:
+    routine = Blank()
+    assert routine._id == hex(id(routine))
+    first, second = Flow(), Flow()
+    first.add_routine(routine, "a")
+    second.add_routine(routine, "b")
+    assert routine._id == hex(id(routine))
+
+
+def test_id_is_read_only() -> None:
+    with pytest.raises(AttributeError):
+        Blank()._id = "x"  # type: ignore[misc]
+
+
+def test_calling_a_routine_does_nothing() -> None:
+    routine = Blank()
+    routine.define_slot("input", handler=noop)
+    assert routine(value=1) is None
+    assert routine.slots["input"].data == {}
 
 
 # -- config ----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from routilux._engine.frame import DeliveryFrame
 from routilux._engine.guarded_call import deliver_with_timeout
+from routilux._engine.job_async import in_frame
 from routilux._engine.job_run import Item, JobRun
 from routilux._model.records import PendingDelivery
 from routilux._model.status import JobStatus
@@ -176,6 +177,7 @@ class ConcurrentRun(JobRun):
         if self.paused and not self.ended and self.running == 0:
             if self.job.status is JobStatus.RUNNING:
                 self.job.pending_deliveries = self._pending_locked()
+                self.job._next_delivery = self.peek_next_seq()
                 self.job._transition(JobStatus.PAUSED)
                 if self.durable is not None:
                     self.save_status()
@@ -218,7 +220,12 @@ class ConcurrentRun(JobRun):
                 self.outstanding += len(new) + len(frame.later) - 1
                 for delay, delayed in frame.later:
                     self.retry_later(delay, delayed)
-                if self.paused:
+                if item[4] >= self.max_hops and (new or frame.later):
+                    # Past the limit: the job stops, listing them as pending.
+                    self.parked.extend(new)
+                    self.check_hops(item[0], [*new, *(later for _, later in frame.later)])
+                    new = []
+                elif self.paused:
                     self.parked.extend(new)
                     new = []
                     self.acknowledge_pause()
@@ -364,6 +371,7 @@ def _deliver(run: ConcurrentRun, item: Item, frame: DeliveryFrame) -> bool:
     frame.run = run
     frame.target = target
     frame.seq = item[2]
+    frame.hops = item[4]
     frame.record_history = run.record_history
     try:
         timeout = target.routine._timeout
@@ -392,11 +400,12 @@ def _run_async(
     # has moved on: it gets a frame of its own.
     own = DeliveryFrame(run, item[0], run.record_history)
     own.seq = item[2]
+    own.hops = item[4]
     own.adopt(frame)
     # The handler starts, and its timeout starts counting, when the loop
     # runs the task's first step (see JobRun.bounded).
     run.loop.spawn(
-        run._in_frame(own, awaitable, item[0]), lambda done: _async_done(run, item, own, done)
+        in_frame(run, own, awaitable, item[0]), lambda done: _async_done(run, item, own, done)
     )
 
 

@@ -90,6 +90,10 @@ class Durability:
         self.saved_shared: dict[str, Any] = {}
         # Called once the run has ended (the engine's lease thread stops renewing).
         self.on_end: Callable[[], None] | None = None
+        # How many of the job's unsaved records (JobState.record_execution)
+        # the checkpoint being committed holds.
+        self._records_taken = 0
+        run.job._unsaved_records = []
 
     # -- ownership --------------------------------------------------------------
 
@@ -149,6 +153,8 @@ class Durability:
         )
         self.adopt(1, sent)
         self.run.job._log_saved = len(self.run.job.shared_log)
+        self.run.job._outputs_saved = len(self.run.job.output_log)
+        self.run.job._unsaved_records = []  # In the document just written.
         self.saved_shared = dict(self.run.job.shared_data)
 
     # -- deliveries -------------------------------------------------------------
@@ -186,7 +192,7 @@ class Durability:
             self._stage([item[2], *cancelled], added, events, changes, top)
             return
         checkpoint = self._checkpoint(done=[item[2], *cancelled], added=added)
-        checkpoint.history = events
+        checkpoint.history += events
         checkpoint.job_values = changes.sets
         checkpoint.job_value_items = changes.items
         self._commit(checkpoint, top)
@@ -208,8 +214,11 @@ class Durability:
         """
         job = self.run.job
         log = job.shared_log[job._log_saved :]
+        outputs = job.output_log[job._outputs_saved :]
+        records = list(job._unsaved_records or ())
+        events = [*records, *events]
         shared = dict(job.shared_data) if job._shared_dirty else None
-        _check_delivery(added, events, values, log, shared)
+        _check_delivery(added, events, values, log, outputs, shared)
         batch = self._batch
         for seq in done:
             # Added in this batch: it never reaches the store. Deleting a seq
@@ -222,6 +231,10 @@ class Durability:
         batch.take_values(values.sets, values.items)
         batch.log += log
         job._log_saved += len(log)
+        batch.outputs += outputs
+        job._outputs_saved += len(outputs)
+        if records and job._unsaved_records is not None:
+            del job._unsaved_records[: len(records)]
         if shared is not None:
             batch.shared = self.saved_shared = shared
             job._shared_dirty = False
@@ -329,6 +342,11 @@ class Durability:
         if job._shared_dirty:
             checkpoint.shared_data = dict(job.shared_data)
         checkpoint.log_entries = job.shared_log[job._log_saved :]
+        checkpoint.outputs = job.output_log[job._outputs_saved :]
+        records = job._unsaved_records or ()
+        # Recorded before the engine's events of a delivery (its handler ran first).
+        checkpoint.history = list(records)
+        self._records_taken = len(checkpoint.history)
         return checkpoint
 
     def _commit(self, checkpoint: Checkpoint, top: int) -> None:
@@ -336,7 +354,8 @@ class Durability:
         if top > self.max_seq:
             checkpoint.next_seq = top + 1
         batch = self._batch
-        logged = len(checkpoint.log_entries)
+        logged, sent = len(checkpoint.log_entries), len(checkpoint.outputs)
+        taken = self._records_taken
         if batch.deliveries:
             batch.merge_into(checkpoint)
         self.store.checkpoint(checkpoint)
@@ -347,16 +366,21 @@ class Durability:
             job._shared_dirty = False
             self.saved_shared = checkpoint.shared_data
         job._log_saved += logged
+        job._outputs_saved += sent
+        if taken and job._unsaved_records is not None:
+            del job._unsaved_records[:taken]
 
     def drop_unstorable(self) -> list[str]:
         """Take out of the job what no store can write; return what was taken.
 
         A delivery whose checkpoint was refused for a value that cannot be
         stored fails under its policy; for the job to go on, what it left in
-        the job's shared data and shared log must not be written by the
-        next checkpoint either. A shared value that cannot be stored goes
-        back to its value in the store (or goes, if the store has none that
-        can be); an unsaved log entry that cannot be stored is dropped.
+        the job's shared data, shared log, output log and recorded history
+        must not be written by the next checkpoint either. A shared value
+        that cannot be stored goes back to its value in the store (or goes,
+        if the store has none that can be); an unsaved log entry or output
+        that cannot be stored is dropped, and so is an unsaved record of
+        ``record_execution`` (from the store: the job's history keeps it).
         """
         job = self.run.job
         dropped: list[str] = []
@@ -370,17 +394,24 @@ class Durability:
                     del job.shared_data[key]
                 else:
                     job.shared_data[key] = saved
-            unsaved = job.shared_log[job._log_saved :]
-            kept = [entry for entry in unsaved if _storable(entry)]
-            if len(kept) != len(unsaved):
-                dropped.append(f"{len(unsaved) - len(kept)} shared_log entries")
-                del job.shared_log[job._log_saved :]
-                job.shared_log.extend(kept)
+            unsaved_lists: list[tuple[list[Any], int, str]] = [
+                (job.shared_log, job._log_saved, "shared_log entries"),
+                (job.output_log, job._outputs_saved, "output_log entries"),
+                (job._unsaved_records or [], 0, "recorded history entries"),
+            ]
+            for entries, start, what in unsaved_lists:
+                unsaved = entries[start:]
+                kept = [entry for entry in unsaved if _storable(entry)]
+                if len(kept) != len(unsaved):
+                    dropped.append(f"{len(unsaved) - len(kept)} {what}")
+                    entries[start:] = kept
         return dropped
 
     def _stored(self, item: Item, not_before: float = 0.0) -> StoredDelivery:
-        target, data, seq, attempt = item
-        return StoredDelivery(seq, target.routine_id, target.slot.name, data, attempt, not_before)
+        target, data, seq, attempt, hops = item
+        return StoredDelivery(
+            seq, target.routine_id, target.slot.name, data, attempt, not_before, hops
+        )
 
 
 @dataclass
@@ -392,6 +423,7 @@ class _Batch:
     added: dict[int, StoredDelivery] = field(default_factory=dict)
     history: list[tuple[str, str, dict[str, Any], float]] = field(default_factory=list)
     log: list[dict[str, Any]] = field(default_factory=list)
+    outputs: list[dict[str, Any]] = field(default_factory=list)
     shared: dict[str, Any] | None = None
     # Job values set, and items appended since, by (routine id, key).
     values: dict[tuple[str, str], Any] = field(default_factory=dict)
@@ -421,6 +453,7 @@ class _Batch:
         checkpoint.added = list(added.values())
         checkpoint.history = [*self.history, *checkpoint.history]
         checkpoint.log_entries = [*self.log, *checkpoint.log_entries]
+        checkpoint.outputs = [*self.outputs, *checkpoint.outputs]
         if checkpoint.shared_data is None:
             checkpoint.shared_data = self.shared
         if self.values or self.items:
@@ -436,6 +469,7 @@ def _check_delivery(
     events: list[tuple[str, str, dict[str, Any], float]],
     values: ValueChanges,
     log: list[dict[str, Any]],
+    outputs: list[dict[str, Any]],
     shared: dict[str, Any] | None,
 ) -> None:
     """Raise :class:`SerializationError` if anything a delivery wrote cannot be stored."""
@@ -448,6 +482,7 @@ def _check_delivery(
     for routine_id, key, _, value in values.items:
         _check_storable(value, f"an item of the job value {key!r} of {routine_id!r}")
     _check_storable(log, "shared_log")
+    _check_storable(outputs, "output_log")
     if shared is not None:
         _check_storable(shared, "shared_data")
 

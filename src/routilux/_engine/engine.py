@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,8 @@ class Engine:
         self._threads = ThreadGroup()
         self._timers: TimerService | None = None
         self._pool: WorkerPool[Work] | None = None
+        # Pools replaced when max_workers changed: closed once no run uses them.
+        self._retired: list[WorkerPool[Work]] = []
         self._gates: Gates[Work] = Gates()
         self._loop: LoopThread | None = None
         self._leases = LeaseKeeper(self._threads)
@@ -57,6 +60,10 @@ class Engine:
 
     def _services(self) -> tuple[TimerService, WorkerPool[Work], LoopThread]:
         with self._lock:
+            if self._pool is not None and self._pool.size != self.flow.max_workers:
+                self._retired.append(self._pool)  # Its running jobs keep it.
+                self._pool = None
+            self._close_retired()
             if self._pool is None:
                 self._pool = WorkerPool(
                     self.flow.max_workers, run_entry, self._worker_frame, admit=admit_entry
@@ -64,6 +71,13 @@ class Engine:
             if self._loop is None:
                 self._loop = LoopThread()
             return self._timer_service(), self._pool, self._loop
+
+    def _close_retired(self) -> None:
+        """Shut down the replaced pools that no live run uses (caller holds ``_lock``)."""
+        used = {id(getattr(run, "pool", None)) for run in self._runs.values() if not run.ended}
+        for pool in [p for p in self._retired if id(p) not in used]:
+            self._retired.remove(pool)
+            pool.shutdown(wait=False)  # Its threads exit once the queue is empty.
 
     def _loop_thread(self) -> LoopThread:
         with self._lock:
@@ -101,14 +115,18 @@ class Engine:
         timeout: float | None,
         store: JobStore | None = None,
         job: JobState | None = None,
+        strategy: str | None = None,
     ) -> JobState:
-        """Run one job (``job``, or a new one) and return once it has ended."""
-        concurrent = self.flow.execution_strategy == "concurrent"
+        """Run one job (``job``, or a new one) and return once it has ended.
+
+        ``strategy`` is the job's own, instead of the flow's ``execution_strategy``.
+        """
+        concurrent = (strategy or self.flow.execution_strategy) == "concurrent"
         if concurrent or (timeout is not None and not self._virtual):
-            job = self.start(plan, entry, params, timeout, store, job)
+            job = self.start(plan, entry, params, timeout, store, job, strategy)
             self.await_end(job, timeout)
             return job
-        run = self._new_run(plan, timeout, store, job)
+        run = self._new_run(plan, timeout, store, job, "sequential")
         assert isinstance(run, SequentialRun)
         item = run.entry_item(entry, params)
         self._begin(run, [item])
@@ -136,9 +154,10 @@ class Engine:
         timeout: float | None,
         store: JobStore | None = None,
         job: JobState | None = None,
+        strategy: str | None = None,
     ) -> JobState:
         """Start one job (``job``, or a new one) in the background; return its (running) state."""
-        run = self._new_run(plan, timeout, store, job)
+        run = self._new_run(plan, timeout, store, job, strategy)
         item = run.entry_item(entry, params)
         self._begin(run, [item])
         self.launch(run, [(item, 0.0)])
@@ -194,6 +213,7 @@ class Engine:
         timeout: float | None,
         store: JobStore | None,
         job: JobState | None = None,
+        strategy: str | None = None,
     ) -> JobRun:
         flow = self.flow
         if job is None:
@@ -203,12 +223,13 @@ class Engine:
             "clock": flow.clock,
             "timeout": timeout,
             "max_deliveries": flow.max_deliveries,
+            "max_hops": flow.max_hops,
             "record_history": flow.record_history,
             "async_loop": self._loop_thread,
             "threads": self._threads,
         }
         run: JobRun
-        if flow.execution_strategy == "concurrent":
+        if (strategy or flow.execution_strategy) == "concurrent":
             timers, pool, loop = self._services()
             run = ConcurrentRun(
                 flow, plan, job, pool=pool, gates=self._gates, timers=timers, loop=loop, **options
@@ -325,31 +346,53 @@ class Engine:
         self.hold_lease(run)  # Again, if the flow was shut down while the job was paused.
         return True
 
-    def cancel(self, job: JobState) -> bool:
+    def cancel(self, job: JobState, reason: str | None = None) -> bool:
         """End the job ``cancelled``; its pending deliveries are dropped."""
         run = self.run_of(job)
         if run is None:
             return False
         with run.lock:
-            cancelled = run.cancel()
+            cancelled = run.cancel(reason)
         if cancelled and isinstance(run, ConcurrentRun):
             run.drop_queued()
         return cancelled
 
-    def shutdown(self, wait: bool) -> None:
-        """Stop every thread; with ``wait``, after the running jobs have ended."""
+    def wait_settled(self, timeout: float | None) -> bool:
+        """Wait until every job run here has ended or is paused; False if ``timeout`` passed."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._lock:
+                runs = [run for run in self._runs.values() if not run.ended]
+            busy = [run for run in runs if run.job.status is not JobStatus.PAUSED]
+            if not busy:
+                return True
+            for run in busy:
+                with run.lock:
+                    if not run.quiet.wait_for(_settled(run), _left(deadline)):
+                        return False
+
+    def shutdown(self, wait: bool, timeout: float | None = None) -> None:
+        """Stop every thread; with ``wait``, after the running jobs have ended.
+
+        With a ``timeout``, ``wait`` waits that long at most for the jobs,
+        then goes on as without ``wait``.
+        """
         with self._lock:
             runs = list(self._runs.values())
+        deadline = None if timeout is None else time.monotonic() + timeout
         for run in runs:
             if wait and not run.paused:
-                run.job.wait()
-            elif not wait and not run.paused:
+                wait = run.job.wait(_left(deadline))
+            if not wait and not run.paused:
                 with run.lock:
                     run.cancel()
         self._leases.shutdown()
         with self._lock:
             pool, timers, loop = self._pool, self._timers, self._loop
             self._pool = self._timers = self._loop = None
+            retired, self._retired = self._retired, []
+        for old in retired:
+            old.shutdown(wait)
         if pool is not None:
             pool.shutdown(wait)
         if timers is not None:
@@ -358,6 +401,16 @@ class Engine:
             loop.shutdown()
         if wait:
             _warn_abandoned(self.flow.flow_id, self._threads.join())
+
+
+def _settled(run: JobRun) -> Callable[[], bool]:
+    """Whether ``run`` has ended or is paused."""
+    return lambda: run.ended or run.job.status is JobStatus.PAUSED
+
+
+def _left(deadline: float | None) -> float | None:
+    """Seconds until ``deadline`` (``None``: no deadline), never below zero."""
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
 def _warn_abandoned(flow_id: str, abandoned: list[str]) -> None:

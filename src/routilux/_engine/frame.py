@@ -12,6 +12,7 @@ from routilux.exceptions import ExecutionError
 if TYPE_CHECKING:
     from routilux._engine.job_run import Item, JobRun
     from routilux._engine.plan import Target
+    from routilux._model.job_state import JobState
     from routilux._model.routine import Routine
 
 __all__ = ["DeliveryFrame"]
@@ -38,8 +39,10 @@ class DeliveryFrame:
         run: The job being run.
         target: The slot whose handler is running.
         seq: The number of the delivery running.
-        staged: Deliveries emitted by the running handler, flat: four
-            entries (target, data, sequence number, attempt) per delivery,
+        hops: The hops of the delivery running (see ``job_run.Item``); what
+            its handler emits or schedules is one hop further.
+        staged: Deliveries emitted by the running handler, flat: five
+            entries (target, data, sequence number, attempt, hops) per delivery,
             as the sequential strategy's ready queue keeps them (see
             :meth:`staged_items` for tuples).
         history: History records of the running handler's emits.
@@ -56,6 +59,7 @@ class DeliveryFrame:
         "appends",
         "extra",
         "history",
+        "hops",
         "later",
         "record_history",
         "run",
@@ -71,6 +75,7 @@ class DeliveryFrame:
         # Set before every delivery; None only while the frame is idle.
         self.target: Target = target  # type: ignore[assignment]
         self.seq = 0
+        self.hops = 0
         self.record_history = record_history
         self.staged: list[Any] = []
         self.history: list[Any] = []
@@ -94,20 +99,30 @@ class DeliveryFrame:
             self.history += (rid, event_name, data, _now())
         counter = self.run.counter
         staged = self.staged
+        hops = self.hops + 1
         for t in targets:
-            staged += (t, data if t.mapping is None else t.remap(data), next(counter), 1)
+            staged += (t, data if t.mapping is None else t.remap(data), next(counter), 1, hops)
 
     def staged_items(self) -> list[Item]:
-        """The staged deliveries, one ``(target, data, seq, attempt)`` tuple each."""
+        """The staged deliveries, one ``(target, data, seq, attempt, hops)`` tuple each."""
         flat = iter(self.staged)
-        return list(zip(flat, flat, flat, flat, strict=True))
+        return list(zip(flat, flat, flat, flat, flat, strict=True))
 
     def _routine_id(self, routine: Routine) -> str:
         target = self.target
         return target.routine_id if routine is target.routine else self.run.plan.lookup(routine)[0]
 
     def _own_item(self, rid: str, slot_name: str, data: dict[str, Any]) -> Item:
-        return (self.run.plan.target(rid, slot_name), data, next(self.run.counter), 1)
+        target = self.run.plan.target(rid, slot_name)
+        return (target, data, next(self.run.counter), 1, self.hops + 1)
+
+    def send_to(self, routine: Routine, slot_name: str, data: dict[str, Any]) -> None:
+        """Stage ``data`` for ``routine``'s slot ``slot_name``, ready as an emit's deliveries are.
+
+        No connection is involved, so no mapping applies and no history is
+        recorded; like an emit, it is discarded if the handler raises.
+        """
+        self.staged += self._own_item(self._routine_id(routine), slot_name, data)
 
     def deliver_later(
         self, routine: Routine, delay: float, slot_name: str, data: dict[str, Any]
@@ -208,6 +223,10 @@ class DeliveryFrame:
     def delivery_id(self) -> str:
         """The stable id of the delivery running in this frame."""
         return self.run.delivery_id(self.seq)
+
+    def job(self) -> JobState:
+        """The state of the job running."""
+        return self.run.job
 
     def context_for(self, routine: Routine) -> ExecutionContext:
         """The execution context of ``routine`` in this job."""

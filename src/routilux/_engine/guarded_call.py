@@ -35,6 +35,7 @@ def deliver_with_timeout(run: JobRun, item: Item, timeout: float) -> DeliveryFra
     target, data = item[0], item[1]
     frame = DeliveryFrame(run, target, run.record_history)
     frame.seq = item[2]
+    frame.hops = item[4]
     outcome: list[BaseException | None] = []
     done = threading.Event()
     merge = _MergeHandle()

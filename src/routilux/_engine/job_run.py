@@ -7,26 +7,22 @@ import itertools
 import logging
 import sys
 import threading
-import time
-import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from routilux._engine.aio import within
 from routilux._engine.clock import Clock
-from routilux._engine.extras import (
-    TimerBook,
-    TimerOp,
-    ValueChanges,
-    apply_values,
-    restore_values,
+from routilux._engine.commit import prepare_commit
+from routilux._engine.describe import (
+    describe_exception,
+    dropped_count,
 )
-from routilux._engine.plan import DRAIN_SLOT, FlowPlan, Target
-from routilux._model.context import CURRENT_FRAME, Frame
-from routilux._model.durable import DeadLetter
-from routilux._model.error_policy import ErrorHandler, ErrorStrategy
+from routilux._engine.extras import TimerBook
+from routilux._engine.failures import on_failure, record_error
+from routilux._engine.job_async import await_result, handler_timeout
+from routilux._engine.plan import FlowPlan, Target
+from routilux._engine.runaway import hops_exceeded
 from routilux._model.job_state import JobState
-from routilux._model.records import ErrorRecord, JobProgress, PendingDelivery
+from routilux._model.records import JobProgress, PendingDelivery
 from routilux._model.status import JobStatus
 from routilux.exceptions import (
     ExecutionError,
@@ -34,7 +30,6 @@ from routilux.exceptions import (
     JobTimeoutError,
     OwnershipLostError,
     RunawayJobError,
-    SerializationError,
 )
 
 if TYPE_CHECKING:
@@ -44,20 +39,20 @@ if TYPE_CHECKING:
     from routilux._engine.threads import ThreadGroup
     from routilux._engine.timers import Timer
 
-__all__ = ["Item", "JobRun"]
+__all__ = ["DEFAULT_HISTORY_LIMIT", "Item", "JobRun"]
 
 logger = logging.getLogger("routilux")
 
-#: A scheduled delivery: (target, message, sequence number, attempt).
-Item = tuple[Target, dict[str, Any], int, int]
+#: A scheduled delivery: (target, message, sequence number, attempt, hops).
+#: ``hops`` is how many deliveries led to it: 0 for a job's entry delivery,
+#: the emitting delivery's plus one for what a handler emits or schedules
+#: (a retry keeps its delivery's).
+Item = tuple[Target, dict[str, Any], int, int, int]
 
-_STOP_BY_DEFAULT = ErrorHandler(strategy=ErrorStrategy.STOP)
-_NO_CHANGES = ValueChanges()
-_ACTIONS = {
-    ErrorStrategy.STOP: "stop",
-    ErrorStrategy.CONTINUE: "continue",
-    ErrorStrategy.SKIP: "skip",
-}
+#: How many of a job's latest history records a flow keeps by default
+#: (``Flow(history_limit=...)``): a long job runs in memory proportional to
+#: its pending work, not to its past.
+DEFAULT_HISTORY_LIMIT = 10_000
 
 
 class JobRun:
@@ -82,7 +77,8 @@ class JobRun:
         *,
         clock: Clock,
         timeout: float | None,
-        max_deliveries: int,
+        max_deliveries: int | None,
+        max_hops: int,
         record_history: bool,
         async_loop: Callable[[], LoopThread],
         threads: ThreadGroup,
@@ -91,7 +87,9 @@ class JobRun:
         self.plan = plan
         self.job = job
         self.clock = clock
-        self.max_deliveries = max_deliveries
+        # No cap: a limit no job reaches keeps one comparison on the hot path.
+        self.max_deliveries = sys.maxsize if max_deliveries is None else max_deliveries
+        self.max_hops = max_hops
         self.record_history = record_history
         self.counter = itertools.count(1)
         self.deliveries = 0
@@ -103,11 +101,15 @@ class JobRun:
         self.deadline_timer: Timer | None = None
         self.routine_ids = list(plan.index)
         self.drain_mark = -1
+        # The hops of the next on_drain round: each round counts one more than
+        # the one before, so that rounds that keep adding work end as a runaway.
+        self.drain_hops = 0
         limit = getattr(flow, "history_limit", None)
         # The flat history holds 4 items a record; trim to the limit once it
         # holds twice that, so trimming costs O(1) a record.
         self.history_keep = None if limit is None else 4 * limit
         self.history_cap = sys.maxsize if limit is None else 8 * limit
+        job._history_limit = limit  # For JobState.record_execution.
         self.timer_book = TimerBook()
         self.durable: Durability | None = None
         self.lock = threading.Lock()
@@ -126,13 +128,19 @@ class JobRun:
 
     # -- identity -------------------------------------------------------------
 
+    def peek_next_seq(self) -> int:
+        """The number the next new delivery will take (caller holds ``lock``; none is running)."""
+        following = next(self.counter)
+        self.counter = itertools.count(following)
+        return following
+
     def delivery_id(self, seq: int) -> str:
         """The stable id of delivery number ``seq`` of this job."""
         return f"{self.job.job_id}:{seq}"
 
     def entry_item(self, entry: Target, params: dict[str, Any]) -> Item:
-        """The first delivery of the job."""
-        return (entry, params, next(self.counter), 1)
+        """The first delivery of the job (hop 0)."""
+        return (entry, params, next(self.counter), 1, 0)
 
     # -- ending -----------------------------------------------------------------
 
@@ -183,15 +191,19 @@ class JobRun:
             return
         self.stop(f"The job store failed: {describe_exception(exc)}", keep_store=True)
 
-    def cancel(self) -> bool:
-        """End the job ``cancelled`` (caller holds ``lock``); False if it had ended."""
+    def cancel(self, reason: str | None = None) -> bool:
+        """End the job ``cancelled`` (caller holds ``lock``); False if it had ended.
+
+        ``job.error`` is ``reason`` (``"Cancelled"`` by default), followed by
+        how many pending deliveries were dropped.
+        """
         if self.ended:
             return False
         dropped = self.drop_pending()
         self.job.pending_deliveries = []
         self._finish(
             JobStatus.CANCELLED,
-            f"Cancelled ({dropped_count(dropped)})",
+            f"{reason or 'Cancelled'} ({dropped_count(dropped)})",
             drop_pending=True,
         )
         return True
@@ -311,11 +323,9 @@ class JobRun:
 
     def trim_history(self) -> None:
         """Drop the oldest history records beyond the flow's ``history_limit``."""
-        history, keep = self.job._history, self.history_keep
-        if keep is not None and len(history) > keep:
-            dropped = len(history) - keep
-            del history[:dropped]
-            self.job.history_dropped += dropped // 4
+        if self.history_keep is not None:
+            # Under the job's lock: record_execution trims from handler threads too.
+            self.job._trim_history(self.history_keep)
 
     def drain_items(self) -> list[Item]:
         """The next round of ``on_drain`` deliveries, if one is due (caller holds ``lock``).
@@ -327,8 +337,10 @@ class JobRun:
         if not drainers or self.drain_mark == self.deliveries:
             return []
         self.drain_mark = self.deliveries + len(drainers)
+        hops = self.drain_hops
+        self.drain_hops += 1
         items: list[Item] = [
-            (target, {}, next(self.counter), 1) for target in self.plan.drain_targets()
+            (target, {}, next(self.counter), 1, hops) for target in self.plan.drain_targets()
         ]
         if self.durable is not None and items:
             try:
@@ -371,88 +383,9 @@ class JobRun:
         """Apply a successful delivery's job values and timers, and checkpoint it.
 
         Called with ``lock`` held, before the strategy applies the delivery's
-        emits; the staged named timers become delayed deliveries in
-        ``frame.later``.
-
-        Returns:
-            ``"ok"`` to apply the rest in memory; ``"retrying"`` or
-            ``"failed"`` when its output could not be written, so the
-            delivery failed under its policy (nothing of it is kept);
-            ``"failed"`` too when the store itself failed (the job stops;
-            the store still has it running, to resume later).
+        emits; see :func:`routilux._engine.commit.prepare_commit`.
         """
-        self.job.current_routine_id = item[0].routine_id
-        ops = frame.timer_ops
-        book = self.timer_book
-        dropped, added = book.resolve(ops, item[2]) if ops or book.by_seq else ([], [])
-        frame.later.extend(added)
-        changes = apply_values(self, frame) if frame.values or frame.appends else _NO_CHANGES
-        touched = self._write_timer_names(ops, item[2]) if ops or item[2] in book.by_seq else {}
-        if self.durable is not None:
-            outcome = self._checkpoint(item, frame, dropped, changes)
-            if outcome != "ok":
-                restore_values(self, changes)
-                self._restore_timer_names(touched)
-                return outcome
-        for seq in dropped:
-            self.cancel_delayed(seq)
-        if ops or item[2] in book.by_seq:
-            book.apply(ops, item[2])
-        frame.values.clear()
-        frame.appends.clear()
-        frame.timer_ops.clear()
-        frame.extra = False
-        return "ok"
-
-    def _checkpoint(
-        self, item: Item, frame: DeliveryFrame, dropped: list[int], changes: ValueChanges
-    ) -> str:
-        assert self.durable is not None
-        try:
-            self.durable.delivered(
-                item,
-                frame.staged_items(),
-                frame.history,
-                frame.later,
-                cancelled=dropped,
-                values=changes,
-            )
-        except SerializationError as exc:
-            frame.clear()
-            unstorable = self.durable.drop_unstorable()
-            if unstorable:
-                logger.warning(
-                    "Job %s: %s could not be stored and were put back as the store has them.",
-                    self.job.job_id,
-                    ", ".join(unstorable),
-                )
-            finished = self.on_failure(item, exc, self.retry_later)
-            return "failed" if finished else "retrying"
-        except Exception as exc:  # Any failure of the store's code (or of ours).
-            self.store_failed(exc)
-            return "failed"
-        return "ok"
-
-    def _write_timer_names(self, ops: list[TimerOp], fired: int) -> dict[str, Any]:
-        """Put the timer names as they will be into the routine states; return the old ones."""
-        future = TimerBook(dict(self.timer_book.by_name), dict(self.timer_book.by_seq))
-        future.apply(ops, fired)
-        routines = {op.routine_id for op in ops}
-        if fired in self.timer_book.by_seq:
-            routines.add(self.timer_book.by_seq[fired][0])
-        old: dict[str, Any] = {}
-        with self.job._lock:
-            for rid in routines:
-                state = self.job.routine_states.setdefault(rid, {})
-                old[rid] = state.get("timers")
-                state["timers"] = future.names_of(rid)
-            self.job._states_dirty = True
-        return old
-
-    def _restore_timer_names(self, old: dict[str, Any]) -> None:
-        with self.job._lock:
-            for rid, names in old.items():
-                self.job.routine_states[rid]["timers"] = names
+        return prepare_commit(self, item, frame)
 
     def cancel_delayed(self, seq: int) -> None:
         """Drop a delivery that waits for its time (caller holds ``lock``; strategy-specific)."""
@@ -506,219 +439,46 @@ class JobRun:
         )
         self.stop_with_error(error)
 
+    def check_hops(self, emitter: Target, items: Iterable[Item]) -> bool:
+        """Fail the job if one of ``items``, scheduled by ``emitter``, is past ``max_hops``.
+
+        Called with ``lock`` held, once the items are queued (so that they
+        are listed as pending). Returns whether the job was failed.
+        """
+        for item in items:
+            if item[4] > self.max_hops:
+                self.stop_with_error(hops_exceeded(self, emitter, item))
+                return True
+        return False
+
     def stop_with_error(self, error: ExecutionError) -> None:
         """Record a job-level ``error`` and stop the job (caller holds ``lock``)."""
-        self._record(error, None, action="stop", trace="")
+        record_error(self, error, None, action="stop", trace="")
         self.stop(str(error))
 
-    # -- failures ---------------------------------------------------------------
+    # -- failures and async handlers (see failures.py and job_async.py) -----------
 
     def on_failure(
         self, item: Item, exc: BaseException, retry: Callable[[float, Item], None]
     ) -> bool:
         """Apply the error policy to a delivery whose handler raised (caller holds ``lock``).
 
-        Args:
-            item: The failed delivery.
-            exc: What the handler raised.
-            retry: Schedules ``item`` again after a delay, if the policy retries.
-
-        Returns:
-            Whether the delivery is finished (not retried).
+        Returns whether the delivery is finished (not retried); ``retry``
+        schedules it again after a delay, if the policy retries.
         """
-        target, data, seq, attempt = item
-        if isinstance(exc, Interrupted):
-            exc = exc.original
-        if isinstance(exc, ExecutionError):
-            exc.routine_id = exc.routine_id or target.routine_id
-            exc.slot_name = exc.slot_name or target.slot.name
-            exc.job_id = exc.job_id or self.job.job_id
-        policy = target.routine._error_handler or self.flow.error_handler or _STOP_BY_DEFAULT
-        action = self._action(policy, exc, attempt)
-        record = self._record(exc, item, action=action, trace=_format(exc))
-        if action == "retry":
-            delay = policy.retry_delay_for(attempt)
-            again = (target, data, seq, attempt + 1)
-            if target.slot.name == DRAIN_SLOT:
-                # The retry belongs to its drain round: when it adds no work
-                # either, the job is done (see drain_items).
-                self.drain_mark += 1
-            if self._save_failure(item, record, retry=again, delay=delay, letter=None):
-                retry(delay, again)
-            return False
-        if action == "skip":
-            self.skips[target.index] += 1
-        else:
-            self.failures[target.index] += 1
-        letter = self._dead_letter(item, record)
-        if not self._save_failure(item, record, retry=None, delay=0.0, letter=letter):
-            return True
-        if action == "stop":
-            self.stop(
-                f"Routine {target.routine_id!r} failed in slot {target.slot.name!r} "
-                f"(attempt {attempt}): {describe_exception(exc)}"
-            )
-        return True
-
-    def _dead_letter(self, item: Item, record: ErrorRecord) -> DeadLetter:
-        target, data, seq, attempt = item
-        letter = DeadLetter(
-            letter_id=self.delivery_id(seq),
-            job_id=self.job.job_id,
-            flow_id=self.job.flow_id,
-            routine_id=target.routine_id,
-            slot=target.slot.name,
-            data=data,
-            attempt=attempt,
-            error=record,
-            created_at=record.timestamp,
-        )
-        with self.job._lock:
-            self.job.dead_letters.append(letter)
-        return letter
-
-    def _save_failure(
-        self,
-        item: Item,
-        record: ErrorRecord,
-        *,
-        retry: Item | None,
-        delay: float,
-        letter: DeadLetter | None,
-    ) -> bool:
-        """Checkpoint a failure; False (and the job stopped) if the store failed."""
-        if self.durable is None:
-            return True
-        try:
-            self.durable.failed(item, record, retry=retry, delay=delay, letter=letter)
-        except Exception as exc:  # Any failure of the store's code (or of ours).
-            self.store_failed(exc)
-            return False
-        return True
-
-    @staticmethod
-    def _action(policy: ErrorHandler, exc: BaseException, attempt: int) -> str:
-        if policy.will_retry(exc, attempt):
-            return "retry"
-        if policy.strategy is ErrorStrategy.RETRY:
-            return "stop" if policy.is_critical else "continue"
-        return _ACTIONS[policy.strategy]
-
-    def _record(
-        self, exc: BaseException, item: Item | None, *, action: str, trace: str
-    ) -> ErrorRecord:
-        target = item[0] if item else None
-        record = ErrorRecord(
-            routine_id=target.routine_id if target else None,
-            slot=target.slot.name if target else None,
-            error_type=type(exc).__name__,
-            message=exception_text(exc),
-            traceback=trace,
-            attempt=item[3] if item else 1,
-            action=action,
-            timestamp=time.time(),
-            delivery_id=self.delivery_id(item[2]) if item else None,
-        )
-        with self.job._lock:
-            self.job.errors.append(record)
-        if target is not None:
-            logger.warning(
-                "Routine %r failed in slot %r of job %s (attempt %d, action %s): %s: %s",
-                target.routine_id,
-                target.slot.name,
-                self.job.job_id,
-                record.attempt,
-                action,
-                record.error_type,
-                record.message,
-            )
-        return record
-
-    # -- async handlers in the sequential strategy --------------------------------
+        return on_failure(self, item, exc, retry)
 
     def await_result(self, awaitable: Awaitable[Any], target: Target) -> Any:
-        """Run an ``async def`` handler's awaitable to completion, blocking this thread.
-
-        It runs on the job's own event loop; if this thread already runs an
-        event loop (``execute`` called from async code), on the engine's
-        loop thread instead, since one thread cannot run two loops.
-        """
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            if self._loop is None:
-                self._loop = asyncio.new_event_loop()
-            return self._loop.run_until_complete(self.bounded(awaitable, target))
-        frame = CURRENT_FRAME.get()
-        return self.async_loop().submit(self._in_frame(frame, awaitable, target)).result()
-
-    async def _in_frame(
-        self, frame: Frame | None, awaitable: Awaitable[Any], target: Target
-    ) -> Any:
-        token = CURRENT_FRAME.set(frame)
-        try:
-            return await self.bounded(awaitable, target)
-        except (KeyboardInterrupt, SystemExit) as exc:
-            # Out of a task they would stop the engine's loop thread, and every
-            # async handler with it: a failure of this delivery like any other.
-            raise Interrupted(exc) from exc
-        finally:
-            CURRENT_FRAME.reset(token)
-
-    async def bounded(self, awaitable: Awaitable[Any], target: Target) -> Any:
-        """Await ``awaitable`` within the routine's timeout, if it has one.
-
-        The timeout counts from the moment the handler starts, in this step:
-        never the time the task waited for the event loop before.
-        """
-        timeout = target.routine._timeout
-        if timeout is None:
-            return await awaitable
-        return await within(awaitable, timeout, lambda: self.handler_timeout(target, timeout))
+        """Run an ``async def`` handler's awaitable to completion, blocking this thread."""
+        return await_result(self, awaitable, target)
 
     def handler_timeout(self, target: Target, timeout: float) -> HandlerTimeoutError:
         """The error of a handler that ran past its routine's timeout."""
-        return HandlerTimeoutError(
-            f"The handler of slot {target.slot.name!r} of routine {target.routine_id!r} ran "
-            f"longer than its timeout of {timeout} seconds.",
-            routine_id=target.routine_id,
-            slot_name=target.slot.name,
-            job_id=self.job.job_id,
-        )
+        return handler_timeout(self, target, timeout)
 
     def pending_item(self, item: Item, delay: float = 0.0) -> PendingDelivery:
         """``item`` as a :class:`PendingDelivery`."""
-        target, data, seq, attempt = item
+        target, data, seq, attempt, hops = item
         return PendingDelivery(
-            self.delivery_id(seq), target.routine_id, target.slot.name, data, attempt, delay
+            self.delivery_id(seq), target.routine_id, target.slot.name, data, attempt, delay, hops
         )
-
-
-class Interrupted(Exception):
-    """A KeyboardInterrupt or SystemExit of an async handler, carried out of its task."""
-
-    def __init__(self, original: BaseException) -> None:
-        super().__init__(original)
-        self.original = original
-
-
-def dropped_count(count: int) -> str:
-    """``"3 pending deliveries dropped"`` (``"1 pending delivery dropped"``)."""
-    return f"{count} pending {'delivery' if count == 1 else 'deliveries'} dropped"
-
-
-def exception_text(exc: BaseException) -> str:
-    """``str(exc)``, or a placeholder if that raises (a handler's exception may be odd)."""
-    try:
-        return str(exc)
-    except Exception as failure:
-        return f"<str() of the exception raised {type(failure).__name__}>"
-
-
-def describe_exception(exc: BaseException) -> str:
-    """``"ValueError: bad value"``: the exception's type and text."""
-    return f"{type(exc).__name__}: {exception_text(exc)}"
-
-
-def _format(exc: BaseException) -> str:
-    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))

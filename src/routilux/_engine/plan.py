@@ -99,7 +99,7 @@ class FlowPlan:
                 Target(
                     conn.target_id,
                     target_routine,
-                    target_routine.get_slot(conn.slot),
+                    target_routine._slots[conn.slot],
                     out=self.outgoing[conn.target_id],
                     index=self.index[conn.target_id],
                     mapping=conn.param_mapping,

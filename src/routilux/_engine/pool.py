@@ -46,6 +46,11 @@ class WorkerPool(Generic[W]):
         self._busy = 0
         self._closed = False
 
+    @property
+    def size(self) -> int:
+        """How many threads the pool runs."""
+        return self._size
+
     def submit(self, entries: Iterable[W]) -> None:
         """Queue ``entries`` behind the queued work."""
         if len(self._threads) < self._size:

@@ -75,7 +75,7 @@ def resume_from_store(
             store.release_job(job_id, claim=claim)
             return None
         items = [
-            ((plan.target(d.routine_id, d.slot), d.data, d.seq, d.attempt), d.not_before)
+            ((plan.target(d.routine_id, d.slot), d.data, d.seq, d.attempt, d.hops), d.not_before)
             for d in stored.pending
         ]
         run = _prepare(engine, stored, job, store)
@@ -122,6 +122,8 @@ def _job_from(stored: StoredJob, job: JobState | None) -> JobState:
             "_history",
             "shared_data",
             "shared_log",
+            "output_log",
+            "pause_points",
             "errors",
             "dead_letters",
         ):
@@ -131,4 +133,5 @@ def _job_from(stored: StoredJob, job: JobState | None) -> JobState:
     job.pending_deliveries = []
     job._finished.clear()
     job._log_saved = len(job.shared_log)
+    job._outputs_saved = len(job.output_log)
     return job

@@ -9,9 +9,11 @@ from inspect import isawaitable
 from itertools import chain
 from typing import Any
 
+from routilux._engine.describe import describe_exception
 from routilux._engine.frame import DeliveryFrame
 from routilux._engine.guarded_call import deliver_with_timeout
-from routilux._engine.job_run import Item, JobRun, describe_exception
+from routilux._engine.job_run import Item, JobRun
+from routilux._engine.plan import Target
 from routilux._model.context import CURRENT_FRAME
 from routilux._model.records import PendingDelivery
 from routilux._model.status import JobStatus
@@ -22,8 +24,8 @@ __all__ = ["ReadyQueue", "SequentialRun"]
 class ReadyQueue:
     """The deliveries ready to run, first in first out, stored flat.
 
-    Each delivery takes four consecutive entries of one deque (target, data,
-    sequence number, attempt) instead of one tuple. A tuple that holds a
+    Each delivery takes five consecutive entries of one deque (target, data,
+    sequence number, attempt, hops) instead of one tuple. A tuple that holds a
     message dict can never be untracked by the garbage collector; with
     thousands of deliveries waiting, those tuples outlive the young
     generations and set off full collections, which then walk the whole
@@ -38,14 +40,14 @@ class ReadyQueue:
         self.flat: deque[Any] = deque()
 
     def __len__(self) -> int:
-        return len(self.flat) >> 2
+        return len(self.flat) // 5
 
     def __bool__(self) -> bool:
         return bool(self.flat)
 
     def __iter__(self) -> Iterator[Item]:
         flat = iter(self.flat)
-        return zip(flat, flat, flat, flat, strict=True)
+        return zip(flat, flat, flat, flat, flat, strict=True)
 
     def append(self, item: Item) -> None:
         """Queue ``item`` behind the others."""
@@ -58,7 +60,7 @@ class ReadyQueue:
     def first(self) -> Item:
         """The delivery that runs next (the queue must not be empty)."""
         flat = self.flat
-        return (flat[0], flat[1], flat[2], flat[3])
+        return (flat[0], flat[1], flat[2], flat[3], flat[4])
 
     def clear(self) -> None:
         """Drop every queued delivery."""
@@ -124,10 +126,14 @@ class SequentialRun(JobRun):
             self.queue.extend(items)
         return bool(items)
 
-    def schedule(self, later: list[tuple[float, Item]]) -> None:
-        """Put deliveries scheduled with a delay on the timers (caller holds ``lock``)."""
+    def schedule(self, emitter: Target, later: list[tuple[float, Item]]) -> None:
+        """Put deliveries ``emitter`` scheduled with a delay on the timers (caller holds ``lock``).
+
+        The job fails as a runaway if one of them is past ``max_hops``.
+        """
         for delay, item in later:
             self.retry_later(delay, item)
+        self.check_hops(emitter, [item for _, item in later])
         later.clear()
 
     def release_timers(self) -> bool:
@@ -190,6 +196,7 @@ class SequentialRun(JobRun):
             if not self.ended:
                 if self.paused:
                     self.job.pending_deliveries = self._pending_locked()
+                    self.job._next_delivery = self.peek_next_seq()
                     self.job._transition(JobStatus.PAUSED)
                     if self.durable is not None:
                         self.save_status()
@@ -249,6 +256,7 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
     acquire = run.lock.acquire
     release = run.lock.release
     limit = run.max_deliveries
+    max_hops = run.max_hops
     count = run.deliveries
     # Checked before every delivery: a deadline, or a durable job's lease.
     guarded = run.deadline is not None or durable is not None
@@ -264,11 +272,12 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
                 break
             if (count >= limit or guarded) and run.halt(run.queue.first(), count):
                 break
-            # Four entries per delivery: see ReadyQueue.
+            # Five entries per delivery: see ReadyQueue.
             target = popleft()
             data = popleft()
             frame.seq = seq = popleft()
             attempt = popleft()
+            frame.hops = hops = popleft()
             count += 1
             run.deliveries = count  # Read by checkpoints and progress displays.
             invocations[target.index] += 1
@@ -281,7 +290,7 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
                 else:
                     frame.adopt(
                         deliver_with_timeout(
-                            run, (target, data, seq, attempt), target.routine._timeout
+                            run, (target, data, seq, attempt, hops), target.routine._timeout
                         )
                     )
             except BaseException as exc:  # The user's handler: any failure goes to its policy,
@@ -291,16 +300,16 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
                     # of ours they could stop nothing else): the delivery goes
                     # back to the front of the queue, to be listed as pending
                     # and re-run by a resume; drive() ends the job.
-                    queue.extendleft((attempt, seq, data, target))
+                    queue.extendleft((hops, attempt, seq, data, target))
                     raise
-                run.fail((target, data, seq, attempt), exc)
+                run.fail((target, data, seq, attempt, hops), exc)
                 continue
             acquire()
             try:
                 if run.ended:
                     break
                 if (durable is not None or frame.extra or book.by_seq) and run.prepare_commit(
-                    (target, data, seq, attempt), frame
+                    (target, data, seq, attempt, hops), frame
                 ) != "ok":
                     continue
                 if staged_history:
@@ -310,9 +319,11 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
                         run.trim_history()
                 if staged:
                     queue.extend(staged)  # Both flat: see ReadyQueue.
+                    if hops >= max_hops:  # What it emitted is past the limit: a runaway.
+                        run.check_hops(target, frame.staged_items())
                     staged.clear()
                 if later:
-                    run.schedule(later)
+                    run.schedule(target, later)
             finally:
                 release()
     finally:

@@ -2,8 +2,9 @@
 
 Expressions are parsed with :mod:`ast`, checked against an allow-list of
 syntax, names and methods, and compiled into closures; nothing is passed to
-``eval`` or ``exec``. Arithmetic is bounded, so that no expression can use
-unbounded memory or time. See ``docs/expressions.md`` for the language.
+``eval`` or ``exec``. Arithmetic is bounded, and comprehensions spend steps
+from a budget per evaluation, so that no expression can use unbounded memory
+or time. See ``docs/expressions.md`` for the language.
 
 Example:
     >>> condition = compile_expression("data.get('value', 0) > 10")

@@ -8,6 +8,7 @@ work and its result within the limits.
 from __future__ import annotations
 
 import math
+import numbers
 import operator
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
@@ -15,7 +16,13 @@ from typing import Any
 
 from routilux._expression._bounds import Bounds, OperationRefusedError, show
 
-__all__ = ["BUILTIN_NAMES", "BUILTIN_VALUES", "builtin_calls", "is_builtin_value"]
+__all__ = [
+    "BUILTIN_NAMES",
+    "BUILTIN_VALUES",
+    "GENERATOR_CONSUMERS",
+    "builtin_calls",
+    "is_builtin_value",
+]
 
 BUILTIN_VALUES: Mapping[str, object] = MappingProxyType(
     {
@@ -35,6 +42,7 @@ BUILTIN_VALUES: Mapping[str, object] = MappingProxyType(
         "set": set,
         "sorted": sorted,
         "str": str,
+        "sum": sum,
         "tuple": tuple,
     }
 )
@@ -42,6 +50,24 @@ BUILTIN_VALUES: Mapping[str, object] = MappingProxyType(
 
 BUILTIN_NAMES: tuple[str, ...] = tuple(sorted(BUILTIN_VALUES))
 """The builtin names in alphabetical order, for messages."""
+
+GENERATOR_CONSUMERS: Mapping[str, str] = MappingProxyType(
+    {
+        "all": "each",
+        "any": "each",
+        "max": "each",
+        "min": "each",
+        "sum": "each",
+        "dict": "dict",
+        "list": "list",
+        "set": "set",
+        "sorted": "list",
+        "tuple": "list",
+    }
+)
+"""The builtins a generator expression may be passed to, and how each takes its
+elements: one at a time (``"each"``), or collected first into a bounded
+``"list"``, ``"set"`` or ``"dict"``."""
 
 _BUILTIN_OBJECTS = tuple(BUILTIN_VALUES.values())
 
@@ -107,6 +133,25 @@ def _make_round(bounds: Bounds) -> Callable[..., Any]:
     return bounded_round
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, numbers.Number)
+
+
+def _make_sum(bounds: Bounds) -> Callable[..., Any]:
+    def bounded_sum(iterable: Any, start: Any = 0) -> Any:
+        # Adding sequences one by one copies them again at each step, so sum()
+        # adds numbers only; a start that is not a number is refused, and an
+        # item that is not one fails to add to the number before it.
+        if not _is_number(start):
+            raise OperationRefusedError(
+                f"sum() adds numbers only; its start must be a number, not a "
+                f"{type(start).__name__}."
+            )
+        return bounds.result(sum(iterable, start))
+
+    return bounded_sum
+
+
 def _checking(bounds: Bounds, function: Callable[..., Any]) -> Callable[..., Any]:
     result = bounds.result
 
@@ -148,6 +193,7 @@ def builtin_calls(bounds: Bounds) -> dict[str, Callable[..., Any]]:
             "str": _make_str(bounds),
             "int": _make_int(bounds),
             "round": _make_round(bounds),
+            "sum": _make_sum(bounds),
         }
     )
     return calls

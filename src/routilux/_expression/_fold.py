@@ -24,7 +24,17 @@ from routilux._expression._bounds import OperationRefusedError
 from routilux._expression._builtins import is_builtin_value
 from routilux.exceptions import ExpressionRejectedError
 
-__all__ = ["Evaluator", "Kind", "Part", "constant", "finish", "fold", "is_shareable"]
+__all__ = [
+    "Evaluator",
+    "Kind",
+    "Part",
+    "constant",
+    "evaluate_once",
+    "finish",
+    "fold",
+    "is_shareable",
+    "refuse_failed",
+]
 
 Evaluator = Callable[[Mapping[str, Any]], Any]
 """A compiled subexpression: takes the environment, returns the value."""
@@ -174,17 +184,48 @@ def fold(
             and the parent depends on the environment, so might run it.
     """
     if any(child.kind is Kind.DYNAMIC for child in children):
-        for child in children:
-            if child.kind is Kind.FAILED:
-                raise ExpressionRejectedError(source, child.reason)
+        refuse_failed(source, children)
         return Part(Kind.DYNAMIC, build(children))
+    known = evaluate_once(node, build([child.as_known() for child in children]))
+    if known.kind is Kind.FRESH:
+        return Part(Kind.FRESH, build(children), known.value)
+    return known
+
+
+def refuse_failed(source: str, parts: Sequence[Part]) -> None:
+    """Refuse failed parts that the environment decides whether to run.
+
+    Args:
+        source: The whole expression, for a rejection.
+        parts: Parts of a node that depends on the environment.
+
+    Raises:
+        ExpressionRejectedError: If one of the parts fails whatever the
+            environment is.
+    """
+    for part in parts:
+        if part.kind is Kind.FAILED:
+            raise ExpressionRejectedError(source, part.reason)
+
+
+def evaluate_once(node: ast.expr, evaluate: Evaluator) -> Part:
+    """Evaluate, at compile time, a node that does not depend on the environment.
+
+    Args:
+        node: The node, for messages.
+        evaluate: Its closure; it must not read the environment.
+
+    Returns:
+        A constant part, a fresh part (whose closure is ``evaluate``) or a
+        failed part.
+    """
     try:
-        value = build([child.as_known() for child in children])(_NO_ENVIRONMENT)
+        value = evaluate(_NO_ENVIRONMENT)
     except Exception as error:  # every failure of a constant part is reported
         return _failed(_failure_reason(node, error))
     if is_shareable(value):
         return constant(value)
-    return Part(Kind.FRESH, build(children), value)
+    return Part(Kind.FRESH, evaluate, value)
 
 
 def finish(source: str, part: Part) -> Evaluator:

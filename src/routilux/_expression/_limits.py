@@ -20,7 +20,12 @@ class ExpressionLimits:
         max_int_bits: Largest bit length of an int that an operation may
             produce.
         max_sequence_length: Largest length of a str, bytes, list or tuple
-            that an operation may produce.
+            that an operation may produce, and of a list, set or dict that a
+            comprehension builds.
+        max_steps: Most work the comprehensions of one evaluation may do:
+            each item a ``for`` clause takes and each operation run for it
+            costs a step, and an operation costs one more step for each item
+            or character it reads or builds.
 
     Raises:
         ValueError: If a limit is not a positive int.
@@ -31,6 +36,7 @@ class ExpressionLimits:
     max_depth: int = 32
     max_int_bits: int = 4096
     max_sequence_length: int = 100_000
+    max_steps: int = 1_000_000
 
     def __post_init__(self) -> None:
         """Check that every limit is a positive int.
@@ -44,6 +50,7 @@ class ExpressionLimits:
             ("max_depth", self.max_depth),
             ("max_int_bits", self.max_int_bits),
             ("max_sequence_length", self.max_sequence_length),
+            ("max_steps", self.max_steps),
         ):
             # bool is an int subclass, but True as a limit is surely a mistake.
             if type(value) is not int or value < 1:

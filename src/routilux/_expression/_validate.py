@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from routilux._expression._builtins import BUILTIN_NAMES, BUILTIN_VALUES
+from routilux._expression._builtins import BUILTIN_NAMES, BUILTIN_VALUES, GENERATOR_CONSUMERS
 from routilux._expression._limits import ExpressionLimits
 from routilux._expression._methods import ALLOWED_METHOD_NAMES
 from routilux.exceptions import ExpressionRejectedError
@@ -31,10 +31,6 @@ _CALLABLES = (
 
 _NOT_ALLOWED: dict[type[ast.AST], str] = {
     ast.Lambda: "lambda expressions are not allowed.",
-    ast.ListComp: "comprehensions are not allowed.",
-    ast.SetComp: "comprehensions are not allowed.",
-    ast.DictComp: "comprehensions are not allowed.",
-    ast.GeneratorExp: "comprehensions (generator expressions) are not allowed.",
     ast.JoinedStr: "f-strings are not allowed.",
     ast.FormattedValue: "f-strings are not allowed.",
     ast.NamedExpr: "assignment expressions (:=) are not allowed.",
@@ -49,11 +45,24 @@ _NOT_ALLOWED: dict[type[ast.AST], str] = {
 }
 
 
+_ONE_ARGUMENT = sorted(set(GENERATOR_CONSUMERS) - {"sum"})
+
+_GENERATOR_PLACE = (
+    f"a generator expression is allowed only as the argument of {', '.join(_ONE_ARGUMENT[:-1])} "
+    f"or {_ONE_ARGUMENT[-1]}, or the first argument of sum, which consume it at once; write a "
+    f"list comprehension [...] to keep its elements."
+)
+
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
 @dataclass(frozen=True, slots=True)
 class _Context:
     source: str
     names: frozenset[str]
     limits: ExpressionLimits
+    variables: frozenset[str] = frozenset()
+    """The comprehension variables in scope."""
 
 
 _Checker = Callable[[Any, ast.AST | None, _Context], str | None]
@@ -95,7 +104,7 @@ def _name_reason(name: str, names: frozenset[str]) -> str:
 def _check_name(node: ast.Name, parent: ast.AST | None, context: _Context) -> str | None:
     if not isinstance(node.ctx, ast.Load):
         return "assignment is not allowed."
-    if node.id in context.names or node.id in BUILTIN_VALUES:
+    if node.id in context.names or node.id in BUILTIN_VALUES or node.id in context.variables:
         return None
     return _name_reason(node.id, context.names)
 
@@ -128,7 +137,7 @@ def _check_call(node: ast.Call, parent: ast.AST | None, context: _Context) -> st
         return _NOT_ALLOWED.get(type(function), _CALLABLES)
     if function.id in BUILTIN_VALUES:
         return None
-    if function.id in context.names:
+    if function.id in context.names or function.id in context.variables:
         return f"calling {function.id!r} is not allowed; {_CALLABLES}"
     return _name_reason(function.id, context.names)
 
@@ -145,6 +154,59 @@ def _check_dict(node: ast.Dict, parent: ast.AST | None, context: _Context) -> st
     return None
 
 
+def _target_reason(target: ast.expr) -> str | None:
+    stack = [target]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.Tuple, ast.List)):
+            stack.extend(reversed(node.elts))
+        elif isinstance(node, ast.Starred):
+            return "starred targets (for *x in ...) are not allowed in a comprehension."
+        elif not isinstance(node, ast.Name):
+            return (
+                "a comprehension variable must be a name or a tuple of names, as in "
+                "'for k, v in data.items()', not a subscript or an attribute."
+            )
+        elif node.id.startswith("_"):
+            return (
+                f"comprehension variables starting with an underscore, such as {node.id!r}, "
+                f"are not allowed."
+            )
+        elif node.id in BUILTIN_VALUES:
+            return (
+                f"the comprehension variable {node.id!r} would hide the builtin {node.id}(); "
+                f"choose another name."
+            )
+    return None
+
+
+def _check_comprehension(node: Any, parent: ast.AST | None, context: _Context) -> str | None:
+    for generator in node.generators:
+        if generator.is_async:
+            return "asynchronous comprehensions (async for) are not allowed."
+        reason = _target_reason(generator.target)
+        if reason is not None:
+            return reason
+    return None
+
+
+def _is_consumed(node: ast.GeneratorExp, parent: ast.AST | None) -> bool:
+    if not (isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name)):
+        return False
+    name, arguments = parent.func.id, parent.args
+    if name not in GENERATOR_CONSUMERS or not arguments or arguments[0] is not node:
+        return False
+    return len(arguments) == 1 or (name == "sum" and len(arguments) == 2)
+
+
+def _check_generator(
+    node: ast.GeneratorExp, parent: ast.AST | None, context: _Context
+) -> str | None:
+    if not _is_consumed(node, parent):
+        return _GENERATOR_PLACE
+    return _check_comprehension(node, parent, context)
+
+
 _CHECKERS: dict[type[ast.AST], _Checker] = {
     ast.Constant: _check_constant,
     ast.Name: _check_name,
@@ -152,6 +214,10 @@ _CHECKERS: dict[type[ast.AST], _Checker] = {
     ast.Call: _check_call,
     ast.Slice: _check_slice,
     ast.Dict: _check_dict,
+    ast.ListComp: _check_comprehension,
+    ast.SetComp: _check_comprehension,
+    ast.DictComp: _check_comprehension,
+    ast.GeneratorExp: _check_generator,
 }
 _CHECKERS.update(
     dict.fromkeys(
@@ -200,6 +266,33 @@ _CHECKERS.update(
 )
 
 
+_Visit = tuple[ast.AST, "ast.AST | None", _Context]
+
+
+def _target_names(target: ast.expr) -> set[str]:
+    return {node.id for node in ast.walk(target) if isinstance(node, ast.Name)}
+
+
+def _comprehension_children(node: Any, context: _Context) -> list[_Visit]:
+    # A comprehension's variables are in scope in all of it but its first
+    # iterable, which is computed outside; its targets were checked with it.
+    generators: list[ast.comprehension] = node.generators
+    bound = set().union(*(_target_names(generator.target) for generator in generators))
+    inner = replace(context, variables=context.variables | bound)
+    elements = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+    children: list[_Visit] = [(element, node, inner) for element in elements]
+    for index, generator in enumerate(generators):
+        children.append((generator.iter, generator, inner if index else context))
+        children.extend((condition, generator, inner) for condition in generator.ifs)
+    return children
+
+
+def _children(node: ast.AST, context: _Context) -> list[_Visit]:
+    if isinstance(node, _COMPREHENSIONS):
+        return _comprehension_children(node, context)
+    return [(child, node, context) for child in ast.iter_child_nodes(node)]
+
+
 def _reason(node: ast.AST, parent: ast.AST | None, context: _Context) -> str | None:
     checker = _CHECKERS.get(type(node))
     if checker is None:
@@ -222,12 +315,11 @@ def check_allowed(
         ExpressionRejectedError: At the first node that is not allowed, with
             a reason that names the construct.
     """
-    context = _Context(source, names, limits)
-    stack: list[tuple[ast.AST, ast.AST | None]] = [(tree.body, None)]
+    stack: list[_Visit] = [(tree.body, None, _Context(source, names, limits))]
     while stack:
-        node, parent = stack.pop()
+        node, parent, context = stack.pop()
         reason = _reason(node, parent, context)
         if reason is not None:
             raise ExpressionRejectedError(source, reason)
         # Reversed, so that the leftmost problem is the one reported.
-        stack.extend((child, node) for child in reversed(list(ast.iter_child_nodes(node))))
+        stack.extend(reversed(_children(node, context)))

@@ -51,8 +51,14 @@ class Frame(Protocol):
     def context_for(self, routine: Routine) -> ExecutionContext:
         """The execution context of ``routine`` in the running job."""
 
+    def job(self) -> JobState:
+        """The state of the job running."""
+
     def delivery_id(self) -> str:
         """The stable id of the delivery running."""
+
+    def send_to(self, routine: Routine, slot_name: str, data: dict[str, Any]) -> None:
+        """Stage ``data`` for ``routine``'s slot ``slot_name``, with no connection in between."""
 
     def deliver_later(
         self, routine: Routine, delay: float, slot_name: str, data: dict[str, Any]

@@ -22,6 +22,8 @@ class StoredDelivery:
         attempt: The attempt it will be (1 unless it is a retry).
         not_before: Wall-clock time (seconds since the epoch) before which it
             must not run; 0 when it is ready.
+        hops: How many deliveries led to it (0 for the job's entry
+            delivery), so that a resumed job still tells a runaway cycle.
     """
 
     seq: int
@@ -30,6 +32,7 @@ class StoredDelivery:
     data: dict[str, Any]
     attempt: int = 1
     not_before: float = 0.0
+    hops: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +85,9 @@ class Checkpoint:
         next_seq: The next delivery number the job will use.
         done: Deliveries that finished (removed from the pending ones).
         added: Deliveries scheduled (added, or replaced for a retry).
-        history: Emitted events: ``(routine_id, event_name, data, timestamp)``.
+        history: Emitted events (and records of ``JobState.record_execution``):
+            ``(routine_id, event_name, data, timestamp)``, the timestamp in
+            seconds since the epoch.
         errors: New error records.
         dead_letters: New dead letters.
         shared_data: The whole shared data, if it changed; else ``None``.
@@ -95,6 +100,7 @@ class Checkpoint:
             item's index in the list. A key's list is its value set (``[]``
             if none) followed by its items in order of position.
         log_entries: Entries appended to the shared log.
+        outputs: Entries appended to the output log (``JobState.output_log``).
         drop_pending: Whether every pending delivery of the job is dropped
             (the job was cancelled); a failed job keeps them for inspection.
         claim: The claim (fencing token) of the writer: the store refuses the
@@ -120,6 +126,7 @@ class Checkpoint:
     job_values: list[tuple[str, str, Any]] = field(default_factory=list)
     job_value_items: list[tuple[str, str, int, Any]] = field(default_factory=list)
     log_entries: list[dict[str, Any]] = field(default_factory=list)
+    outputs: list[dict[str, Any]] = field(default_factory=list)
     drop_pending: bool = False
     claim: int | None = None
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from routilux._serde._dual import ClassOrInstanceMethod
 from routilux.exceptions import DefinitionError
 
 __all__ = ["ErrorHandler", "ErrorStrategy"]
@@ -22,8 +23,7 @@ class ErrorStrategy(str, Enum):
         SKIP: The routine is marked skipped for that delivery, the error is
             recorded, and the job goes on.
         RETRY: The same delivery runs again, up to ``max_retries`` times, with
-            a backoff delay; when the budget is spent, a critical routine fails
-            the job and any other routine records the error and goes on.
+            a backoff delay, for the exceptions in ``retryable_exceptions``.
     """
 
     STOP = "stop"
@@ -33,6 +33,30 @@ class ErrorStrategy(str, Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+def _policy_from_doc(
+    cls: type[ErrorHandler], self: ErrorHandler | None, document: dict[str, Any]
+) -> ErrorHandler:
+    """The policy a :meth:`serialize` document (an ``error_handler`` entry) describes.
+
+    A policy is frozen, so only the class form works:
+    ``ErrorHandler.deserialize(d)`` returns a new policy.
+
+    Raises:
+        TypeError: Called on a policy (``handler.deserialize(d)``), which
+            could not change it.
+        SerializationError: The document is malformed or names something
+            that is not an exception class.
+    """
+    if self is not None:
+        raise TypeError(
+            "An ErrorHandler is frozen: handler.deserialize(d) cannot change it; use "
+            "ErrorHandler.deserialize(d), which returns a new one."
+        )
+    from routilux._serde.policy_doc import policy_from_doc  # The serde layer imports this one.
+
+    return policy_from_doc(document)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +71,10 @@ class ErrorHandler:
             retry ``n`` waits ``retry_delay * retry_backoff ** (n - 1)``.
         retryable_exceptions: Exception types that ``RETRY`` retries; others
             count as an exhausted budget at once.
-        is_critical: Whether an exhausted ``RETRY`` budget fails the job.
+        is_critical: A flag recorded with the policy (and in flow documents):
+            :meth:`Routine.set_as_critical` sets it. It changes nothing: an
+            exhausted ``RETRY`` budget, or an exception ``RETRY`` does not
+            retry, fails the job whether it is set or not.
 
     Raises:
         DefinitionError: A value is out of range or of the wrong type.
@@ -91,6 +118,51 @@ class ErrorHandler:
     def retry_delay_for(self, retry_number: int) -> float:
         """Seconds to wait before retry number ``retry_number`` (1-based)."""
         return float(self.retry_delay * self.retry_backoff ** (retry_number - 1))
+
+    # -- the published routilux's interface --------------------------------------
+
+    def handle_error(
+        self,
+        error: BaseException,
+        routine: Any = None,
+        routine_id: str | None = None,
+        flow: Any = None,
+        job_state: Any = None,
+        context: Any = None,
+    ) -> bool:
+        """Whether a job would go on after a first failure with ``error``, under this policy.
+
+        A pure question, for programs written for the published routilux:
+        ``STOP`` answers False; ``CONTINUE`` and ``SKIP`` True; ``RETRY``
+        True while the failure would be retried, else ``not is_critical``.
+        It never sleeps, records or counts anything; the engine does not
+        call it (it applies the policy itself, per delivery).
+        """
+        if self.strategy is ErrorStrategy.STOP:
+            return False
+        if self.strategy is not ErrorStrategy.RETRY:
+            return True
+        return self.will_retry(error, 1) or not self.is_critical
+
+    def reset(self) -> None:
+        """Nothing to reset: a policy holds no count (attempts are in ``ErrorRecord.attempt``)."""
+
+    @property
+    def retry_count(self) -> int:
+        """Always 0: a policy holds no count (attempts are in ``ErrorRecord.attempt``)."""
+        return 0
+
+    def serialize(self) -> dict[str, Any]:
+        """The policy as the ``error_handler`` entry of a flow document.
+
+        Raises:
+            SerializationError: A retryable exception type cannot be written.
+        """
+        from routilux._serde.policy_doc import policy_to_doc  # The serde layer imports this one.
+
+        return policy_to_doc(self)
+
+    deserialize = ClassOrInstanceMethod(_policy_from_doc)
 
     def will_retry(self, exc: BaseException, failed_attempt: int) -> bool:
         """Whether a delivery whose attempt ``failed_attempt`` raised ``exc`` runs again."""

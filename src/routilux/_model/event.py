@@ -26,9 +26,13 @@ class Event:
         self.routine = routine
         self.params = params
 
-    def emit(self, **data: Any) -> None:
-        """Emit this event from its routine; see :meth:`Routine.emit`."""
-        self.routine.emit(self.name, **data)
+    def emit(self, flow: Any = None, **data: Any) -> None:
+        """Emit this event from its routine: ``routine.emit(event.name, flow, **data)``.
+
+        ``flow`` and a ``job_state`` keyword follow the rules of
+        :meth:`Routine.emit`.
+        """
+        self.routine.emit(self.name, flow, **data)
 
     def __repr__(self) -> str:
         return f"<Event {self.name!r} of {type(self.routine).__name__}>"

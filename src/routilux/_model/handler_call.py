@@ -27,6 +27,14 @@ def build_invoker(
     * A handler with ``**kwargs`` receives every key of the message.
     * A handler whose only parameter is ``data`` receives the whole message
       when the message has no ``data`` key.
+    * A handler with one parameter only (positional-only included) receives
+      that key's value, or the whole message when the message lacks the key
+      (a required parameter; a defaulted one keeps its default).
+    * A handler with only ``*args`` receives the whole message as its one
+      argument; a handler with no parameters is called without arguments.
+    * A handler whose first parameter is required and whose others have
+      defaults receives the whole message in the first when the message has
+      none of their keys.
     * Otherwise each named parameter receives its key; keys the handler does
       not name are not passed, and missing required keys raise
       :class:`HandlerArgumentsError`.
@@ -37,8 +45,8 @@ def build_invoker(
         slot_name: The slot's name, set on :class:`HandlerArgumentsError`.
 
     Raises:
-        DefinitionError: The handler is not callable or takes
-            positional-only parameters without defaults.
+        DefinitionError: The handler is not callable, or takes
+            positional-only parameters without defaults besides others.
     """
     if not callable(handler):
         raise DefinitionError(f"The handler of {where} must be callable, not {handler!r}.")
@@ -47,16 +55,26 @@ def build_invoker(
     except (TypeError, ValueError):
         # Some builtins have no introspectable signature: pass every key.
         return _call_with_kwargs(handler)
-    _reject_positional_only(params, where)
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
         return _call_with_kwargs(handler)
+    if len(params) == 1 and params[0].kind is inspect.Parameter.POSITIONAL_ONLY:
+        return _call_key_or_whole(handler, params[0])
+    if params and all(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
+        return _call_with_whole(handler)
+    _reject_positional_only(params, where)
     named = [p for p in params if p.kind in _NAMED]
     if len(named) == 1 and named[0].name == "data":
         return _call_data_or_whole(handler)
     if not named:
         return _call_without_arguments(handler)
     required = tuple(p.name for p in named if p.default is inspect.Parameter.empty)
-    return _call_with_named(handler, tuple(p.name for p in named), required, where, slot_name)
+    if len(named) == 1 and required:
+        return _call_key_or_whole(handler, named[0])
+    names = tuple(p.name for p in named)
+    invoke = _call_with_named(handler, names, required, where, slot_name)
+    if required == names[:1]:
+        return _whole_to_first_unless_named(handler, named[0], names, invoke)
+    return invoke
 
 
 def _reject_positional_only(params: list[inspect.Parameter], where: str) -> None:
@@ -83,6 +101,41 @@ def _call_data_or_whole(handler: Callable[..., Any]) -> Invoker:
             return handler(message["data"])
         # A copy: one message object is shared by every slot it fans out to.
         return handler(dict(message))
+
+    return invoke
+
+
+def _call_key_or_whole(handler: Callable[..., Any], param: inspect.Parameter) -> Invoker:
+    """A lone parameter: its key's value, else the whole message."""
+    name = param.name
+    keyword = param.kind is inspect.Parameter.KEYWORD_ONLY
+
+    def invoke(message: Mapping[str, Any]) -> Any:
+        # A copy of the whole: one message object is shared by every slot it reaches.
+        value = message[name] if name in message else dict(message)
+        return handler(**{name: value}) if keyword else handler(value)
+
+    return invoke
+
+
+def _call_with_whole(handler: Callable[..., Any]) -> Invoker:
+    def invoke(message: Mapping[str, Any]) -> Any:
+        return handler(dict(message))
+
+    return invoke
+
+
+def _whole_to_first_unless_named(
+    handler: Callable[..., Any], first: inspect.Parameter, names: tuple[str, ...], named: Invoker
+) -> Invoker:
+    """The whole message to ``first`` when it has none of ``names``; else call ``named``."""
+    keyword = first.kind is inspect.Parameter.KEYWORD_ONLY
+
+    def invoke(message: Mapping[str, Any]) -> Any:
+        if any(name in message for name in names):
+            return named(message)
+        whole = dict(message)
+        return handler(**{first.name: whole}) if keyword else handler(whole)
 
     return invoke
 

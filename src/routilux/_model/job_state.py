@@ -5,14 +5,17 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from os import PathLike
 from typing import Any
 
 from routilux._model.durable import DeadLetter
+from routilux._model.job_output import JobOutput, OutputHandlerLike, check_text, copied
 from routilux._model.records import ErrorRecord, ExecutionRecord, PendingDelivery
 from routilux._model.status import JobStatus
+from routilux._serde._dual import ClassOrInstanceMethod
+from routilux.exceptions import DefinitionError, InvalidLogEntryError
 
 __all__ = ["JobState"]
 
@@ -21,12 +24,46 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class JobState:
+def _job_from_document(
+    cls: type[JobState], job: JobState | None, document: dict[str, Any]
+) -> JobState:
+    """Rebuild a job from :meth:`JobState.serialize`'s document.
+
+    Called on the class (``JobState.deserialize(document)``), returns a new
+    job. Called on a job (``job.deserialize(document)``), as the published
+    routilux 0.10 documents, rebuilds into that job and returns it; the job
+    must be new (``pending``, with no history), and is left unchanged if
+    the document is refused. The job's output handler is kept.
+
+    Raises:
+        SerializationError: The document is malformed or of another version.
+        DefinitionError: Called on a job that is not new.
+    """
+    from routilux._serde.job_state_doc import job_state_from_doc
+
+    if job is None:
+        return job_state_from_doc(cls, document)
+    if job.status is not JobStatus.PENDING or job._history:
+        raise DefinitionError(
+            f"job.deserialize(document) rebuilds into a new job, but job {job.job_id} is "
+            f"{job.status.value} with {len(job._history) // 4} history records; call "
+            "JobState.deserialize(document) to get a new job instead."
+        )
+    job._adopt(job_state_from_doc(type(job), document))
+    return job
+
+
+class JobState(JobOutput):
     """The state of one job: its status, history, shared data and errors.
 
     One is created per execution and returned by ``Flow.execute``. The
     engine updates it while the job runs; handlers reach it through
     ``self.get_execution_context().job_state``.
+
+    Args:
+        flow_id: The id of the flow that runs the job; ``""`` for a job made
+            by hand (``JobState()``).
+        job_id: The job's id; a new uuid4 string if omitted.
 
     Attributes:
         job_id: A uuid4 string.
@@ -40,6 +77,8 @@ class JobState:
             order (a snapshot list, built on each access).
         shared_data: Data any handler of the job may read and write.
         shared_log: Entries handlers appended, each with a ``timestamp``.
+        output_log: The outputs routines sent (:meth:`send_output`), in order.
+        output_handler: Where outputs go as they are sent, or ``None``.
         errors: One :class:`ErrorRecord` per failure, in order.
         history_dropped: How many of the oldest history records were dropped
             to keep within the flow's ``history_limit``.
@@ -47,9 +86,12 @@ class JobState:
             (:class:`DeadLetter`), so they can be inspected and replayed.
         error: Why the job failed or was cancelled, if it did.
         pending_deliveries: Deliveries not yet run when the job stopped.
+        pause_points: One dict per pause that ``Flow.pause`` made:
+            ``timestamp`` (ISO-8601, UTC), ``reason``, ``checkpoint``,
+            ``current_routine_id`` and ``pending_count``.
     """
 
-    def __init__(self, flow_id: str, *, job_id: str | None = None) -> None:
+    def __init__(self, flow_id: str = "", *, job_id: str | None = None) -> None:
         now = _utcnow()
         self.job_id: str = job_id or str(uuid.uuid4())
         self.flow_id: str = flow_id
@@ -65,17 +107,30 @@ class JobState:
         self._history: list[Any] = []
         self.shared_data: dict[str, Any] = {}
         self.shared_log: list[dict[str, Any]] = []
+        self.output_log: list[dict[str, Any]] = []
+        self.output_handler: OutputHandlerLike | None = None
         self.errors: list[ErrorRecord] = []
         self.error: str | None = None
         self.pending_deliveries: list[PendingDelivery] = []
         self.dead_letters: list[DeadLetter] = []
+        self.pause_points: list[dict[str, Any]] = []
+        # The number the job's next new delivery takes, as of its last pause
+        # (kept in documents, so that a job resumed from one never reuses one).
+        self._next_delivery: int | None = None
         self.history_dropped = 0
         self._lock = threading.RLock()
         self._finished = threading.Event()
+        self._status_changed = threading.Condition(self._lock)
         # What changed since the last checkpoint of a durable job.
         self._shared_dirty = False
         self._states_dirty = False
         self._log_saved = 0
+        self._outputs_saved = 0
+        # Set by the engine: the flow's history_limit, which record_execution keeps too.
+        self._history_limit: int | None = None
+        # A durable job's records that record_execution added since its last
+        # checkpoint (the engine saves its own emits); None when not durable.
+        self._unsaved_records: list[tuple[str, str, dict[str, Any], float]] | None = None
 
     # -- status -------------------------------------------------------------
 
@@ -92,6 +147,7 @@ class JobState:
                 self.error = error
             if new.is_terminal and notify:
                 self._finished.set()
+            self._status_changed.notify_all()
 
     @property
     def is_finished(self) -> bool:
@@ -107,18 +163,46 @@ class JobState:
         return self._finished.wait(timeout)
 
     @staticmethod
-    def wait_for_completion(flow: Any, job_state: JobState, timeout: float | None = None) -> bool:
-        """Block until ``job_state`` ends or ``timeout`` seconds pass.
+    def wait_for_completion(
+        flow: Any,
+        job_state: JobState,
+        timeout: float | None = None,
+        stability_checks: int = 5,
+        check_interval: float = 0.1,
+        stability_delay: float = 0.05,
+        progress_callback: Callable[[int, int, str], Any] | None = None,
+    ) -> bool:
+        """Block until ``job_state`` ends or pauses, or ``timeout`` seconds pass.
+
+        Unlike :meth:`wait`, a paused job counts as done waiting for. The
+        three stability arguments of the published routilux 0.10 (which
+        polled the job's queue) are checked and otherwise ignored: the job
+        says itself when its status changes.
 
         Args:
-            flow: The flow running the job (kept for compatibility; unused).
+            flow: The flow running the job; its ``get_progress`` feeds
+                ``progress_callback`` (``None`` is allowed).
             job_state: The job to wait for.
             timeout: Seconds to wait at most; ``None`` waits for ever.
+            stability_checks: Ignored; a positive integer.
+            check_interval: Ignored; a positive number of seconds.
+            stability_delay: Ignored; zero or more seconds.
+            progress_callback: Called as ``progress_callback(pending, running,
+                status)`` (deliveries waiting, deliveries running, the status
+                value) when the wait starts and every 5 seconds after.
 
         Returns:
-            Whether the job has ended.
+            Whether the job has ended or is paused.
+
+        Raises:
+            DefinitionError: An argument is not of its type or range.
         """
-        return job_state.wait(timeout)
+        from routilux._model.job_wait import check_wait_arguments, wait_ended_or_paused
+
+        check_wait_arguments(
+            job_state, timeout, stability_checks, check_interval, stability_delay, progress_callback
+        )
+        return wait_ended_or_paused(flow, job_state, timeout, progress_callback)
 
     # -- routine states -----------------------------------------------------
 
@@ -145,17 +229,58 @@ class JobState:
     def execution_history(self, records: list[ExecutionRecord]) -> None:
         flat: list[Any] = []
         for r in records:
-            flat += (r.routine_id, r.event_name, r.data, r.timestamp)
+            flat += (r.routine_id, r.event_name, r.data, _as_time(r.timestamp))
         self._history = flat
 
     def get_execution_history(self, routine_id: str | None = None) -> list[ExecutionRecord]:
         """The emitted events, in order; only those of ``routine_id`` if given."""
         flat = self._history[:]
-        make = ExecutionRecord._make
-        records = [make(flat[i : i + 4]) for i in range(0, len(flat) - 3, 4)]
+        records = [_record(*flat[i : i + 4]) for i in range(0, len(flat) - 3, 4)]
         if routine_id is None:
             return records
         return [r for r in records if r.routine_id == routine_id]
+
+    def record_execution(
+        self, routine_id: str, event_name: str, data: Mapping[str, Any] | None
+    ) -> None:
+        """Add a record to the history, stamped now, after those already there.
+
+        For events of your own (an action that emits nothing, say). The record
+        is added at once, even if the calling handler then fails, and even
+        with ``Flow(record_history=False)`` (which only stops the engine
+        recording emits). It counts against the flow's ``history_limit`` as
+        emits do, and a durable job saves it with its next checkpoint.
+        Safe to call from several threads.
+
+        Args:
+            routine_id: The routine the record is about.
+            event_name: What happened.
+            data: The record's data (copied); ``None`` for none.
+
+        Raises:
+            DefinitionError: ``routine_id`` or ``event_name`` is not a
+                string, or ``data`` is not a mapping.
+        """
+        check_text("record_execution", "routine_id", routine_id)
+        check_text("record_execution", "event_name", event_name)
+        record = (routine_id, event_name, copied("record_execution", data), time.time())
+        with self._lock:
+            self._history += record
+            if self._unsaved_records is not None:
+                self._unsaved_records.append(record)
+            limit = self._history_limit
+            # Trimmed as the engine trims: to the limit, once twice the limit is held.
+            if limit is not None and len(self._history) > 8 * limit:
+                self._trim_history(4 * limit)
+
+    def _trim_history(self, keep: int) -> None:
+        """Drop the oldest records of the flat history beyond ``keep`` items (4 a record)."""
+        with self._lock:
+            history = self._history
+            if len(history) > keep:
+                dropped = len(history) - keep
+                del history[:dropped]
+                self.history_dropped += dropped // 4
 
     # -- shared data and log --------------------------------------------------
 
@@ -172,23 +297,34 @@ class JobState:
     def append_to_shared_log(self, entry: Mapping[str, Any]) -> None:
         """Append a copy of ``entry`` to the shared log, adding a ``timestamp``.
 
+        The timestamp is the time now as ISO 8601 text in UTC
+        (``"2024-05-01T12:00:00.123456+00:00"``); an entry that has a
+        ``timestamp`` key keeps its own.
+
         Raises:
-            TypeError: ``entry`` is not a mapping.
+            InvalidLogEntryError: ``entry`` is not a mapping (also a
+                ``TypeError`` and a ``ValueError``).
         """
         if not isinstance(entry, Mapping):
-            raise TypeError(
+            raise InvalidLogEntryError(
                 f"JobState.append_to_shared_log expects a mapping (a dict of log fields), "
                 f"not {type(entry).__name__} {entry!r}; wrap text as {{'message': ...}}."
             )
         record = dict(entry)
-        record.setdefault("timestamp", time.time())
+        if "timestamp" not in record:
+            record["timestamp"] = _utcnow().isoformat()
         with self._lock:
             self.shared_log.append(record)
 
-    def get_shared_log(self) -> list[dict[str, Any]]:
-        """A copy of the shared log."""
+    def get_shared_log(
+        self, filter_func: Callable[[dict[str, Any]], Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """A copy of the shared log; only the entries ``filter_func`` is true for, if given."""
         with self._lock:
-            return list(self.shared_log)
+            entries = list(self.shared_log)
+        if filter_func is None:
+            return entries
+        return [entry for entry in entries if filter_func(entry)]
 
     # -- documents ----------------------------------------------------------
 
@@ -203,16 +339,16 @@ class JobState:
         with self._lock:
             return job_state_to_doc(self)
 
-    @classmethod
-    def deserialize(cls, document: dict[str, Any]) -> JobState:
-        """Rebuild a job from :meth:`serialize`'s document.
-
-        Raises:
-            SerializationError: The document is malformed or of another version.
-        """
-        from routilux._serde.job_state_doc import job_state_from_doc
-
-        return job_state_from_doc(cls, document)
+    def _adopt(self, other: JobState) -> None:
+        """Take every field of ``other``, a job just rebuilt from a document."""
+        kept = {"_lock", "_finished", "_status_changed", "output_handler"}
+        with self._lock:
+            for name, value in vars(other).items():
+                if name not in kept:
+                    setattr(self, name, value)
+            if self.status.is_terminal:
+                self._finished.set()
+            self._status_changed.notify_all()
 
     def save(self, path: str | PathLike[str]) -> None:
         """Write the job to ``path`` atomically (temporary file, fsync, rename).
@@ -239,3 +375,36 @@ class JobState:
 
     def __repr__(self) -> str:
         return f"<JobState {self.job_id} flow={self.flow_id!r} status={self.status.value}>"
+
+    #: ``JobState.deserialize(document)`` builds a new job;
+    #: ``job.deserialize(document)`` rebuilds into a new ``job`` and returns it.
+    deserialize = ClassOrInstanceMethod(_job_from_document)
+
+
+def _as_time(timestamp: Any) -> Any:
+    """A record's timestamp as the flat history keeps it: a datetime, or seconds (a float).
+
+    Raises:
+        DefinitionError: It is neither, or a number of seconds beyond any datetime.
+    """
+    if isinstance(timestamp, datetime):
+        return timestamp
+    if isinstance(timestamp, (int, float)) and not isinstance(timestamp, bool):
+        try:
+            datetime.fromtimestamp(timestamp, timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            pass
+        else:
+            return float(timestamp)
+    raise DefinitionError(
+        f"An ExecutionRecord's timestamp must be a datetime (or seconds since the epoch), "
+        f"not {timestamp!r}."
+    )
+
+
+def _record(routine_id: str, event_name: str, data: Any, timestamp: Any) -> ExecutionRecord:
+    # The engine stamps records with time.time(), which is cheaper than a
+    # datetime; they become datetimes only here, when someone reads them.
+    if not isinstance(timestamp, datetime):
+        timestamp = datetime.fromtimestamp(timestamp, timezone.utc)
+    return ExecutionRecord._make((routine_id, event_name, data, timestamp))

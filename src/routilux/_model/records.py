@@ -3,25 +3,51 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
 __all__ = ["ErrorRecord", "ExecutionRecord", "JobProgress", "PendingDelivery"]
 
 
-class ExecutionRecord(NamedTuple):
-    """One event a routine emitted in a job.
-
-    Attributes:
-        routine_id: The emitting routine's id in the flow.
-        event_name: The event's name.
-        data: The emitted data.
-        timestamp: When it was emitted, in seconds since the epoch.
-    """
-
+class _ExecutionRecordFields(NamedTuple):
     routine_id: str
     event_name: str
     data: dict[str, Any]
-    timestamp: float
+    timestamp: datetime
+
+
+class ExecutionRecord(_ExecutionRecordFields):
+    """One event a routine emitted in a job (or one ``JobState.record_execution`` added).
+
+    A named tuple. Every field has a default, as in the published routilux
+    0.10: ``ExecutionRecord()`` is an empty record made now.
+
+    Attributes:
+        routine_id: The emitting routine's id in the flow (default ``""``).
+        event_name: The event's name (default ``""``).
+        data: The emitted data (default: a new empty dict).
+        timestamp: When it was emitted, a timezone-aware UTC ``datetime``
+            (default: now). Subtracting a naive ``datetime`` from it, such as
+            ``datetime.now()``, raises ``TypeError``: use
+            ``datetime.now(timezone.utc)``.
+    """
+
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        routine_id: str = "",
+        event_name: str = "",
+        data: dict[str, Any] | None = None,
+        timestamp: datetime | None = None,
+    ) -> ExecutionRecord:
+        return super().__new__(
+            cls,
+            routine_id,
+            event_name,
+            {} if data is None else data,
+            datetime.now(timezone.utc) if timestamp is None else timestamp,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The record as a plain dict."""
@@ -70,6 +96,8 @@ class PendingDelivery:
         data: The message.
         attempt: The attempt it will be (1 unless it is a retry).
         delay: Seconds it still had to wait (retries), 0 when ready.
+        hops: How many deliveries led to it: 0 for the job's entry
+            delivery, one more than its emitter's for the others.
     """
 
     delivery_id: str
@@ -78,6 +106,7 @@ class PendingDelivery:
     data: dict[str, Any]
     attempt: int = 1
     delay: float = 0.0
+    hops: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The delivery as a plain dict."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import numbers
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar
@@ -12,6 +13,8 @@ from typing import Any, ClassVar
 from routilux._model.context import CURRENT_FRAME, ExecutionContext, Frame
 from routilux._model.error_policy import ErrorHandler, ErrorStrategy
 from routilux._model.event import Event
+from routilux._model.routine_documents import RoutineDocuments
+from routilux._model.routine_job import JobTools
 from routilux._model.slot import MergeFunction, Slot
 from routilux.exceptions import DefinitionError, ExecutionError
 
@@ -23,7 +26,7 @@ __all__ = ["Routine"]
 _MISSPELLED = 0.8
 
 
-class Routine:
+class Routine(RoutineDocuments, JobTools):
     """A unit of work with named input slots and output events.
 
     Subclasses call ``super().__init__()``, then define their slots and events::
@@ -63,7 +66,11 @@ class Routine:
         self._stats_lock = threading.Lock()
         self._error_handler: ErrorHandler | None = None
         self._timeout: float | None = None
-        self._max_concurrency: int | None = 1
+        self._max_concurrency: int | None = None
+        # The flows the routine was added to, weakly: a routine does not keep
+        # its flows alive (see _id and Slot.receive).
+        self._flow_refs: list[weakref.ref[Any]] = []
+        self._serializable_fields: list[str] = []
 
     # -- definition -------------------------------------------------------
 
@@ -160,27 +167,13 @@ class Routine:
         """The routine's events by name (read-only)."""
         return MappingProxyType(self._events)
 
-    def get_slot(self, name: str) -> Slot:
-        """Return the slot called ``name``.
+    def get_slot(self, name: str) -> Slot | None:
+        """The slot called ``name``, or ``None`` if the routine has none of that name."""
+        return self._slots.get(name)
 
-        Raises:
-            DefinitionError: There is no such slot; the message lists the slots.
-        """
-        try:
-            return self._slots[name]
-        except KeyError:
-            raise DefinitionError(self.describe_missing("slot", name)) from None
-
-    def get_event(self, name: str) -> Event:
-        """Return the event called ``name``.
-
-        Raises:
-            DefinitionError: There is no such event; the message lists the events.
-        """
-        try:
-            return self._events[name]
-        except KeyError:
-            raise DefinitionError(self.describe_missing("event", name)) from None
+    def get_event(self, name: str) -> Event | None:
+        """The event called ``name``, or ``None`` if the routine has none of that name."""
+        return self._events.get(name)
 
     def describe_missing(self, kind: str, name: object, *, label: str | None = None) -> str:
         """A sentence saying this routine has no slot or event ``name``, listing what exists."""
@@ -191,44 +184,87 @@ class Routine:
     def _label(self) -> str:
         return f"Routine {type(self).__name__}"
 
+    def _extract_input_data(self, data: Any = None, **kwargs: Any) -> Any:
+        """The input of a handler called as ``handler(data=None, **kwargs)``.
+
+        A handler that accepts any message shape calls it with what it
+        received, as the published built-ins do::
+
+            def handle(self, data=None, **kwargs):
+                value = self._extract_input_data(data, **kwargs)
+
+        Pure: it reads nothing but its arguments.
+
+        Args:
+            data: The message's ``data`` value, if any.
+            **kwargs: The other keys of the message.
+
+        Returns:
+            The first that applies: ``data`` if it is not ``None``;
+            ``kwargs["data"]`` if present; the only value if ``kwargs`` has
+            one key; ``kwargs`` as a dict if it has several; else ``{}``.
+            A ``data`` keyword always binds to the parameter, never to
+            ``kwargs``, so ``_extract_input_data(**{"data": None, "b": 2})``
+            gives ``2``: the second rule is kept so that the order reads as
+            the published one, though no Python call reaches it.
+        """
+        if data is not None:
+            return data
+        if "data" in kwargs:
+            return kwargs["data"]
+        if len(kwargs) == 1:
+            return next(iter(kwargs.values()))
+        if kwargs:
+            return dict(kwargs)
+        return {}
+
     # -- emitting ---------------------------------------------------------
 
-    def emit(self, event_name: str, **data: Any) -> None:
+    def emit(self, event_name: str, flow: Any = None, **data: Any) -> None:
         """Send ``data`` to every slot connected to the event ``event_name``.
 
         Deliveries are scheduled, not run at once: each connected slot
         receives the data after this handler returns, in connection order.
         If the handler raises, what it emitted is discarded.
 
+        ``flow`` (the second positional argument, or a keyword) and a
+        ``job_state`` keyword name the running job, as the published 0.10
+        API lets handlers do: a :class:`Flow` or ``None`` under ``flow``, and
+        a :class:`JobState` or ``None`` under ``job_state``, are not data.
+        Any other value under these names is sent as data.
+
         Raises:
-            ExecutionError: Called outside of a running job.
+            ExecutionError: Called outside of a running job, or given a flow
+                or a job other than the ones running this handler.
             DefinitionError: The routine has no such event.
         """
         frame = CURRENT_FRAME.get()
         if frame is None:
             raise ExecutionError(
-                f"{self._label()} emitted {event_name!r} outside of a job; emit only "
-                "works while a flow runs one of the routine's handlers."
+                f"{self._label()} emitted {event_name!r} outside of a job; emit only works "
+                "while a flow runs one of the routine's handlers. Start a job with "
+                "flow.execute(...), or deliver to a slot with slot.receive(...)."
             )
+        if flow is not None or "job_state" in data:
+            data = _data_without_job(self, frame, flow, data)
         frame.emit(self, event_name, data)
 
-    def deliver_later(self, delay: float, slot: str, **data: Any) -> None:
-        """Deliver ``data`` to this routine's own slot ``slot`` after ``delay`` seconds.
+    def send_output(self, output_type: str, **data: Any) -> None:
+        """Send an output of the running job, as ``job_state.send_output`` does.
 
-        A timer of the job, on the flow's clock: like an emit, it is staged
-        and only scheduled when the handler returns without raising; while
-        it waits it keeps the job running; a durable job keeps it in its
-        store, with what is left of the delay, across a resume. There is no
-        cancel: a handler that no longer wants a timer ignores it when it
-        fires (keep a token in a job value, say).
+        Calls ``job_state.send_output(routine_id, output_type, data)``: the
+        job's output handler (see ``routilux.output_handler``) gets it at
+        once, and the job keeps it in ``output_log``. Unlike an emit, it is
+        not staged: a delivery that fails and is retried sends it again.
 
         Raises:
-            ExecutionError: Called outside of a running job.
-            DefinitionError: The routine has no slot ``slot``, or ``delay``
-                is negative.
+            ExecutionError: Called outside of a running job (also a
+                ``RuntimeError``).
+            DefinitionError: ``output_type`` is not a string.
         """
-        frame = self._frame_or_raise("deliver_later")
-        frame.deliver_later(self, self._check_delay(delay, "deliver_later"), slot, data)
+        frame = self._frame_or_raise("send_output")
+        context = frame.context_for(self)
+        context.job_state.send_output(context.routine_id, output_type, data)
 
     def on_drain(self) -> None:
         """Called when the job has nothing left to run; override to flush what is held.
@@ -241,101 +277,40 @@ class Routine:
         work. Failures go through the routine's error policy.
         """
 
-    # -- per-job values ---------------------------------------------------------
-
-    def get_job_value(self, key: str, default: Any = None) -> Any:
-        """A value this routine keeps for the running job (``default`` if unset).
-
-        Unlike attributes, stats and config, which every job of the routine
-        shares, job values belong to one job: kept in its
-        ``routine_states[routine_id]["values"]``, saved with a durable job.
-        Like emits, values set by a handler take effect when it returns:
-        if it raises, none of them is kept (the handler itself reads what it
-        has set so far).
-
-        Raises:
-            ExecutionError: Called outside of a running job.
-        """
-        return self._frame_or_raise("get_job_value").get_value(self, key, default)
-
-    def set_job_value(self, key: str, value: Any) -> None:
-        """Set a value this routine keeps for the running job; see :meth:`get_job_value`.
-
-        Raises:
-            ExecutionError: Called outside of a running job.
-            DefinitionError: ``key`` is not a string.
-        """
-        self._frame_or_raise("set_job_value").set_value(self, self._check_key(key), value)
-
-    def append_job_value(self, key: str, item: Any) -> None:
-        """Append ``item`` to the list this routine keeps for the running job under ``key``.
-
-        A key that is not set becomes a new list. Takes effect when the
-        handler returns, as :meth:`set_job_value` does. For collecting
-        items one message at a time, prefer it to setting a longer list:
-        a durable job stores each appended item as one row of its own, so
-        collecting ``n`` items costs time in proportion to ``n``, where
-        setting the whole list again at every item costs ``n`` squared.
-
-        Raises:
-            ExecutionError: Called outside of a running job, or the key's
-                value is not a list.
-            DefinitionError: ``key`` is not a string.
-        """
-        self._frame_or_raise("append_job_value").append_value(self, self._check_key(key), item)
-
-    def _check_key(self, key: Any) -> str:
-        if not isinstance(key, str):
-            raise DefinitionError(
-                f"{self._label()}: a job value's key must be a string, not {key!r}."
-            )
-        return key
-
-    def set_timer(self, name: str, delay: float, slot: str, **data: Any) -> None:
-        """Set the named timer ``name``: deliver ``data`` to the slot ``slot`` after ``delay``.
-
-        Like :meth:`deliver_later`, but a routine has at most one pending
-        timer of each name in a job: setting it again replaces the pending
-        one, and :meth:`cancel_timer` drops it, so a timer that is no longer
-        wanted does not keep the job running. Takes effect when the handler
-        returns without raising.
-
-        Raises:
-            ExecutionError: Called outside of a running job.
-            DefinitionError: The routine has no slot ``slot``, or ``delay``
-                is negative.
-        """
-        frame = self._frame_or_raise("set_timer")
-        frame.set_timer(self, name, self._check_delay(delay, "set_timer"), slot, data)
-
-    def cancel_timer(self, name: str) -> None:
-        """Cancel the named timer ``name`` of this routine in the running job, if set.
-
-        Raises:
-            ExecutionError: Called outside of a running job.
-        """
-        self._frame_or_raise("cancel_timer").cancel_timer(self, name)
-
-    def _check_delay(self, delay: float, what: str) -> float:
-        if not isinstance(delay, (int, float)) or isinstance(delay, bool) or not delay >= 0:
-            raise DefinitionError(
-                f"{self._label()}: {what} needs a delay of zero or more seconds, not {delay!r}."
-            )
-        return float(delay)
-
-    def _frame_or_raise(self, what: str) -> Frame:
-        frame = CURRENT_FRAME.get()
-        if frame is None:
-            raise ExecutionError(
-                f"{self._label()} called {what} outside of a job; it only works while a "
-                "flow runs one of the routine's handlers."
-            )
-        return frame
-
     def get_execution_context(self) -> ExecutionContext | None:
         """The flow, job state and routine id of the running job, or ``None``."""
         frame = CURRENT_FRAME.get()
         return None if frame is None else frame.context_for(self)
+
+    # -- flows ------------------------------------------------------------
+
+    def _joined(self, flow: Any) -> None:
+        """Remember, weakly, that ``flow`` holds this routine (``Flow.add_routine`` calls it)."""
+        self._flow_refs = [ref for ref in self._flow_refs if ref() not in (None, flow)]
+        self._flow_refs.append(weakref.ref(flow))
+
+    def _flows_holding(self) -> list[tuple[Any, str]]:
+        """Each live flow that holds this routine now, with the routine's id in it."""
+        held = []
+        for flow in (ref() for ref in self._flow_refs):
+            rid = None if flow is None else flow._routine_ids().get(id(self))
+            if rid is not None and flow is not None and flow.routines.get(rid) is self:
+                held.append((flow, rid))
+        return held
+
+    @property
+    def _id(self) -> str:
+        """The routine's id in the one flow that holds it, else ``hex(id(self))``.
+
+        Read-only. The published 0.10 API names routines by ``hex(id(...))``
+        where ours names them by their id in the flow; code written for it
+        passes ``routine._id`` to ``job_state.record_execution``.
+        """
+        held = self._flows_holding()
+        return held[0][1] if len(held) == 1 else hex(id(self))
+
+    def __call__(self, **kwargs: Any) -> None:
+        """Do nothing: a routine runs through its slots' handlers, not by being called."""
 
     # -- config -----------------------------------------------------------
 
@@ -506,10 +481,12 @@ class Routine:
         """Let up to ``limit`` deliveries of this routine run at once.
 
         Only the ``concurrent`` strategy runs deliveries in parallel. By
-        default a routine runs one delivery at a time, in arrival order, so
-        handlers that update the routine's own attributes need no locks.
-        Raise the limit (``None``: no limit) for handlers that are safe to
-        overlap, typically I/O-bound or ``async def`` ones.
+        default (``None``) a routine sets no limit of its own: its plain
+        handlers overlap up to the flow's ``max_workers``, its ``async def``
+        ones up to the flow's ``max_async_in_flight``. A handler that
+        changes the routine's own attributes must then hold a lock, or the
+        routine must call ``set_max_concurrency(1)``, which runs its
+        deliveries one at a time, in arrival order.
 
         Raises:
             DefinitionError: ``limit`` is not a positive integer or ``None``.
@@ -543,3 +520,33 @@ class Routine:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} slots={list(self._slots)} events={list(self._events)}>"
+
+
+def _data_without_job(
+    routine: Routine, frame: Frame, flow: Any, data: dict[str, Any]
+) -> dict[str, Any]:
+    """``data`` without the ``flow`` and ``job_state`` that name the running job.
+
+    Raises:
+        ExecutionError: They name another flow or job than the running one.
+    """
+    from routilux._flow import Flow  # The flow module imports this one.
+    from routilux._model.job_state import JobState
+
+    context = frame.context_for(routine)
+    if flow is not None and not isinstance(flow, Flow):
+        data = {**data, "flow": flow}
+    elif flow is not None and flow is not context.flow:
+        raise ExecutionError(
+            f"Routine {context.routine_id!r} emitted with flow={flow!r}, but flow "
+            f"{context.flow.flow_id!r} runs this job; pass the running flow, or none."
+        )
+    job = data.get("job_state", data)
+    if job is None or isinstance(job, JobState):
+        data = {k: v for k, v in data.items() if k != "job_state"}
+        if job is not None and job is not context.job_state:
+            raise ExecutionError(
+                f"Routine {context.routine_id!r} emitted with job_state={job!r}, but this "
+                f"handler runs in job {context.job_state.job_id}; pass the running job, or none."
+            )
+    return data

@@ -11,10 +11,12 @@ from inspect import isawaitable
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from routilux._model import slot_calls
 from routilux._model.handler_call import build_invoker
 from routilux.exceptions import DefinitionError, ExecutionError
 
 if TYPE_CHECKING:
+    from routilux._model.job_state import JobState
     from routilux._model.routine import Routine
 
 __all__ = ["MergeFunction", "Slot"]
@@ -124,6 +126,64 @@ class Slot:
     def reset(self) -> None:
         """Forget the data merged so far."""
         self._data = {}
+
+    def receive(
+        self, data: Mapping[str, Any] | None = None, job_state: Any = None, flow: Any = None
+    ) -> JobState | None:
+        """Deliver ``data`` to this slot from your own code.
+
+        What happens depends on where it is called:
+
+        * Inside a running handler: a delivery of ``data`` straight to this
+          slot is staged in the running job, like an emit (no
+          ``param_mapping`` applies); it runs after the handler returns, and
+          only if the handler succeeds. Returns ``None``.
+        * Outside of a job, when the routine is in one flow (or ``flow`` is
+          given): a new job of that flow starts at this slot (as
+          ``flow.execute(routine_id, data, entry_slot=slot.name)``), and
+          ``receive`` returns its :class:`JobState` once it has ended. Error
+          policies apply as in any job.
+        * Outside of a job, when the routine is in no flow: ``data`` is
+          merged into the slot and the handler is called in this thread.
+          Its exceptions propagate, and an ``emit`` from it raises
+          :class:`ExecutionError`, since there is no job to deliver to.
+          Returns ``None``.
+
+        Args:
+            data: The message, a mapping with string keys.
+            job_state: The running job, or ``None``.
+            flow: The flow to run the job in (outside of a job), or the
+                running flow (inside one), or ``None``.
+
+        Raises:
+            DefinitionError: The routine is in several flows and ``flow`` is
+                not given, ``flow`` does not hold the routine, or ``data`` is
+                not a mapping with string keys.
+            ExecutionError: ``job_state`` or ``flow`` is not the running one.
+        """
+        job: JobState | None = slot_calls.receive(self, data, job_state, flow)
+        return job
+
+    def call_handler(
+        self, data: Mapping[str, Any] | None = None, propagate_exceptions: bool = False
+    ) -> Any:
+        """Merge ``data`` into this slot and call its handler now, in this thread.
+
+        No job is started: inside a running handler, the call belongs to
+        that handler's delivery (what it emits is staged with it); outside
+        of a job, an ``emit`` from the handler raises :class:`ExecutionError`.
+
+        Args:
+            data: The message, a mapping with string keys.
+            propagate_exceptions: Re-raise what the handler raises, with the
+                message taken back out of the slot's data. Otherwise the
+                failure is logged on the ``routilux`` logger and ``None`` is
+                returned.
+
+        Returns:
+            What the handler returned (awaited, for an ``async def`` one).
+        """
+        return slot_calls.call_handler(self, data, propagate_exceptions)
 
     # -- merging ------------------------------------------------------------------
     #

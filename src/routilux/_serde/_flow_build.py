@@ -34,7 +34,7 @@ from routilux.exceptions import DefinitionError, SerializationError
 if TYPE_CHECKING:
     from routilux._flow import Flow
 
-__all__ = ["References", "build_flow"]
+__all__ = ["References", "apply_routine", "build_flow", "build_routine"]
 
 F = TypeVar("F", bound="Flow")
 _NAMED_MERGES = ("override", "append")
@@ -63,9 +63,7 @@ class References:
             self._class(routine.class_ref, key_path(routine.where, "class"))
         for routine in spec.routines:
             for slot in routine.slots:
-                if slot.merge not in _NAMED_MERGES:
-                    where = key_path(slot.where, "merge_strategy")
-                    self.function(slot.merge, where, what="merge function")
+                self._slot_functions(slot)
             for route in routine.routes or ():
                 if route.kind == "function":
                     self.function(route.value, key_path(route.where, "function"))
@@ -74,6 +72,13 @@ class References:
         for policy in _policies(spec):
             for i, path in enumerate(policy.exceptions):
                 self._exception(path, index_path(key_path(policy.where, "retryable_exceptions"), i))
+
+    def _slot_functions(self, slot: SlotSpec) -> None:
+        """Resolve a slot's handler, if a function (not a method), and merge function."""
+        if slot.handler is not None and ":" in slot.handler:
+            self.function(slot.handler, key_path(slot.where, "handler"), what="handler function")
+        if slot.merge not in _NAMED_MERGES:
+            self.function(slot.merge, key_path(slot.where, "merge_strategy"), what="merge function")
 
     def _class(self, ref: str, where: str) -> None:
         if ref not in self.classes:
@@ -130,7 +135,7 @@ def build_flow(owner: type[F], spec: FlowSpec, registry: Mapping[str, type[Routi
     refs = References(registry)
     refs.resolve(spec)
     for routine_spec in spec.routines:
-        flow.add_routine(_routine(routine_spec, refs), routine_spec.routine_id)
+        flow.add_routine(build_routine(routine_spec, refs), routine_spec.routine_id)
     flow.set_error_handler(_error_handler(spec.error_handler, refs))
     for c in spec.connections:
         with _refusal(c.where):
@@ -147,8 +152,27 @@ def _refusal(where: str) -> Iterator[None]:
         raise fail(where, f"is refused: {exc}") from exc
 
 
-def _routine(spec: RoutineSpec, refs: References) -> Routine:
-    routine = _instantiate(refs.classes[spec.class_ref], spec)
+def build_routine(spec: RoutineSpec, refs: References) -> Routine:
+    """Create the routine ``spec`` describes (its class resolved in ``refs``).
+
+    Raises:
+        SerializationError: The class cannot be created without arguments,
+            its ``__init__`` raised, or the spec does not fit it.
+    """
+    return apply_routine(_instantiate(refs.classes[spec.class_ref], spec), spec, refs)
+
+
+def apply_routine(routine: Routine, spec: RoutineSpec, refs: References) -> Routine:
+    """Give ``routine`` (just created) what ``spec`` says, and return it.
+
+    Its serializable fields first, then its config, slots, events and
+    policies, each checked against what its ``__init__`` defined.
+
+    Raises:
+        SerializationError: The model refuses a value, or the spec does not
+            fit the routine's class (the message names where).
+    """
+    _set_fields(routine, spec, refs)
     _configure(routine, spec, refs)
     for slot in spec.slots:
         _slot(routine, slot, refs)
@@ -169,6 +193,24 @@ def _routine(spec: RoutineSpec, refs: References) -> Routine:
     return routine
 
 
+def _set_fields(routine: Routine, spec: RoutineSpec, refs: References) -> None:
+    if spec.fields is None:
+        return
+    where = key_path(spec.where, "fields")
+    fields = decode_value(spec.fields, where, refs=refs.reference)
+    with _refusal(where):
+        routine.add_serializable_fields(list(fields))
+    for name, value in fields.items():
+        _set_field(routine, name, value, index_path(where, name))
+
+
+def _set_field(routine: Routine, name: str, value: Any, where: str) -> None:
+    try:
+        setattr(routine, name, value)
+    except Exception as exc:  # A property of the routine's class refused it.
+        raise fail(where, f"is refused by the routine: {exc!r}.") from exc
+
+
 def _check_events(routine: Routine, spec: RoutineSpec) -> None:
     """Refuse an event the routine lacks, unless it is one defined on the instance.
 
@@ -180,7 +222,14 @@ def _check_events(routine: Routine, spec: RoutineSpec) -> None:
     """
     listed = {event.name for event in spec.events}
     unlisted = [name for name in routine.events if name not in listed]
-    unknown = next((e for e in spec.events if e.name not in routine.events), None)
+    # A router's route events (and its default route's) are its own, defined
+    # from its config when a job starts.
+    routes = {route.name for route in spec.routes or ()}
+    if isinstance(routine, ConditionalRouter):
+        routes.add(routine.get_config("default_route"))
+    unknown = next(
+        (e for e in spec.events if e.name not in routine.events and e.name not in routes), None
+    )
     if unknown is None or not unlisted:
         return
     with _refusal(unknown.where):
@@ -247,8 +296,10 @@ def _slot(routine: Routine, spec: SlotSpec, refs: References) -> None:
         merge = refs.functions[merge]
     existing = routine.slots.get(spec.name)
     if existing is None:
-        handler = None
-        if spec.handler is not None:
+        handler: Any = None
+        if spec.handler is not None and ":" in spec.handler:
+            handler = refs.functions[spec.handler]
+        elif spec.handler is not None:
             found = lookup_method(routine, spec.handler)
             if isinstance(found, str):
                 raise fail(key_path(spec.where, "handler"), f"{spec.handler!r} {found}.")
@@ -262,8 +313,8 @@ def _slot(routine: Routine, spec: SlotSpec, refs: References) -> None:
 def _check_same_slot(routine: Routine, slot: Slot, spec: SlotSpec, merge: Any) -> None:
     handler = None
     if slot.handler is not None:
-        # A repr never looks like a method name, so a handler that is not a method differs.
-        handler = method_name(routine, slot.handler) or repr(slot.handler)
+        # A repr never looks like a method name or a path, so anything else differs.
+        handler = method_name(routine, slot.handler) or _merge_name(slot.handler)
     if handler != spec.handler:
         values = (spec.handler, handler)
         raise _mismatch(routine, spec.where, "slot", spec.name, "handler", values)

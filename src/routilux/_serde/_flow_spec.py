@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from routilux._engine.job_run import DEFAULT_HISTORY_LIMIT
 from routilux._model.error_policy import ErrorStrategy
 from routilux._serde._doc_reader import (
     DocObject,
@@ -41,10 +42,14 @@ __all__ = [
     "RoutineSpec",
     "SlotSpec",
     "parse_flow_doc",
+    "parse_routine_entry",
 ]
 
 FLOW_SCHEMA = "routilux.flow"
-FLOW_VERSION = 1
+#: The version written. Version 2 changed the meaning of a missing
+#: ``history_limit`` (see ``_options``); version 1 documents are still read.
+FLOW_VERSION = 2
+_READ_VERSIONS = (1, 2)
 #: Most routines a document may define.
 MAX_ROUTINES = 10_000
 #: Most connections a document may define.
@@ -58,7 +63,7 @@ _TOP = (
     *("error_handler", "routines", "connections"),
 )
 #: Top-level fields added since version 1 was first written.
-_LATER = ("history_limit", "checkpoint_every", "max_async_in_flight")
+_LATER = ("history_limit", "checkpoint_every", "max_async_in_flight", "max_hops")
 _ROUTINE = ("class", "config", "slots", "events", "error_handler", "timeout", "max_concurrency")
 _POLICY = ("strategy", "max_retries", "retry_delay", "retry_backoff")
 _POLICY_REST = ("retryable_exceptions", "is_critical")
@@ -127,6 +132,8 @@ class RoutineSpec:
     max_concurrency: int | None
     routes: tuple[RouteSpec, ...] | None
     where: str
+    #: The routine's serializable fields as written (``None``: the entry has none).
+    fields: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +165,7 @@ def parse_flow_doc(document: Any) -> FlowSpec:
         SerializationError: The document is not a flow document of this
             version, or any part of it is malformed (the message names where).
     """
-    _check_header(document)
+    version = _check_header(document)
     check_bounds(document)
     # These came after version 1 was first written: optional, with the
     # defaults of Flow.
@@ -172,10 +179,11 @@ def parse_flow_doc(document: Any) -> FlowSpec:
         _connection(raw, index_path("connections", i), ids)
         for i, raw in enumerate(top.items("connections", MAX_CONNECTIONS))
     )
-    return FlowSpec(_options(top), _policy(top, "error_handler"), routines, connections)
+    return FlowSpec(_options(top, version), _policy(top, "error_handler"), routines, connections)
 
 
-def _check_header(document: Any) -> None:
+def _check_header(document: Any) -> int:
+    """Check the schema and version; return the version."""
     if not isinstance(document, dict):
         raise SerializationError(f"A flow document must be an object, not {kind_of(document)}.")
     schema = document.get("schema")
@@ -185,22 +193,31 @@ def _check_header(document: Any) -> None:
             f"Not a flow document: its schema is {shown}, expected {FLOW_SCHEMA!r}."
         )
     version = document.get("version")
-    if type(version) is not int or version != FLOW_VERSION:
+    if type(version) is not int or version not in _READ_VERSIONS:
         raise SerializationError(
             f"Flow document version {repr(version)[:80]} is not supported; this routilux "
-            f"reads version {FLOW_VERSION}."
+            f"reads versions {' and '.join(map(str, _READ_VERSIONS))}."
         )
+    return version
 
 
-def _options(top: DocObject) -> dict[str, Any]:
+def _options(top: DocObject, version: int) -> dict[str, Any]:
+    # Version 1 left history_limit out when it was None, its default then: a
+    # version 1 document without it keeps all of a job's history.
+    history_limit: int | None
+    if top.has("history_limit"):
+        history_limit = top.get("history_limit", int, nullable=True)
+    else:
+        history_limit = None if version == 1 else DEFAULT_HISTORY_LIMIT
     return {
         "flow_id": top.get("flow_id", str),
         "execution_strategy": top.get("execution_strategy", str),
         "max_workers": top.get("max_workers", int),
         "execution_timeout": top.get("execution_timeout", _NUMBER, nullable=True),
-        "max_deliveries": top.get("max_deliveries", int),
+        "max_deliveries": top.get("max_deliveries", int, nullable=True),
         "record_history": top.get("record_history", bool),
-        "history_limit": top.get("history_limit", int, nullable=True),
+        "history_limit": history_limit,
+        **({"max_hops": top.get("max_hops", int)} if top.has("max_hops") else {}),
         "retain_jobs": top.get("retain_jobs", int),
         "checkpoint_every": (
             top.get("checkpoint_every", int) if top.has("checkpoint_every") else 1
@@ -213,11 +230,22 @@ def _options(top: DocObject) -> dict[str, Any]:
     }
 
 
+def parse_routine_entry(raw: Any, routine_id: str, where: str) -> RoutineSpec:
+    """Check one routine entry on its own (as ``Routine.serialize`` writes it); import nothing.
+
+    Raises:
+        SerializationError: The entry is malformed (the message names where).
+    """
+    check_bounds(raw)
+    return _routine(routine_id, raw, where)
+
+
 def _routine(routine_id: str, raw: Any, where: str) -> RoutineSpec:
     if not routine_id:
         raise fail(where, "has an empty routine id; ids are non-empty strings.")
-    entry = DocObject(raw, where, required=_ROUTINE, optional=("routes",))
+    entry = DocObject(raw, where, required=_ROUTINE, optional=("routes", "fields"))
     config, references, keys = _config(entry)
+    fields, field_references = _fields(entry)
     routes = None
     if entry.has("routes"):
         if "routes" in keys:
@@ -227,7 +255,7 @@ def _routine(routine_id: str, raw: Any, where: str) -> RoutineSpec:
         routine_id=routine_id,
         class_ref=check_class_ref(entry.raw("class"), entry.at("class")),
         config=config,
-        references=references,
+        references=references + field_references,
         slots=_unique(
             tuple(_slot(s, index_path(entry.at("slots"), i)) for i, s in _listed(entry, "slots"))
         ),
@@ -239,6 +267,7 @@ def _routine(routine_id: str, raw: Any, where: str) -> RoutineSpec:
         max_concurrency=entry.get("max_concurrency", int, nullable=True),
         routes=routes,
         where=where,
+        fields=fields,
     )
 
 
@@ -273,6 +302,27 @@ def _config(entry: DocObject) -> tuple[dict[str, Any], tuple[ReferenceSpec, ...]
     return raw, tuple(references), set(config)
 
 
+def _fields(entry: DocObject) -> tuple[dict[str, Any] | None, tuple[ReferenceSpec, ...]]:
+    """The serializable fields as written, if any, and the references in them."""
+    if not entry.has("fields"):
+        return None, ()
+    raw: dict[str, Any] = entry.get("fields", dict)
+    references: list[ReferenceSpec] = []
+
+    def note(path: Any, where: str) -> object:
+        references.append(ReferenceSpec(check_path(path, where), where))
+        return object()
+
+    decode_value(raw, entry.at("fields"), refs=note)
+    for name in raw:
+        if not name.isidentifier() or name.startswith("__"):
+            raise fail(
+                index_path(entry.at("fields"), name),
+                "must be named by an attribute name that does not start with '__'.",
+            )
+    return raw, tuple(references)
+
+
 def _name(item: DocObject, key: str = "name") -> str:
     name: str = item.get(key, str)
     if not name:
@@ -283,11 +333,13 @@ def _name(item: DocObject, key: str = "name") -> str:
 def _slot(raw: Any, where: str) -> SlotSpec:
     slot = DocObject(raw, where, required=("name", "handler", "merge_strategy"))
     handler: str | None = slot.get("handler", str, nullable=True)
-    if handler is not None and not _METHOD_NAME.fullmatch(handler):
+    if handler is not None and ":" in handler:
+        check_path(handler, slot.at("handler"))  # A module-level function.
+    elif handler is not None and not _METHOD_NAME.fullmatch(handler):
         raise fail(
             slot.at("handler"),
             f"must be the name of a method of the routine (an identifier that does not start "
-            f"with '__'), not {handler[:80]!r}.",
+            f"with '__') or the import path of a module-level function, not {handler[:80]!r}.",
         )
     merge = slot.raw("merge_strategy")
     if merge not in _NAMED_MERGES:

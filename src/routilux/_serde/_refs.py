@@ -6,10 +6,17 @@ document can make routilux run code, and the rules are narrow:
 
 * A path is dotted ASCII identifiers, a colon, and a dotted qualified name,
   at most ``MAX_PATH_LENGTH`` characters; no segment starts with ``__``
-  (so no ``__main__``, ``__builtins__``, ``__class__``, ``__init__``).
+  (so no ``__builtins__``, ``__class__``, ``__init__``), but for the module
+  ``__main__``, the running script.
+* ``__main__`` is never imported: a ``"__main__:Name"`` path is looked up in
+  the script already running, so a document written by a program loads back
+  in that program, and in no other (a class or function of a script has no
+  import path another program could use).
 * Only the module a path names (with its parent packages) is imported, and a
   standard-library module only if it is already imported: none of them holds
   a routine, and some run code when imported (``antigravity``, ``this``).
+  Within :func:`allowed_imports`, only modules under the prefixes it names
+  are imported at all.
 * The name is looked up in the ``vars()`` of the module and of each class on
   the way: no ``__getattr__``, no descriptors, no properties run.
 * What is found must then be of the kind the document says it is (a Routine
@@ -24,17 +31,20 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from types import BuiltinFunctionType, FunctionType, MethodType, ModuleType
 from typing import Any, cast
 
 from routilux._model.routine import Routine
 from routilux._serde import registry as global_registry
 from routilux._serde._paths import PATH_FORM, is_valid_name
-from routilux.exceptions import SerializationError
+from routilux.exceptions import DefinitionError, SerializationError
 
 __all__ = [
     "DENIED_MODULES",
+    "allowed_imports",
     "check_class_ref",
     "check_path",
     "exception_path",
@@ -187,10 +197,10 @@ def _importable_path(obj: Any, what: str, where: str, fix: str) -> str:
     path = f"{module}:{qualname}"
     if "<locals>" in qualname:
         reason = "is defined inside a function"
-    elif module == "__main__":
-        reason = "is defined in __main__ (the script being run), which cannot be imported"
     elif not is_valid_name(path, path_only=True):
         reason = f"has the import path {path!r}, which is not {PATH_FORM}"
+    elif module == "__main__" and _lookup(sys.modules.get(module), qualname) is not obj:
+        reason = "is of __main__ but not found at the top level of the running script"
     elif _lookup(sys.modules.get(module), qualname) is not obj:
         reason = f"is not found again at its import path {path!r}"
     else:
@@ -375,10 +385,55 @@ def import_object(path: str, where: str) -> object:
     return found
 
 
+#: The module prefixes a load may import, if limited (see :func:`allowed_imports`).
+_ALLOWED: ContextVar[tuple[str, ...] | None] = ContextVar("routilux_allowed_modules", default=None)
+
+
+@contextmanager
+def allowed_imports(prefixes: Iterable[str] | None) -> Iterator[None]:
+    """Within the block, import only modules under ``prefixes`` for a document.
+
+    ``None`` keeps the usual rules (the deny-list of config references, no
+    standard-library import). Modules already imported, and the running
+    script (``__main__``), are looked up as usual: nothing of theirs runs.
+
+    Raises:
+        DefinitionError: ``prefixes`` is a string, or holds something that is
+            not a dotted module name.
+    """
+    token = _ALLOWED.set(None if prefixes is None else _check_prefixes(prefixes))
+    try:
+        yield
+    finally:
+        _ALLOWED.reset(token)
+
+
+def _check_prefixes(prefixes: Iterable[str]) -> tuple[str, ...]:
+    given = None if isinstance(prefixes, str) else list(prefixes)
+    if given is None or not all(
+        isinstance(p, str) and is_valid_name(p) and ":" not in p for p in given
+    ):
+        raise DefinitionError(
+            "allowed_modules must be a list of module names or prefixes (['myapp', "
+            f"'myapp.routines']), not {prefixes!r}."
+        )
+    return tuple(given)
+
+
 def _import(module_name: str, path: str, where: str) -> ModuleType:
+    if module_name == "__main__":
+        return _running_script(path, where)
     loaded = sys.modules.get(module_name)
     if loaded is not None:
         return loaded
+    allowed = _ALLOWED.get()
+    if allowed is not None and not any(
+        module_name == prefix or module_name.startswith(prefix + ".") for prefix in allowed
+    ):
+        raise SerializationError(
+            f"Flow document: {where} names {path!r}, of the module {module_name!r}, which is "
+            f"not among the allowed modules ({', '.join(allowed)}); nothing was imported."
+        )
     if module_name.partition(".")[0] in sys.stdlib_module_names:
         raise SerializationError(
             f"Flow document: {where} names {path!r}, in the standard-library module "
@@ -397,6 +452,20 @@ def _import(module_name: str, path: str, where: str) -> ModuleType:
             f"Flow document: {where} names {path!r}; importing module {module_name!r} "
             f"failed with {type(exc).__name__}: {exc}"
         ) from exc
+
+
+def _running_script(path: str, where: str) -> ModuleType:
+    main = sys.modules.get("__main__")
+    if main is None:  # pragma: no cover - the interpreter always has one
+        raise SerializationError(f"Flow document: {where} names {path!r}, but no script runs.")
+    if _lookup(main, path.partition(":")[2]) is _MISSING:
+        raise SerializationError(
+            f"Flow document: {where} names {path!r}, of the script that wrote the document, "
+            "which this program does not define: a class or function of a script loads back "
+            "only in that script. Move it into a module, or register it "
+            "(routilux.register_routine, or registry=)."
+        )
+    return main
 
 
 def _lookup(root: object, qualname: str) -> Any:

@@ -12,12 +12,14 @@ anything (``_flow_spec``), resolve every class and function it names
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from routilux._engine.gates import DEFAULT_MAX_ASYNC_IN_FLIGHT
+from routilux._engine.job_run import DEFAULT_HISTORY_LIMIT
+from routilux._engine.runaway import DEFAULT_MAX_HOPS
 from routilux._model.connection import Connection
 from routilux._model.error_policy import ErrorHandler
 from routilux._model.routine import Routine
@@ -27,6 +29,7 @@ from routilux._serde._flow_build import build_flow
 from routilux._serde._flow_spec import FLOW_SCHEMA, FLOW_VERSION, parse_flow_doc
 from routilux._serde._methods import handler_problem, method_name
 from routilux._serde._refs import (
+    allowed_imports,
     exception_path,
     function_path,
     reference_path,
@@ -48,6 +51,7 @@ __all__ = [
     "flow_from_doc",
     "flow_to_doc",
     "read_flow_file",
+    "routine_entry",
 ]
 
 #: Largest flow file :func:`read_flow_file` reads.
@@ -58,7 +62,7 @@ Registry = Mapping[str, type[Routine]]
 _OPTIONS = (
     *("flow_id", "execution_strategy", "max_workers", "execution_timeout"),
     *("max_deliveries", "record_history", "history_limit", "retain_jobs", "checkpoint_every"),
-    "max_async_in_flight",
+    *("max_async_in_flight", "max_hops"),
 )
 
 
@@ -68,9 +72,10 @@ _OPTIONS = (
 # defaults, so documents of flows that do not use them stay as they were.
 _NO_DEFAULT = object()
 _DEFAULTS: dict[str, Any] = {
-    "history_limit": None,
+    "history_limit": DEFAULT_HISTORY_LIMIT,
     "checkpoint_every": 1,
     "max_async_in_flight": DEFAULT_MAX_ASYNC_IN_FLIGHT,
+    "max_hops": DEFAULT_MAX_HOPS,
 }
 
 
@@ -130,7 +135,32 @@ def _routine_doc(routine: Routine, routine_id: str, registry: Registry | None) -
     }
     if routes is not None:
         doc["routes"] = routes
+    if routine.serializable_fields:
+        doc["fields"] = _fields_doc(routine, routine_id, key_path(where, "fields"))
     return doc
+
+
+def routine_entry(
+    routine: Routine, routine_id: str, registry: Registry | None = None
+) -> dict[str, Any]:
+    """The entry of ``routine``, under the id ``routine_id``, as :func:`flow_to_doc` writes it.
+
+    Raises:
+        SerializationError: Something in the routine cannot be written.
+    """
+    return _routine_doc(routine, routine_id, registry)
+
+
+def _fields_doc(routine: Routine, routine_id: str, where: str) -> dict[str, Any]:
+    names = routine.serializable_fields
+    missing = next((name for name in names if not hasattr(routine, name)), None)
+    if missing is not None:
+        raise SerializationError(
+            f"Cannot serialize {index_path(where, missing)}: routine {routine_id!r} keeps "
+            f"{missing!r} as a serializable field, but has no attribute of that name."
+        )
+    values = {name: getattr(routine, name) for name in names}
+    return encode_value(values, where, refs=reference_path)  # type: ignore[no-any-return]
 
 
 def _slot_doc(routine_id: str, routine: Routine, slot: Slot, where: str) -> dict[str, Any]:
@@ -147,11 +177,9 @@ def _handler_doc(routine_id: str, routine: Routine, slot: Slot, where: str) -> s
     name = method_name(routine, slot.handler)
     label = f"slot {slot.name!r} of routine {routine_id!r}"
     if name is None:
-        raise SerializationError(
-            f"Cannot serialize {where}: the handler of {label} is {slot.handler!r}, not a "
-            f"method of {type(routine).__qualname__}; a document names handlers by method "
-            "name, so pass a method of the routine (handler=self.some_method)."
-        )
+        # Not a method: a module-level function, named by its import path.
+        fix = "pass a method of the routine (handler=self.some_method) or a module-level function"
+        return function_path(slot.handler, f"handler of {label}", where, fix)
     problem = handler_problem(name)
     if problem is not None:
         raise SerializationError(
@@ -200,7 +228,13 @@ def _connection_doc(connection: Connection) -> dict[str, Any]:
 
 
 def flow_from_doc(
-    owner: type[Flow], flow: Flow | None, /, document: Any, *, registry: Registry | None = None
+    owner: type[Flow],
+    flow: Flow | None,
+    /,
+    document: Any,
+    *,
+    registry: Registry | None = None,
+    allowed_modules: Iterable[str] | None = None,
 ) -> Flow:
     """Rebuild a flow from :meth:`Flow.serialize`'s document.
 
@@ -220,6 +254,10 @@ def flow_from_doc(
         flow: The flow to rebuild into, or ``None`` for a new one.
         document: The document, as :meth:`Flow.serialize` returns it.
         registry: Names of routine classes that cannot be imported by path.
+        allowed_modules: If given, the only modules (with their submodules)
+            that may be imported for the document; recommended for a
+            document from elsewhere. Modules already imported, and the
+            running script (``__main__``), are looked up without importing.
 
     Returns:
         The rebuilt flow.
@@ -236,7 +274,8 @@ def flow_from_doc(
             "use Flow.deserialize(document) to make a new flow."
         )
     spec = parse_flow_doc(document)
-    built = build_flow(owner, spec, registry)
+    with allowed_imports(allowed_modules):
+        built = build_flow(owner, spec, registry)
     if flow is None:
         return built
     _move_into(built, flow)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from routilux._model.durable import DeadLetter
@@ -52,12 +52,15 @@ def job_state_to_doc(job: JobState) -> dict[str, Any]:
                 "routine_id": r.routine_id,
                 "event_name": r.event_name,
                 "data": encode_value(r.data, f"execution_history[{i}].data"),
-                "timestamp": r.timestamp,
+                "timestamp": r.timestamp.isoformat(),
             }
             for i, r in enumerate(job.execution_history)
         ],
         "shared_data": encode_value(job.shared_data, "shared_data"),
         "shared_log": encode_value(job.shared_log, "shared_log"),
+        "output_log": encode_value(job.output_log, "output_log"),
+        "pause_points": encode_value(job.pause_points, "pause_points"),
+        "next_delivery": job._next_delivery,
         "errors": [e.to_dict() for e in job.errors],
         "pending_deliveries": [
             {**p.to_dict(), "data": encode_value(p.data, f"pending_deliveries[{i}].data")}
@@ -110,10 +113,17 @@ def _fill(job: JobState, doc: dict[str, Any]) -> None:
     job.routine_states = _routine_states(_field(doc, "routine_states", dict))
     job.shared_data = decode_value(_field(doc, "shared_data", dict), "shared_data")
     job.shared_log = decode_value(_field(doc, "shared_log", list), "shared_log")
+    # Optional: documents written before outputs existed have none.
+    job.output_log = _output_log(doc.get("output_log", []))
     job.execution_history = [
         _history_record(item, i) for i, item in enumerate(_field(doc, "execution_history", list))
     ]
     job.errors = [_error_record(item, i) for i, item in enumerate(_field(doc, "errors", list))]
+    # Optional: documents written before pauses were recorded have none.
+    job.pause_points = _pause_points(doc.get("pause_points", []))
+    # Optional, as pause_points: the number of the job's next new delivery.
+    next_delivery = _count(doc, "next_delivery", 1, "job document", optional=True)
+    job._next_delivery = next_delivery or None
     job.pending_deliveries = [
         _pending(item, i) for i, item in enumerate(_field(doc, "pending_deliveries", list))
     ]
@@ -124,6 +134,15 @@ def _fill(job: JobState, doc: dict[str, Any]) -> None:
     job.dead_letters = [_dead_letter(item, i) for i, item in enumerate(letters)]
     if job.status.is_terminal:
         job._finished.set()
+
+
+def _pause_points(raw: Any) -> list[dict[str, Any]]:
+    points = decode_value(raw, "pause_points")
+    if not isinstance(points, list) or not all(isinstance(p, dict) for p in points):
+        raise SerializationError(
+            "The 'pause_points' field of the job document must be a list of objects."
+        )
+    return points
 
 
 def _routine_states(raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -196,8 +215,39 @@ def _history_record(item: Any, index: int) -> ExecutionRecord:
         _field(item, "routine_id", str, where),
         _field(item, "event_name", str, where),
         decode_value(_field(item, "data", dict, where), f"{where}.data"),
-        _number(item, "timestamp", where),
+        _moment(item, "timestamp", where),
     )
+
+
+def _moment(item: Any, key: str, where: str) -> datetime:
+    """An ISO 8601 time, or (as documents written before ISO times have) seconds since the epoch."""
+    value = item.get(key) if isinstance(item, dict) else None
+    try:
+        if isinstance(value, str):
+            return datetime.fromisoformat(value)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value, timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        pass
+    raise SerializationError(
+        f"The {key!r} field of {where} must be an ISO 8601 time (or a number of seconds "
+        f"since the epoch), not {safe_repr(value)}."
+    )
+
+
+def _output_log(raw: Any) -> list[dict[str, Any]]:
+    if not isinstance(raw, list):
+        raise SerializationError("The 'output_log' field of the job document must be a list.")
+    entries = decode_value(raw, "output_log")
+    for i, entry in enumerate(entries):
+        where = f"output_log[{i}]"
+        if not isinstance(entry, dict):
+            raise SerializationError(f"{where} of the job document must be an object.")
+        _field(entry, "routine_id", str, where)
+        _field(entry, "output_type", str, where)
+        _field(entry, "data", dict, where)
+        _field(entry, "timestamp", str, where)
+    return entries  # type: ignore[no-any-return]
 
 
 def _error_record(item: Any, index: int) -> ErrorRecord:
@@ -245,4 +295,6 @@ def _pending(item: Any, index: int) -> PendingDelivery:
         data=decode_value(_field(item, "data", dict, where), f"{where}.data"),
         attempt=_count(item, "attempt", 0, where),
         delay=_number(item, "delay", where),
+        # Written since hop counts came; 0 in the documents written before.
+        hops=_count(item, "hops", 0, where, optional=True),
     )

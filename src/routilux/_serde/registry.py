@@ -48,10 +48,11 @@ def register_routine(cls: R, name: str | None = None) -> R:
     if not (isinstance(cls, type) and issubclass(cls, Routine)):
         raise DefinitionError(f"register_routine expects a Routine subclass, not {cls!r}.")
     chosen = _default_name(cls) if name is None else name
-    if not is_valid_name(chosen):
+    if not is_valid_name(chosen) or chosen.startswith("__main__:"):
         raise DefinitionError(
             f"Cannot register {cls.__qualname__} as {chosen!r}: a routine name must be "
-            f"{PATH_FORM}, or a dotted name like 'Greeter'; pass name=."
+            f"{PATH_FORM} of a module other than __main__, or a dotted name like 'Greeter'; "
+            "pass name=."
         )
     with _lock:
         _check_free(cls, chosen)

@@ -8,7 +8,6 @@ function applied to a value, or raises ``ValueError`` for a bad parameter.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -38,27 +37,23 @@ def _text_method(method: str) -> Transform:
     return apply
 
 
-def _to_int(value: Any) -> int:
-    _expect(value, (int, float, Decimal, str), "to_int", "a number or a str")
-    if isinstance(value, str):
-        return int(value.strip())
-    if isinstance(value, int):
-        return value
-    if isinstance(value, Decimal):
-        whole = value.is_finite() and value == value.to_integral_value()
-    else:
-        whole = math.isfinite(value) and value.is_integer()
-    if not whole:
-        raise ValueError(f"{value!r} is not a whole number")
-    return int(value)
+def _to_int(value: Any) -> Any:
+    # As published: int() of an int, float (3.7 gives 3) or str; anything else as it is.
+    return int(value) if isinstance(value, (int, float, str)) else value
 
 
-def _to_float(value: Any) -> float:
-    _expect(value, (int, float, Decimal, str), "to_float", "a number or a str")
-    result = float(value)
-    if not math.isfinite(result):
-        raise ValueError(f"{value!r} is not a finite number")
-    return result
+def _to_float(value: Any) -> Any:
+    # As published: float() of an int, float or str; anything else as it is.
+    return float(value) if isinstance(value, (int, float, str)) else value
+
+
+def _on_text(method: str) -> Transform:
+    """A str method applied to a str; any other value passes unchanged (published names)."""
+
+    def apply(value: Any) -> Any:
+        return getattr(value, method)() if isinstance(value, str) else value
+
+    return apply
 
 
 def _to_str(value: Any) -> str:
@@ -122,8 +117,9 @@ def _unique(value: Any) -> list[Any]:
 def _remove_none(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: v for k, v in value.items() if v is not None}
-    _expect(value, (list, tuple), "remove_none", "a dict or a list")
-    return [v for v in value if v is not None]
+    if isinstance(value, (list, tuple)):
+        return [v for v in value if v is not None]
+    return value
 
 
 def _no_param(function: Transform) -> _Factory:
@@ -173,8 +169,12 @@ def _join(param: str | None) -> Transform:
     return apply
 
 
-#: Built-in transformations by name.
+#: Built-in transformations by name: the published ones first, then ours.
 BUILTINS: dict[str, _Factory] = {
+    "lowercase": _no_param(_on_text("lower")),
+    "uppercase": _no_param(_on_text("upper")),
+    "strip_whitespace": _no_param(_on_text("strip")),
+    "to_string": _no_param(str),
     "strip": _no_param(_text_method("strip")),
     "lower": _no_param(_text_method("lower")),
     "upper": _no_param(_text_method("upper")),

@@ -91,6 +91,8 @@ class Aggregator(Routine):
 
     def __init__(self) -> None:
         super().__init__()
+        # Each job's collection is read, then written, by every delivery.
+        self.set_max_concurrency(1)
         self.define_event("output", ["items", "count", "reason"])
         self.set_config(
             slots=["input"],

@@ -59,6 +59,8 @@ class Batcher(Routine):
 
     def __init__(self) -> None:
         super().__init__()
+        # Each job's open batch is read, then written, by every delivery.
+        self.set_max_concurrency(1)
         self.define_slot("input", handler=self.add)
         self.define_slot(TIMER_SLOT, handler=self.tick)
         self.define_event("batch", ["items", "size", "reason"])

@@ -6,10 +6,11 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from routilux import DefinitionError, ExecutionError, Routine
+from routilux.builtin_routines._aliases import rename_aliases
 
 __all__ = ["DataFlattener"]
 
-_NO_DATA: Any = object()
+_ALIASES = {"flatten_lists": "preserve_lists"}
 _MISSING: Any = object()
 MODES = ("flatten", "unflatten")
 #: Longest separator accepted, in characters.
@@ -19,25 +20,24 @@ MAX_SEPARATOR_LENGTH = 100
 class DataFlattener(Routine):
     """Flatten nested data into one level of joined keys, or rebuild nested data from them.
 
-    Slot ``input`` receives ``data`` (or, without a ``data`` key, the whole
-    message), which must be a dict.
+    Slot ``input`` takes the message's data as the published routines do
+    (:meth:`Routine._extract_input_data`: ``data``, else the only value,
+    else the whole message).
 
-    ``mode="flatten"`` turns ``{"user": {"name": "Ada"}, "items": [{"sku":
-    "A1"}]}`` into ``{"user.name": "Ada", "items.0.sku": "A1"}``. Keys are
-    joined with ``separator``; a list's items are keyed by their index when
-    ``flatten_lists`` is on, else the list is kept as a value. An empty dict
-    or list is kept as a value, so that unflattening rebuilds it. A str key
-    is used as it is; an int key is written with ``str()`` (``{1: "x"}``
-    gives the key ``"1"``); a key of any other type fails the delivery.
+    Flattening turns ``{"user": {"name": "Ada"}, "items": [{"sku": "A1"}]}``
+    into ``{"user.name": "Ada", "items.0.sku": "A1"}``. Keys are joined
+    with ``separator``; a list's items are keyed by their index when
+    ``preserve_lists`` is on, else the list is kept as a value. A value
+    that is neither a dict nor a list (``42``) gives ``{"value": 42}``. An
+    empty dict or list is kept as a value, so that unflattening rebuilds
+    it. A str key is used as it is; an int key is written with ``str()``
+    (``{1: "x"}`` gives the key ``"1"``); a key of any other type fails the
+    delivery.
 
-    ``mode="unflatten"`` does the reverse: each key is split on
-    ``separator`` and the parts build nested dicts. With ``flatten_lists``,
-    a rebuilt dict whose keys are exactly ``"0"`` ... ``"n-1"`` becomes a
-    list (the top level always stays a dict). Keys must be strings.
-
-    The round trip is exact unless the data has keys that contain the
-    separator, int keys, or dicts keyed ``"0"`` ... ``"n-1"``: those come
-    back split, as strings, or as lists.
+    ``mode="unflatten"`` does the reverse: the data must be a dict; each
+    key is split on ``separator`` and the parts build nested dicts. With
+    ``preserve_lists``, a rebuilt dict whose keys are exactly ``"0"`` ...
+    ``"n-1"`` becomes a list (the top level always stays a dict).
 
     Two keys that meet (flattening ``{"a.b": 1, "a": {"b": 2}}``, or
     unflattening ``{"a": 1, "a.b": 2}``) fail the delivery with an
@@ -45,29 +45,38 @@ class DataFlattener(Routine):
     itself. The input is never modified.
 
     Events:
-        output: ``data`` - the flattened (or rebuilt) dict.
+        output: ``flattened_data`` (the flat dict), ``original_type``
+            (``"dict"``, ``"list"`` or the type's name, such as ``"int"``)
+            and ``depth`` (the number of key parts of the deepest value: 2
+            for ``{"a": {"b": 1}}``, 0 for ``42`` or ``{}``). With
+            ``mode="unflatten"``: ``unflattened_data`` (the rebuilt dict),
+            ``original_type`` (``"dict"``) and ``depth`` (of the rebuilt data).
 
     Config keys:
-        mode: ``"flatten"`` (default) or ``"unflatten"``.
         separator: The non-empty string that joins key parts (default ``"."``).
-        max_depth: How many levels of nesting to flatten (or, unflattening,
-            how many times to split a key), or ``None`` (default) for all:
-            with ``max_depth=1``, ``{"a": {"b": {"c": 1}}}`` flattens to
-            ``{"a.b": {"c": 1}}``.
-        flatten_lists: Whether lists are flattened by index, and rebuilt
-            (default ``True``).
+        preserve_lists: Whether lists are flattened by index, and rebuilt
+            (default ``True``). Also accepted as ``flatten_lists``.
+        max_depth: How many levels of nesting to flatten (default 100), or
+            ``None`` for all; deeper containers are kept as values. With
+            ``max_depth=1``, ``{"a": {"b": {"c": 1}}}`` flattens to
+            ``{"a.b": {"c": 1}}``. Unflattening, how many times a key is split.
+        mode: ``"flatten"`` (default) or ``"unflatten"``.
 
     Raises:
         DefinitionError: From ``set_config``, for a bad value of any key.
     """
 
-    config_keys = ("mode", "separator", "max_depth", "flatten_lists")
+    config_keys = ("separator", "preserve_lists", "max_depth", "mode")
 
     def __init__(self) -> None:
         super().__init__()
         self.input_slot = self.define_slot("input", handler=self.process)
-        self.define_event("output", ["data"])
-        self.set_config(mode="flatten", separator=".", max_depth=None, flatten_lists=True)
+        self.define_event("output", ["flattened_data", "original_type", "depth"])
+        self.set_config(separator=".", preserve_lists=True, max_depth=100, mode="flatten")
+
+    def set_config(self, **config: Any) -> None:
+        """Set config keys; ``flatten_lists`` is another name for ``preserve_lists``."""
+        super().set_config(**rename_aliases("DataFlattener", config, _ALIASES))
 
     def validate_config(self, config: Mapping[str, Any]) -> None:
         """Check the keys; see the class docstring."""
@@ -90,29 +99,41 @@ class DataFlattener(Routine):
                 f"DataFlattener max_depth must be a whole number of zero or more, or None, "
                 f"not {depth!r}."
             )
-        if not isinstance(config.get("flatten_lists", True), bool):
+        if not isinstance(config.get("preserve_lists", True), bool):
             raise DefinitionError(
-                f"DataFlattener flatten_lists must be True or False, "
-                f"not {config.get('flatten_lists')!r}."
+                f"DataFlattener preserve_lists must be True or False, "
+                f"not {config.get('preserve_lists')!r}."
             )
 
-    def process(self, data: Any = _NO_DATA, **kwargs: Any) -> None:
+    def process(self, data: Any = None, **kwargs: Any) -> None:
         """Emit ``output`` with the flattened (or unflattened) data."""
-        message = kwargs if data is _NO_DATA else data
-        if not isinstance(message, Mapping):
-            raise ExecutionError(
-                f"DataFlattener expects data to be a dict, not {type(message).__name__}."
-            )
+        value = self._extract_input_data(data, **kwargs)
         config = self.config()
-        if config["mode"] == "flatten":
-            result = _flatten(
-                message, config["separator"], config["max_depth"], config["flatten_lists"]
-            )
+        separator, max_depth, lists = (
+            config["separator"],
+            config["max_depth"],
+            config["preserve_lists"],
+        )
+        if config["mode"] == "unflatten":
+            if not isinstance(value, Mapping):
+                raise ExecutionError(
+                    f"DataFlattener unflattens a dict, not {type(value).__name__}."
+                )
+            rebuilt = _unflatten(value, separator, max_depth, lists)
+            depth = _flatten(rebuilt, separator, None, lists)[1]
+            self.emit("output", unflattened_data=rebuilt, original_type="dict", depth=depth)
+            return
+        if isinstance(value, Mapping) or (lists and isinstance(value, list)):
+            flat, depth = _flatten(value, separator, max_depth, lists)
         else:
-            result = _unflatten(
-                message, config["separator"], config["max_depth"], config["flatten_lists"]
-            )
-        self.emit("output", data=result)
+            flat, depth = {"value": value}, 0
+        self.emit("output", flattened_data=flat, original_type=_type_name(value), depth=depth)
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "dict"
+    return "list" if isinstance(value, list) else type(value).__name__
 
 
 def _children(node: Any) -> Iterator[tuple[Any, Any]]:
@@ -131,9 +152,12 @@ def _key_text(key: Any) -> str:
 
 
 def _flatten(
-    data: Mapping[Any, Any], separator: str, max_depth: int | None, lists: bool
-) -> dict[str, Any]:
+    data: Mapping[Any, Any] | list[Any], separator: str, max_depth: int | None, lists: bool
+) -> tuple[dict[str, Any], int]:
     """Flatten ``data``; see :class:`DataFlattener`. Iterative, so any depth works.
+
+    Returns:
+        The flat dict, and the number of key parts of its longest key (0 if empty).
 
     Raises:
         ExecutionError: Two keys meet, a key is not a str or int, or a
@@ -141,6 +165,7 @@ def _flatten(
     """
     containers: tuple[type, ...] = (Mapping, list, tuple) if lists else (Mapping,)
     result: dict[str, Any] = {}
+    deepest = 0
     stack: list[tuple[str | None, Iterator[tuple[Any, Any]], int, int]] = [
         (None, _children(data), 0, id(data))
     ]
@@ -166,7 +191,8 @@ def _flatten(
             )
         else:
             result[name] = value
-    return result
+            deepest = max(deepest, depth + 1)
+    return result, deepest
 
 
 def _unflatten(

@@ -72,6 +72,8 @@ class Debouncer(Routine):
 
     def __init__(self) -> None:
         super().__init__()
+        # Each job's burst is read, then written, by every delivery.
+        self.set_max_concurrency(1)
         self.define_slot("input", handler=self.receive)
         self.define_slot(TIMER_SLOT, handler=self.tick)
         self.define_event("output", ["data", "count", "reason"])

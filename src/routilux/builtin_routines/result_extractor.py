@@ -1,96 +1,152 @@
-"""ResultExtractor: pull JSON, code, key-value pairs or lists out of text."""
+"""ResultExtractor: pull structured results out of text and interpreter output."""
 
 from __future__ import annotations
 
-import bisect
-import re
-import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from routilux import DefinitionError, HandlerArgumentsError, Routine
-from routilux.builtin_routines._json_scan import bracket_spans, parse_json
+from routilux import DefinitionError, Routine
+from routilux.builtin_routines._callables import refuse_async
+from routilux.builtin_routines._extractors import (
+    DEFAULT_ORDER,
+    PUBLISHED,
+    Extraction,
+    Extractor,
+    confidence,
+)
+from routilux.builtin_routines._text_findings import KINDS, find
 
 __all__ = ["ResultExtractor"]
 
-KINDS = ("json", "code", "key_value", "list")
-JSON_LANGUAGES = ("json", "jsonc", "json5")
-DEFAULT_MAX_TEXT_LENGTH = 100_000
-MAX_CANDIDATES = 20
-REPAIR_PENALTY = 0.15
-UNCLOSED_PENALTY = 0.2
+logger = logging.getLogger("routilux")
 
-_FENCE_OPEN = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`\n]*?)[ \t]*$")
-_KEY_VALUE = re.compile(
-    r"^\s*(?:[-*+]\s+)?(?P<key>[^\W\d_][\w .'/()-]{0,39}?)\s*:\s+(?P<value>(?!//)\S.*?)\s*$"
+#: ``first_match``, ``auto`` and ``priority`` take the first success; ``all``
+#: gathers every success; ``best`` the one with the highest confidence.
+STRATEGIES = ("auto", "first_match", "priority", "all", "best")
+DEFAULT_MAX_TEXT_LENGTH = 100_000
+#: Our kinds, as extractors: kind -> extractor name.
+OWN = {
+    "json": "json_in_text",
+    "code": "code_in_text",
+    "key_value": "key_value_in_text",
+    "list": "list_in_text",
+}
+_FLAGS = (
+    ("extract_json_blocks", True),
+    ("extract_code_blocks", True),
+    ("extract_yaml_blocks", False),
+    ("extract_xml_blocks", False),
+    ("format_interpreter_output", True),
+    ("parse_json_strings", True),
+    ("parse_yaml_strings", False),
+    ("detect_nested_structures", True),
+    ("continue_on_error", True),
+    ("return_original_on_failure", True),
+    ("log_errors", True),
 )
-_LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,9}[.)])\s+(?P<item>\S.*?)\s*$")
 
 
 class ResultExtractor(Routine):
-    """Extract a structured result from text, such as a language model's answer.
+    """Extract a structured result from text, interpreter output, dicts or lists.
 
-    Slot ``input`` receives ``text`` (or, without a ``text`` key, ``data``),
-    which must be a ``str``. It looks for the kinds listed in ``extract``:
+    Slot ``input`` takes the message's data as the published routines do
+    (:meth:`Routine._extract_input_data`; an empty message gives ``""``).
+    Extractors are tried in order, each ``extractor(data, config) ->
+    (result, format, metadata)`` or ``None``: the published ones
+    (``interpreter_output``, ``json_code_block``, ``json_string``,
+    ``yaml_code_block``, ``yaml_string``, ``xml_code_block``,
+    ``code_block``, ``dict_extractor``, ``list_extractor``), then ours for
+    text (``json_in_text``, ``code_in_text``, ``key_value_in_text``,
+    ``list_in_text``, as ``extract`` lists them), then those added with
+    :meth:`register_extractor`. ``extractor_priority`` puts the extractors
+    it names first, in its order.
 
-    * ``"json"``: a JSON value in a fenced block (```` ```json ````), the
-      whole text, or an object or array embedded in prose (the largest
-      that parses, found by a bracket scanner; never ``eval``);
-    * ``"code"``: a fenced code block, as ``{"language": ..., "code": ...}``;
-    * ``"key_value"``: ``key: value`` lines, as a dict of strings;
-    * ``"list"``: bulleted or numbered lines, as a list of strings.
+    Event ``output``: ``extracted_result``, ``format`` (``"json"``,
+    ``"python"``, ``"dict"``...), ``metadata`` (the extractor's, plus
+    ``extractor`` and ``strategy``), ``confidence`` (0 to 1) and
+    ``extraction_path`` (the extractor's name, in a list). When no
+    extractor succeeds, the data itself with ``metadata["extraction_method"]
+    == "none"``, confidence ``0.0`` and an empty path; or, with
+    ``return_original_on_failure=False``, the delivery fails with
+    ``ValueError``. ``docs/builtins/result-extractor.md`` has the details.
 
-    Event ``output`` carries ``result`` (the value found), ``kind``,
-    ``confidence`` (0 to 1) and ``candidates`` (the other findings, each
-    ``{"kind", "result", "confidence"}``, best first, at most 20). The
-    result is the best finding of the first kind in ``extract`` that has
-    any. Event ``not_found`` carries ``text`` when nothing is found.
-    ``docs/builtins/result-extractor.md`` gives the confidence of each form.
-
-    Config keys:
-        extract: Kinds to look for, in order of preference (default: all
-            four, in the order above).
-        strict: When ``True``, accept only what needs no guessing: JSON
-            from a fenced block or the whole text, parsed without repair;
-            closed fences; key-value and list lines only if they make up
-            the whole text (outside fences). Default ``False``: also JSON
-            in prose, JSON with trailing commas (repaired), unclosed fences
-            and key-value or list lines among prose.
-        max_text_length: Only this many leading characters are examined
-            (int >= 1; 100000); the ``truncated`` stat counts longer texts.
+    Config keys (the published ones first):
+        strategy: ``"auto"`` (default), ``"first_match"`` or ``"priority"``
+            (the first success), ``"all"`` (every success, as one result of
+            format ``"multi"``) or ``"best"`` (the highest confidence).
+        extractor_priority: Extractor names to try first, in order.
+        extract_json_blocks, extract_code_blocks, extract_yaml_blocks,
+        extract_xml_blocks, format_interpreter_output, parse_json_strings,
+        parse_yaml_strings: Turn the published extractors on or off.
+        code_block_languages: The languages ``code_block`` looks for.
+        detect_nested_structures: Accepted; the published routine never reads it.
+        continue_on_error: Go on after an extractor raises (default ``True``).
+        return_original_on_failure: Emit the data itself when nothing is
+            found (default ``True``).
+        log_errors: Log a raising extractor as a warning (default ``True``).
+        extract: Our kinds to look for in text after the published
+            extractors: ``"json"`` (JSON embedded in prose), ``"code"``
+            (any fenced block, as ``{"language", "code"}``), ``"key_value"``
+            and ``"list"`` (default: all four, in that order; ``[]``: none).
+        strict: Our kinds accept only what needs no guessing (default ``False``).
+        max_text_length: Only this many leading characters of a text are
+            examined (100000); the ``truncated`` stat counts longer texts.
 
     Raises:
         DefinitionError: From ``set_config``, for a bad key value.
-        HandlerArgumentsError: A message has neither ``text`` nor ``data``.
-        TypeError: The text is not a ``str``.
+        ValueError: Nothing was found and ``return_original_on_failure`` is off.
     """
 
-    config_keys = ("extract", "strict", "max_text_length")
+    config_keys = (
+        "strategy",
+        "extractor_priority",
+        *(flag for flag, _ in _FLAGS[:4]),
+        "code_block_languages",
+        *(flag for flag, _ in _FLAGS[4:]),
+        "extract",
+        "strict",
+        "max_text_length",
+    )
 
     def __init__(self) -> None:
         super().__init__()
+        self._custom: dict[str, Extractor] = {}
         self.input_slot = self.define_slot("input", handler=self.extract)
-        self.define_event("output", ["result", "kind", "confidence", "candidates"])
-        self.define_event("not_found", ["text"])
-        self.set_config(extract=list(KINDS), strict=False, max_text_length=DEFAULT_MAX_TEXT_LENGTH)
+        self.define_event(
+            "output", ["extracted_result", "format", "metadata", "confidence", "extraction_path"]
+        )
+        defaults: dict[str, Any] = {"strategy": "auto", "extractor_priority": []}
+        defaults.update(_FLAGS[:4])
+        defaults["code_block_languages"] = ["json", "python", "output", "yaml", "xml"]
+        defaults.update(_FLAGS[4:])
+        defaults.update(extract=list(KINDS), strict=False, max_text_length=DEFAULT_MAX_TEXT_LENGTH)
+        self.set_config(**defaults)
 
     def validate_config(self, config: Mapping[str, Any]) -> None:
-        """Check ``extract``, ``strict`` and ``max_text_length``."""
+        """Check every key; see the class docstring."""
+        strategy = config.get("strategy")
+        if strategy not in STRATEGIES:
+            raise DefinitionError(
+                f"ResultExtractor strategy must be one of {', '.join(map(repr, STRATEGIES))}, "
+                f"not {strategy!r}."
+            )
+        for key, default in (*_FLAGS, ("strict", False)):
+            if not isinstance(config.get(key, default), bool):
+                raise DefinitionError(
+                    f"ResultExtractor {key} must be True or False, not {config.get(key)!r}."
+                )
+        _check_names(config.get("extractor_priority"), "extractor_priority")
+        _check_names(config.get("code_block_languages"), "code_block_languages")
         kinds = config.get("extract")
         if (
             not isinstance(kinds, (list, tuple))
-            or not kinds
             or any(kind not in KINDS for kind in kinds)
             or len(set(kinds)) != len(kinds)
         ):
             raise DefinitionError(
-                "ResultExtractor extract must be a non-empty list of distinct kinds among "
-                f"'json', 'code', 'key_value' and 'list', not {kinds!r}."
-            )
-        if not isinstance(config.get("strict"), bool):
-            raise DefinitionError(
-                f"ResultExtractor strict must be True or False, not {config.get('strict')!r}."
+                "ResultExtractor extract must be a list of distinct kinds among 'json', 'code', "
+                f"'key_value' and 'list', not {kinds!r}."
             )
         limit = config.get("max_text_length")
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
@@ -98,245 +154,141 @@ class ResultExtractor(Routine):
                 f"ResultExtractor max_text_length must be a positive integer, not {limit!r}."
             )
 
-    def extract(self, **message: Any) -> None:
-        """Extract from the ``text`` (or ``data``); emit ``output`` or ``not_found``."""
-        text = _text_of(message)
-        limit: int = self.get_config("max_text_length")
-        if len(text) > limit:
-            self.increment_stat("truncated")
-        kinds: Sequence[str] = self.get_config("extract")
-        findings = _find_results(text[:limit], kinds, strict=self.get_config("strict"))
-        if not findings:
-            self.emit("not_found", text=text)
-            return
-        best, *others = findings
-        self.emit(
-            "output",
-            result=best.result,
-            kind=best.kind,
-            confidence=best.confidence,
-            candidates=[other.as_dict() for other in others[:MAX_CANDIDATES]],
-        )
+    def register_extractor(self, name: str, extractor: Extractor) -> None:
+        """Add ``extractor(data, config)`` under ``name``, after the built-in extractors.
 
-
-@dataclass(frozen=True)
-class _Finding:
-    """One result found in the text, and where."""
-
-    kind: str
-    result: Any
-    confidence: float
-    start: int
-    size: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "result": self.result, "confidence": self.confidence}
-
-
-def _find_results(text: str, kinds: Sequence[str], *, strict: bool) -> list[_Finding]:
-    """Every finding of ``kinds``, best first (see the class docstring)."""
-    fences = list(_fences(text, 0, depth=0))
-    if strict:
-        fences = [fence for fence in fences if fence.closed]
-    finders: dict[str, Callable[[], list[_Finding]]] = {
-        "json": lambda: _json_findings(text, fences, strict),
-        "code": lambda: _code_findings(fences),
-        "key_value": lambda: _line_findings(text, fences, "key_value", strict),
-        "list": lambda: _line_findings(text, fences, "list", strict),
-    }
-    ranked: list[_Finding] = []
-    for kind in kinds:
-        found = finders[kind]()
-        ranked.extend(sorted(found, key=lambda f: (-f.confidence, -f.size, f.start)))
-    return ranked
-
-
-# -- fences ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Fence:
-    language: str | None
-    body: str
-    body_start: int
-    start: int
-    end: int
-    closed: bool
-
-
-def _lines(text: str, offset: int) -> Iterator[tuple[int, str]]:
-    """Each line (without its line break) and its offset."""
-    position = 0
-    for line in text.splitlines(keepends=True):
-        yield offset + position, line.rstrip("\r\n")
-        position += len(line)
-
-
-def _fences(text: str, offset: int, *, depth: int) -> Iterator[_Fence]:
-    """Fenced blocks, and the fenced blocks inside Markdown blocks (to three levels)."""
-    lines = list(_lines(text, offset))
-    index = 0
-    while index < len(lines):
-        start, line = lines[index]
-        opening = _FENCE_OPEN.match(line)
-        if opening is None:
-            index += 1
-            continue
-        marker = opening.group("fence")
-        info = opening.group("info").split()
-        closing = re.compile(rf"^[ \t]*{re.escape(marker[0])}{{{len(marker)},}}[ \t]*$")
-        end = next((i for i in range(index + 1, len(lines)) if closing.match(lines[i][1])), None)
-        body_lines = lines[index + 1 : end if end is not None else len(lines)]
-        body_start = body_lines[0][0] if body_lines else start + len(line) + 1
-        body = "\n".join(part for _, part in body_lines)
-        after = offset + len(text) if end is None else lines[end][0] + len(lines[end][1])
-        fence = _Fence(info[0] if info else None, body, body_start, start, after, end is not None)
-        yield fence
-        if (fence.language or "").lower() in ("markdown", "md") and depth < 3:
-            yield from _fences(body, body_start, depth=depth + 1)
-        index = len(lines) if end is None else end + 1
-
-
-def _code_findings(fences: Sequence[_Fence]) -> list[_Finding]:
-    findings = []
-    for fence in fences:
-        confidence = (1.0 if fence.language else 0.9) - (0 if fence.closed else UNCLOSED_PENALTY)
-        result = {"language": fence.language, "code": fence.body}
-        findings.append(
-            _Finding("code", result, round(confidence, 2), fence.start, len(fence.body))
-        )
-    return findings
-
-
-# -- JSON -------------------------------------------------------------------------
-
-
-def _json_findings(text: str, fences: Sequence[_Fence], strict: bool) -> list[_Finding]:
-    findings: list[_Finding] = []
-    masked = list(text)
-    for fence in fences:
-        language = (fence.language or "").lower()
-        found = None
-        if language in JSON_LANGUAGES or not language:
-            found = parse_json(fence.body, repair=not strict)
-        if found is not None and (language or isinstance(found[0], (dict, list))):
-            value, repaired = found
-            confidence = (1.0 if language else 0.9) - (REPAIR_PENALTY if repaired else 0)
-            confidence -= 0 if fence.closed else UNCLOSED_PENALTY
-            findings.append(
-                _Finding("json", value, round(confidence, 2), fence.start, len(fence.body))
+        Raises:
+            DefinitionError: ``name`` is not a non-empty str, or the
+                extractor is not a plain function.
+        """
+        if not isinstance(name, str) or not name:
+            raise DefinitionError(f"ResultExtractor extractor names are strings, not {name!r}.")
+        if not callable(extractor):
+            raise DefinitionError(
+                f"ResultExtractor extractor {name!r} must be a function, "
+                f"not {type(extractor).__name__}."
             )
-        if found is not None or language not in JSON_LANGUAGES:
-            # Found, or code in another language: not to be scanned as prose.
-            masked[fence.start : fence.end] = " " * (fence.end - fence.start)
-    findings.extend(_embedded_json("".join(masked), text.strip(), strict))
-    return findings
+        refuse_async(extractor, f"ResultExtractor extractor {name!r}")
+        self._custom[name] = extractor
 
+    def extract(self, data: Any = None, **kwargs: Any) -> None:
+        """Extract a result from the data and emit ``output``.
 
-def _embedded_json(text: str, whole: str, strict: bool) -> list[_Finding]:
-    """The largest objects and arrays that parse, scanning the brackets of ``text``."""
-    spans = sorted(bracket_spans(text), key=lambda s: (s[0] - s[1], s[0]))
-    budget = 4 * len(text) + 10_000
-    accepted: list[_Finding] = []
-    for start, end in spans:
-        if budget <= 0 or len(accepted) >= MAX_CANDIDATES:
-            break
-        if any(f.start <= start and end <= f.start + f.size for f in accepted):
-            continue  # Inside a value already found.
-        is_whole = text[start:end] == whole
-        if strict and not is_whole:
-            continue
-        budget -= end - start
-        found = parse_json(text[start:end], repair=not strict)
-        if found is None:
-            continue
-        value, repaired = found
-        base = 0.95 if is_whole else (0.7 if isinstance(value, dict) else 0.6)
-        confidence = round(base - (REPAIR_PENALTY if repaired else 0), 2)
-        accepted.append(_Finding("json", value, confidence, start, end - start))
-    return accepted
+        Raises:
+            ValueError: Nothing was found and ``return_original_on_failure`` is off.
+        """
+        value = self._extract_input_data(data, **kwargs)
+        if isinstance(value, dict) and not value:
+            value = ""  # An empty message, as published.
+        limit: int = self.get_config("max_text_length")
+        examined = value
+        if isinstance(value, str) and len(value) > limit:
+            self.increment_stat("truncated")
+            examined = value[:limit]
+        self.emit("output", **self._run(value, examined))
 
+    def _run(self, value: Any, examined: Any) -> dict[str, Any]:
+        config = self.config()
+        strategy = config["strategy"]
+        results: list[dict[str, Any]] = []
+        errors: list[dict[str, str]] = []
+        for name, extractor in self._order(config):
+            try:
+                found = extractor(examined, config)
+                result = None if found is None else _result(name, found, strategy)
+            except Exception as exc:  # An extractor, maybe the user's: record it, go on.
+                message = f"Extractor {name!r} failed: {exc}"
+                errors.append({"extractor": name, "error": message})
+                if config["log_errors"]:
+                    logger.warning("ResultExtractor: %s", message)
+                if not config["continue_on_error"]:
+                    break
+                continue
+            if result is not None:
+                if strategy not in ("all", "best"):
+                    return result
+                results.append(result)
+        if results:
+            return _combined(results, errors) if strategy == "all" else _best(results)
+        if not config["return_original_on_failure"]:
+            raise ValueError(f"All extractors failed. Errors: {errors}")
+        metadata = {
+            "extraction_method": "none",
+            "errors": errors,
+            "original_type": type(value).__name__,
+        }
+        return {
+            "extracted_result": value,
+            "format": type(value).__name__.lower(),
+            "metadata": metadata,
+            "confidence": 0.0,
+            "extraction_path": [],
+        }
 
-# -- key-value and list lines ------------------------------------------------------
-
-
-def _line_findings(text: str, fences: Sequence[_Fence], kind: str, strict: bool) -> list[_Finding]:
-    pattern = _KEY_VALUE if kind == "key_value" else _LIST_ITEM
-    fenced = _merged_spans([(fence.start, fence.end) for fence in fences])
-    prose = [(start, line) for start, line in _lines(text, 0) if not _inside(start, fenced)]
-    counted = sum(1 for _, line in prose if line.strip()) or 1
-    findings = []
-    for group in _groups(prose, pattern, continuation=kind == "list"):
-        coverage = group.covered / counted
-        if strict and coverage < 1:
-            continue
-        result: Any = (
-            {m.group("key").strip(): m.group("value") for m in group.matches}
-            if kind == "key_value"
-            else [m.group("item") for m in group.matches]
-        )
-        confidence = round(0.5 + 0.4 * coverage, 2)
-        findings.append(_Finding(kind, result, confidence, group.start, group.end - group.start))
-    return findings
-
-
-@dataclass
-class _Group:
-    """A run of key-value or list lines."""
-
-    start: int
-    end: int = 0
-    covered: int = 0
-    matches: list[re.Match[str]] = field(default_factory=list)
-
-
-def _groups(
-    lines: Sequence[tuple[int, str]], pattern: re.Pattern[str], *, continuation: bool
-) -> list[_Group]:
-    """Runs of matching lines; blank lines (and, for lists, indented lines) do not end a run."""
-    groups: list[_Group] = []
-    current: _Group | None = None
-    for start, line in lines:
-        match = pattern.match(line.replace("**", ""))
-        extends = continuation and current is not None and line[:1].isspace()
-        if match is None and line.strip() and not extends:
-            current = None
-            continue
-        if match is None and (current is None or not line.strip()):
-            continue  # A blank line: it neither starts nor ends a run.
-        if current is None:
-            current = _Group(start)
-            groups.append(current)
-        if match is not None:
-            current.matches.append(match)
-        current.covered += 1
-        current.end = start + len(line)
-    return groups
-
-
-def _merged_spans(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+    def _order(self, config: Mapping[str, Any]) -> list[tuple[str, Extractor]]:
+        """The extractors in the order they run (see the class docstring)."""
+        strict = config["strict"]
+        own: dict[str, Extractor] = {
+            OWN[kind]: _own_extractor(OWN[kind], kind, strict) for kind in config["extract"]
+        }
+        registered = {**PUBLISHED, **own, **self._custom}
+        priority: Sequence[str] = config["extractor_priority"]
+        if priority:
+            rank = {name: index for index, name in enumerate(priority)}
+            names = sorted(registered, key=lambda name: rank.get(name, len(rank)))
         else:
-            merged.append((start, end))
-    return merged
+            names = [*DEFAULT_ORDER, *own, *self._custom]
+        return [(name, registered[name]) for name in names]
 
 
-def _inside(position: int, spans: Sequence[tuple[int, int]]) -> bool:
-    index = bisect.bisect_right(spans, (position, sys.maxsize)) - 1
-    return index >= 0 and position < spans[index][1]
+def _result(name: str, found: Extraction, strategy: str) -> dict[str, Any]:
+    result, form, metadata = found
+    metadata["extractor"] = name
+    metadata["strategy"] = strategy
+    return {
+        "extracted_result": result,
+        "format": form,
+        "metadata": metadata,
+        "confidence": confidence(result, form, metadata),
+        "extraction_path": [name],
+    }
 
 
-def _text_of(message: Mapping[str, Any]) -> str:
-    key = "text" if "text" in message else "data"
-    if key not in message:
-        present = ", ".join(repr(k) for k in message) or "none"
-        raise HandlerArgumentsError(
-            f"ResultExtractor needs a 'text' (or 'data') key; the message has keys: {present}."
+def _combined(results: list[dict[str, Any]], errors: list[dict[str, str]]) -> dict[str, Any]:
+    return {
+        "extracted_result": [r["extracted_result"] for r in results],
+        "format": "multi",
+        "metadata": {"extractions": results, "count": len(results), "errors": errors},
+        "confidence": max(r["confidence"] for r in results),
+        "extraction_path": [r["extraction_path"][0] for r in results],
+    }
+
+
+def _best(results: list[dict[str, Any]]) -> dict[str, Any]:
+    return max(results, key=lambda r: r["confidence"])
+
+
+def _own_extractor(name: str, kind: str, strict: bool) -> Extractor:
+    """One of our kinds as an extractor: the best finding in a text, if any."""
+
+    def extractor(data: Any, config: Mapping[str, Any]) -> Extraction | None:
+        if not isinstance(data, str):
+            return None
+        findings = find(data, kind, strict=strict)
+        if not findings:
+            return None
+        metadata = {"extraction_method": name, "match_count": len(findings)}
+        return findings[0].result, kind, metadata
+
+    return extractor
+
+
+def _check_names(names: Any, key: str) -> None:
+    if (
+        isinstance(names, (str, bytes))
+        or not isinstance(names, (list, tuple))
+        or not all(isinstance(name, str) and name for name in names)
+    ):
+        raise DefinitionError(
+            f"ResultExtractor {key} must be a list of non-empty strings, not {names!r}."
         )
-    text = message[key]
-    if not isinstance(text, str):
-        raise TypeError(f"ResultExtractor expects {key!r} to be a str, not {type(text).__name__}.")
-    return text

@@ -3,28 +3,33 @@
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
-from routilux import DefinitionError, HandlerArgumentsError, Routine
+from routilux import DefinitionError, Routine
+from routilux.builtin_routines._text_units import Piece, Unit, Units, shorten_traceback
 
 __all__ = ["TextClipper"]
 
 KEEP_MODES = ("head", "tail", "head_tail")
-MESSAGE_FIELDS = ("removed", "total", "kept")
+MESSAGE_FIELDS = ("remaining", "removed", "total", "kept")
 DEFAULT_MESSAGE = "… [truncated: {removed} of {total} characters]"
-DEFAULT_MAX_LENGTH = 4000
-TRACEBACK_HEADER = "Traceback (most recent call last):"
+DEFAULT_MAX_LENGTH = 1000
 
 
 class TextClipper(Routine):
     """Clip text to ``max_length`` characters, keeping whole lines and tracebacks.
 
-    Slot ``input`` receives ``text`` (or, without a ``text`` key, ``data``),
-    which must be a ``str``. Event ``output`` carries ``text`` (the clipped
-    text), ``clipped`` (whether anything was removed) and
-    ``original_length`` (the length of the text received).
+    Slot ``input`` receives ``text``; without it, the message's data as the
+    published routines take it (:meth:`Routine._extract_input_data`). A
+    ``str`` is clipped as it is; a dict gives its first ``str`` under
+    ``text``, ``content``, ``message`` or ``data``, else its first ``str``
+    value, else ``str(dict)``; anything else gives ``str(value)``. A
+    ``max_length`` in the message (a positive int) overrides the config for
+    that message. Event ``output`` carries ``clipped_text``,
+    ``was_clipped`` (whether anything was removed) and ``original_length``
+    (the length of the text received).
 
     A text of at most ``max_length`` characters passes unchanged. A longer
     one is cut at line boundaries: whole lines are kept from the start
@@ -32,42 +37,52 @@ class TextClipper(Routine):
     truncation message, on a line of its own, marks where text was removed.
     The output, message included, is never longer than ``max_length``.
     A line that could never fit whole is cut at a word boundary to fill the
-    space left. A Python traceback (``Traceback (most recent call last):``
-    to its exception line) is kept or dropped as a unit; one that could
-    never fit whole is shortened to its header, its first and last frames
-    and its exception line. ``docs/builtins/text-clipper.md`` has the
-    exact rules.
+    space left. With ``preserve_tracebacks``, a Python traceback
+    (``Traceback (most recent call last):`` to its exception line) is kept
+    or dropped as a unit; one that could never fit whole is shortened to
+    its header, its first and last frames and its exception line.
+    ``docs/builtins/text-clipper.md`` has the exact rules.
 
     Config keys:
-        max_length: The longest output, in characters (int >= 1; 4000).
-        keep: ``"head"`` (default), ``"tail"`` or ``"head_tail"``.
+        max_length: The longest output, in characters (int >= 1; 1000).
+        preserve_tracebacks: Keep tracebacks as units (default ``True``);
+            with ``False`` their lines are plain lines.
         truncation_message: The marker put where text was removed; it may
-            use the fields ``{removed}``, ``{total}`` and ``{kept}``
-            (character counts) and nothing else. ``""`` adds no marker.
+            use the fields ``{remaining}`` (lines of the original not kept
+            whole), ``{removed}``, ``{total}`` and ``{kept}`` (character
+            counts) and nothing else. ``""`` adds no marker.
+        keep: ``"head"`` (default), ``"tail"`` or ``"head_tail"``.
 
     Raises:
         DefinitionError: From ``set_config``, for a bad key value or a
             message that leaves no room for text.
-        HandlerArgumentsError: A message has neither ``text`` nor ``data``.
-        TypeError: The text is not a ``str``.
+        TypeError: A message's ``max_length`` is not a positive int.
     """
 
-    config_keys = ("max_length", "keep", "truncation_message")
+    config_keys = ("max_length", "preserve_tracebacks", "truncation_message", "keep")
 
     def __init__(self) -> None:
         super().__init__()
         self.input_slot = self.define_slot("input", handler=self.clip)
-        self.define_event("output", ["text", "clipped", "original_length"])
+        self.define_event("output", ["clipped_text", "was_clipped", "original_length"])
         self.set_config(
-            max_length=DEFAULT_MAX_LENGTH, keep="head", truncation_message=DEFAULT_MESSAGE
+            max_length=DEFAULT_MAX_LENGTH,
+            preserve_tracebacks=True,
+            truncation_message=DEFAULT_MESSAGE,
+            keep="head",
         )
 
     def validate_config(self, config: Mapping[str, Any]) -> None:
-        """Check ``max_length``, ``keep`` and ``truncation_message``."""
+        """Check the keys; see the class docstring."""
         max_length = config.get("max_length")
-        if not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 1:
+        if not _is_length(max_length):
             raise DefinitionError(
                 f"TextClipper max_length must be a positive integer, not {max_length!r}."
+            )
+        if not isinstance(config.get("preserve_tracebacks"), bool):
+            raise DefinitionError(
+                f"TextClipper preserve_tracebacks must be True or False, "
+                f"not {config.get('preserve_tracebacks')!r}."
             )
         keep = config.get("keep")
         if keep not in KEEP_MODES:
@@ -76,7 +91,7 @@ class TextClipper(Routine):
             )
         message = config.get("truncation_message")
         _check_message(message)
-        shortest = len(_render(message, 0, 0, 0)) if message else 0
+        shortest = len(_render(message, _Counts(0, 0, 0, 0))) if message else 0
         if shortest >= max_length:
             raise DefinitionError(
                 f"TextClipper truncation_message is {shortest} characters long, which leaves "
@@ -84,35 +99,63 @@ class TextClipper(Routine):
                 "(or truncation_message='') in the same set_config call."
             )
 
-    def clip(self, **message: Any) -> None:
-        """Clip the ``text`` (or ``data``) of a message and emit ``output``."""
-        text = _text_of(message)
-        max_length: int = self.get_config("max_length")
-        if len(text) <= max_length:
-            self.emit("output", text=text, clipped=False, original_length=len(text))
+    def clip(self, text: Any = None, max_length: Any = None, **kwargs: Any) -> None:
+        """Clip the text of a message and emit ``output``."""
+        value = text if text is not None else self._extract_input_data(**kwargs)
+        content = _text_of(value)
+        limit: int = self.get_config("max_length")
+        if max_length:
+            if not _is_length(max_length):
+                raise TypeError(
+                    f"TextClipper expects a message's max_length to be a positive int, "
+                    f"not {max_length!r}."
+                )
+            limit = max_length
+        if len(content) <= limit:
+            self.emit(
+                "output", clipped_text=content, was_clipped=False, original_length=len(content)
+            )
             return
         clipped = _clip_text(
-            text,
-            max_length,
+            content,
+            limit,
             keep=self.get_config("keep"),
             message=self.get_config("truncation_message"),
+            tracebacks=self.get_config("preserve_tracebacks"),
         )
-        self.emit("output", text=clipped, clipped=True, original_length=len(text))
+        self.emit("output", clipped_text=clipped, was_clipped=True, original_length=len(content))
 
 
-def _clip_text(text: str, max_length: int, *, keep: str, message: str) -> str:
+def _is_length(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+@dataclass(frozen=True)
+class _Counts:
+    """The numbers a truncation message may show."""
+
+    removed: int
+    total: int
+    kept: int
+    remaining: int
+
+
+def _clip_text(text: str, max_length: int, *, keep: str, message: str, tracebacks: bool) -> str:
     """Clip ``text``, longer than ``max_length``, as the class docstring describes."""
     separators = 2 if keep == "head_tail" else 1
-    worst = len(_render(message, len(text), len(text), len(text))) if message else 0
+    units = Units(text, tracebacks=tracebacks)
+    size = len(text)
+    worst = len(_render(message, _Counts(size, size, size, len(units.lines)))) if message else 0
     budget = max_length - worst - separators if message else max_length
     if budget < 0:
         # Very large counts made the message too long: drop it, keep text.
         message, budget = "", max_length
-    head, tail = _select(_Units(text), budget, keep)
+    head, tail = _select(units, budget, keep)
     if not message:
         return head.text + tail.text
     kept = head.kept + tail.kept
-    marker = _render(message, len(text) - kept, len(text), kept)
+    remaining = len(units.lines) - head.lines - tail.lines
+    marker = _render(message, _Counts(size - kept, size, kept, remaining))
     parts = [head.text]
     if head.text and not head.text.endswith(("\n", "\r")):
         parts.append("\n")
@@ -120,26 +163,6 @@ def _clip_text(text: str, max_length: int, *, keep: str, message: str) -> str:
     if tail.text:
         parts.append("\n" + tail.text)
     return "".join(parts)
-
-
-@dataclass(frozen=True)
-class _Unit:
-    """A line, or the lines of a traceback, kept or dropped together."""
-
-    lines: tuple[str, ...]
-    traceback: bool
-
-    @property
-    def text(self) -> str:
-        return "".join(self.lines)
-
-
-@dataclass(frozen=True)
-class _Piece:
-    """Output text and how many characters of the original it holds."""
-
-    text: str
-    kept: int
 
 
 @dataclass
@@ -151,17 +174,20 @@ class _Side:
     parts: list[str] = field(default_factory=list)
     used: int = 0
     kept: int = 0
+    lines: int = 0
 
-    def add(self, piece: _Piece) -> None:
+    def add(self, piece: Piece) -> None:
         self.parts.append(piece.text)
         self.used += len(piece.text)
         self.kept += piece.kept
+        self.lines += piece.lines
 
-    def piece(self) -> _Piece:
-        return _Piece("".join(self.parts[::-1] if self.from_end else self.parts), self.kept)
+    def piece(self) -> Piece:
+        text = "".join(self.parts[::-1] if self.from_end else self.parts)
+        return Piece(text, self.kept, self.lines)
 
 
-def _select(units: _Units, budget: int, keep: str) -> tuple[_Piece, _Piece]:
+def _select(units: Units, budget: int, keep: str) -> tuple[Piece, Piece]:
     """Take whole units from the kept end(s), the end with less text first.
 
     When no further unit fits, a unit longer than its end's share of the
@@ -182,7 +208,7 @@ def _select(units: _Units, budget: int, keep: str) -> tuple[_Piece, _Piece]:
         if len(text) > space:
             blocked.add(side.from_end)
             continue
-        side.add(_Piece(text, len(text)))
+        side.add(Piece(text, len(text), last - first + 1))
         space -= len(text)
         low, high = (low, first - 1) if side.from_end else (last + 1, high)
     if low <= high:
@@ -191,7 +217,7 @@ def _select(units: _Units, budget: int, keep: str) -> tuple[_Piece, _Piece]:
 
 
 def _shorten_blocked(
-    units: _Units, window: tuple[int, int], sides: tuple[_Side, _Side], space: int, budget: int
+    units: Units, window: tuple[int, int], sides: tuple[_Side, _Side], space: int, budget: int
 ) -> None:
     head, tail = sides
     share = budget // 2 if head.active and tail.active else budget
@@ -207,8 +233,8 @@ def _shorten_blocked(
         # One plain line holds the cut: keep its start and its end.
         start = _keep_start(first.text, (space + 1) // 2)
         end = _keep_end(first.text[len(start) :], space - len(start))
-        head.add(_Piece(start, len(start)))
-        tail.add(_Piece(end, len(end)))
+        head.add(Piece(start, len(start)))
+        tail.add(Piece(end, len(end)))
         return
     if first is not None:
         piece = _shorten(first, space if last is None else (space + 1) // 2, False, alone)
@@ -219,15 +245,15 @@ def _shorten_blocked(
         tail.add(_shorten(last, space, True, alone))
 
 
-def _shorten(unit: _Unit, space: int, from_end: bool, alone: bool) -> _Piece:
+def _shorten(unit: Unit, space: int, from_end: bool, alone: bool) -> Piece:
     if unit.traceback:
-        piece = _shorten_traceback(unit.lines, space)
+        piece = shorten_traceback(unit.lines, space)
         if piece is not None:
             return piece
         if not alone:
-            return _Piece("", 0)
+            return Piece("", 0)
     text = _keep_end(unit.text, space) if from_end else _keep_start(unit.text, space)
-    return _Piece(text, len(text))
+    return Piece(text, len(text))
 
 
 def _keep_start(line: str, space: int) -> str:
@@ -250,111 +276,6 @@ def _keep_end(line: str, space: int) -> str:
     return window[boundary + 1 :] if boundary >= 0 else window
 
 
-def _shorten_traceback(lines: tuple[str, ...], space: int) -> _Piece | None:
-    """Keep the header, the last frames, the first frames and the exception line.
-
-    The frames nearest the error come first: as many as fit in two thirds
-    of the room (at least the last one, if it fits at all); then as many
-    first frames as fit in what is left; then more last frames. One marker
-    line stands for the frames left out.
-    """
-    header, last = lines[0], lines[-1]
-    frames = _frames(lines[1:-1])
-    indent = header[: len(header) - len(header.lstrip(" \t"))]
-    room = space - len(header) - len(last) - len(_omitted_marker(indent, len(lines)))
-    if room < 0:
-        return None
-    end = _fit(frames[::-1], room * 2 // 3) or (1 if frames and len(frames[-1]) <= room else 0)
-    room -= sum(len(f) for f in frames[len(frames) - end :])
-    start = _fit(frames[: len(frames) - end], room)
-    room -= sum(len(f) for f in frames[:start])
-    end += _fit(frames[start : len(frames) - end][::-1], room)
-    kept_frames = frames[:start] + frames[len(frames) - end :]
-    omitted = frames[start : len(frames) - end]
-    marker = _omitted_marker(indent, sum(f.count("\n") for f in omitted))
-    text = header + "".join(frames[:start]) + marker + "".join(frames[len(frames) - end :]) + last
-    return _Piece(text, len(header) + sum(len(f) for f in kept_frames) + len(last))
-
-
-def _frames(lines: Sequence[str]) -> list[str]:
-    """Group traceback lines into frames: each starts at a ``File "...`` line."""
-    frames: list[str] = []
-    for line in lines:
-        if frames and not line.lstrip().startswith("File "):
-            frames[-1] += line
-        else:
-            frames.append(line)
-    return frames
-
-
-def _fit(frames: Sequence[str], room: int) -> int:
-    count = used = 0
-    for frame in frames:
-        if used + len(frame) > room:
-            break
-        used += len(frame)
-        count += 1
-    return count
-
-
-def _omitted_marker(indent: str, count: int) -> str:
-    return f"{indent}  … [{count} traceback lines omitted]\n"
-
-
-class _Units:
-    """The lines of a text, a traceback's lines counting as one unit.
-
-    Units are built only for the lines looked at, so clipping a huge text
-    costs little more than splitting it into lines.
-    """
-
-    def __init__(self, text: str) -> None:
-        self.lines = text.splitlines(keepends=True)
-        self.last_of: dict[int, int] = {}  # A traceback's first line -> its last line.
-        self.first_of: dict[int, int] = {}  # And back.
-        after = 0
-        headers = [i for i, line in enumerate(self.lines) if TRACEBACK_HEADER in line]
-        for index in headers:
-            end = _traceback_end(self.lines, index) if index >= after else index
-            if end > index + 1:
-                self.last_of[index], self.first_of[end - 1] = end - 1, index
-                after = end
-
-    def bounds(self, index: int, *, from_end: bool) -> tuple[int, int]:
-        """The first and last line of the unit that starts (or ends) at line ``index``."""
-        if from_end:
-            return self.first_of.get(index, index), index
-        return index, self.last_of.get(index, index)
-
-    def unit(self, first: int, last: int) -> _Unit:
-        return _Unit(tuple(self.lines[first : last + 1]), traceback=last > first)
-
-
-def _traceback_end(lines: Sequence[str], start: int) -> int:
-    """The index after the traceback starting at ``start`` (``start + 1`` if none).
-
-    A traceback is its header line, the lines indented deeper than the
-    header, and the first line after them at the header's indentation (the
-    exception line).
-    """
-    line = lines[start]
-    if not line.lstrip(" \t").startswith(TRACEBACK_HEADER):
-        return start + 1
-    indent = _indent_of(line)
-    end = start + 1
-    while end < len(lines) and _indent_of(lines[end]) > indent:
-        end += 1
-    if end < len(lines) and _indent_of(lines[end]) == indent:
-        end += 1
-    return end
-
-
-def _indent_of(line: str) -> int:
-    """Leading spaces and tabs of a line; -1 for a blank line."""
-    stripped = line.lstrip(" \t")
-    return len(line) - len(stripped) if stripped.strip() else -1
-
-
 def _check_message(message: Any) -> None:
     if not isinstance(message, str):
         raise DefinitionError(
@@ -372,26 +293,37 @@ def _check_message(message: Any) -> None:
             continue
         if name not in MESSAGE_FIELDS or spec or conversion:
             raise DefinitionError(
-                f"TextClipper truncation_message may only use the fields {{removed}}, "
-                f"{{total}} and {{kept}}, with no conversion or format spec; "
+                f"TextClipper truncation_message may only use the fields {{remaining}}, "
+                f"{{removed}}, {{total}} and {{kept}}, with no conversion or format spec; "
                 f"{message!r} uses {{{name}{'!' + conversion if conversion else ''}"
                 f"{':' + spec if spec else ''}}}."
             )
 
 
-def _render(message: str, removed: int, total: int, kept: int) -> str:
-    # The template was checked by _check_message: only these three plain fields.
-    return message.format_map({"removed": removed, "total": total, "kept": kept})
+def _render(message: str, counts: _Counts) -> str:
+    # The template was checked by _check_message: only these four plain fields.
+    return message.format_map(
+        {
+            "remaining": counts.remaining,
+            "removed": counts.removed,
+            "total": counts.total,
+            "kept": counts.kept,
+        }
+    )
 
 
-def _text_of(message: Mapping[str, Any]) -> str:
-    key = "text" if "text" in message else "data"
-    if key not in message:
-        present = ", ".join(repr(k) for k in message) or "none"
-        raise HandlerArgumentsError(
-            f"TextClipper needs a 'text' (or 'data') key; the message has keys: {present}."
-        )
-    text = message[key]
-    if not isinstance(text, str):
-        raise TypeError(f"TextClipper expects {key!r} to be a str, not {type(text).__name__}.")
-    return text
+#: The keys of a dict whose str value is the text, in order of preference.
+TEXT_KEYS = ("text", "content", "message", "data")
+
+
+def _text_of(value: Any) -> str:
+    """The text to clip, taken as the published clipper takes it."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        for key in TEXT_KEYS:
+            if isinstance(value.get(key), str):
+                return str(value[key])
+        found = next((v for v in value.values() if isinstance(v, str)), None)
+        return found if found is not None else str(value)
+    return str(value)

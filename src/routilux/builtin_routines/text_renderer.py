@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from routilux import DefinitionError, Routine
+from routilux.builtin_routines._aliases import rename_aliases
 
 __all__ = ["TextRenderer", "tag_name"]
 
@@ -18,16 +19,18 @@ FORMATS = ("xml", "markdown")
 MAX_INDENT = 16
 MAX_DEPTH_LIMIT = 100
 MAX_HEADING = 6
-_NO_DATA: Any = object()
 Path = tuple[Any, ...]
 
 
 class TextRenderer(Routine):
     """Render a dict or list, however nested, as XML-like tags or Markdown.
 
-    Slot ``input`` receives ``data`` (or, without a ``data`` key, the whole
-    message). Event ``output`` carries ``text``. Dicts are rendered in
-    their own key order, so the same data always gives the same text.
+    Slot ``input`` takes the message's data as the published routines do
+    (:meth:`Routine._extract_input_data`: ``data``, else the only value,
+    else the whole message). Event ``output`` carries ``rendered_text`` and
+    ``original_type`` (the data's type name, such as ``"dict"``). Dicts are
+    rendered in their own key order, so the same data always gives the
+    same text.
 
     Values may be dicts (any mapping), lists, tuples, ``str``, ``int``,
     ``float``, ``bool``, ``None``, dates and times (ISO format),
@@ -46,11 +49,16 @@ class TextRenderer(Routine):
     See ``docs/builtins/text-renderer.md`` for the exact rules.
 
     Config keys:
-        format: ``"xml"`` (default) or ``"markdown"``.
+        tag_format: ``"xml"`` (default) or ``"markdown"``; also accepted
+            as ``format``.
+        indent: The string repeated once per nesting level (default
+            ``"  "``, at most 16 characters, no line break), or a number of
+            spaces (0-16).
+        include_type_hints: Accepted for compatibility with the published
+            routine, which never reads it; it changes nothing.
         root: ``None`` (default) or a name: in XML, the tag wrapping the
             whole output (it must be a valid tag name); in Markdown, a
             ``#`` title above it.
-        indent: Spaces per nesting level (0-16; 2).
         max_depth: Levels of nesting rendered (1-100; 10); a dict or list
             nested deeper is rendered as a count, ``… (3 keys)``.
 
@@ -60,19 +68,32 @@ class TextRenderer(Routine):
         ValueError: The data contains itself.
     """
 
-    config_keys = ("format", "root", "indent", "max_depth")
+    config_keys = ("tag_format", "indent", "include_type_hints", "root", "max_depth")
 
     def __init__(self) -> None:
         super().__init__()
         self.input_slot = self.define_slot("input", handler=self.render)
-        self.define_event("output", ["text"])
-        self.set_config(format="xml", root=None, indent=2, max_depth=10)
+        self.define_event("output", ["rendered_text", "original_type"])
+        self.set_config(
+            tag_format="xml", indent="  ", include_type_hints=False, root=None, max_depth=10
+        )
+
+    def set_config(self, **config: Any) -> None:
+        """Set config keys; ``format`` is another name for ``tag_format``."""
+        super().set_config(**rename_aliases("TextRenderer", config, {"format": "tag_format"}))
 
     def validate_config(self, config: Mapping[str, Any]) -> None:
-        """Check ``format``, ``root``, ``indent`` and ``max_depth``."""
-        fmt = config.get("format")
+        """Check the keys; see the class docstring."""
+        fmt = config.get("tag_format")
         if fmt not in FORMATS:
-            raise DefinitionError(f"TextRenderer format must be 'xml' or 'markdown', not {fmt!r}.")
+            raise DefinitionError(
+                f"TextRenderer tag_format must be 'xml' or 'markdown', not {fmt!r}."
+            )
+        if not isinstance(config.get("include_type_hints"), bool):
+            raise DefinitionError(
+                f"TextRenderer include_type_hints must be True or False, "
+                f"not {config.get('include_type_hints')!r}."
+            )
         root = config.get("root")
         if root is not None and (not isinstance(root, str) or not root.strip() or "\n" in root):
             raise DefinitionError(
@@ -83,19 +104,23 @@ class TextRenderer(Routine):
                 f"TextRenderer root {root!r} is not a valid XML tag name; "
                 f"use, for example, {tag_name(root)!r}."
             )
-        _check_int(config.get("indent"), "indent", 0, MAX_INDENT)
+        _check_indent(config.get("indent"))
         _check_int(config.get("max_depth"), "max_depth", 1, MAX_DEPTH_LIMIT)
 
-    def render(self, data: Any = _NO_DATA, **kwargs: Any) -> None:
-        """Render ``data`` (or the whole message) and emit ``output``."""
-        value = kwargs if data is _NO_DATA else data
-        options = _Options(indent=self.get_config("indent"), max_depth=self.get_config("max_depth"))
+    def render(self, data: Any = None, **kwargs: Any) -> None:
+        """Render the data and emit ``output``."""
+        value = self._extract_input_data(data, **kwargs)
+        indent = self.get_config("indent")
+        options = _Options(
+            indent=indent if isinstance(indent, str) else " " * indent,
+            max_depth=self.get_config("max_depth"),
+        )
         root: str | None = self.get_config("root")
-        if self.get_config("format") == "xml":
+        if self.get_config("tag_format") == "xml":
             text = _XmlWriter(options).document(value, root)
         else:
             text = _MarkdownWriter(options).document(value, root)
-        self.emit("output", text=text)
+        self.emit("output", rendered_text=text, original_type=type(value).__name__)
 
 
 def tag_name(key: str) -> str:
@@ -116,9 +141,20 @@ def tag_name(key: str) -> str:
 
 @dataclass
 class _Options:
-    indent: int
+    indent: str
     max_depth: int
     on_path: set[int] = field(default_factory=set)
+
+
+def _check_indent(indent: Any) -> None:
+    if isinstance(indent, str):
+        if len(indent) <= MAX_INDENT and "\n" not in indent and "\r" not in indent:
+            return
+        raise DefinitionError(
+            f"TextRenderer indent must be a string of at most {MAX_INDENT} characters with no "
+            f"line break, or a number of spaces from 0 to {MAX_INDENT}, not {indent!r}."
+        )
+    _check_int(indent, "indent", 0, MAX_INDENT)
 
 
 def _check_int(value: Any, key: str, low: int, high: int) -> None:
@@ -187,7 +223,7 @@ class _Writer:
         return depth > self.options.max_depth
 
     def pad(self, level: int) -> str:
-        return " " * (self.options.indent * level)
+        return self.options.indent * level
 
 
 class _XmlWriter(_Writer):

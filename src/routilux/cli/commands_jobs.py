@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from routilux import Flow, JobNotFound, JobStatus
-from routilux._engine.job_run import dropped_count
+from routilux._engine.describe import dropped_count
 from routilux.cli.errors import EXIT_FAILED, EXIT_OK, UsageProblem
 from routilux.cli.following import announce, follow, show_report
 from routilux.cli.job_control import cancel_stored_job, claim_stored_job

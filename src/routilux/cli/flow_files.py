@@ -20,7 +20,7 @@ from __future__ import annotations
 import ast
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -60,7 +60,7 @@ _PATH = re.compile(rf"([A-Za-z_][A-Za-z0-9_]*)(?:\.[A-Za-z_][A-Za-z0-9_]*|\[(?:\
 _OPTIONS = (
     *("flow_id", "execution_strategy", "max_workers", "execution_timeout"),
     *("max_deliveries", "record_history", "history_limit", "retain_jobs", "checkpoint_every"),
-    "max_async_in_flight",
+    *("max_async_in_flight", "max_hops"),
 )
 _TOP_FIELDS = frozenset(
     (*_OPTIONS, "schema", "version", "error_handler", "routines", "connections")
@@ -105,13 +105,19 @@ class FlowFile:
         return f"{head}: {place}{' '.join(problem.split())}"
 
     def build(
-        self, flow_class: type[F], *, registry: Mapping[str, type[Routine]] | None = None
+        self,
+        flow_class: type[F],
+        *,
+        registry: Mapping[str, type[Routine]] | None = None,
+        allowed_modules: Iterable[str] | None = None,
     ) -> F:
         """Build the flow the document defines.
 
         Args:
             flow_class: The class to build (``Flow`` or a subclass).
             registry: Names for routine classes, as for :meth:`routilux.Flow.deserialize`.
+            allowed_modules: The only modules that may be imported, as for
+                :meth:`routilux.Flow.deserialize`.
 
         Returns:
             The new flow.
@@ -121,7 +127,9 @@ class FlowFile:
                 the message is located (file, line, place).
         """
         try:
-            flow: F = flow_class.deserialize(self.document, registry=registry)
+            flow: F = flow_class.deserialize(
+                self.document, registry=registry, allowed_modules=allowed_modules
+            )
         except SerializationError as exc:
             where, problem = _split_message(str(exc))
             raise SerializationError(self.located(where, problem)) from exc

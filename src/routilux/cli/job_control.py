@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from routilux import JobStatus
-from routilux._engine.job_run import dropped_count
+from routilux._engine.describe import dropped_count
 from routilux.stores import Checkpoint, JobStore, check_claimable, process_owner
 
 __all__ = ["cancel_stored_job", "claim_stored_job"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, NoReturn
 
 from routilux._engine.ownership import describe_lease
@@ -220,12 +220,22 @@ def _history_entry(row: _Row, text: Any) -> dict[str, Any]:
         "routine_id": routine_id,
         "event_name": event_name,
         "data": data,
-        "timestamp": timestamp,
+        "timestamp": _iso_time(row, timestamp),
     }
 
 
+def _iso_time(row: _Row, timestamp: Any) -> str:
+    """A history row's time (seconds since the epoch) as a job document has it: ISO 8601 UTC."""
+    if not isinstance(timestamp, (int, float)) or isinstance(timestamp, bool):
+        row.fail("event", f"must end with seconds since the epoch, not {_kind(timestamp)}")
+    try:
+        return datetime.fromtimestamp(timestamp, timezone.utc).isoformat()
+    except (OverflowError, OSError, ValueError):
+        row.fail("event", f"must end with seconds since the epoch, not {timestamp!r}")
+
+
 def _pending(job: str, row: Sequence[Any]) -> StoredDelivery:
-    seq, routine_id, slot, data, attempt, not_before = row
+    seq, routine_id, slot, data, attempt, not_before, hops = row
     where = _Row(job, "pending_deliveries", f" (seq {seq!r})")
     return StoredDelivery(
         where.integer("seq", seq),
@@ -234,6 +244,7 @@ def _pending(job: str, row: Sequence[Any]) -> StoredDelivery:
         where.value("data", data),
         where.integer("attempt", attempt),
         where.number("not_before", not_before),
+        where.integer("hops", hops),
     )
 
 
@@ -250,12 +261,14 @@ def stored_job(
     log: Iterable[Sequence[Any]],
     values: Iterable[Sequence[Any]] = (),
     items: Iterable[Sequence[Any]] = (),
+    outputs: Iterable[Sequence[Any]] = (),
 ) -> StoredJob:
     """Rebuild a job from its row (``select_job``'s columns) and its child rows.
 
     ``values`` are rows ``(routine_id, name, value)`` of ``job_values`` and
     ``items`` rows ``(routine_id, name, position, item)`` of
     ``job_value_items``: they become each routine state's ``"values"``.
+    ``outputs`` are rows ``(entry,)`` of ``outputs``, the job's ``output_log``.
 
     Raises:
         StoreError: A row is damaged: a column is not of its type, or not JSON
@@ -283,6 +296,7 @@ def stored_job(
             _history_entry(r, text) for r, text in _children(owner_name, "history", history)
         ],
         shared_log=[r.json("entry", text) for r, text in _children(owner_name, "shared_log", log)],
+        output_log=[r.json("entry", text) for r, text in _children(owner_name, "outputs", outputs)],
         errors=[
             r.error_record("record", text) for r, text in _children(owner_name, "errors", errors)
         ],

@@ -51,6 +51,7 @@ _SPLIT_FIELDS = frozenset(
         "execution_history",
         "errors",
         "shared_log",
+        "output_log",
     }
 )
 
@@ -60,7 +61,7 @@ class NewJobRows:
     """The rows :meth:`create_job` inserts.
 
     ``job`` is in ``insert_job``'s column order: ``select_job``'s columns, then
-    ``updated_us`` and the history, error and log counts.
+    ``updated_us`` and the history, error, log and output counts.
     """
 
     job: tuple[Any, ...]
@@ -69,6 +70,7 @@ class NewJobRows:
     errors: list[str]
     log: list[str]
     values: list[tuple[str, str, str, str]]
+    outputs: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,7 @@ class CheckpointRows:
     history: list[str]
     errors: list[str]
     log: list[str]
+    outputs: list[str]
     letters: list[tuple[Any, ...]]
     values: list[tuple[str, str, str, str]]
     items: list[tuple[str, str, str, int, str]]
@@ -169,6 +172,7 @@ def _pending_row(job_id: str, delivery: StoredDelivery) -> tuple[Any, ...]:
         data,
         delivery.attempt,
         float(delivery.not_before),
+        delivery.hops,
     )
 
 
@@ -179,6 +183,9 @@ def _history_text(entry: Any, index: int) -> str:
         raise SerializationError(
             f"execution_history[{index}] of the job document is not an emitted event."
         ) from None
+    # Stored as seconds since the epoch, as the engine's checkpoints write them.
+    if isinstance(event[3], str):
+        event[3] = _iso_micros(event[3], f"execution_history[{index}].timestamp") / 1e6
     return _dumps(event, f"execution_history[{index}]")
 
 
@@ -199,6 +206,7 @@ def new_job_rows(
     history = [_history_text(e, i) for i, e in enumerate(document.get("execution_history", []))]
     errors = [_dumps(e, "an error record") for e in document.get("errors", [])]
     log = [_dumps(e, "a shared log entry") for e in document.get("shared_log", [])]
+    outputs = [_dumps(e, "an output") for e in document.get("output_log", [])]
     extra = {k: v for k, v in document.items() if k not in _SPLIT_FIELDS}
     states, values = _split_values(job_id, document.get("routine_states", {}))
     job = (
@@ -220,11 +228,20 @@ def new_job_rows(
         len(history),
         len(errors),
         len(log),
+        len(outputs),
     )
     plain(*job[:7], owner)
     _status(job[2], "the job document's status")
     rows = [_pending_row(job_id, d) for d in pending]
-    return NewJobRows(job=job, pending=rows, history=history, errors=errors, log=log, values=values)
+    return NewJobRows(
+        job=job,
+        pending=rows,
+        history=history,
+        errors=errors,
+        log=log,
+        values=values,
+        outputs=outputs,
+    )
 
 
 def _split_values(
@@ -275,6 +292,7 @@ def checkpoint_rows(checkpoint: Checkpoint) -> CheckpointRows:
     history = [_freeze(list(h), "an emitted event") for h in checkpoint.history]
     errors = [_dumps(e.to_dict(), "an error record") for e in checkpoint.errors]
     log = [_freeze(e, "shared_log") for e in checkpoint.log_entries]
+    outputs = [_freeze(e, "output_log") for e in checkpoint.outputs]
     job = (
         checkpoint.status,
         checkpoint.updated_at,
@@ -288,6 +306,7 @@ def checkpoint_rows(checkpoint: Checkpoint) -> CheckpointRows:
         len(history),
         len(errors),
         len(log),
+        len(outputs),
         job_id,
         checkpoint.claim,
     )
@@ -299,6 +318,7 @@ def checkpoint_rows(checkpoint: Checkpoint) -> CheckpointRows:
         history=history,
         errors=errors,
         log=log,
+        outputs=outputs,
         letters=[
             _letter_row(x) for x in {x.letter_id: x for x in checkpoint.dead_letters}.values()
         ],

@@ -101,7 +101,7 @@ class SqlJobStore(abc.ABC):
     ) -> None:
         """Record a new job; see :meth:`JobStore.create_job`.
 
-        History, errors and shared log entries in ``document`` are kept.
+        History, errors, shared log entries and outputs in ``document`` are kept.
 
         Raises:
             StoreError: A job with that id exists.
@@ -109,11 +109,12 @@ class SqlJobStore(abc.ABC):
         """
         rows = _rows.new_job_rows(document, pending, next_seq, flow_document, owner)
         job_id = rows.job[0]
+        appended = (rows.history, rows.errors, rows.log, rows.outputs)
         with self._write() as cur:
             cur.execute(self._sql.insert_job, (*rows.job, check_lease(lease, optional=True)))
             if cur.fetchone() is None:
                 raise StoreError(f"The store already has a job {job_id!r}.")
-            self._append(cur, job_id, rows.history, rows.errors, rows.log, rows.job[-3:])
+            self._append(cur, job_id, appended, rows.job[-4:])
             if rows.pending:
                 _run(cur, self._sql.upsert_pending, rows.pending)
             if rows.values:
@@ -139,7 +140,7 @@ class SqlJobStore(abc.ABC):
                 _run(cur, self._sql.delete_pending, rows.done)
             if rows.added:
                 _run(cur, self._sql.upsert_pending, rows.added)
-            self._append(cur, job_id, rows.history, rows.errors, rows.log, counts)
+            self._append(cur, job_id, (rows.history, rows.errors, rows.log, rows.outputs), counts)
             if rows.letters:
                 _run(cur, self._sql.upsert_letter, rows.letters)
             self._write_values(cur, rows)
@@ -153,21 +154,19 @@ class SqlJobStore(abc.ABC):
             _run(cur, self._sql.upsert_item, rows.items)
 
     def _append(
-        self,
-        cur: Cursor,
-        job_id: str,
-        history: list[str],
-        errors: list[str],
-        log: list[str],
-        counts: Sequence[int],
+        self, cur: Cursor, job_id: str, appended: Sequence[list[str]], counts: Sequence[int]
     ) -> None:
-        """Insert appended rows; ``counts`` are the job's totals including them."""
-        history_end, errors_end, log_end = counts
-        for statement, texts, end in (
-            (self._sql.insert_history, history, history_end),
-            (self._sql.insert_error, errors, errors_end),
-            (self._sql.insert_log, log, log_end),
-        ):
+        """Insert appended rows: history, errors, log entries and outputs.
+
+        ``counts`` are the job's totals of each, including them.
+        """
+        statements = (
+            self._sql.insert_history,
+            self._sql.insert_error,
+            self._sql.insert_log,
+            self._sql.insert_output,
+        )
+        for statement, texts, end in zip(statements, appended, counts, strict=True):
             if texts:
                 _run(cur, statement, _rows.numbered(job_id, end, texts))
 
@@ -189,7 +188,8 @@ class SqlJobStore(abc.ABC):
             log = cur.execute(self._sql.select_log, key).fetchall()
             values = cur.execute(self._sql.select_values, key).fetchall()
             items = cur.execute(self._sql.select_items, key).fetchall()
-        return _decode.stored_job(job, pending, history, errors, log, values, items)
+            outputs = cur.execute(self._sql.select_outputs, key).fetchall()
+        return _decode.stored_job(job, pending, history, errors, log, values, items, outputs)
 
     def list_jobs(
         self,

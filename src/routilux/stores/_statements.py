@@ -13,8 +13,12 @@ JOB_COLUMNS = (
 )
 
 #: The columns ``insert_job`` writes, in the order of ``NewJobRows.job``: ``JOB_COLUMNS``,
-#: then the update time (microseconds since the epoch) and the history, error and log counts.
-JOB_ROW = (*JOB_COLUMNS.split(", "), "updated_us", "history_count", "error_count", "log_count")
+#: then the update time (microseconds since the epoch) and the history, error, log and
+#: output counts.
+JOB_ROW = (
+    *JOB_COLUMNS.split(", "),
+    *("updated_us", "history_count", "error_count", "log_count", "output_count"),
+)
 
 #: The ownership columns of a job row, read after ``JOB_COLUMNS`` (with the store's time):
 #: its claim (fencing token) and when its owner's lease expires (seconds since the epoch).
@@ -45,12 +49,14 @@ class Statements:
     insert_history: str
     insert_error: str
     insert_log: str
+    insert_output: str
     upsert_letter: str
     select_job: str
     select_pending: str
     select_history: str
     select_errors: str
     select_log: str
+    select_outputs: str
     delete_job: str
     delete_job_letters: str
     upsert_value: str
@@ -86,29 +92,31 @@ class Statements:
             "shared_data = COALESCE(?, shared_data), "
             "routine_states = COALESCE(?, routine_states), "
             "history_count = history_count + ?, error_count = error_count + ?, "
-            "log_count = log_count + ? "
+            "log_count = log_count + ?, output_count = output_count + ? "
             "WHERE job_id = ? AND claim = COALESCE(?, claim) "
-            "RETURNING history_count, error_count, log_count",
+            "RETURNING history_count, error_count, log_count, output_count",
             upsert_pending=f"INSERT INTO {p}pending_deliveries "
-            "(job_id, seq, routine_id, slot, data, attempt, not_before) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id, seq) DO UPDATE SET "
+            "(job_id, seq, routine_id, slot, data, attempt, not_before, hops) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id, seq) DO UPDATE SET "
             "routine_id = excluded.routine_id, slot = excluded.slot, data = excluded.data, "
-            "attempt = excluded.attempt, not_before = excluded.not_before",
+            "attempt = excluded.attempt, not_before = excluded.not_before, hops = excluded.hops",
             delete_pending=f"DELETE FROM {p}pending_deliveries WHERE job_id = ? AND seq = ?",
             clear_pending=f"DELETE FROM {p}pending_deliveries WHERE job_id = ?",
             insert_history=f"INSERT INTO {p}history (job_id, position, event) VALUES (?, ?, ?)",
             insert_error=f"INSERT INTO {p}errors (job_id, position, record) VALUES (?, ?, ?)",
             insert_log=f"INSERT INTO {p}shared_log (job_id, position, entry) VALUES (?, ?, ?)",
+            insert_output=f"INSERT INTO {p}outputs (job_id, position, entry) VALUES (?, ?, ?)",
             upsert_letter=f"INSERT INTO {p}dead_letters ({LETTER_COLUMNS}) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (letter_id) DO UPDATE SET "
             + ", ".join(f"{c} = excluded.{c}" for c in LETTER_COLUMNS.split(", ")[1:]),
             select_job=f"SELECT {JOB_COLUMNS}, {', '.join(LEASE_COLUMNS)}, {now} "
             f"FROM {p}jobs WHERE job_id = ?",
-            select_pending="SELECT seq, routine_id, slot, data, attempt, not_before "
+            select_pending="SELECT seq, routine_id, slot, data, attempt, not_before, hops "
             f"FROM {p}pending_deliveries WHERE job_id = ? ORDER BY seq",
             select_history=f"SELECT event FROM {p}history WHERE job_id = ? ORDER BY position",
             select_errors=f"SELECT record FROM {p}errors WHERE job_id = ? ORDER BY position",
             select_log=f"SELECT entry FROM {p}shared_log WHERE job_id = ? ORDER BY position",
+            select_outputs=f"SELECT entry FROM {p}outputs WHERE job_id = ? ORDER BY position",
             delete_job=f"DELETE FROM {p}jobs WHERE job_id = ? RETURNING job_id",
             delete_job_letters=f"DELETE FROM {p}dead_letters WHERE job_id = ?",
             upsert_value=f"INSERT INTO {p}job_values (job_id, routine_id, name, value) "

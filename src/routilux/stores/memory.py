@@ -30,7 +30,7 @@ __all__ = ["MemoryStore"]
 
 _SELECTED = [*JOB_COLUMNS.split(", "), *LEASE_COLUMNS]
 _LETTER = LETTER_COLUMNS.split(", ")
-_COUNTS = ("history_count", "error_count", "log_count")
+_COUNTS = ("history_count", "error_count", "log_count", "output_count")
 _SUMMARY = ("job_id", "flow_id", "status", "created_at", "updated_at", "error")
 
 
@@ -40,9 +40,10 @@ class _Job:
 
     row: dict[str, Any]
     pending: dict[int, tuple[Any, ...]] = field(default_factory=dict)  # By seq.
-    history: list[tuple[Any, ...]] = field(default_factory=list)  # By position, as all three.
+    history: list[tuple[Any, ...]] = field(default_factory=list)  # By position, as all four.
     errors: list[tuple[Any, ...]] = field(default_factory=list)
     log: list[tuple[Any, ...]] = field(default_factory=list)
+    outputs: list[tuple[Any, ...]] = field(default_factory=list)
     # ``job_values`` by (routine id, name), and ``job_value_items`` by those and position.
     values: dict[tuple[str, str], str] = field(default_factory=dict)
     items: dict[tuple[str, str], dict[int, str]] = field(default_factory=dict)
@@ -67,10 +68,11 @@ class _Job:
         ]
         return values, items
 
-    def append(self, history: list[str], errors: list[str], log: list[str]) -> None:
-        """Add appended texts, numbered to end at the counts of the job's row."""
-        tables = (self.history, self.errors, self.log)
-        for table, texts, count in zip(tables, (history, errors, log), _COUNTS, strict=True):
+    def append(self, rows: _rows.NewJobRows | _rows.CheckpointRows) -> None:
+        """Add the appended texts of ``rows``, numbered to end at the counts of the job's row."""
+        tables = (self.history, self.errors, self.log, self.outputs)
+        appended = (rows.history, rows.errors, rows.log, rows.outputs)
+        for table, texts, count in zip(tables, appended, _COUNTS, strict=True):
             table.extend(_rows.numbered(self.row["job_id"], self.row[count], texts))
 
     def update(self, job: tuple[Any, ...]) -> None:
@@ -136,7 +138,7 @@ class MemoryStore:
     ) -> None:
         """Record a new job; see :meth:`JobStore.create_job`.
 
-        History, errors and shared log entries in ``document`` are kept.
+        History, errors, shared log entries and outputs in ``document`` are kept.
 
         Raises:
             StoreError: A job with that id exists.
@@ -147,7 +149,7 @@ class MemoryStore:
         job = _Job(dict(zip(JOB_ROW, rows.job, strict=True)))
         job.row.update(claim=1, lease_until=None if seconds is None else time.time() + seconds)
         job.pending.update((row[1], row) for row in rows.pending)
-        job.append(rows.history, rows.errors, rows.log)
+        job.append(rows)
         job.write_values(rows.values, [])
         with self._locked():
             if job.row["job_id"] in self._jobs:
@@ -170,7 +172,7 @@ class MemoryStore:
             for _, seq in rows.done:
                 job.pending.pop(seq, None)
             job.pending.update((row[1], row) for row in rows.added)
-            job.append(rows.history, rows.errors, rows.log)
+            job.append(rows)
             for letter in rows.letters:
                 self._letters[letter[0]] = dict(zip(_LETTER, letter, strict=True))
             job.write_values(rows.values, rows.items)
@@ -186,9 +188,10 @@ class MemoryStore:
             job = self._job(job_id)
             row = [*(job.row[column] for column in _SELECTED), time.time()]
             pending = [job.pending[seq][1:] for seq in sorted(job.pending)]
-            history, errors, log = ([r[2:] for r in t] for t in (job.history, job.errors, job.log))
+            tables = (job.history, job.errors, job.log, job.outputs)
+            history, errors, log, outputs = ([r[2:] for r in t] for t in tables)
             values, items = job.value_rows()
-        return _decode.stored_job(row, pending, history, errors, log, values, items)
+        return _decode.stored_job(row, pending, history, errors, log, values, items, outputs)
 
     def list_jobs(
         self,

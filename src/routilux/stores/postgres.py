@@ -34,7 +34,8 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 # a float like 1e20 stays a float and strings may hold "\u0000"; jsonb would
 # turn the first into an integer and refuse the second. Ids and times use the
 # "C" collation so that listings sort as Python sorts strings.
-# The tables of job values (version 2): one row per value, one per appended item.
+# The tables new in version 2: job values (one row per value, one per appended
+# item), and the job's outputs (its output_log).
 _VALUE_TABLES = """
 CREATE TABLE IF NOT EXISTS {s}.job_values (
     job_id TEXT COLLATE "C" NOT NULL REFERENCES {s}.jobs (job_id) ON DELETE CASCADE,
@@ -50,6 +51,12 @@ CREATE TABLE IF NOT EXISTS {s}.job_value_items (
     position BIGINT NOT NULL,
     item JSON NOT NULL,
     PRIMARY KEY (job_id, routine_id, name, position)
+);
+CREATE TABLE IF NOT EXISTS {s}.outputs (
+    job_id TEXT COLLATE "C" NOT NULL REFERENCES {s}.jobs (job_id) ON DELETE CASCADE,
+    position BIGINT NOT NULL,
+    entry JSON NOT NULL,
+    PRIMARY KEY (job_id, position)
 );
 """
 
@@ -77,6 +84,7 @@ CREATE TABLE IF NOT EXISTS {s}.jobs (
     history_count BIGINT NOT NULL,
     error_count BIGINT NOT NULL,
     log_count BIGINT NOT NULL,
+    output_count BIGINT NOT NULL DEFAULT 0,
     claim BIGINT NOT NULL DEFAULT 0,
     lease_until DOUBLE PRECISION
 );
@@ -91,6 +99,7 @@ CREATE TABLE IF NOT EXISTS {s}.pending_deliveries (
     data JSON NOT NULL,
     attempt INTEGER NOT NULL,
     not_before DOUBLE PRECISION NOT NULL,
+    hops BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (job_id, seq)
 );
 CREATE TABLE IF NOT EXISTS {s}.history (
@@ -131,9 +140,16 @@ CREATE INDEX IF NOT EXISTS dead_letters_by_created ON {s}.dead_letters (created_
 
 
 def _to_version_2(cur: Any, schema: str) -> None:
-    """One owner per job (claim and lease), and job values in rows of their own."""
+    """One owner per job (claim and lease), job values and outputs in rows of their own, hops.
+
+    A delivery pending in version 1 gets hop 0: the count starts again there.
+    """
     cur.execute(f"ALTER TABLE {schema}.jobs ADD COLUMN claim BIGINT NOT NULL DEFAULT 0")
     cur.execute(f"ALTER TABLE {schema}.jobs ADD COLUMN lease_until DOUBLE PRECISION")
+    cur.execute(f"ALTER TABLE {schema}.jobs ADD COLUMN output_count BIGINT NOT NULL DEFAULT 0")
+    cur.execute(
+        f"ALTER TABLE {schema}.pending_deliveries ADD COLUMN hops BIGINT NOT NULL DEFAULT 0"
+    )
     cur.execute(_VALUE_TABLES.format(s=schema))
     move_job_values(cur, f"{schema}.", "%s")
 

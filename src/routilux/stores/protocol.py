@@ -67,8 +67,11 @@ class JobStore(Protocol):
         that many seconds from now (see :meth:`renew_lease`); without, the
         job has no lease.
 
-        The document's ``execution_history``, ``errors`` and ``shared_log`` are
-        kept, and checkpoints append to them. Fields no checkpoint changes
+        The document's ``execution_history``, ``errors``, ``shared_log`` and
+        ``output_log`` are kept, and checkpoints append to them (a
+        checkpoint's ``history`` times are seconds since the epoch; a loaded
+        document has every history time as ISO 8601 text, in UTC, as
+        ``JobState.serialize`` writes it). Fields no checkpoint changes
         (``pending_deliveries`` and ``dead_letters`` among them) are kept as
         written; the pending deliveries are ``pending``, of which the last
         of several with one seq wins.

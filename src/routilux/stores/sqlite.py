@@ -34,7 +34,8 @@ SCHEMA_VERSION = 2
 _STORE = "routilux"
 _SYNCHRONOUS = ("NORMAL", "FULL")
 
-# The tables of job values (version 2): one row per value, one per appended item.
+# The tables new in version 2: job values (one row per value, one per appended
+# item), and the job's outputs (its output_log).
 _VALUE_TABLES = """
 CREATE TABLE job_values (
     job_id TEXT NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
@@ -50,6 +51,12 @@ CREATE TABLE job_value_items (
     position INTEGER NOT NULL,
     item TEXT NOT NULL,
     PRIMARY KEY (job_id, routine_id, name, position)
+);
+CREATE TABLE outputs (
+    job_id TEXT NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    entry TEXT NOT NULL,
+    PRIMARY KEY (job_id, position)
 );
 """
 
@@ -75,6 +82,7 @@ CREATE TABLE jobs (
     history_count INTEGER NOT NULL,
     error_count INTEGER NOT NULL,
     log_count INTEGER NOT NULL,
+    output_count INTEGER NOT NULL DEFAULT 0,
     claim INTEGER NOT NULL DEFAULT 0,
     lease_until REAL
 );
@@ -89,6 +97,7 @@ CREATE TABLE pending_deliveries (
     data TEXT NOT NULL,
     attempt INTEGER NOT NULL,
     not_before REAL NOT NULL,
+    hops INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (job_id, seq)
 );
 CREATE TABLE history (
@@ -129,9 +138,14 @@ CREATE INDEX dead_letters_by_created ON dead_letters (created_at, letter_id);
 
 
 def _to_version_2(conn: sqlite3.Connection) -> None:
-    """One owner per job (claim and lease), and job values in rows of their own."""
+    """One owner per job (claim and lease), job values and outputs in rows of their own, hops.
+
+    A delivery pending in version 1 gets hop 0: the count starts again there.
+    """
     conn.execute("ALTER TABLE jobs ADD COLUMN claim INTEGER NOT NULL DEFAULT 0")
     conn.execute("ALTER TABLE jobs ADD COLUMN lease_until REAL")
+    conn.execute("ALTER TABLE jobs ADD COLUMN output_count INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE pending_deliveries ADD COLUMN hops INTEGER NOT NULL DEFAULT 0")
     for statement in _VALUE_TABLES.split(";"):
         if statement.strip():
             conn.execute(statement)

@@ -29,13 +29,24 @@ class Source(Routine):
 
 
 class Collector(Routine):
+    """Keeps each payload, and its flat (or rebuilt) dict in ``received``."""
+
     def __init__(self) -> None:
         super().__init__()
         self.received: list[Any] = []
+        self.payloads: list[dict[str, Any]] = []
         self.define_slot("input", handler=self.collect)
 
-    def collect(self, data: Any) -> None:
-        self.received.append(data)
+    def collect(self, **payload: Any) -> None:
+        self.payloads.append(payload)
+        key = "flattened_data" if "flattened_data" in payload else "unflattened_data"
+        self.received.append(payload[key])
+
+
+def in_order(flow: Flow) -> None:
+    """One delivery at a time per routine, so that messages arrive in the order sent."""
+    for routine in flow.routines.values():
+        routine.set_max_concurrency(1)
 
 
 @pytest.fixture(params=["sequential", "concurrent"])
@@ -61,6 +72,7 @@ def flattener_flow(flow: Flow, **config: Any) -> tuple[Flow, Collector]:
     flow.add_routine(sink, "sink")
     flow.connect("source", "out", "flattener", "input")
     flow.connect("flattener", "output", "sink", "input")
+    in_order(flow)
     return flow, sink
 
 
@@ -92,12 +104,12 @@ def test_joined_keys_unflatten_to_nested_dicts_and_lists(make_flow: MakeFlow) ->
     assert out == [NESTED]
 
 
-def test_without_flatten_lists_lists_stay_values(make_flow: MakeFlow) -> None:
-    _, out = run(make_flow, [{"a": {"b": [1, {"c": 2}]}}], flatten_lists=False)
+def test_without_preserve_lists_lists_stay_values(make_flow: MakeFlow) -> None:
+    _, out = run(make_flow, [{"a": {"b": [1, {"c": 2}]}}], preserve_lists=False)
     assert out == [{"a.b": [1, {"c": 2}]}]
 
 
-def test_without_flatten_lists_index_keys_stay_dict_keys(make_flow: MakeFlow) -> None:
+def test_flatten_lists_is_another_name_for_preserve_lists(make_flow: MakeFlow) -> None:
     _, out = run(make_flow, [{"a.0": "x", "a.1": "y"}], mode="unflatten", flatten_lists=False)
     assert out == [{"a": {"0": "x", "1": "y"}}]
 
@@ -231,7 +243,7 @@ def test_data_nested_five_thousand_levels_deep_flattens(make_flow: MakeFlow) -> 
     data: dict[str, Any] = {"v": 1}
     for _ in range(5000):
         data = {"k": data}
-    _, out = run(make_flow, [data])
+    _, out = run(make_flow, [data], max_depth=None)
     assert out == [{".".join(["k"] * 5000 + ["v"]): 1}]
 
 
@@ -262,17 +274,37 @@ def test_unflatten_rebuilds_what_flatten_made(data: dict[str, Any]) -> None:
     flow.add_routine(unflattener, "unflatten")
     flow.add_routine(sink, "sink")
     flow.connect("source", "out", "flatten", "input")
-    flow.connect("flatten", "output", "unflatten", "input")
+    flow.connect("flatten", "output", "unflatten", "input", {"flattened_data": "data"})
     flow.connect("unflatten", "output", "sink", "input")
     flow.execute("source", {"items": [data]})
     assert sink.received == [data]
 
 
-@pytest.mark.parametrize("data", [None, [1, 2], "a.b"])
-def test_data_that_is_not_a_dict_fails_the_delivery(make_flow: MakeFlow, data: Any) -> None:
-    job, _ = run(make_flow, [data])
+@pytest.mark.parametrize(
+    ("data", "payload"),
+    [
+        (None, {"flattened_data": {}, "original_type": "dict", "depth": 0}),
+        ([1, [2]], {"flattened_data": {"0": 1, "1.0": 2}, "original_type": "list", "depth": 2}),
+        ("a.b", {"flattened_data": {"value": "a.b"}, "original_type": "str", "depth": 0}),
+        (42, {"flattened_data": {"value": 42}, "original_type": "int", "depth": 0}),
+        ((1, 2), {"flattened_data": {"value": (1, 2)}, "original_type": "tuple", "depth": 0}),
+    ],
+)
+def test_data_that_is_not_a_dict_flattens_as_published(
+    make_flow: MakeFlow, data: Any, payload: dict[str, Any]
+) -> None:
+    flow, sink = flattener_flow(make_flow())
+    flow.execute("source", {"items": [data]})
+    assert sink.payloads == [payload]
+
+
+@pytest.mark.parametrize("data", [[1, 2], "a.b"])
+def test_unflattening_data_that_is_not_a_dict_fails_the_delivery(
+    make_flow: MakeFlow, data: Any
+) -> None:
+    job, _ = run(make_flow, [data], mode="unflatten")
     assert job.status == "failed"
-    assert f"expects data to be a dict, not {type(data).__name__}" in job.errors[0].message
+    assert f"unflattens a dict, not {type(data).__name__}" in job.errors[0].message
 
 
 @pytest.mark.parametrize(
@@ -285,7 +317,8 @@ def test_data_that_is_not_a_dict_fails_the_delivery(make_flow: MakeFlow, data: A
         ({"max_depth": -1}, "max_depth must be a whole number of zero or more"),
         ({"max_depth": 1.5}, "max_depth must be"),
         ({"max_depth": True}, "max_depth must be"),
-        ({"flatten_lists": "yes"}, "flatten_lists must be True or False"),
+        ({"preserve_lists": "yes"}, "preserve_lists must be True or False"),
+        ({"flatten_lists": "yes"}, "preserve_lists must be True or False"),
     ],
 )
 def test_a_bad_config_is_refused_naming_the_key(config: dict[str, Any], message: str) -> None:
@@ -294,7 +327,7 @@ def test_a_bad_config_is_refused_naming_the_key(config: dict[str, Any], message:
 
 
 def test_a_flow_document_round_trips_and_flattens_the_same(make_flow: MakeFlow) -> None:
-    config = {"mode": "unflatten", "separator": "/", "max_depth": 2, "flatten_lists": False}
+    config = {"mode": "unflatten", "separator": "/", "max_depth": 2, "preserve_lists": False}
     flow, sink = flattener_flow(make_flow(), **config)
     document = flow.serialize()
     rebuilt = Flow.deserialize(document)
@@ -309,3 +342,77 @@ def test_a_flow_document_round_trips_and_flattens_the_same(make_flow: MakeFlow) 
         assert rebuilt_sink.received == sink.received == [{"a": {"0": {"b/c": 1}}, "x": 2}]
     finally:
         rebuilt.shutdown()
+
+
+class PublishedSink(Routine):
+    """A handler written for the published payload, with its three keys as parameters."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[Any, str, int]] = []
+        self.define_slot("input", handler=self.take)
+
+    def take(self, flattened_data: Any, original_type: str, depth: int) -> None:
+        self.seen.append((flattened_data, original_type, depth))
+
+
+def test_a_flow_wired_as_the_published_docs_wire_it_gets_the_published_payload() -> None:
+    from routilux.builtin_routines.utils import DataFlattener as PublishedPath
+
+    flattener = PublishedPath()
+    flattener.set_config(separator=".", max_depth=100, preserve_lists=True)
+    flow = Flow()
+    flow.add_routine(Source(), "source")
+    flow.add_routine(flattener, "flattener")
+    flow.add_routine(PublishedSink(), "sink")
+    flow.connect("source", "out", "flattener", "input")
+    flow.connect("flattener", "output", "sink", "input")
+    job = flow.execute("source", {"items": [{"a": {"b": 1, "c": [2, {"d": 3}]}}, {"x": 1}]})
+    assert job.status == "completed"
+    assert flow.routines["sink"].seen == [  # type: ignore[attr-defined]
+        ({"a.b": 1, "a.c.0": 2, "a.c.1.d": 3}, "dict", 4),
+        ({"x": 1}, "dict", 1),
+    ]
+
+
+def test_the_published_keys_are_the_defaults() -> None:
+    assert DataFlattener().config() == {
+        "separator": ".",
+        "preserve_lists": True,
+        "max_depth": 100,
+        "mode": "flatten",
+    }
+
+
+def test_a_message_with_one_key_flattens_its_value_as_published(make_flow: MakeFlow) -> None:
+    flow = make_flow()
+    flattener = DataFlattener()
+    sink = Collector()
+    entry = Routine()
+    entry.define_slot("trigger", handler=lambda **kw: entry.emit("out", **kw))
+    entry.define_event("out")
+    for rid, routine in (("entry", entry), ("flattener", flattener), ("sink", sink)):
+        flow.add_routine(routine, rid)
+    flow.connect("entry", "out", "flattener", "input")
+    flow.connect("flattener", "output", "sink", "input")
+    flow.execute("entry", {"record": {"a": {"b": 1}}})
+    assert sink.payloads == [{"flattened_data": {"a.b": 1}, "original_type": "dict", "depth": 2}]
+
+
+def test_max_depth_stops_at_the_default_hundred_levels(make_flow: MakeFlow) -> None:
+    data: dict[str, Any] = {"v": 1}
+    for _ in range(101):
+        data = {"k": data}
+    _, out = run(make_flow, [data])
+    [flat] = out
+    [(key, value)] = flat.items()
+    assert key == ".".join(["k"] * 101)
+    assert value == {"v": 1}
+
+
+def test_unflatten_mode_names_its_result_unflattened_data(make_flow: MakeFlow) -> None:
+    flow, sink = flattener_flow(make_flow(), mode="unflatten")
+    flow.execute("source", {"items": [{"a.b": 1, "c": 2}]})
+    assert sink.payloads == [
+        {"unflattened_data": {"a": {"b": 1}, "c": 2}, "original_type": "dict", "depth": 2}
+    ]

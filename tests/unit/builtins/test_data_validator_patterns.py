@@ -42,7 +42,7 @@ class Collector(Routine):
 def outcome(pattern: str, value: str) -> tuple[list[Any], list[Any]]:
     """The valid and invalid messages of a DataValidator with ``pattern`` given ``value``."""
     validator = DataValidator()
-    validator.set_config(rules={"f": {"type": "str", "pattern": pattern}})
+    validator.set_config(rules={"f": {"type": "str", "pattern": pattern}}, detailed_errors=True)
     flow = Flow()
     valid, invalid = Collector(), Collector()
     for routine_id, routine in [("s", Source()), ("v", validator), ("ok", valid), ("ko", invalid)]:
@@ -91,7 +91,7 @@ def test_a_repeated_repetition_is_refused_when_configured(pattern: str) -> None:
 def test_delimited_and_bounded_repetitions_are_accepted_and_match(pattern: str, value: str) -> None:
     valid, invalid = outcome(pattern, value)
 
-    assert (valid, invalid) == ([{"data": {"f": value}}], [])
+    assert (valid, invalid) == ([{"validated_data": {"f": value}}], [])
 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="possessive quantifiers need 3.11")

@@ -211,7 +211,7 @@ def test_a_flow_without_a_condition_is_refused_before_the_job_starts() -> None:
         ("__import__('os')", "__import__"),
         ("9**9**9", "exceeds"),
         ("data >", "valid expression"),
-        ("[x for x in data]", "comprehension"),
+        ("(x for x in data)", "generator expression"),
     ],
 )
 def test_a_rejected_expression_is_refused_at_set_config_with_the_reason(

@@ -1,8 +1,9 @@
-"""ResultExtractor: JSON, code, key-value and list results from LLM-style text."""
+"""ResultExtractor: the published extractors, strategies and payload, and our text kinds."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import logging
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from routilux.builtin_routines import ResultExtractor
 
 Run = Callable[..., tuple[JobState, list[dict[str, Any]]]]
 Extract = Callable[..., dict[str, Any]]
+KEYS = ["extracted_result", "format", "metadata", "confidence", "extraction_path"]
 
 
 class Source(Routine):
@@ -28,39 +30,40 @@ class Source(Routine):
 
 
 class Recorder(Routine):
-    """Keeps every message it receives, with the name of its slot, in the job's shared log."""
+    """Keeps every message it receives in the job's shared log."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.define_slot("found", handler=self.found)
-        self.define_slot("missing", handler=self.missing)
+        self.define_slot("input", handler=self.record)
 
-    def found(self, **message: Any) -> None:
-        self._log({"event": "output", **message})
-
-    def missing(self, **message: Any) -> None:
-        self._log({"event": "not_found", **message})
-
-    def _log(self, entry: dict[str, Any]) -> None:
+    def record(self, **message: Any) -> None:
         context = self.get_execution_context()
         assert context is not None
-        context.job_state.append_to_shared_log({"message": entry})
+        context.job_state.append_to_shared_log({"message": message})
 
 
 def received(job: JobState) -> list[dict[str, Any]]:
     return [entry["message"] for entry in job.get_shared_log()]
 
 
-def extracting_flow(strategy: str, **config: Any) -> Flow:
-    flow = Flow(execution_strategy=strategy)
+def in_order(flow: Flow) -> None:
+    """One delivery at a time per routine, so that messages arrive in the order sent."""
+    for routine in flow.routines.values():
+        routine.set_max_concurrency(1)
+
+
+def extracting_flow(
+    execution: str, extractor: ResultExtractor | None = None, /, **config: Any
+) -> Flow:
+    flow = Flow(execution_strategy=execution)
     flow.add_routine(Source(), "source")
-    extractor = ResultExtractor()
+    extractor = extractor or ResultExtractor()
     extractor.set_config(**config)
     flow.add_routine(extractor, "extractor")
     flow.add_routine(Recorder(), "recorder")
     flow.connect("source", "output", "extractor", "input")
-    flow.connect("extractor", "output", "recorder", "found")
-    flow.connect("extractor", "not_found", "recorder", "missing")
+    flow.connect("extractor", "output", "recorder", "input")
+    in_order(flow)
     return flow
 
 
@@ -68,8 +71,10 @@ def extracting_flow(strategy: str, **config: Any) -> Flow:
 def run(request: pytest.FixtureRequest) -> Iterator[Run]:
     flows: list[Flow] = []
 
-    def run(messages: list[dict[str, Any]], **config: Any) -> tuple[JobState, list[dict[str, Any]]]:
-        flow = extracting_flow(request.param, **config)
+    def run(
+        messages: list[dict[str, Any]], extractor: ResultExtractor | None = None, /, **config: Any
+    ) -> tuple[JobState, list[dict[str, Any]]]:
+        flow = extracting_flow(request.param, extractor, **config)
         flows.append(flow)
         job = flow.execute("source", {"messages": messages})
         return job, received(job)
@@ -81,10 +86,12 @@ def run(request: pytest.FixtureRequest) -> Iterator[Run]:
 
 @pytest.fixture
 def extract(run: Run) -> Extract:
-    def extract(text: str, **config: Any) -> dict[str, Any]:
-        job, outputs = run([{"text": text}], **config)
+    def extract(data: Any, extractor: ResultExtractor | None = None, /, **config: Any) -> Any:
+        job, outputs = run([{"data": data}], extractor, **config)
         assert job.status == "completed", job.errors
-        return outputs[0]
+        [output] = outputs
+        assert list(output) == KEYS
+        return output
 
     return extract
 
@@ -104,312 +111,276 @@ Let me know if you need anything else."""
 PROFILE = {"name": "Ada Lovelace", "born": 1815, "interests": ["mathematics", "poetry"]}
 
 
-# -- JSON -------------------------------------------------------------------------------------
+# -- the published extractors ---------------------------------------------------------------
 
 
-def test_a_fenced_json_block_in_prose_is_the_result_with_full_confidence(extract: Extract) -> None:
-    out = extract(ANSWER)
-    assert (out["event"], out["kind"], out["result"], out["confidence"]) == (
-        "output",
+def test_a_json_code_block_is_the_result(extract: Extract) -> None:
+    assert extract(ANSWER) == {
+        "extracted_result": PROFILE,
+        "format": "json",
+        "metadata": {
+            "extraction_method": "json_code_block",
+            "block_count": 1,
+            "block_index": 0,
+            "extractor": "json_code_block",
+            "strategy": "auto",
+        },
+        "confidence": 0.8999999999999999,
+        "extraction_path": ["json_code_block"],
+    }
+
+
+def test_the_last_json_block_that_parses_wins(extract: Extract) -> None:
+    text = '```json\n{"a": 1}\n```\n```json\n{"b": 2}\n```\n```JSON\nnot json\n```'
+    out = extract(text)
+    assert out["extracted_result"] == {"b": 2}
+    assert (out["metadata"]["block_count"], out["metadata"]["block_index"]) == (3, 1)
+
+
+def test_a_json_string_is_parsed(extract: Extract) -> None:
+    out = extract('  {"status": "ok"}\n')
+    assert (out["extracted_result"], out["format"], out["confidence"]) == (
+        {"status": "ok"},
         "json",
-        PROFILE,
-        1.0,
+        0.7999999999999999,
     )
+    assert out["extraction_path"] == ["json_string"]
 
 
-def test_the_fenced_block_is_also_a_code_candidate(extract: Extract) -> None:
-    candidates = extract(ANSWER)["candidates"]
-    assert candidates[0]["kind"] == "code"
-    assert candidates[0]["result"]["language"] == "json"
-    assert candidates[0]["confidence"] == 1.0
+def test_a_code_block_of_a_listed_language_is_returned_raw(extract: Extract) -> None:
+    out = extract("Try this:\n\n```python\ndef f():\n    return 1\n```\n")
+    assert (out["extracted_result"], out["format"], out["confidence"]) == (
+        "def f():\n    return 1\n",
+        "python",
+        0.6,
+    )
+    assert out["metadata"]["extraction_method"] == "python_code_block"
 
 
-def test_the_output_carries_exactly_the_documented_keys(extract: Extract) -> None:
-    assert sorted(extract(ANSWER)) == ["candidates", "confidence", "event", "kind", "result"]
+def test_interpreter_output_is_joined_into_lines(extract: Extract) -> None:
+    outputs = [
+        {"format": "output", "content": "hello"},
+        {"format": "code", "content": "print(1)"},
+        {"format": "output", "content": "  "},
+        "more",
+    ]
+    out = extract(outputs)
+    assert (out["extracted_result"], out["format"], out["confidence"]) == (
+        "hello\nmore",
+        "interpreter_output",
+        0.5,
+    )
+    assert (out["metadata"]["output_count"], out["metadata"]["line_count"]) == (2, 2)
 
 
-def test_trailing_commas_are_repaired_with_lower_confidence(extract: Extract) -> None:
-    text = '```json\n{"a": [1, 2,], "b": "x,]",}\n```'
+@pytest.mark.parametrize(
+    ("data", "form", "confidence", "count"),
+    [
+        ({"a": 1}, "dict", 0.7, {"key_count": 1}),
+        ([1, 2], "list", 0.7, {"item_count": 2}),
+        ([], "list", 0.39999999999999997, {"item_count": 0}),
+    ],
+)
+def test_dicts_and_lists_pass_through(
+    extract: Extract, data: Any, form: str, confidence: float, count: dict[str, int]
+) -> None:
+    out = extract(data)
+    assert (out["extracted_result"], out["format"], out["confidence"]) == (data, form, confidence)
+    assert out["metadata"] == {
+        "extraction_method": "direct",
+        **count,
+        "extractor": f"{form}_extractor",
+        "strategy": "auto",
+    }
+
+
+def test_yaml_and_xml_blocks_are_read_when_turned_on(extract: Extract) -> None:
+    yaml_out = extract("```yaml\na: 1\n```", extract_yaml_blocks=True)
+    assert (yaml_out["extracted_result"], yaml_out["format"]) == ({"a": 1}, "yaml")
+    assert yaml_out["confidence"] == 0.8999999999999999
+    xml_out = extract("```xml\n<a/>\n```", extract_xml_blocks=True, extract=[])
+    assert (xml_out["extracted_result"], xml_out["format"]) == ("<a/>\n", "xml")
+
+
+def test_turned_off_extractors_do_not_run(extract: Extract) -> None:
+    out = extract(ANSWER, extract_json_blocks=False, extract=[])
+    assert out["extraction_path"] == []
+
+
+# -- failure --------------------------------------------------------------------------------
+
+
+def test_when_nothing_is_found_the_data_itself_is_the_result(extract: Extract) -> None:
+    assert extract("Just a plain sentence.", extract=[]) == {
+        "extracted_result": "Just a plain sentence.",
+        "format": "str",
+        "metadata": {"extraction_method": "none", "errors": [], "original_type": "str"},
+        "confidence": 0.0,
+        "extraction_path": [],
+    }
+
+
+def test_an_empty_message_is_an_empty_text(run: Run) -> None:
+    _, outputs = run([{}])
+    assert outputs[0]["extracted_result"] == ""
+    assert outputs[0]["format"] == "str"
+
+
+def test_without_return_original_on_failure_the_delivery_fails(run: Run) -> None:
+    job, outputs = run([{"data": "plain"}], return_original_on_failure=False)
+    assert job.status == "failed"
+    assert outputs == []
+    assert job.errors[0].error_type == "ValueError"
+    assert "All extractors failed. Errors: []" in job.errors[0].message
+
+
+def _boom(data: Any, config: Mapping[str, Any]) -> None:
+    raise RuntimeError("kaput")
+
+
+def test_a_raising_extractor_is_recorded_logged_and_skipped(
+    extract: Extract, caplog: pytest.LogCaptureFixture
+) -> None:
+    extractor = ResultExtractor()
+    extractor.register_extractor("boom", _boom)
+    with caplog.at_level(logging.WARNING, logger="routilux"):
+        out = extract("plain", extractor)
+    assert out["metadata"]["errors"] == [
+        {"extractor": "boom", "error": "Extractor 'boom' failed: kaput"}
+    ]
+    assert "Extractor 'boom' failed: kaput" in caplog.text
+
+
+def test_without_continue_on_error_a_raising_extractor_ends_the_search(extract: Extract) -> None:
+    extractor = ResultExtractor()
+    extractor.register_extractor("boom", _boom)
+    out = extract(ANSWER, extractor, extractor_priority=["boom"], continue_on_error=False)
+    assert out["extraction_path"] == []
+    assert out["metadata"]["errors"][0]["extractor"] == "boom"
+
+
+# -- strategies, priority, custom extractors --------------------------------------------------
+
+
+def test_strategy_all_gathers_every_success(extract: Extract) -> None:
+    out = extract(ANSWER, strategy="all")
+    assert out["format"] == "multi"
+    assert out["extraction_path"] == ["json_code_block", "json_in_text", "code_in_text"]
+    assert out["extracted_result"][:2] == [PROFILE, PROFILE]
+    assert out["metadata"]["count"] == 3
+    assert out["confidence"] == 0.8999999999999999
+
+
+def test_strategy_best_takes_the_highest_confidence(extract: Extract) -> None:
+    text = "```python\nx = 1\n```"
+    assert extract(text)["extraction_path"] == ["code_block"]
+    out = extract(text, strategy="best")
+    assert (out["extraction_path"], out["confidence"]) == (["code_in_text"], 0.7)
+    assert out["extracted_result"] == {"language": "python", "code": "x = 1"}
+
+
+def test_extractor_priority_runs_the_named_extractors_first(extract: Extract) -> None:
+    out = extract(ANSWER, extractor_priority=["code_in_text", "json_code_block"])
+    assert out["extraction_path"] == ["code_in_text"]
+    assert out["extracted_result"]["language"] == "json"
+
+
+def _prefixed(data: Any, config: Mapping[str, Any]) -> tuple[Any, str, dict[str, Any]] | None:
+    if isinstance(data, str) and data.startswith("CUSTOM:"):
+        return data[7:], "custom", {"method": "prefix"}
+    return None
+
+
+def test_a_registered_extractor_runs_after_the_built_in_ones(extract: Extract) -> None:
+    extractor = ResultExtractor()
+    extractor.register_extractor("custom", _prefixed)
+    assert extract("CUSTOM:hello", extractor) == {
+        "extracted_result": "hello",
+        "format": "custom",
+        "metadata": {"method": "prefix", "extractor": "custom", "strategy": "auto"},
+        "confidence": 0.5,
+        "extraction_path": ["custom"],
+    }
+
+
+def test_register_extractor_refuses_what_is_not_a_plain_function() -> None:
+    extractor = ResultExtractor()
+    with pytest.raises(DefinitionError, match="must be a function"):
+        extractor.register_extractor("x", 5)  # type: ignore[arg-type]
+    with pytest.raises(DefinitionError, match="names are strings"):
+        extractor.register_extractor("", _prefixed)
+
+
+# -- our kinds, after the published extractors -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "path", "result"),
+    [
+        ('The answer is {"a": 1} as asked.', "json_in_text", {"a": 1}),
+        ("~~~sql\nSELECT 1;\n~~~\n", "code_in_text", {"language": "sql", "code": "SELECT 1;"}),
+        ("Name: Ada\nRole: admin", "key_value_in_text", {"Name": "Ada", "Role": "admin"}),
+        ("Steps:\n1. install\n2. run", "list_in_text", ["install", "run"]),
+    ],
+)
+def test_our_kinds_find_what_the_published_extractors_miss(
+    extract: Extract, text: str, path: str, result: Any
+) -> None:
     out = extract(text)
-    assert (out["result"], out["confidence"]) == ({"a": [1, 2], "b": "x,]"}, 0.85)
+    assert (out["extraction_path"], out["extracted_result"]) == ([path], result)
+    assert out["metadata"]["extraction_method"] == path
 
 
-def test_strict_mode_does_not_repair(extract: Extract) -> None:
-    out = extract('```json\n{"a": [1, 2,],}\n```', strict=True, extract=["json"])
-    assert out == {"event": "not_found", "text": '```json\n{"a": [1, 2,],}\n```'}
+def test_extract_orders_and_selects_our_kinds(extract: Extract) -> None:
+    text = "Name: Ada\n\n- one\n- two"
+    assert extract(text, extract=["list", "key_value"])["extraction_path"] == ["list_in_text"]
+    assert extract(text, extract=["key_value"])["extraction_path"] == ["key_value_in_text"]
 
 
-def test_a_whole_text_that_is_json_has_high_confidence(extract: Extract) -> None:
-    out = extract('  {"status": "ok", "items": [1, 2]}\n')
-    assert (out["result"], out["confidence"]) == ({"status": "ok", "items": [1, 2]}, 0.95)
+def test_strict_applies_to_our_kinds(extract: Extract) -> None:
+    text = 'The answer is {"a": 1}.'
+    assert extract(text, extract=["json"])["extraction_path"] == ["json_in_text"]
+    assert extract(text, strict=True, extract=["json"])["extraction_path"] == []
 
 
-def test_json_embedded_in_prose_is_found_whole_not_its_parts(extract: Extract) -> None:
-    out = extract('The answer is {"a": {"b": [1, 2]}, "c": "}"} as requested.')
-    assert (out["result"], out["confidence"]) == ({"a": {"b": [1, 2]}, "c": "}"}, 0.7)
-    assert all(c["kind"] != "json" for c in out["candidates"])
+# -- input and bounds -------------------------------------------------------------------------
 
 
-def test_an_array_in_prose_has_less_confidence_than_an_object(extract: Extract) -> None:
-    out = extract('The primes are [2, 3, 5] and the map is {"a": 1}.')
-    assert (out["result"], out["confidence"]) == ({"a": 1}, 0.7)
-    assert out["candidates"][0] == {"kind": "json", "result": [2, 3, 5], "confidence": 0.6}
-
-
-def test_embedded_json_is_not_found_in_strict_mode(extract: Extract) -> None:
-    out = extract('The answer is {"a": 1}.', strict=True, extract=["json"])
-    assert out["event"] == "not_found"
-
-
-def test_of_two_fenced_blocks_the_larger_is_the_result(extract: Extract) -> None:
-    text = 'Example:\n```json\n{"a": 1}\n```\nAnswer:\n```json\n{"a": 1, "b": 2}\n```'
-    out = extract(text, extract=["json"])
-    assert out["result"] == {"a": 1, "b": 2}
-    assert out["candidates"] == [{"kind": "json", "result": {"a": 1}, "confidence": 1.0}]
-
-
-def test_a_json_fence_inside_a_markdown_fence_is_found(extract: Extract) -> None:
-    text = '````markdown\nUse this:\n```json\n{"x": 1}\n```\n````\n'
-    out = extract(text, extract=["json"])
-    assert (out["result"], out["confidence"]) == ({"x": 1}, 1.0)
-
-
-def test_a_fence_without_language_holding_json_is_json(extract: Extract) -> None:
-    out = extract('Result:\n```\n[{"id": 1}]\n```', extract=["json"])
-    assert (out["result"], out["confidence"]) == ([{"id": 1}], 0.9)
-
-
-def test_a_json_fence_may_hold_a_scalar(extract: Extract) -> None:
-    out = extract("```json\n42\n```", extract=["json"])
-    assert out["result"] == 42
-
-
-def test_json_inside_another_languages_fence_is_not_json(extract: Extract) -> None:
-    out = extract('```python\nconfig = {"a": 1}\n```', extract=["json"])
-    assert out["event"] == "not_found"
-
-
-def test_a_broken_json_fence_is_searched_for_embedded_values(extract: Extract) -> None:
-    out = extract('```json\n// the result\n{"a": 1}\n```', extract=["json"])
-    assert (out["result"], out["confidence"]) == ({"a": 1}, 0.7)
-
-
-def test_nan_and_infinity_are_not_json(extract: Extract) -> None:
-    out = extract('```json\n{"a": NaN}\n```\n{"b": Infinity}', extract=["json"])
-    assert out["event"] == "not_found"
-
-
-def test_unicode_json_is_decoded(extract: Extract) -> None:
-    out = extract('Voilà : {"ville": "Zürich", "emoji": "\\ud83d\\ude42"}')
-    assert out["result"] == {"ville": "Zürich", "emoji": "🙂"}
-
-
-def test_quotes_in_prose_do_not_hide_json(extract: Extract) -> None:
-    out = extract('He said "here it is": {"ok": true} — "done".')
-    assert out["result"] == {"ok": True}
-
-
-# -- code -------------------------------------------------------------------------------------
-
-
-def test_a_fenced_code_block_is_returned_with_its_language(extract: Extract) -> None:
-    text = "Try this:\n\n```python\ndef f():\n    return 1\n```\n"
-    out = extract(text)
-    assert (out["kind"], out["result"], out["confidence"]) == (
-        "code",
-        {"language": "python", "code": "def f():\n    return 1"},
-        1.0,
-    )
-
-
-def test_a_code_block_without_language_has_less_confidence(extract: Extract) -> None:
-    out = extract("```\nls -la\n```", extract=["code"])
-    assert (out["result"], out["confidence"]) == ({"language": None, "code": "ls -la"}, 0.9)
-
-
-def test_an_unclosed_fence_runs_to_the_end_with_less_confidence(extract: Extract) -> None:
-    out = extract("Here:\n```bash\necho hi\necho bye", extract=["code"])
-    assert (out["result"], out["confidence"]) == (
-        {"language": "bash", "code": "echo hi\necho bye"},
-        0.8,
-    )
-
-
-def test_strict_mode_ignores_unclosed_fences(extract: Extract) -> None:
-    out = extract("```bash\necho hi", extract=["code"], strict=True)
-    assert out["event"] == "not_found"
-
-
-def test_a_tilde_fence_and_a_longer_closing_fence_are_understood(extract: Extract) -> None:
-    out = extract("~~~sql\nSELECT 1;\n~~~~\n", extract=["code"])
-    assert out["result"] == {"language": "sql", "code": "SELECT 1;"}
-
-
-# -- key-value and list lines -----------------------------------------------------------------
-
-
-def test_key_value_lines_become_a_dict_of_strings(extract: Extract) -> None:
-    out = extract("Name: Ada\n**Role:** admin\n- Team: core\n", extract=["key_value"])
-    assert (out["result"], out["confidence"]) == (
-        {"Name": "Ada", "Role": "admin", "Team": "core"},
-        0.9,
-    )
-
-
-def test_key_value_confidence_falls_with_the_share_of_prose(extract: Extract) -> None:
-    text = "Here is what I found.\nName: Ada\nRole: admin\nHope this helps."
-    out = extract(text, extract=["key_value"])
-    assert (out["result"], out["confidence"]) == ({"Name": "Ada", "Role": "admin"}, 0.7)
-
-
-def test_a_later_key_value_line_overrides_an_earlier_one(extract: Extract) -> None:
-    out = extract("status: draft\nstatus: final", extract=["key_value"])
-    assert out["result"] == {"status": "final"}
-
-
-def test_times_and_urls_are_not_key_value_lines(extract: Extract) -> None:
-    out = extract("12:30\nhttps://example.com\nSee: //relative", extract=["key_value"])
-    assert out["event"] == "not_found"
-
-
-def test_strict_key_value_needs_the_whole_text(extract: Extract) -> None:
-    out = extract("Intro.\nName: Ada", extract=["key_value"], strict=True)
-    assert out["event"] == "not_found"
-
-
-def test_bullets_and_numbers_become_a_list(extract: Extract) -> None:
-    text = "Steps:\n1. install\n2) configure\n   with care\n- run\n\n* check\nThanks!"
-    out = extract(text, extract=["list"])
-    assert (out["result"], out["confidence"]) == (["install", "configure", "run", "check"], 0.79)
-
-
-def test_separate_lists_are_separate_candidates(extract: Extract) -> None:
-    out = extract("- a\n- b\n- c\nand\n- d", extract=["list"])
-    assert out["result"] == ["a", "b", "c"]
-    assert out["candidates"] == [{"kind": "list", "result": ["d"], "confidence": 0.58}]
-
-
-def test_lines_inside_fences_are_not_list_items(extract: Extract) -> None:
-    out = extract("```\n- not an item\n```", extract=["list"])
-    assert out["event"] == "not_found"
-
-
-# -- preference, candidates, not found --------------------------------------------------------
-
-
-def test_extract_order_is_the_preference(extract: Extract) -> None:
-    out = extract(ANSWER + "\n\n- one\n- two", extract=["list", "json"])
-    assert (out["kind"], out["result"]) == ("list", ["one", "two"])
-    assert out["candidates"][0]["kind"] == "json"
-
-
-def test_kinds_not_listed_are_not_candidates(extract: Extract) -> None:
-    out = extract(ANSWER, extract=["json"])
-    assert out["candidates"] == []
-
-
-def test_candidates_are_capped_at_twenty(extract: Extract) -> None:
-    out = extract(" ".join(f'{{"n": {n}}}' for n in range(50)), extract=["json"])
-    assert len(out["candidates"]) == 19
-
-
-def test_nothing_found_emits_not_found_with_the_text(run: Run) -> None:
-    _, outputs = run([{"text": "Just a plain sentence."}])
-    assert outputs == [{"event": "not_found", "text": "Just a plain sentence."}]
-
-
-def test_an_empty_text_is_not_found(run: Run) -> None:
-    _, outputs = run([{"text": ""}])
-    assert outputs == [{"event": "not_found", "text": ""}]
-
-
-def test_the_data_key_is_read_when_there_is_no_text_key(run: Run) -> None:
-    _, outputs = run([{"data": '{"a": 1}'}])
-    assert outputs[0]["result"] == {"a": 1}
-
-
-# -- bounds -----------------------------------------------------------------------------------
+def test_the_text_key_is_taken_as_published_when_it_is_the_only_key(run: Run) -> None:
+    _, outputs = run([{"text": '{"a": 1}'}])
+    assert outputs[0]["extracted_result"] == {"a": 1}
 
 
 def test_only_the_first_max_text_length_characters_are_examined(run: Run) -> None:
     text = "x" * 1000 + '{"late": true}'
-    job, outputs = run([{"text": text}], max_text_length=1000)
-    assert outputs == [{"event": "not_found", "text": text}]
+    job, outputs = run([{"data": text}], max_text_length=1000)
     assert job.status == "completed"
+    assert (outputs[0]["extracted_result"], outputs[0]["extraction_path"]) == (text, [])
 
 
 def test_a_truncated_text_is_counted_in_the_truncated_stat() -> None:
     flow = extracting_flow("sequential", max_text_length=10)
-    flow.execute("source", {"messages": [{"text": "a" * 11}, {"text": "a" * 10}]})
+    flow.execute("source", {"messages": [{"data": "a" * 11}, {"data": "a" * 10}]})
     assert flow.routines["extractor"].get_stat("truncated") == 1
-
-
-def test_a_huge_text_within_the_limit_is_scanned(extract: Extract) -> None:
-    text = "word [1] " * 100_000 + '```json\n{"found": 1}\n```'
-    out = extract(text, max_text_length=len(text), extract=["json"])
-    assert out["result"] == {"found": 1}
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "[" * 200_000,
-        "{" * 100_000 + "}" * 100_000,
-        '["' * 50_000,
-        "```json\n" + "[" * 5000 + "]" * 5000,
-    ],
-)
-def test_pathological_brackets_end_quickly_without_error(extract: Extract, text: str) -> None:
-    out = extract(text, max_text_length=len(text), extract=["json"])
-    assert out["event"] in ("output", "not_found")
-
-
-def test_json_nested_deeper_than_the_scanner_allows_yields_its_inner_part(
-    extract: Extract,
-) -> None:
-    text = "[" * 300 + "1" + "]" * 300
-    out = extract(text, extract=["json"])
-    depth, value = 0, out["result"]
-    while isinstance(value, list):
-        depth, value = depth + 1, value[0]
-    assert depth <= 256
 
 
 def test_overlapping_deliveries_extract_independently() -> None:
     flow = extracting_flow("concurrent")
     flow.routines["extractor"].set_max_concurrency(None)
     try:
-        job = flow.execute("source", {"messages": [{"text": f"[{n}, {n}]"} for n in range(50)]})
+        job = flow.execute("source", {"messages": [{"data": f"[{n}, {n}]"} for n in range(50)]})
     finally:
         flow.shutdown()
-    assert sorted(m["result"][0] for m in received(job)) == list(range(50))
+    assert sorted(m["extracted_result"][0] for m in received(job)) == list(range(50))
 
 
-# -- bad input ------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("value", [None, 42, {"a": 1}])
-def test_a_text_that_is_not_a_str_fails_the_delivery(run: Run, value: Any) -> None:
-    job, outputs = run([{"text": value}])
-    assert job.status == "failed"
-    assert outputs == []
-    assert job.errors[0].error_type == "TypeError"
-    assert "ResultExtractor expects 'text' to be a str" in job.errors[0].message
-
-
-def test_a_message_without_text_or_data_fails_naming_the_keys(run: Run) -> None:
-    job, _ = run([{"answer": "x"}])
-    assert job.errors[0].error_type == "HandlerArgumentsError"
-    assert "'text' (or 'data')" in job.errors[0].message
-
-
-def test_a_bad_message_is_recorded_and_the_job_goes_on_under_continue() -> None:
-    flow = extracting_flow("sequential")
+def test_a_failing_delivery_is_recorded_and_the_job_goes_on_under_continue() -> None:
+    flow = extracting_flow("sequential", return_original_on_failure=False)
     flow.routines["extractor"].set_error_handler(ErrorHandler(strategy=ErrorStrategy.CONTINUE))
-    job = flow.execute("source", {"messages": [{"text": None}, {"text": "[1, 2]"}]})
+    job = flow.execute("source", {"messages": [{"data": "plain"}, {"data": "[1, 2]"}]})
     assert job.status == "completed"
     assert len(job.errors) == 1
-    assert [m["result"] for m in received(job)] == [[1, 2]]
+    assert [m["extracted_result"] for m in received(job)] == [[1, 2]]
 
 
 # -- config ---------------------------------------------------------------------------------
@@ -418,8 +389,12 @@ def test_a_bad_message_is_recorded_and_the_job_goes_on_under_continue() -> None:
 @pytest.mark.parametrize(
     ("config", "expected"),
     [
-        ({"extract": "json"}, r"extract must be a non-empty list.*not 'json'"),
-        ({"extract": []}, r"extract must be a non-empty list.*not \[\]"),
+        ({"strategy": "fastest"}, r"strategy must be one of 'auto'.*not 'fastest'"),
+        ({"extractor_priority": "json_string"}, r"extractor_priority must be a list of non-em"),
+        ({"code_block_languages": [""]}, r"code_block_languages must be a list of non-empty"),
+        ({"log_errors": "yes"}, r"log_errors must be True or False, not 'yes'"),
+        ({"extract_yaml_blocks": 1}, r"extract_yaml_blocks must be True or False"),
+        ({"extract": "json"}, r"extract must be a list of distinct kinds.*not 'json'"),
         ({"extract": ["yaml"]}, r"among 'json', 'code', 'key_value' and 'list', not \['yaml'\]"),
         ({"extract": ["json", "json"]}, r"distinct kinds"),
         ({"strict": "yes"}, r"strict must be True or False, not 'yes'"),
@@ -432,25 +407,80 @@ def test_a_bad_config_is_refused_naming_the_key(config: dict[str, Any], expected
         ResultExtractor().set_config(**config)
 
 
-def test_the_defaults_are_set_in_the_config() -> None:
+def test_the_defaults_are_the_published_ones_then_ours() -> None:
     assert ResultExtractor().config() == {
+        "strategy": "auto",
+        "extractor_priority": [],
+        "extract_json_blocks": True,
+        "extract_code_blocks": True,
+        "extract_yaml_blocks": False,
+        "extract_xml_blocks": False,
+        "code_block_languages": ["json", "python", "output", "yaml", "xml"],
+        "format_interpreter_output": True,
+        "parse_json_strings": True,
+        "parse_yaml_strings": False,
+        "detect_nested_structures": True,
+        "continue_on_error": True,
+        "return_original_on_failure": True,
+        "log_errors": True,
         "extract": ["json", "code", "key_value", "list"],
         "strict": False,
         "max_text_length": 100_000,
     }
 
 
-# -- documents ------------------------------------------------------------------------------
+# -- the published wiring and documents ---------------------------------------------------------
+
+
+class PublishedSink(Routine):
+    """A handler written for the published payload, with its five keys as parameters."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[Any, str, float, list[str]]] = []
+        self.define_slot("input", handler=self.take)
+
+    def take(
+        self,
+        extracted_result: Any,
+        format: str,
+        metadata: dict[str, Any],
+        confidence: float,
+        extraction_path: list[str],
+    ) -> None:
+        self.seen.append((extracted_result, format, confidence, extraction_path))
+
+
+def test_a_flow_wired_as_the_published_docs_wire_it_gets_the_published_payload() -> None:
+    from routilux.builtin_routines.text_processing import ResultExtractor as PublishedPath
+
+    extractor = PublishedPath()
+    extractor.set_config(strategy="auto", extract_json_blocks=True, extract_code_blocks=True)
+    flow = Flow()
+    flow.add_routine(Source(), "source")
+    flow.add_routine(extractor, "extractor")
+    flow.add_routine(PublishedSink(), "sink")
+    flow.connect("source", "output", "extractor", "input")
+    flow.connect("extractor", "output", "sink", "input")
+    job = flow.execute("source", {"messages": [{"data": ANSWER}, {"data": '["x"]'}]})
+    assert job.status == "completed"
+    assert flow.routines["sink"].seen == [  # type: ignore[attr-defined]
+        (PROFILE, "json", 0.8999999999999999, ["json_code_block"]),
+        (["x"], "json", 0.7999999999999999, ["json_string"]),
+    ]
+
 
 REGISTRY = {"ExtractorTestSource": Source, "ExtractorTestRecorder": Recorder}
 
 
 @pytest.mark.parametrize("strategy", ["sequential", "concurrent"])
 def test_a_flow_document_round_trips_and_extracts_the_same(strategy: str) -> None:
-    flow = extracting_flow(strategy, extract=["code", "json"], strict=True, max_text_length=5000)
+    flow = extracting_flow(
+        strategy, None, strategy="all", extract=["code", "json"], strict=True, max_text_length=5000
+    )
     document = flow.serialize(registry=REGISTRY)
     rebuilt = Flow.deserialize(document, registry=REGISTRY)
-    messages = [{"text": ANSWER}, {"text": "nothing"}, {"text": '{"a": 1,}'}]
+    messages = [{"data": ANSWER}, {"data": "nothing"}, {"data": '{"a": 1,}'}]
     try:
         assert rebuilt.serialize(registry=REGISTRY) == document
         original = received(flow.execute("source", {"messages": messages}))
@@ -459,5 +489,8 @@ def test_a_flow_document_round_trips_and_extracts_the_same(strategy: str) -> Non
         flow.shutdown()
         rebuilt.shutdown()
     assert again == original
-    assert [m["event"] for m in original] == ["output", "not_found", "not_found"]
-    assert original[0]["kind"] == "code"
+    assert [m["extraction_path"] for m in original] == [
+        ["json_code_block", "code_in_text", "json_in_text"],
+        [],
+        [],
+    ]

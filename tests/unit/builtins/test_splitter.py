@@ -56,6 +56,7 @@ def split_flow(flow: Flow, **config: Any) -> tuple[Flow, Splitter, Collector, Co
     splitter = Splitter()
     splitter.set_config(**config)
     items, empties = Collector(), Collector()
+    items.set_max_concurrency(1)  # Receives the items in order in the concurrent strategy too.
     flow.add_routine(Source(), "source")
     flow.add_routine(splitter, "split")
     flow.add_routine(items, "items")

@@ -47,6 +47,12 @@ def received(job: JobState) -> list[dict[str, Any]]:
     return [entry["message"] for entry in job.get_shared_log()]
 
 
+def in_order(flow: Flow) -> None:
+    """One delivery at a time per routine, so that messages arrive in the order sent."""
+    for routine in flow.routines.values():
+        routine.set_max_concurrency(1)
+
+
 def clipping_flow(strategy: str, **config: Any) -> Flow:
     flow = Flow(execution_strategy=strategy)
     flow.add_routine(Source(), "source")
@@ -56,6 +62,7 @@ def clipping_flow(strategy: str, **config: Any) -> Flow:
     flow.add_routine(Recorder(), "recorder")
     flow.connect("source", "output", "clipper", "input")
     flow.connect("clipper", "output", "recorder", "input")
+    in_order(flow)
     return flow
 
 
@@ -79,7 +86,7 @@ def clip(run: Run) -> Clip:
     def clip(text: str, **config: Any) -> str:
         job, outputs = run([{"text": text}], **config)
         assert job.status == "completed", job.errors
-        return str(outputs[0]["text"])
+        return str(outputs[0]["clipped_text"])
 
     return clip
 
@@ -97,29 +104,31 @@ TRACEBACK = (
 
 def test_a_text_that_fits_passes_unchanged(run: Run) -> None:
     _, outputs = run([{"text": "short text\n"}], max_length=40)
-    assert outputs == [{"text": "short text\n", "clipped": False, "original_length": 11}]
+    assert outputs == [
+        {"clipped_text": "short text\n", "was_clipped": False, "original_length": 11}
+    ]
 
 
 def test_a_text_of_exactly_max_length_is_not_clipped(run: Run) -> None:
     _, outputs = run([{"text": "x" * 40}], max_length=40)
-    assert outputs[0]["text"] == "x" * 40
-    assert outputs[0]["clipped"] is False
+    assert outputs[0]["clipped_text"] == "x" * 40
+    assert outputs[0]["was_clipped"] is False
 
 
 def test_a_clipped_text_reports_its_original_length(run: Run) -> None:
     _, outputs = run([{"text": LINES}], max_length=20, truncation_message="")
-    assert outputs[0]["clipped"] is True
+    assert outputs[0]["was_clipped"] is True
     assert outputs[0]["original_length"] == 31
 
 
 def test_the_data_key_is_read_when_there_is_no_text_key(run: Run) -> None:
     _, outputs = run([{"data": LINES}], max_length=20, truncation_message="[-{removed}]")
-    assert outputs[0]["text"] == "alpha\nbravo\n[-19]"
+    assert outputs[0]["clipped_text"] == "alpha\nbravo\n[-19]"
 
 
 def test_an_empty_text_passes_unchanged(run: Run) -> None:
     _, outputs = run([{"text": ""}], max_length=5, truncation_message="")
-    assert outputs == [{"text": "", "clipped": False, "original_length": 0}]
+    assert outputs == [{"clipped_text": "", "was_clipped": False, "original_length": 0}]
 
 
 def test_the_default_message_is_appended_in_english(clip: Clip) -> None:
@@ -276,7 +285,7 @@ def test_the_output_is_never_longer_than_max_length_and_comes_from_the_text(
     text: str, max_length: int, keep: str
 ) -> None:
     flow = clipping_flow("sequential", max_length=max_length, keep=keep, truncation_message="")
-    out = received(flow.execute("source", {"messages": [{"text": text}]}))[0]["text"]
+    out = received(flow.execute("source", {"messages": [{"text": text}]}))[0]["clipped_text"]
     assert len(out) <= max_length
     if keep == "head":
         assert text.startswith(out)
@@ -295,7 +304,7 @@ def test_unicode_is_counted_in_characters(clip: Clip) -> None:
 def test_a_huge_text_is_clipped_to_max_length(run: Run) -> None:
     text = "a fairly ordinary log line\n" * 200_000
     _, outputs = run([{"text": text}], max_length=1000, keep="head_tail")
-    assert len(outputs[0]["text"]) <= 1000
+    assert len(outputs[0]["clipped_text"]) <= 1000
     assert outputs[0]["original_length"] == len(text)
 
 
@@ -313,7 +322,7 @@ def test_overlapping_deliveries_clip_independently() -> None:
         job = flow.execute("source", {"messages": [{"text": t} for t in texts]})
     finally:
         flow.shutdown()
-    outputs = sorted((m["original_length"], m["text"]) for m in received(job))
+    outputs = sorted((m["original_length"], m["clipped_text"]) for m in received(job))
     # "xxxx" lines of up to 8 characters are dropped whole; longer ones are cut.
     expected = [t if len(t) <= 8 else t[:8] if n > 8 else t[:5] for n, t in enumerate(texts)]
     assert outputs == [(len(t), e) for t, e in zip(texts, expected, strict=True)]
@@ -322,29 +331,46 @@ def test_overlapping_deliveries_clip_independently() -> None:
 # -- bad input ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("value", [None, 42, b"bytes", ["a"]])
-def test_a_text_that_is_not_a_str_fails_the_delivery(run: Run, value: Any) -> None:
-    job, outputs = run([{"text": value}])
-    assert job.status == "failed"
-    assert outputs == []
-    assert job.errors[0].error_type == "TypeError"
-    assert "TextClipper expects 'text' to be a str" in job.errors[0].message
+@pytest.mark.parametrize(
+    ("message", "text"),
+    [
+        ({"text": 42}, "42"),
+        ({"text": None}, "{}"),
+        ({"text": ["a"]}, "['a']"),
+        ({"data": 4.5}, "4.5"),
+        ({"content": "only key"}, "only key"),
+        ({"text": {"content": "c", "text": "t"}}, "t"),
+        ({"text": {"n": 1, "body": "b"}}, "b"),
+        ({"text": {"n": 1}}, "{'n': 1}"),
+        ({"body": "x", "n": 1}, "x"),
+        ({}, "{}"),
+    ],
+)
+def test_the_text_is_taken_from_the_message_as_published(
+    run: Run, message: dict[str, Any], text: str
+) -> None:
+    job, outputs = run([message])
+    assert job.status == "completed", job.errors
+    assert [m["clipped_text"] for m in outputs] == [text]
 
 
-def test_a_message_without_text_or_data_fails_naming_the_keys(run: Run) -> None:
-    job, _ = run([{"body": "x"}])
-    assert job.errors[0].error_type == "HandlerArgumentsError"
-    assert "'text' (or 'data')" in job.errors[0].message
-    assert "'body'" in job.errors[0].message
+def test_a_max_length_in_the_message_overrides_the_config(run: Run) -> None:
+    _, outputs = run(
+        [{"text": LINES, "max_length": 12}, {"text": LINES}],
+        max_length=100,
+        truncation_message="",
+    )
+    assert [m["clipped_text"] for m in outputs] == ["alpha\nbravo\n", LINES]
 
 
 def test_a_bad_message_is_recorded_and_the_job_goes_on_under_continue() -> None:
     flow = clipping_flow("sequential", max_length=5, truncation_message="")
     flow.routines["clipper"].set_error_handler(ErrorHandler(strategy=ErrorStrategy.CONTINUE))
-    job = flow.execute("source", {"messages": [{"text": 1}, {"text": "ok"}]})
+    job = flow.execute("source", {"messages": [{"text": "x", "max_length": "9"}, {"text": "ok"}]})
     assert job.status == "completed"
-    assert len(job.errors) == 1
-    assert [m["text"] for m in received(job)] == ["ok"]
+    assert [e.error_type for e in job.errors] == ["TypeError"]
+    assert "a message's max_length to be a positive int" in job.errors[0].message
+    assert [m["clipped_text"] for m in received(job)] == ["ok"]
 
 
 # -- config ---------------------------------------------------------------------------------
@@ -367,6 +393,7 @@ def test_a_bad_message_is_recorded_and_the_job_goes_on_under_continue() -> None:
         ({"truncation_message": "{secret}"}, r"uses \{secret\}"),
         ({"truncation_message": "cut {"}, r"not a valid template"),
         ({"max_length": 10}, r"is 32 characters long.*max_length 10"),
+        ({"preserve_tracebacks": "yes"}, r"preserve_tracebacks must be True or False"),
     ],
 )
 def test_a_bad_config_is_refused_naming_the_key(config: dict[str, Any], expected: str) -> None:
@@ -390,9 +417,10 @@ def test_a_short_limit_is_accepted_with_a_short_message_in_the_same_call() -> No
 
 def test_the_defaults_are_set_in_the_config() -> None:
     assert TextClipper().config() == {
-        "max_length": 4000,
-        "keep": "head",
+        "max_length": 1000,
+        "preserve_tracebacks": True,
         "truncation_message": "… [truncated: {removed} of {total} characters]",
+        "keep": "head",
     }
 
 
@@ -417,4 +445,54 @@ def test_a_flow_document_round_trips_and_clips_the_same(strategy: str) -> None:
         flow.shutdown()
         rebuilt.shutdown()
     assert again == original
-    assert original[0]["clipped"] is True
+    assert original[0]["was_clipped"] is True
+
+
+# -- the published interface ----------------------------------------------------------------
+
+
+class PublishedSink(Routine):
+    """A handler written for the published payload, with its three keys as parameters."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[str, bool, int]] = []
+        self.define_slot("input", handler=self.take)
+
+    def take(self, clipped_text: str, was_clipped: bool, original_length: int) -> None:
+        self.seen.append((clipped_text, was_clipped, original_length))
+
+
+def test_a_flow_wired_as_the_published_docs_wire_it_gets_the_published_payload() -> None:
+    from routilux.builtin_routines.text_processing import TextClipper as PublishedPath
+
+    clipper = PublishedPath()
+    clipper.set_config(max_length=20, preserve_tracebacks=True, truncation_message="...")
+    flow = Flow()
+    flow.add_routine(Source(), "source")
+    flow.add_routine(clipper, "clipper")
+    flow.add_routine(PublishedSink(), "sink")
+    flow.connect("source", "output", "clipper", "input")
+    flow.connect("clipper", "output", "sink", "input")
+    job = flow.execute("source", {"messages": [{"text": "short"}, {"text": LINES}]})
+    assert job.status == "completed"
+    assert flow.routines["sink"].seen == [  # type: ignore[attr-defined]
+        ("short", False, 5),
+        ("alpha\nbravo\n...", True, 31),
+    ]
+
+
+def test_the_published_message_field_remaining_counts_the_lines_not_kept(clip: Clip) -> None:
+    assert clip(LINES, max_length=26, truncation_message="({remaining})") == (
+        "alpha\nbravo\ncharlie\n(2)"
+    )
+
+
+def test_without_preserve_tracebacks_a_traceback_is_cut_as_plain_lines(clip: Clip) -> None:
+    text = "start\n" + TRACEBACK
+    kept = clip(text, max_length=120, truncation_message="[cut]")
+    plain = clip(text, max_length=120, truncation_message="[cut]", preserve_tracebacks=False)
+    assert "omitted" in kept
+    assert "omitted" not in plain
+    assert plain.startswith("start\nTraceback (most recent call last):\n  File")
+    assert plain.endswith("[cut]")

@@ -48,6 +48,12 @@ def received(job: JobState) -> list[dict[str, Any]]:
     return [entry["message"] for entry in job.get_shared_log()]
 
 
+def in_order(flow: Flow) -> None:
+    """One delivery at a time per routine, so that messages arrive in the order sent."""
+    for routine in flow.routines.values():
+        routine.set_max_concurrency(1)
+
+
 def rendering_flow(strategy: str, **config: Any) -> Flow:
     flow = Flow(execution_strategy=strategy)
     flow.add_routine(Source(), "source")
@@ -57,6 +63,7 @@ def rendering_flow(strategy: str, **config: Any) -> Flow:
     flow.add_routine(Recorder(), "recorder")
     flow.connect("source", "output", "renderer", "input")
     flow.connect("renderer", "output", "recorder", "input")
+    in_order(flow)
     return flow
 
 
@@ -80,8 +87,9 @@ def render(run: Run) -> Render:
     def render(data: Any, **config: Any) -> str:
         job, outputs = run([{"data": data}], **config)
         assert job.status == "completed", job.errors
-        assert list(outputs[0]) == ["text"]
-        return str(outputs[0]["text"])
+        assert list(outputs[0]) == ["rendered_text", "original_type"]
+        assert outputs[0]["original_type"] == type(data).__name__
+        return str(outputs[0]["rendered_text"])
 
     return render
 
@@ -300,11 +308,23 @@ def test_tuples_render_like_lists(render: Render) -> None:
 
 def test_a_message_without_a_data_key_is_rendered_whole(run: Run) -> None:
     _, outputs = run([{"name": "Ada", "age": 36}])
-    assert outputs == [{"text": "<name>Ada</name>\n<age>36</age>"}]
+    assert outputs == [
+        {"rendered_text": "<name>Ada</name>\n<age>36</age>", "original_type": "dict"}
+    ]
 
 
-def test_none_as_data_renders_as_null(render: Render) -> None:
-    assert render(None) == "null"
+def test_a_message_with_one_key_renders_its_value_as_published(run: Run) -> None:
+    _, outputs = run([{"record": {"name": "Ada"}}])
+    assert outputs == [{"rendered_text": "<name>Ada</name>", "original_type": "dict"}]
+
+
+def test_an_empty_message_renders_an_empty_dict_as_published(run: Run) -> None:
+    _, outputs = run([{"data": None}, {}])
+    assert outputs == [{"rendered_text": "", "original_type": "dict"}] * 2
+
+
+def test_none_in_data_renders_as_null(render: Render) -> None:
+    assert render({"a": None}) == "<a>null</a>"
 
 
 def test_an_empty_dict_renders_as_empty_text(render: Render) -> None:
@@ -330,7 +350,9 @@ def test_overlapping_deliveries_render_independently() -> None:
         job = flow.execute("source", {"messages": [{"data": {"n": n}} for n in range(50)]})
     finally:
         flow.shutdown()
-    assert sorted(m["text"] for m in received(job)) == sorted(f"<n>{n}</n>" for n in range(50))
+    assert sorted(m["rendered_text"] for m in received(job)) == sorted(
+        f"<n>{n}</n>" for n in range(50)
+    )
 
 
 # -- bad input ------------------------------------------------------------------------------
@@ -367,7 +389,7 @@ def test_a_bad_message_is_recorded_and_the_job_goes_on_under_continue() -> None:
     job = flow.execute("source", {"messages": [{"data": {1, 2}}, {"data": {"a": 1}}]})
     assert job.status == "completed"
     assert len(job.errors) == 1
-    assert received(job) == [{"text": "<a>1</a>"}]
+    assert received(job) == [{"rendered_text": "<a>1</a>", "original_type": "dict"}]
 
 
 # -- config ---------------------------------------------------------------------------------
@@ -376,14 +398,18 @@ def test_a_bad_message_is_recorded_and_the_job_goes_on_under_continue() -> None:
 @pytest.mark.parametrize(
     ("config", "expected"),
     [
-        ({"format": "html"}, r"format must be 'xml' or 'markdown', not 'html'"),
+        ({"tag_format": "html"}, r"tag_format must be 'xml' or 'markdown', not 'html'"),
+        ({"format": "html"}, r"tag_format must be 'xml' or 'markdown', not 'html'"),
+        ({"include_type_hints": "no"}, r"include_type_hints must be True or False"),
+        ({"indent": "\n"}, r"indent must be a string of at most 16 characters with no line"),
+        ({"indent": " " * 17}, r"indent must be a string of at most 16 characters"),
         ({"root": ""}, r"root must be None or a one-line, non-empty name, not ''"),
         ({"root": 3}, r"root must be None or a one-line, non-empty name, not 3"),
         ({"root": "a\nb", "format": "markdown"}, r"root must be None or a one-line"),
         ({"root": "my report"}, r"root 'my report' is not a valid XML tag name.*'my_report'"),
         ({"indent": -1}, r"indent must be an integer from 0 to 16, not -1"),
         ({"indent": 17}, r"indent must be an integer from 0 to 16, not 17"),
-        ({"indent": "2"}, r"indent must be an integer from 0 to 16, not '2'"),
+        ({"indent": 2.0}, r"indent must be an integer from 0 to 16, not 2.0"),
         ({"max_depth": 0}, r"max_depth must be an integer from 1 to 100, not 0"),
         ({"max_depth": 101}, r"max_depth must be an integer from 1 to 100, not 101"),
         ({"max_depth": True}, r"max_depth must be an integer from 1 to 100, not True"),
@@ -404,12 +430,18 @@ def test_switching_to_xml_refuses_a_root_that_is_not_a_tag_name() -> None:
     renderer = TextRenderer()
     renderer.set_config(format="markdown", root="My report")
     with pytest.raises(DefinitionError, match="not a valid XML tag name"):
-        renderer.set_config(format="xml")
-    assert renderer.get_config("format") == "markdown"
+        renderer.set_config(tag_format="xml")
+    assert renderer.get_config("tag_format") == "markdown"
 
 
 def test_the_defaults_are_set_in_the_config() -> None:
-    assert TextRenderer().config() == {"format": "xml", "root": None, "indent": 2, "max_depth": 10}
+    assert TextRenderer().config() == {
+        "tag_format": "xml",
+        "indent": "  ",
+        "include_type_hints": False,
+        "root": None,
+        "max_depth": 10,
+    }
 
 
 # -- documents ------------------------------------------------------------------------------
@@ -431,4 +463,53 @@ def test_a_flow_document_round_trips_and_renders_the_same(strategy: str) -> None
         flow.shutdown()
         rebuilt.shutdown()
     assert again == original
-    assert original[0]["text"].startswith("# Users\n\n- **name**: Ada")
+    assert original[0]["rendered_text"].startswith("# Users\n\n- **name**: Ada")
+
+
+# -- the published interface ----------------------------------------------------------------
+
+
+class PublishedSink(Routine):
+    """A handler written for the published payload, with its two keys as parameters."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[str, str]] = []
+        self.define_slot("input", handler=self.take)
+
+    def take(self, rendered_text: str, original_type: str) -> None:
+        self.seen.append((rendered_text, original_type))
+
+
+def test_a_flow_wired_as_the_published_docs_wire_it_gets_the_published_payload() -> None:
+    from routilux.builtin_routines.text_processing import TextRenderer as PublishedPath
+
+    renderer = PublishedPath()
+    renderer.set_config(tag_format="xml", indent="  ")
+    flow = Flow()
+    flow.add_routine(Source(), "source")
+    flow.add_routine(renderer, "renderer")
+    flow.add_routine(PublishedSink(), "sink")
+    flow.connect("source", "output", "renderer", "input")
+    flow.connect("renderer", "output", "sink", "input")
+    job = flow.execute("source", {"messages": [{"data": {"a": {"b": 1}}}, {"data": [1]}]})
+    assert job.status == "completed"
+    assert flow.routines["sink"].seen == [  # type: ignore[attr-defined]
+        ("<a>\n  <b>1</b>\n</a>", "dict"),
+        ("<item>1</item>", "list"),
+    ]
+
+
+def test_a_tab_indent_nests_xml_tags(render: Render) -> None:
+    assert render({"a": {"b": {"c": 1}}}, indent="\t") == ("<a>\n\t<b>\n\t\t<c>1</c>\n\t</b>\n</a>")
+
+
+def test_format_is_another_name_for_tag_format() -> None:
+    renderer = TextRenderer()
+    renderer.set_config(format="markdown")
+    assert renderer.config()["tag_format"] == "markdown"
+    assert "format" not in renderer.config()
+
+
+def test_include_type_hints_is_accepted_and_changes_nothing(render: Render) -> None:
+    assert render(USER, include_type_hints=True) == render(USER)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -52,15 +53,22 @@ def make_flow(request: pytest.FixtureRequest) -> Iterator[MakeFlow]:
         flow.shutdown()
 
 
+def in_order(flow: Flow) -> None:
+    """One delivery at a time per routine, so that messages arrive in the order sent."""
+    for routine in flow.routines.values():
+        routine.set_max_concurrency(1)
+
+
 def time_flow(
     flow: Flow, now: Callable[[], float] = lambda: MOMENT, **config: Any
 ) -> tuple[Flow, TimeProvider, Collector]:
     provider = TimeProvider(now=now)
-    provider.set_config(**config)
+    provider.set_config(**{"timezone": "UTC", **config})
     sink = Collector()
     flow.add_routine(provider, "clock")
     flow.add_routine(sink, "sink")
     flow.connect("clock", "time", "sink", "input")
+    in_order(flow)
     return flow, provider, sink
 
 
@@ -112,22 +120,37 @@ def test_a_zone_follows_daylight_saving_time(make_flow: MakeFlow) -> None:
     assert sink.received[0]["iso"] == "2023-07-22T06:26:40+02:00"
 
 
-def test_format_adds_the_formatted_key(make_flow: MakeFlow) -> None:
-    flow, _, sink = time_flow(make_flow(), format="%A %d %B %Y, %H:%M")
+def output_flow(
+    flow: Flow, now: Callable[[], float] = lambda: MOMENT, **config: Any
+) -> tuple[Flow, TimeProvider, Collector]:
+    """The provider's published event ``output`` connected to a collector."""
+    provider = TimeProvider(now=now)
+    provider.set_config(**{"timezone": "UTC", **config})
+    sink = Collector()
+    flow.add_routine(provider, "clock")
+    flow.add_routine(sink, "sink")
+    flow.connect("clock", "output", "sink", "input")
+    in_order(flow)
+    return flow, provider, sink
+
+
+def test_custom_format_sets_the_formatted_key(make_flow: MakeFlow) -> None:
+    flow, _, sink = output_flow(make_flow(), custom_format="%A %d %B %Y, %H:%M")
     flow.execute("clock")
     assert sink.received[0]["formatted"] == "Tuesday 14 November 2023, 22:13"
 
 
 def test_a_unicode_format_is_kept(make_flow: MakeFlow) -> None:
-    flow, _, sink = time_flow(make_flow(), format="%Y年%m月%d日 ⏰")
+    flow, _, sink = output_flow(make_flow(), format="custom", custom_format="%Y年%m月%d日 ⏰")
     flow.execute("clock")
     assert sink.received[0]["formatted"] == "2023年11月14日 ⏰"
+    assert sink.received[0]["time_string"] == "2023年11月14日 ⏰"
 
 
-def test_without_a_format_there_is_no_formatted_key(make_flow: MakeFlow) -> None:
+def test_the_time_event_has_no_formatted_key(make_flow: MakeFlow) -> None:
     flow, _, sink = time_flow(make_flow())
     flow.execute("clock")
-    assert "formatted" not in sink.received[0]
+    assert set(sink.received[0]) == {"timestamp", "iso", "date", "time"}
 
 
 def test_fractions_of_a_second_show_in_iso_but_not_in_time(make_flow: MakeFlow) -> None:
@@ -189,8 +212,14 @@ def test_a_timestamp_out_of_range_fails_the_delivery(make_flow: MakeFlow) -> Non
     assert job.errors[0].routine_id == "clock"
 
 
-def test_the_defaults_are_utc_and_no_format() -> None:
-    assert TimeProvider().config() == {"timezone": "UTC", "format": None}
+def test_the_defaults_are_the_published_ones_and_local_time() -> None:
+    assert TimeProvider().config() == {
+        "format": "iso",
+        "custom_format": "%Y-%m-%d %H:%M:%S",
+        "include_weekday": True,
+        "locale": "zh_CN",
+        "timezone": None,
+    }
 
 
 @pytest.mark.parametrize(
@@ -199,10 +228,14 @@ def test_the_defaults_are_utc_and_no_format() -> None:
         ({"timezone": "Mars/Olympus"}, "TimeProvider timezone 'Mars/Olympus' is not a known"),
         ({"timezone": "utc"}, "TimeProvider timezone 'utc' is not a known IANA zone name"),
         ({"timezone": "../etc/passwd"}, "TimeProvider timezone '../etc/passwd' is not a known"),
-        ({"timezone": ""}, "TimeProvider timezone must be 'UTC' or an IANA zone name"),
-        ({"timezone": None}, "TimeProvider timezone must be 'UTC' or an IANA zone name"),
-        ({"format": 5}, "TimeProvider format must be a strftime format string"),
-        ({"format": "%Y" * 600}, "TimeProvider format must be a strftime format string"),
+        ({"timezone": ""}, "TimeProvider timezone must be None, 'UTC' or an IANA zone name"),
+        ({"timezone": 5}, "TimeProvider timezone must be None, 'UTC' or an IANA zone name"),
+        ({"format": "%H:%M"}, "format must be 'iso', .*set format='custom' and custom_format"),
+        ({"format": None}, "TimeProvider format must be 'iso', 'formatted', 'timestamp' or"),
+        ({"custom_format": 5}, "TimeProvider custom_format must be a strftime format string"),
+        ({"custom_format": "%Y" * 600}, "custom_format must be a strftime format string"),
+        ({"include_weekday": "yes"}, "TimeProvider include_weekday must be True or False"),
+        ({"locale": None}, "TimeProvider locale must be a str"),
     ],
 )
 def test_a_bad_config_is_refused_naming_the_key_and_the_expectation(
@@ -222,7 +255,9 @@ def test_a_refused_timezone_leaves_the_previous_one_in_force(make_flow: MakeFlow
 
 
 def test_a_serialized_flow_round_trips_and_gives_the_same_time(make_flow: MakeFlow) -> None:
-    flow, _, sink = time_flow(make_flow(), timezone="Asia/Tokyo", format="%H時")
+    flow, _, sink = output_flow(
+        make_flow(), timezone="Asia/Tokyo", format="custom", custom_format="%H時"
+    )
     document = flow.serialize()
     rebuilt = Flow.deserialize(document)
     try:
@@ -239,3 +274,96 @@ def test_a_serialized_flow_round_trips_and_gives_the_same_time(make_flow: MakeFl
         assert sink.received[0]["formatted"] == "07時"
     finally:
         rebuilt.shutdown()
+
+
+class PublishedSink(Routine):
+    """A handler written for the published payload, with its four keys as parameters."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[str, float, str, str]] = []
+        self.define_slot("input", handler=self.take)
+
+    def take(self, time_string: str, timestamp: float, datetime: str, formatted: str) -> None:
+        self.seen.append((time_string, timestamp, datetime, formatted))
+
+
+def test_a_flow_wired_as_the_published_docs_wire_it_gets_the_published_payload() -> None:
+    from routilux.builtin_routines.utils import TimeProvider as PublishedPath
+
+    provider = PublishedPath(now=lambda: MOMENT)
+    provider.set_config(format="iso", locale="zh_CN")
+    flow = Flow()
+    flow.add_routine(Relay(), "entry")
+    flow.add_routine(provider, "time_provider")
+    flow.add_routine(PublishedSink(), "sink")
+    flow.connect("entry", "out", "time_provider", "request")
+    flow.connect("time_provider", "output", "sink", "input")
+    assert provider.trigger_slot is provider.slots["request"]
+    job = flow.execute("entry", {})
+    assert job.status == "completed"
+    local = datetime.fromtimestamp(MOMENT)  # Naive local time, as published.
+    assert flow.routines["sink"].seen == [  # type: ignore[attr-defined]
+        (local.isoformat(), MOMENT, local.isoformat(), local.strftime("%Y-%m-%d %H:%M:%S"))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("config", "time_string"),
+    [
+        ({"format": "iso"}, "2023-11-14T22:13:20+00:00"),
+        ({"format": "timestamp"}, "1700000000.0"),
+        ({"format": "custom", "custom_format": "%d/%m/%Y"}, "14/11/2023"),
+        ({"format": "formatted"}, "2023年11月14日，星期二，22:13:20"),  # noqa: RUF001
+        ({"format": "formatted", "locale": "en_US"}, "Tuesday, November 14, 2023 22:13:20"),
+        ({"format": "formatted", "include_weekday": False}, "2023-11-14 22:13:20"),
+    ],
+)
+def test_format_chooses_the_time_string(
+    make_flow: MakeFlow, config: dict[str, Any], time_string: str
+) -> None:
+    flow, _, sink = output_flow(make_flow(), **config)
+    flow.execute("clock")
+    assert sink.received[0]["time_string"] == time_string
+    assert sink.received[0]["formatted"] == "2023-11-14 22:13:20" or "custom_format" in config
+
+
+@pytest.mark.parametrize(
+    ("message", "time_string"),
+    [
+        ({"format": "timestamp"}, "1700000000.0"),
+        ({"data": {"format": "timestamp"}}, "1700000000.0"),
+        ({"data": {"format": "timestamp"}, "format": "custom"}, "1700000000.0"),
+        ({"data": {"other": 1}, "format": "timestamp"}, "2023-11-14T22:13:20+00:00"),
+        ({"format": ""}, "2023-11-14T22:13:20+00:00"),
+        ({"format": "unheard-of"}, "2023-11-14T22:13:20+00:00"),
+    ],
+)
+def test_a_message_may_choose_the_format_as_published(
+    make_flow: MakeFlow, message: dict[str, Any], time_string: str
+) -> None:
+    flow, _, sink = output_flow(make_flow())
+    flow.add_routine(Relay(), "entry")
+    flow.connect("entry", "out", "clock", "request")
+    flow.execute("entry", message)
+    assert [m["time_string"] for m in sink.received] == [time_string]
+
+
+@pytest.mark.parametrize("slot", ["request", "trigger", "input"])
+def test_every_slot_emits_both_events(make_flow: MakeFlow, slot: str) -> None:
+    flow, _, sink = output_flow(make_flow())
+    flow.connect("clock", "time", "sink", "input")
+    flow.add_routine(Relay(), "entry")
+    flow.connect("entry", "out", "clock", slot)
+    in_order(flow)
+    flow.execute("entry", {})
+    assert [sorted(m) for m in sink.received] == [
+        ["datetime", "formatted", "time_string", "timestamp"],
+        ["date", "iso", "time", "timestamp"],
+    ]
+
+
+def test_without_a_timezone_the_time_is_naive_local_time(make_flow: MakeFlow) -> None:
+    flow, _, sink = output_flow(make_flow(), timezone=None)
+    flow.execute("clock")
+    assert sink.received[0]["datetime"] == datetime.fromtimestamp(MOMENT).isoformat()
