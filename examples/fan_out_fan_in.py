@@ -133,7 +133,7 @@ def main() -> None:
         if job.get_shared_data(doc) != expected:
             raise SystemExit(f"Report of {doc!r} is {job.get_shared_data(doc)}, not {expected}.")
 
-    deliveries = {rid: state["deliveries"] for rid, state in job.routine_states.items()}
+    deliveries = {rid: stats.deliveries for rid, stats in job.all_routine_stats().items()}
     expected_deliveries = len(DOCUMENTS) * len(METRICS)
     if deliveries["collector"] != expected_deliveries:
         raise SystemExit(

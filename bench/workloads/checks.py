@@ -18,7 +18,7 @@ def check_job(job: JobState, expected: Mapping[str, int]) -> int:
         The job's deliveries, summed over its routines.
     """
     expect_completed(job)
-    ran = {rid: state["deliveries"] for rid, state in job.routine_states.items()}
+    ran = {rid: stats.deliveries for rid, stats in job.all_routine_stats().items()}
     expect("deliveries per routine", ran, dict(expected))
     return sum(ran.values())
 

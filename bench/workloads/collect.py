@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.measure import Result, Timer, expect, expect_completed
-from routilux import Flow, Routine
+from routilux import Flow, JobState, Routine
 from routilux.builtin_routines import Aggregator
 from routilux.stores import SqliteStore
 
@@ -80,7 +80,7 @@ def run_durable_collection(n: int) -> Result:
     expect("status of the stored job", stored.document["status"], "completed")
     expect("collections emitted", [c["count"] for c in sink.collections], [n])
     expect("items collected, in order", sink.collections[0]["items"], list(range(n)))
-    values = stored.document["routine_states"]["aggregator"]["values"]
+    values = JobState.deserialize(stored.document).job_values("aggregator")
     expect("stored collection after it was emitted", (values["items"], values["size"]), ([], 0))
     counts = {"items": n, "deliveries": stored.deliveries, "collections": len(sink.collections)}
     return Result.per_operation(timer, n, counts)

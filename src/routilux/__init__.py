@@ -29,7 +29,13 @@ from routilux._model.durable import DeadLetter
 from routilux._model.error_policy import ErrorHandler, ErrorStrategy
 from routilux._model.event import Event
 from routilux._model.job_state import JobState
-from routilux._model.records import ErrorRecord, ExecutionRecord, JobProgress, PendingDelivery
+from routilux._model.records import (
+    ErrorRecord,
+    ExecutionRecord,
+    JobProgress,
+    PendingDelivery,
+    RoutineStats,
+)
 from routilux._model.routine import Routine
 from routilux._model.slot import Slot
 from routilux._model.status import JobStatus
@@ -55,6 +61,7 @@ from routilux.exceptions import (
     SerializationError,
     StoreError,
 )
+from routilux.execution_tracker import ExecutionTracker
 from routilux.output_handler import (
     CallbackOutputHandler,
     NullOutputHandler,
@@ -81,6 +88,7 @@ __all__ = [
     "ExecutionContext",
     "ExecutionError",
     "ExecutionRecord",
+    "ExecutionTracker",
     "ExpressionEvaluationError",
     "ExpressionRejectedError",
     "Flow",
@@ -103,6 +111,7 @@ __all__ = [
     "ResultExtractor",
     "RoutiluxError",
     "Routine",
+    "RoutineStats",
     "RunawayJobError",
     "SerializationError",
     "Slot",

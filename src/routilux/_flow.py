@@ -17,6 +17,7 @@ from routilux._engine.job_run import DEFAULT_HISTORY_LIMIT
 from routilux._engine.ownership import DEFAULT_LEASE, MAX_LEASE, MIN_LEASE
 from routilux._engine.plan import FlowPlan
 from routilux._engine.runaway import DEFAULT_MAX_HOPS
+from routilux._engine.tracking import TrackedPlan
 from routilux._flow_jobs import FlowJobs, check_timeout
 from routilux._flow_wiring import Connections, FlowWiring
 from routilux._model.connection import Connection
@@ -29,6 +30,7 @@ from routilux._serde.json_text import safe_repr
 from routilux.exceptions import DefinitionError
 
 if TYPE_CHECKING:
+    from routilux.execution_tracker import ExecutionTracker
     from routilux.stores.protocol import JobStore
 
 __all__ = ["Flow"]
@@ -113,6 +115,10 @@ class Flow(FlowWiring, FlowJobs):
             third of that while the job is alive here. Another process may
             take over a job whose lease has expired (see
             ``docs/durability.md``). Not saved in flow documents.
+        track_execution: Give every job an
+            :class:`~routilux.execution_tracker.ExecutionTracker`
+            (``job_state.execution_tracker``) that records each delivery
+            attempt and emit (off by default: it costs time per delivery).
 
     Raises:
         DefinitionError: An argument is out of range.
@@ -140,6 +146,7 @@ class Flow(FlowWiring, FlowJobs):
         checkpoint_every: int = 1,
         max_async_in_flight: int | None = DEFAULT_MAX_ASYNC_IN_FLIGHT,
         lease_seconds: float = DEFAULT_LEASE,
+        track_execution: bool = False,
     ) -> None:
         _check_strategy(execution_strategy)
         self._check_max_workers(max_workers)
@@ -168,6 +175,7 @@ class Flow(FlowWiring, FlowJobs):
         self.store: JobStore | None = None if store is None else check_store(store, "Flow store")
         self.checkpoint_every = checkpoint_every
         self.lease_seconds = _check_lease(lease_seconds)
+        self._track_execution = _check_bool("track_execution", track_execution)
         self.routines: dict[str, Routine] = {}
         # Routine objects by id(), so that add_routine refuses one added twice in
         # constant time; rebuilt when the public dict was replaced or resized.
@@ -279,6 +287,33 @@ class Flow(FlowWiring, FlowJobs):
     def get_error_handler(self) -> ErrorHandler | None:
         """The flow-wide error policy, or ``None``."""
         return self._error_handler
+
+    @property
+    def track_execution(self) -> bool:
+        """Whether each job gets an execution tracker (see ``docs/execution.md``).
+
+        Setting it applies to the jobs started afterwards.
+
+        Raises:
+            DefinitionError: Set to something other than a bool.
+        """
+        return self._track_execution
+
+    @track_execution.setter
+    def track_execution(self, value: bool) -> None:
+        self._track_execution = _check_bool("track_execution", value)
+        self._plan = None
+
+    @property
+    def execution_tracker(self) -> ExecutionTracker | None:
+        """The execution tracker of the newest job the flow remembers.
+
+        ``None`` if it remembers none, or if that job's flow had
+        ``track_execution`` off when it started.
+        """
+        with self._lock:
+            newest = next(reversed(self._executions.values()), None)
+        return None if newest is None else newest.execution_tracker
 
     def set_execution_strategy(self, strategy: str, max_workers: int | None = None) -> None:
         """Choose how the flow's next jobs run: ``"sequential"`` or ``"concurrent"``.
@@ -434,7 +469,8 @@ class Flow(FlowWiring, FlowJobs):
     def _compiled(self) -> FlowPlan:
         plan = self._plan
         if plan is None:
-            plan = self._plan = FlowPlan(self.routines, self.connections)
+            compile_plan = TrackedPlan if self._track_execution else FlowPlan
+            plan = self._plan = compile_plan(self.routines, self.connections)
         return plan
 
     def _remember(self, job: JobState) -> None:
@@ -470,6 +506,12 @@ def _check_strategy(strategy: object) -> None:
 def _check_positive_int(name: str, value: object) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise DefinitionError(f"Flow {name} must be a positive integer, not {safe_repr(value)}.")
+
+
+def _check_bool(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise DefinitionError(f"Flow {name} must be True or False, not {safe_repr(value)}.")
+    return value
 
 
 def _check_lease(value: object) -> float:

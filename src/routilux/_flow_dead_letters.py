@@ -95,7 +95,7 @@ class FlowDeadLetters:
                 f"Dead letter {letter.letter_id} is a failure of the on_drain hook of routine "
                 f"{letter.routine_id!r}, which has no message to deliver again; what the hook "
                 f"was to flush is in job {letter.job_id}'s "
-                f"routine_states[{letter.routine_id!r}]['values']."
+                f"job_values({letter.routine_id!r})."
             )
         plan, entry, params, limit = self._prepare(
             letter.routine_id, letter.slot, letter.data, timeout

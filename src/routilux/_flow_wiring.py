@@ -93,6 +93,7 @@ class FlowWiring:
         if ends in self._connection_ends() and self._find(ends) is not None:
             # With or without the same param_mapping: each emit would reach the slot twice.
             raise DefinitionError(f"The flow already has the connection {connection.describe()}.")
+        connection._bind(self)
         self.connections.append(connection)
         self._ends.add(ends)
         self._ends_of = _version(self.connections)

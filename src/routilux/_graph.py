@@ -3,7 +3,7 @@
 Nodes are the flow's routines (id and class name), in the order they were
 added; edges are its connections (``event → slot``, and the param mapping),
 in the order they were made. Given a job, each routine is coloured by what
-it did in that job, from ``job_state.routine_states``: ``completed``,
+it did in that job, from ``job_state.routine_stats``: ``completed``,
 ``failed``, ``skipped``, or ``not run`` when it received nothing. The text
 depends only on the flow and the job, so the same flow gives the same text.
 """
@@ -47,11 +47,11 @@ _MERMAID_ESCAPES = (
 def routine_state(job_state: JobState, routine_id: str) -> str:
     """What the routine did in the job: one of :data:`ROUTINE_STATES`.
 
-    A status other than ``completed``, ``failed`` or ``skipped`` (or none:
-    the routine received no delivery) counts as ``not run``.
+    Its status in ``job_state.routine_stats``, or ``not run`` when it
+    received no delivery.
     """
-    status = (job_state.routine_states.get(routine_id) or {}).get("status")
-    return status if status in ("completed", "failed", "skipped") else "not run"
+    stats = job_state.routine_stats(routine_id)
+    return "not run" if stats is None else stats.status
 
 
 def _states(flow: Flow, job_state: JobState | None) -> dict[str, str] | None:

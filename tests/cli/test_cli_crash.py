@@ -126,4 +126,4 @@ def assert_store_completed(workdir: Path, job_id: str) -> None:
     document: dict[str, Any] = stored.document
     assert document["status"] == "completed"
     assert stored.pending == []
-    assert document["routine_states"]["sink"]["deliveries"] >= MESSAGES
+    assert document["routine_stats"]["sink"]["deliveries"] >= MESSAGES

@@ -175,6 +175,34 @@ def test_show_json_is_the_run_s_report(run_json: JsonRun, two_jobs: list[dict[st
         assert shown[key] == ran[key]
 
 
+def test_show_prints_each_routine_s_counts_from_its_stats(
+    routilux: Run,
+    run_json: JsonRun,
+    workdir: Path,
+    two_jobs: list[dict[str, Any]],
+) -> None:
+    failed = two_jobs[1]["job_id"]
+    with sqlite3.connect(workdir / "routilux-jobs.db") as conn:  # What a handler might store.
+        conn.execute(
+            """UPDATE jobs SET routine_states = '{"sink": {"status": "x", "deliveries": 9}}' """
+            "WHERE job_id = ?",
+            (failed,),
+        )
+    shown, _ = run_json("jobs", "show", failed)
+    assert shown["routines"] == [
+        {"routine_id": "source", "status": "completed", "deliveries": 1, "failures": 0, "skips": 0},
+        {"routine_id": "step", "status": "failed", "deliveries": 1, "failures": 1, "skips": 0},
+        {"routine_id": "sink", "status": "not run", "deliveries": 0, "failures": 0, "skips": 0},
+    ]
+    table = routilux("jobs", "show", failed).stdout.splitlines()
+    start = table.index(next(line for line in table if line.split()[:2] == ["routine", "status"]))
+    assert [line.split() for line in table[start + 1 : start + 4]] == [
+        ["source", "completed", "1", "0", "0"],
+        ["step", "failed", "1", "1", "0"],
+        ["sink", "not", "run", "0", "0", "0"],
+    ]
+
+
 def test_show_of_an_unknown_job_is_one_line_exit_1(
     routilux: Run, two_jobs: list[dict[str, Any]], error_line: Callable[..., str]
 ) -> None:
@@ -189,9 +217,11 @@ def test_show_of_an_unknown_job_is_one_line_exit_1(
         ("UPDATE jobs SET shared_data = '{oops' WHERE job_id = ?", "jobs.shared_data"),
         ("UPDATE jobs SET extra = '[]' WHERE job_id = ?", "jobs.extra"),
         ("UPDATE jobs SET status = 'bogus' WHERE job_id = ?", "jobs.status"),
+        ("UPDATE jobs SET routine_states = '[]' WHERE job_id = ?", "jobs.routine_states"),
         (
-            'UPDATE jobs SET routine_states = \'{"step": {"deliveries": "x"}}\' WHERE job_id = ?',
-            "jobs.routine_states",
+            'UPDATE jobs SET engine_states = \'{"routine_stats": {"step": {"deliveries": "x"}}}\' '
+            "WHERE job_id = ?",
+            "jobs.engine_states",
         ),
     ],
 )

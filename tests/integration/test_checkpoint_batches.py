@@ -107,6 +107,7 @@ def stored_view(store: Any, job_id: str) -> dict[str, Any]:
         "deliveries": stored.deliveries,
         "events": sorted((r.routine_id, r.event_name, r.data["i"]) for r in job.execution_history),
         "routine_states": document["routine_states"],
+        "routine_stats": document["routine_stats"],
         "shared_data": document["shared_data"],
         "log": sorted(entry["relayed"] for entry in document["shared_log"]),
     }

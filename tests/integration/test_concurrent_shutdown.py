@@ -421,7 +421,7 @@ def test_a_paused_job_resumed_after_shutdown_completes(
     assert flow.resume(job)
     assert job.wait(PATIENCE)
     assert job.status is JobStatus.COMPLETED
-    assert job.routine_states["sink"]["deliveries"] == 3
+    assert job.routine_stats("sink").deliveries == 3  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)

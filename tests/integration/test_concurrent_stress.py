@@ -89,8 +89,8 @@ def test_fan_out_fan_in_counts_stay_exact_over_many_rounds(
         assert sink.get_stat("sum") == PROCESSORS * sum(range(MESSAGES))
         history = len(job.execution_history) + job.history_dropped
         assert history == MESSAGES * (1 + PROCESSORS)
-        states = job.routine_states
-        assert states["source"]["deliveries"] == 1
-        assert states["sink"]["deliveries"] == MESSAGES * PROCESSORS
-        assert [states[f"p{k}"]["deliveries"] for k in range(PROCESSORS)] == [MESSAGES] * PROCESSORS
+        counts = {rid: stats.deliveries for rid, stats in job.all_routine_stats().items()}
+        assert counts["source"] == 1
+        assert counts["sink"] == MESSAGES * PROCESSORS
+        assert [counts[f"p{k}"] for k in range(PROCESSORS)] == [MESSAGES] * PROCESSORS
         assert job.errors == []

@@ -16,6 +16,7 @@ from routilux import (
     FlowDocumentWarning,
     JobState,
     Routine,
+    RoutineStats,
     SerializationError,
     StoreError,
 )
@@ -93,7 +94,8 @@ def test_a_completed_durable_job_is_recorded_whole(strategy: str) -> None:
     assert stored.deliveries == 5
     assert [h["event_name"] for h in stored.document["execution_history"]] == ["out"] * 4
     assert stored.document["shared_data"] == {"last": 3}
-    assert stored.document["routine_states"]["sink"]["deliveries"] == 4
+    assert stored.document["routine_stats"]["sink"] == {"deliveries": 4, "failures": 0, "skips": 0}
+    assert stored.document["routine_states"] == {"source": {"status": "completed"}}
     assert JobState.deserialize(stored.document).execution_history == job.execution_history
 
 
@@ -289,6 +291,53 @@ def test_a_job_resumes_from_its_last_checkpoint_with_nothing_lost_or_repeated(
     assert len(resumed) == len(set(resumed))
     assert store.load_job(crashed.job_id).document["status"] == "completed"
     assert len(job.execution_history) == 6
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_the_routine_stats_and_states_of_a_job_survive_its_crash_and_resume(
+    strategy: str, tmp_path: Any
+) -> None:
+    store = FailingSqlite(tmp_path / "jobs.db", survive=3)
+    sink = Sink(fail_on=(1,))
+    sink.set_error_handler(ErrorHandler(strategy=ErrorStrategy.CONTINUE))
+    first = pipeline(strategy, sink, store=store, max_workers=1)
+    crashed = first.execute("source", {"n": 6})
+    first.shutdown()
+    assert "job store failed" in (crashed.error or "")
+    stored = store.load_job(crashed.job_id).document
+    assert stored["routine_stats"]["sink"] == {"deliveries": 2, "failures": 1, "skips": 0}
+    store.survive = 10**6
+
+    again = Sink(fail_on=(1,))
+    again.set_error_handler(ErrorHandler(strategy=ErrorStrategy.CONTINUE))
+    second = pipeline(strategy, again, store=store)
+    assert second.resume(crashed.job_id, wait=True)
+    second.shutdown()
+    job = JobState.deserialize(store.load_job(crashed.job_id).document)
+    store.close()
+    assert job.status == "completed"
+    assert job.all_routine_stats() == {
+        "source": RoutineStats(deliveries=1),
+        "sink": RoutineStats(deliveries=6, failures=1),
+    }
+    assert job.routine_states == {
+        "source": {"status": "completed"},
+        "sink": {"status": "error_continued", "error": "cannot take 1"},
+    }
+
+
+class FailingSqlite(SqliteStore):
+    """A SqliteStore whose checkpoints fail after ``survive`` of them: a crash, to the store."""
+
+    def __init__(self, path: Any, survive: int) -> None:
+        super().__init__(path)
+        self.survive = survive
+
+    def checkpoint(self, checkpoint: Checkpoint) -> None:
+        if self.survive <= 0:
+            raise StoreError("the disk is gone")
+        self.survive -= 1
+        super().checkpoint(checkpoint)
 
 
 def test_resume_keeps_delivery_ids_stable() -> None:

@@ -17,6 +17,7 @@ from routilux import (
     JobStatus,
     PendingDelivery,
     Routine,
+    RoutineStats,
 )
 
 PATIENCE = 10.0
@@ -96,6 +97,24 @@ def test_a_deserialized_paused_job_goes_on_in_memory_with_its_delivery_ids() -> 
     assert [n for n, _ in sink.seen] == [1, 2]
     assert [r.event_name for r in copy.execution_history] == ["item"] * 3
     assert copy.get_shared_data("last") == 2
+
+
+def test_a_paused_job_has_its_routine_stats_and_a_resumed_copy_counts_on() -> None:
+    flow, _, job = paused_job()
+    assert job.all_routine_stats() == {
+        "source": RoutineStats(deliveries=1),
+        "sink": RoutineStats(deliveries=1),
+    }
+    copy = JobState.deserialize(job.serialize())
+    flow.cancel(job)
+    other, sink = pipeline()
+    sink.release.set()
+    assert other.resume(copy, wait=True) is copy
+    assert copy.all_routine_stats() == {
+        "source": RoutineStats(deliveries=1),
+        "sink": RoutineStats(deliveries=3),
+    }
+    assert copy.routine_states == {"source": {"status": "completed"}}
 
 
 def test_a_resumed_pending_delivery_keeps_its_attempt_and_what_was_left_of_its_delay() -> None:

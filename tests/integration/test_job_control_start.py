@@ -174,8 +174,8 @@ def test_jobs_started_from_many_threads_count_their_own_deliveries(
     for n in range(8):
         job = jobs[f"job{n}"]
         collected = n + 1 + (1 if n % 2 else 0)
-        assert job.routine_states["collector"]["deliveries"] == collected
-        assert job.routine_states["source"]["deliveries"] == 1
+        assert job.routine_stats("collector").deliveries == collected  # type: ignore[union-attr]
+        assert job.routine_stats("source").deliveries == 1  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)

@@ -13,6 +13,7 @@ from routilux import (
     ErrorStrategy,
     ExecutionError,
     Flow,
+    JobState,
     Routine,
     StoreError,
 )
@@ -111,7 +112,7 @@ def test_job_values_of_a_failed_attempt_are_not_kept(strategy: str) -> None:
     flow.shutdown()
     assert job.status == "completed"
     assert sink.got == [{"n": 3}]  # The failed attempt's increment was discarded.
-    assert job.routine_states["middle"]["values"] == {"seen": 3, "reported": True}
+    assert job.job_values("middle") == {"seen": 3, "reported": True}
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
@@ -121,8 +122,29 @@ def test_job_values_belong_to_one_job(strategy: str) -> None:
     second = flow.execute("source", {"n": 5})
     flow.shutdown()
     assert sink.got == [{"n": 2}, {"n": 5}]
-    assert first.routine_states["middle"]["values"]["seen"] == 2
-    assert second.routine_states["middle"]["values"]["seen"] == 5
+    assert first.job_values("middle")["seen"] == 2
+    assert second.job_values("middle")["seen"] == 5
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_job_values_and_timers_stay_out_of_the_routine_state(strategy: str) -> None:
+    class Noted(Quiet):
+        def take(self, i: int) -> None:
+            super().take(i)
+            job = self.get_execution_context().job_state
+            job.update_routine_state("middle", {"last_processed": i, "processed": True})
+            pending.append(job.routine_timers("middle"))
+
+    pending: list[dict[str, str]] = []
+    flow, _ = chain(strategy, Noted(wait=5.0), clock=FakeClock())
+    job = flow.execute("source", {"n": 2})
+    flow.shutdown()
+    assert job.status == "completed"
+    assert job.get_routine_state("middle") == {"last_processed": 1, "processed": True}
+    assert job.job_values("middle") == {"last": 1}
+    assert [list(names) for names in pending] == [[], ["quiet"]]  # Set once the handler returns.
+    assert pending[1]["quiet"].startswith(f"{job.job_id}:")
+    assert job.routine_timers("middle") == {}  # It fired.
 
 
 def test_job_values_outside_a_job_are_refused() -> None:
@@ -152,7 +174,7 @@ def test_a_cancelled_timer_does_not_keep_the_job_running(strategy: str) -> None:
     assert job.status == "completed"
     assert time.monotonic() - started < 10.0  # Real clock: it did not wait the 30 s.
     assert sink.got == []
-    assert job.routine_states["middle"]["timers"] == {}
+    assert job.routine_timers("middle") == {}
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
@@ -177,7 +199,9 @@ def test_a_named_timer_is_kept_in_the_store_and_resumes(strategy: str) -> None:
     first.shutdown()
     assert crashed.status == "failed"
     stored = store.load_job(crashed.job_id)
-    assert stored.document["routine_states"]["middle"]["timers"] == {"quiet": stored.pending[0].seq}
+    assert stored.document["timers"]["middle"] == {"quiet": stored.pending[0].seq}
+    loaded = JobState.deserialize(stored.document)
+    assert loaded.routine_timers("middle") == {"quiet": f"{crashed.job_id}:{stored.pending[0].seq}"}
     store.down = False
 
     second, sink = chain(strategy, Quiet(wait=5.0), clock=FakeClock(), store=store)
@@ -186,7 +210,7 @@ def test_a_named_timer_is_kept_in_the_store_and_resumes(strategy: str) -> None:
     assert sink.got == [{"last": 0}]
     done = store.load_job(crashed.job_id)
     assert done.document["status"] == "completed"
-    assert done.document["routine_states"]["middle"]["timers"] == {}
+    assert done.document["timers"] == {}
 
 
 def test_the_context_names_the_slot_being_delivered() -> None:
@@ -238,7 +262,7 @@ def test_a_timer_set_and_cancelled_in_one_handler_never_runs(strategy: str) -> N
     assert job.status == "completed"
     assert time.monotonic() - started < 10.0  # Real clock: no 30 s timer kept it alive.
     assert ticks == []
-    assert job.routine_states["r"]["timers"] == {}
+    assert job.routine_timers("r") == {}
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
@@ -266,7 +290,7 @@ def test_a_timer_re_armed_by_its_own_tick_keeps_one_pending(strategy: str) -> No
     flow.shutdown()
     assert job.status == "completed"
     assert fired == [1.0, 2.0, 3.0]
-    assert job.routine_states["r"]["timers"] == {}
+    assert job.routine_timers("r") == {}
 
 
 class FailingFlush(Routine):
@@ -312,10 +336,10 @@ def test_a_dead_letter_of_a_drain_hook_is_refused_for_replay_naming_where_its_da
     flow.add_routine(flusher, "flusher")
     job = flow.execute("flusher")
     (letter,) = job.dead_letters
-    assert job.routine_states["flusher"]["values"] == {"held": [1, 2]}
+    assert job.job_values("flusher") == {"held": [1, 2]}
     with pytest.raises(DefinitionError, match="on_drain hook of routine 'flusher'") as caught:
         flow.replay_dead_letter(letter.letter_id)
-    assert f"job {job.job_id}'s routine_states['flusher']['values']" in str(caught.value)
+    assert f"job {job.job_id}'s job_values('flusher')" in str(caught.value)
 
 
 class Collector(Routine):
@@ -377,7 +401,7 @@ def test_appended_items_are_seen_by_the_handler_and_kept_in_order(
     job, sink = collect(strategy, "append", store=MemoryStore() if store else None)
 
     assert job.status == "completed", job.error
-    assert job.routine_states["collector"]["values"] == {"items": [0, 0, 1, -1, 2, -2]}
+    assert job.job_values("collector") == {"items": [0, 0, 1, -1, 2, -2]}
     assert [m["items"] for m in sink.got] == [[0, 0], [0, 0, 1, -1], [0, 0, 1, -1, 2, -2]]
 
 
@@ -397,12 +421,12 @@ def test_appends_and_sets_of_one_key_take_effect_in_order(
     job, _ = collect(strategy, how, store=store)
 
     assert job.status == "completed", job.error
-    items = job.routine_states["collector"]["values"]["items"]
+    items = job.job_values("collector")["items"]
     if strategy == "concurrent" and how == "fail-once":
         assert sorted(items) == sorted(kept)  # When the retry runs is a matter of timing.
     else:
         assert items == kept
-    stored = store.load_job(job.job_id).document["routine_states"]["collector"]["values"]
+    stored = store.load_job(job.job_id).document["job_values"]["collector"]
     assert stored["items"] == items
 
 

@@ -11,7 +11,7 @@ import pytest
 import store_worker
 from store_helpers import delivery, new_job
 
-from routilux import DefinitionError, StoreError
+from routilux import DefinitionError, JobState, RoutineStats, StoreError
 from routilux.stores import PostgresStore
 
 PgSchema = tuple[str, str]
@@ -96,9 +96,11 @@ def test_a_schema_of_another_version_is_refused(pg_schema: PgSchema) -> None:
         PostgresStore(dsn, schema=schema).list_jobs()
 
 
-#: A version 1 job's routine states (job values inside) with a tuple item.
+#: A version 1 job's routine states: what its handler stored ("mine"), and
+#: the engine's records: status and counts, named timers, job values (encoded).
 V1_STATES = (
-    '{"agg": {"deliveries": 2, "values": {"items": [1, {"$t": "tuple", "v": [2, 3]}], "n": 3}}}'
+    '{"agg": {"mine": 1, "status": "completed", "deliveries": 2, "failures": 0, "skips": 0, '
+    '"timers": {"flush": 0}, "values": {"items": [1, {"$t": "tuple", "v": [2, 3]}], "n": 3}}}'
 )
 
 
@@ -111,7 +113,7 @@ def test_a_version_1_schema_is_brought_up_to_date_and_its_jobs_can_be_claimed(
     with connect(dsn) as conn:  # What version 1 had: no claim, no lease,
         conn.execute(
             f'ALTER TABLE "{schema}".jobs DROP COLUMN claim, DROP COLUMN lease_until, '
-            "DROP COLUMN output_count"
+            "DROP COLUMN output_count, DROP COLUMN deferred_events, DROP COLUMN engine_states"
         )
         conn.execute(f'ALTER TABLE "{schema}".pending_deliveries DROP COLUMN hops')
         conn.execute(
@@ -128,12 +130,15 @@ def test_a_version_1_schema_is_brought_up_to_date_and_its_jobs_can_be_claimed(
         version = conn.execute(f'SELECT version FROM "{schema}".schema_version').fetchone()
         values = conn.execute(f'SELECT COUNT(*) FROM "{schema}".job_values').fetchone()
     assert (version, values) == ((2,), (2,))
-    assert stored.document["routine_states"] == {
-        "agg": {"deliveries": 2, "values": {"items": [1, {"$t": "tuple", "v": [2, 3]}], "n": 3}}
-    }
+    loaded = JobState.deserialize(stored.document)
+    assert loaded.routine_states == {"agg": {"mine": 1}}
+    assert loaded.all_routine_stats() == {"agg": RoutineStats(deliveries=2)}
+    assert loaded.job_values("agg") == {"items": [1, (2, 3)], "n": 3}
+    assert loaded.routine_timers("agg") == {"flush": f"{job.job_id}:0"}
     assert (stored.owner, stored.claim, stored.lease_expires_at) == ("old-host:1", 0, None)
     # Version 1 kept no hop counts: its pending deliveries start again at 0.
     assert [(d.seq, d.hops) for d in stored.pending] == [(0, 0)]
+    assert stored.document["deferred_events"] == []  # Version 1 had none.
     assert claim == 1
 
 

@@ -14,7 +14,7 @@ import pytest
 import store_worker
 from store_helpers import checkpoint, dead_letter, delivery, error_record, new_job
 
-from routilux import DefinitionError, JobState, StoreError
+from routilux import DefinitionError, JobState, RoutineStats, StoreError
 from routilux.stores import SqliteStore
 
 
@@ -54,9 +54,11 @@ def test_a_store_of_another_schema_version_is_refused(tmp_path: Path) -> None:
         SqliteStore(path)
 
 
-#: A version 1 job's routine states: its job values inside, encoded.
+#: A version 1 job's routine states: what its handler stored ("mine"), and
+#: the engine's records: status and counts, named timers, job values (encoded).
 V1_STATES = (
-    '{"agg": {"deliveries": 2, "values": {"items": [1, {"$t": "tuple", "v": [2, 3]}], "n": 3}}}'
+    '{"agg": {"mine": 1, "status": "completed", "deliveries": 2, "failures": 0, "skips": 0, '
+    '"timers": {"flush": 0}, "values": {"items": [1, {"$t": "tuple", "v": [2, 3]}], "n": 3}}}'
 )
 
 
@@ -71,6 +73,8 @@ def test_a_version_1_file_is_brought_up_to_date_and_its_jobs_can_be_claimed(
         conn.execute("ALTER TABLE jobs DROP COLUMN claim")
         conn.execute("ALTER TABLE jobs DROP COLUMN lease_until")
         conn.execute("ALTER TABLE jobs DROP COLUMN output_count")
+        conn.execute("ALTER TABLE jobs DROP COLUMN deferred_events")
+        conn.execute("ALTER TABLE jobs DROP COLUMN engine_states")  # Counts in routine_states,
         conn.execute("ALTER TABLE pending_deliveries DROP COLUMN hops")  # No outputs,
         conn.execute("DROP TABLE outputs")
         conn.execute("DROP TABLE job_value_items")  # job values in routine_states.
@@ -85,16 +89,17 @@ def test_a_version_1_file_is_brought_up_to_date_and_its_jobs_can_be_claimed(
 
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT version FROM schema_version").fetchone() == (2,)
-        assert conn.execute("SELECT routine_states FROM jobs").fetchone() == (
-            '{"agg": {"deliveries": 2}}',
-        )
         assert conn.execute("SELECT COUNT(*) FROM job_values").fetchone() == (2,)
-    assert stored.document["routine_states"] == {
-        "agg": {"deliveries": 2, "values": {"items": [1, {"$t": "tuple", "v": [2, 3]}], "n": 3}}
-    }
+        assert conn.execute("SELECT engine_states FROM jobs").fetchone() == ("{}",)
+    loaded = JobState.deserialize(stored.document)
+    assert loaded.routine_states == {"agg": {"mine": 1}}
+    assert loaded.all_routine_stats() == {"agg": RoutineStats(deliveries=2)}
+    assert loaded.job_values("agg") == {"items": [1, (2, 3)], "n": 3}
+    assert loaded.routine_timers("agg") == {"flush": f"{job.job_id}:0"}
     assert (stored.owner, stored.claim, stored.lease_expires_at) == ("old-host:1", 0, None)
     # Version 1 kept no hop counts: its pending deliveries start again at 0.
     assert [(d.seq, d.hops) for d in stored.pending] == [(0, 0)]
+    assert stored.document["deferred_events"] == []  # Version 1 had none.
     assert claim == 1
 
 
@@ -108,6 +113,8 @@ def test_a_version_1_file_with_values_the_codec_tagged_moves_them_too(tmp_path: 
         conn.execute("ALTER TABLE jobs DROP COLUMN claim")
         conn.execute("ALTER TABLE jobs DROP COLUMN lease_until")
         conn.execute("ALTER TABLE jobs DROP COLUMN output_count")
+        conn.execute("ALTER TABLE jobs DROP COLUMN deferred_events")
+        conn.execute("ALTER TABLE jobs DROP COLUMN engine_states")
         conn.execute("ALTER TABLE pending_deliveries DROP COLUMN hops")
         conn.execute("DROP TABLE outputs")
         conn.execute("DROP TABLE job_value_items")
@@ -118,9 +125,9 @@ def test_a_version_1_file_with_values_the_codec_tagged_moves_them_too(tmp_path: 
     with SqliteStore(path) as migrated:
         document = migrated.load_job(job.job_id).document
 
-    assert JobState.deserialize(document).routine_states == {
-        "agg": {"values": {"$t": "x", "n": (1, 2)}}
-    }
+    migrated_job = JobState.deserialize(document)
+    assert migrated_job.job_values("agg") == {"$t": "x", "n": (1, 2)}
+    assert migrated_job.routine_states == {}
 
 
 def test_another_database_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
@@ -362,8 +369,17 @@ JOB_DAMAGE = [
     ("UPDATE jobs SET extra = '[]'", r"jobs\.extra must be a JSON object, not list"),
     ("UPDATE jobs SET routine_states = '{\"r\": 5}'", r"jobs\.routine_states must map 'r'"),
     (
-        'UPDATE jobs SET routine_states = \'{"r": {"deliveries": "x"}}\'',
-        r"jobs\.routine_states must give routine 'r' an integer 'deliveries', not 'x'",
+        'UPDATE jobs SET engine_states = \'{"routine_stats": {"r": {"deliveries": "x"}}}\'',
+        r"jobs\.engine_states must give routine 'r' an integer 'deliveries', not 'x'",
+    ),
+    (
+        'UPDATE jobs SET engine_states = \'{"routine_stats": {}, "timers": {"r": {"t": "x"}}}\'',
+        r"jobs\.engine_states must give routine 'r' an integer 't', not 'x'",
+    ),
+    ("UPDATE jobs SET engine_states = '[]'", r"jobs\.engine_states must be a JSON object"),
+    (
+        'UPDATE jobs SET engine_states = \'{"routine_stats": {"r": 1}, "timers": {}}\'',
+        r"jobs\.engine_states must give routine 'r' an object of routine_stats",
     ),
     (
         "UPDATE jobs SET status = 'bogus'",

@@ -214,6 +214,52 @@ def test_outputs_are_appended_in_order(store: JobStore) -> None:
     assert loaded.output_log[0] == output(1)
 
 
+def deferred(n: object) -> dict[str, object]:
+    """A deferred event ``done`` of routine ``w``."""
+    stamp = "2024-05-01T12:00:00+00:00"
+    return {"routine_id": "w", "event_name": "done", "data": {"n": n}, "timestamp": stamp}
+
+
+def test_a_created_job_keeps_the_deferred_events_of_its_document(store: JobStore) -> None:
+    job = JobState("flow")
+    job.add_deferred_event("w", "done", {"pair": (1, 2)})
+    store.create_job(job.serialize(), pending=[], next_seq=0)
+
+    loaded = JobState.deserialize(store.load_job(job.job_id).document)
+
+    assert loaded.deferred_events == job.deferred_events
+    assert loaded.deferred_events[0]["data"] == {"pair": (1, 2)}
+
+
+def test_deferred_events_are_replaced_whole_and_only_when_a_checkpoint_gives_them(
+    store: JobStore,
+) -> None:
+    job = new_job(store)
+    store.checkpoint(checkpoint(job, deferred_events=[deferred(1), deferred((2,))]))
+    kept = store.load_job(job.job_id).document
+    store.checkpoint(checkpoint(job))
+    unchanged = store.load_job(job.job_id).document
+    store.checkpoint(checkpoint(job, deferred_events=[]))
+    emptied = store.load_job(job.job_id).document
+
+    assert JobState.deserialize(kept).deferred_events == [deferred(1), deferred((2,))]
+    assert unchanged["deferred_events"] == kept["deferred_events"]
+    assert emptied["deferred_events"] == []
+
+
+def test_a_checkpoint_with_an_unencodable_deferred_event_changes_nothing(
+    store: JobStore,
+) -> None:
+    job = new_job(store)
+    store.checkpoint(checkpoint(job, deferred_events=[deferred(1)]))
+    with pytest.raises(SerializationError, match="deferred_events"):
+        store.checkpoint(checkpoint(job, deferred_events=[deferred(object())], deliveries=9))
+
+    stored = store.load_job(job.job_id)
+    assert JobState.deserialize(stored.document).deferred_events == [deferred(1)]
+    assert stored.deliveries == 1
+
+
 def test_history_times_are_kept_in_seconds_and_read_as_iso_8601(store: JobStore) -> None:
     job = JobState("flow")
     moment = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)

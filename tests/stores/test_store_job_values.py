@@ -2,7 +2,7 @@
 
 A checkpoint writes only the values a delivery set and the items it
 appended, so a collection of ``n`` items costs ``n`` small writes, however
-long it grows; a load puts them back into the routine states.
+long it grows; a load puts them back into the document's ``job_values``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from routilux.stores import Checkpoint, JobStore, MemoryStore
 def values_of(store: JobStore, job: JobState, routine_id: str = "agg") -> Any:
     """The routine's job values as loaded from the store, decoded."""
     document = store.load_job(job.job_id).document
-    return JobState.deserialize(document).routine_states[routine_id]["values"]
+    return JobState.deserialize(document).job_values(routine_id)
 
 
 def test_values_set_and_items_appended_are_loaded_back_in_order(store: JobStore) -> None:
@@ -57,23 +57,45 @@ def test_a_value_set_replaces_the_items_appended_before(store: JobStore) -> None
     assert values_of(store, job) == {"items": [9, 10]}
 
 
-def test_the_routine_states_column_leaves_the_values_out(store: JobStore) -> None:
+def test_the_values_are_kept_apart_from_the_routine_states(store: JobStore) -> None:
     job = new_job(store)
-    states = {"agg": {"deliveries": 4, "status": "completed"}}
+    states = {"agg": {"mine": 4, "status": "completed"}}
 
     store.checkpoint(checkpoint(job, routine_states=states, job_values=[("agg", "token", 7)]))
     store.checkpoint(checkpoint(job, routine_states=states))  # No values: they stay.
 
-    loaded = store.load_job(job.job_id).document["routine_states"]
-    assert loaded == {"agg": {"deliveries": 4, "status": "completed", "values": {"token": 7}}}
+    document = store.load_job(job.job_id).document
+    assert document["routine_states"] == {"agg": {"mine": 4, "status": "completed"}}
+    assert document["job_values"] == {"agg": {"token": 7}}
 
 
 def test_values_of_a_new_jobs_document_are_kept(store: JobStore) -> None:
     job = JobState("flow")
-    job.routine_states = {"agg": {"deliveries": 1, "values": {"items": [(1, 2)], "n": 1}}}
-    store.create_job(job.serialize(), pending=[], next_seq=1)
+    document = job.serialize()
+    document["job_values"] = {"agg": {"items": [{"$t": "tuple", "v": [1, 2]}], "n": 1}}
+    store.create_job(document, pending=[], next_seq=1)
 
     assert values_of(store, job) == {"items": [(1, 2)], "n": 1}
+
+
+def test_an_older_document_given_to_create_job_has_its_records_taken_out(
+    store: JobStore,
+) -> None:
+    job = JobState("flow")
+    document = job.serialize()
+    for key in ("routine_stats", "job_values", "timers"):
+        del document[key]
+    document["routine_states"] = {
+        "agg": {"mine": 1, "deliveries": 2, "failures": 0, "skips": 1, "status": "skipped"},
+        "other": {"values": {"n": 1}, "timers": {"flush": 3}},
+    }
+    store.create_job(document, pending=[], next_seq=4)
+
+    stored = store.load_job(job.job_id).document
+    assert stored["routine_states"] == {"agg": {"mine": 1}}
+    assert stored["routine_stats"] == {"agg": {"deliveries": 2, "failures": 0, "skips": 1}}
+    assert stored["job_values"] == {"other": {"n": 1}}
+    assert stored["timers"] == {"other": {"flush": 3}}
 
 
 def test_a_value_that_cannot_be_stored_writes_nothing(store: JobStore) -> None:
@@ -102,7 +124,7 @@ def test_values_of_an_older_claim_are_not_written(store: JobStore) -> None:
             )
         )
 
-    assert "values" not in store.load_job(job.job_id).document["routine_states"].get("agg", {})
+    assert store.load_job(job.job_id).document["job_values"] == {}
 
 
 class Numbers(Routine):
@@ -124,7 +146,12 @@ class MeasuringStore(MemoryStore):
         self.sizes: list[int] = []
 
     def checkpoint(self, checkpoint: Checkpoint) -> None:
-        written = [checkpoint.routine_states, checkpoint.job_values, checkpoint.job_value_items]
+        written = [
+            checkpoint.routine_states,
+            checkpoint.engine_states,
+            checkpoint.job_values,
+            checkpoint.job_value_items,
+        ]
         self.sizes.append(len(json.dumps(written, default=repr)))
         super().checkpoint(checkpoint)
 
@@ -162,7 +189,7 @@ def test_an_open_collection_comes_back_with_its_job(store: JobStore) -> None:
 
     kept = values_of(store, job)
     assert (kept["items"], kept["size"]) == ([10, 11, 12, 13], 4)
-    assert kept == job.routine_states["agg"]["values"]
+    assert kept == job.job_values("agg")
 
 
 def test_a_key_the_value_codec_tags_is_kept_as_a_key(store: JobStore) -> None:
@@ -201,5 +228,5 @@ def test_a_list_set_then_appended_to_in_one_batch_is_stored_once(
     finally:
         flow.shutdown()
 
-    assert job.routine_states["agg"]["values"] == {"items": [0, 1, 2]}
+    assert job.job_values("agg") == {"items": [0, 1, 2]}
     assert values_of(store, job) == {"items": [0, 1, 2]}

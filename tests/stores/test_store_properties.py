@@ -73,6 +73,19 @@ outputs = st.lists(
     ),
     max_size=3,
 )
+deferred = st.lists(
+    st.fixed_dictionaries(
+        {
+            "routine_id": names,
+            "event_name": names,
+            "data": mappings,
+            "timestamp": st.datetimes(timezones=st.just(timezone.utc)).map(
+                lambda moment: moment.isoformat()
+            ),
+        }
+    ),
+    max_size=3,
+)
 errors = st.lists(
     st.builds(
         ErrorRecord,
@@ -98,6 +111,7 @@ def jobs(draw: st.DrawFn) -> tuple[JobState, list[StoredDelivery]]:
     job.routine_states = draw(st.dictionaries(names, mappings, max_size=3))
     job.shared_log = draw(st.lists(mappings, max_size=3))
     job.output_log = draw(outputs)
+    job.deferred_events = draw(deferred)
     return job, draw(deliveries)
 
 
@@ -120,6 +134,7 @@ def checkpoints(draw: st.DrawFn, job: JobState, pending: list[StoredDelivery]) -
         routine_states=draw(st.none() | st.dictionaries(names, mappings, max_size=2)),
         log_entries=draw(st.lists(mappings, max_size=3)),
         outputs=draw(outputs),
+        deferred_events=draw(st.none() | deferred),
     )
 
 
@@ -137,6 +152,7 @@ def state(job: JobState) -> tuple[Any, ...]:
         job.routine_states,
         job.shared_log,
         job.output_log,
+        job.deferred_events,
         job.execution_history,
         job.errors,
     )
@@ -156,6 +172,8 @@ def expected_after(
         job.shared_data = change.shared_data
     if change.routine_states is not None:
         job.routine_states = change.routine_states
+    if change.deferred_events is not None:
+        job.deferred_events = change.deferred_events
     left = {d.seq: d for d in pending if d.seq not in change.done}
     left.update({d.seq: d for d in change.added})
     return state(job), sorted(left.values(), key=lambda d: d.seq)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from routilux import ErrorHandler, ErrorStrategy, Flow, JobState, Routine
+from routilux import ErrorHandler, ErrorStrategy, Flow, JobState, Routine, RoutineStats
 from routilux.testing import FakeClock
 
 
@@ -186,21 +186,15 @@ def test_continue_failing_delivery_emits_nothing_further() -> None:
     assert p.recorder.items == ["partial b", "done b"]
 
 
-def test_continue_marks_the_routine_failed_in_routine_states() -> None:
+def test_continue_marks_the_routine_error_continued_and_counts_a_failure() -> None:
     p = Pipeline(Flaky(failures={"a": 1}), routine_policy=ErrorHandler(strategy="continue"))
     job = p.run("a", "b")
-    assert job.get_routine_state("flaky") == {
-        "status": "failed",
-        "deliveries": 2,
-        "failures": 1,
-        "skips": 0,
-    }
-    assert job.get_routine_state("sibling") == {
-        "status": "completed",
-        "deliveries": 2,
-        "failures": 0,
-        "skips": 0,
-    }
+    state = {"status": "error_continued", "error": "attempt 1 on a"}
+    assert job.get_routine_state("flaky") == state
+    assert job.routine_stats("flaky") == RoutineStats(deliveries=2, failures=1, skips=0)
+    assert job.routine_stats("flaky").status == "failed"  # type: ignore[union-attr]
+    assert job.get_routine_state("sibling") is None  # It only succeeded: nothing is written.
+    assert job.routine_stats("sibling") == RoutineStats(deliveries=2, failures=0, skips=0)
 
 
 # -- SKIP ------------------------------------------------------------------------------
@@ -211,12 +205,8 @@ def test_skip_marks_the_routine_skipped_and_the_job_goes_on() -> None:
     job = p.run("a", "b")
     assert job.status == "completed"
     assert actions(job) == [("flaky", "skip", 1)]
-    assert job.get_routine_state("flaky") == {
-        "status": "skipped",
-        "deliveries": 2,
-        "failures": 0,
-        "skips": 1,
-    }
+    assert job.get_routine_state("flaky") == {"status": "skipped", "error": "attempt 1 on a"}
+    assert job.routine_stats("flaky") == RoutineStats(deliveries=2, failures=0, skips=1)
     assert p.recorder.items == ["partial b", "done b"]
     assert p.sibling.items == ["a", "b"]
 
@@ -234,8 +224,8 @@ def test_retry_succeeds_after_a_failed_attempt() -> None:
     assert job.status == "completed"
     assert p.flaky.attempts == ["a", "a"]
     assert actions(job) == [("flaky", "retry", 1)]
-    assert job.get_routine_state("flaky")["failures"] == 0  # type: ignore[index]
-    assert job.get_routine_state("flaky")["status"] == "completed"  # type: ignore[index]
+    assert job.get_routine_state("flaky") is None  # A retried failure is not an outcome.
+    assert job.routine_stats("flaky") == RoutineStats(deliveries=2, failures=0, skips=0)
 
 
 def test_retried_delivery_leaves_no_partial_output() -> None:
@@ -322,8 +312,10 @@ def test_retry_exhausted_on_a_non_critical_routine_fails_the_job() -> None:
     ]
     assert p.flaky.attempts.count("a") == 3
     assert "attempt 3" in (job.error or "")
-    assert job.get_routine_state("flaky")["status"] == "failed"  # type: ignore[index]
-    assert job.get_routine_state("flaky")["failures"] == 1  # type: ignore[index]
+    state = job.get_routine_state("flaky")
+    assert state is not None
+    assert (state["status"], state["error"]) == ("failed", "attempt 3 on a")
+    assert job.routine_stats("flaky") == RoutineStats(deliveries=4, failures=1, skips=0)
 
 
 def test_retry_exhausted_stops_the_job_despite_a_flow_continue() -> None:

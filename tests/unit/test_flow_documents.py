@@ -178,6 +178,30 @@ def test_a_document_with_a_bad_bound_on_async_handlers_is_refused(value: Any) ->
         Flow.deserialize(doc)
 
 
+def test_tracking_is_written_only_when_on_and_round_trips() -> None:
+    doc = Flow(track_execution=True).serialize()
+    assert doc["track_execution"] is True
+    assert Flow.deserialize(doc).track_execution is True
+    assert Flow().deserialize(doc).track_execution is True
+    assert "track_execution" not in Flow().serialize()
+    del doc["track_execution"]
+    assert Flow.deserialize(doc).track_execution is False
+
+
+def test_a_flow_file_turns_tracking_on(tmp_path: Path) -> None:
+    path = tmp_path / "flow.yaml"
+    document = Flow().serialize() | {"track_execution": True}
+    path.write_text(json.dumps(document), encoding="utf-8")  # JSON is YAML too.
+    assert Flow.from_file(path).track_execution is True
+
+
+@pytest.mark.parametrize("value", [1, "yes", None])
+def test_a_document_with_a_bad_tracking_setting_is_refused(value: Any) -> None:
+    doc = Flow().serialize() | {"track_execution": value}
+    with pytest.raises(SerializationError, match="track_execution"):
+        Flow.deserialize(doc)
+
+
 def test_flow_error_handler() -> None:
     assert rich_flow().serialize()["error_handler"] == {
         "strategy": "continue",

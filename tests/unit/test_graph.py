@@ -120,8 +120,7 @@ def ran_job(flow: Flow) -> JobState:
 
 def test_a_job_colours_each_routine_by_what_it_did() -> None:
     flow = small_flow()
-    job = ran_job(flow)
-    job.routine_states.pop("sink")  # As if it had received nothing.
+    job = flow.execute("source", {"values": [-1]})  # The sink receives nothing.
     lines = flow.to_mermaid(job).splitlines()
     assert lines[-6:] == [
         "    classDef completed fill:#d4edda,stroke:#28a745,color:#155724",
@@ -135,11 +134,21 @@ def test_a_job_colours_each_routine_by_what_it_did() -> None:
 
 def test_a_failed_routine_is_coloured_failed() -> None:
     flow = small_flow()
+    flow.routines["check"].set_error_handler(ErrorHandler(strategy=ErrorStrategy.CONTINUE))
     job = ran_job(flow)
-    job.routine_states["check"]["status"] = "failed"
     text = flow.to_mermaid(job)
     assert "    classDef failed fill:#f8d7da,stroke:#dc3545,color:#721c24\n" in text
     assert "    class r1 failed\n" in text
+
+
+def test_the_colours_are_the_routine_stats_not_what_handlers_stored() -> None:
+    flow = small_flow()
+    job = flow.execute("source", {"values": [-1]})
+    job.update_routine_state("sink", {"status": "failed"})
+    job.update_routine_state("check", {"status": "completed"})
+    text = flow.to_mermaid(job)
+    assert "    class r1 skipped\n" in text
+    assert "    class r2 not_run\n" in text
 
 
 def test_dot_colours_routines_of_a_job() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from routilux import ErrorHandler, ErrorStrategy, Flow, JobState, Routine
+from routilux import ErrorHandler, ErrorStrategy, Flow, JobState, Routine, RoutineStats
 
 
 class Source(Routine):
@@ -80,12 +80,12 @@ def test_shared_data_is_per_job() -> None:
     assert second.get_shared_data("tag") == "two"
 
 
-def test_routine_states_are_per_job() -> None:
+def test_routine_stats_are_per_job() -> None:
     flow, _, _ = build()
     first = flow.execute("source", entry_params={"items": [1, 2, 3]})
     second = flow.execute("source", entry_params={"items": [4]})
-    assert first.get_routine_state("collector")["deliveries"] == 3  # type: ignore[index]
-    assert second.get_routine_state("collector")["deliveries"] == 1  # type: ignore[index]
+    assert first.routine_stats("collector") == RoutineStats(deliveries=3)
+    assert second.routine_stats("collector") == RoutineStats(deliveries=1)
 
 
 def test_status_is_per_job() -> None:

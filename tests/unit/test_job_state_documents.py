@@ -16,6 +16,7 @@ from routilux import (
     JobState,
     PendingDelivery,
     Routine,
+    RoutineStats,
     SerializationError,
 )
 
@@ -67,6 +68,7 @@ def snapshot(job: JobState) -> dict[str, Any]:
         "current_routine_id": job.current_routine_id,
         "error": job.error,
         "routine_states": job.routine_states,
+        "routine_stats": job.all_routine_stats(),
         "history": [tuple(r) for r in job.execution_history],
         "shared_data": job.shared_data,
         "shared_log": job.shared_log,
@@ -148,7 +150,77 @@ def test_deserialize_does_not_share_state_with_the_document() -> None:
     restored.update_shared_data("new", 1)
     restored.routine_states["sink"]["status"] = "changed"
     assert JobState.deserialize(document).get_shared_data("new") is None
-    assert document["routine_states"]["sink"]["status"] == "failed"
+    assert document["routine_states"]["sink"]["status"] == "error_continued"
+
+
+def test_the_engine_records_are_fields_of_their_own() -> None:
+    document = rich_job().serialize()
+    assert document["routine_states"] == {
+        "source": {"status": "completed"},
+        "sink": {"status": "error_continued", "error": "bad item"},
+    }
+    assert document["routine_stats"] == {
+        "source": {"deliveries": 1, "failures": 0, "skips": 0},
+        "sink": {"deliveries": 3, "failures": 1, "skips": 0},
+    }
+    assert (document["job_values"], document["timers"]) == ({}, {})
+
+
+def test_round_trip_keeps_routine_stats_job_values_and_timers() -> None:
+    job = rich_job()
+    job._job_values = {"sink": {"seen": ("a", "c")}}
+    job._timers = {"sink": {"flush": 9}}
+    restored = JobState.deserialize(job.serialize())
+    assert restored.all_routine_stats() == {
+        "source": RoutineStats(deliveries=1),
+        "sink": RoutineStats(deliveries=3, failures=1),
+    }
+    assert restored.job_values("sink") == {"seen": ("a", "c")}
+    assert restored.routine_timers("sink") == {"flush": f"{job.job_id}:9"}
+    assert restored.routine_states == job.routine_states
+
+
+def legacy(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` as routilux wrote it before the engine's records had fields of their own."""
+    doc = copy.deepcopy(document)
+    for key in ("routine_stats", "job_values", "timers"):
+        del doc[key]
+    doc["routine_states"] = {
+        "source": {"status": "completed", "deliveries": 1, "failures": 0, "skips": 0},
+        "sink": {
+            "mine": {"$t": "tuple", "v": [1, 2]},
+            "status": "failed",
+            "deliveries": 3,
+            "failures": 1,
+            "skips": 0,
+            "values": {"seen": {"$t": "set", "v": ["a"]}},
+            "timers": {"flush": 9},
+        },
+    }
+    return doc
+
+
+def test_an_older_document_has_the_engine_records_taken_out_of_its_states(
+    document: dict[str, Any],
+) -> None:
+    restored = JobState.deserialize(legacy(document))
+    assert restored.routine_states == {"sink": {"mine": (1, 2)}}
+    assert restored.all_routine_stats() == {
+        "source": RoutineStats(deliveries=1),
+        "sink": RoutineStats(deliveries=3, failures=1),
+    }
+    assert restored.job_values("sink") == {"seen": {"a"}}
+    assert restored.routine_timers("sink") == {"flush": f"{restored.job_id}:9"}
+
+
+def test_an_older_document_keeps_keys_that_the_engine_did_not_write(
+    document: dict[str, Any],
+) -> None:
+    old = legacy(document)
+    old["routine_states"] = {"r": {"deliveries": "many", "status": "busy", "timers": [1]}}
+    restored = JobState.deserialize(old)
+    assert restored.routine_states == {"r": {"deliveries": "many", "status": "busy", "timers": [1]}}
+    assert restored.all_routine_stats() == {}
 
 
 def test_save_and_load_round_trip(tmp_path: Path) -> None:
@@ -346,6 +418,15 @@ def test_a_document_missing_a_field_raises(document: dict[str, Any], key: str) -
         (("pending_deliveries", 0, "delivery_id"), ...),
         (("pending_deliveries", 0, "attempt"), 1.5),
         (("pending_deliveries", 0, "delay"), "soon"),
+        (("routine_stats",), []),
+        (("routine_stats", "sink"), 3),
+        (("routine_stats", "sink", "deliveries"), -1),
+        (("routine_stats", "sink", "failures"), "1"),
+        (("routine_stats", "sink", "skips"), True),
+        (("job_values",), [1]),
+        (("job_values",), {"sink": [1]}),
+        (("timers",), {"sink": {"flush": "soon"}}),
+        (("timers",), {"sink": 5}),
     ],
 )
 def test_a_document_with_a_wrong_type_raises(

@@ -102,6 +102,14 @@ def test_the_output_handlers_are_importable_from_their_module_and_the_package() 
         assert name in routilux.__all__
 
 
+def test_the_execution_tracker_is_importable_from_its_module_and_the_package() -> None:
+    import routilux.execution_tracker
+
+    assert routilux.execution_tracker.__all__ == ["ExecutionTracker"]
+    assert routilux.execution_tracker.ExecutionTracker is routilux.ExecutionTracker
+    assert "ExecutionTracker" in routilux.__all__
+
+
 def test_contract_import_paths_work() -> None:
     from routilux import ErrorHandler, ErrorStrategy, ExecutionContext, Flow, JobState, Routine
     from routilux.builtin_routines import ConditionalRouter

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from routilux import ErrorHandler, ErrorStrategy, Flow, Routine
+from routilux import ErrorHandler, ErrorStrategy, Flow, Routine, RoutineStats
 from routilux.testing import FakeClock
 
 
@@ -82,7 +82,7 @@ def test_a_retried_delivery_is_merged_once(merge: Any, expected: Any, named: boo
     job = run(sink, [1, 2, 3], ErrorStrategy.RETRY, max_retries=3, retry_delay=0.1)
     assert job.status == "completed"
     assert dict(sink.slot.data) == expected
-    assert job.routine_states["sink"]["deliveries"] == 5  # 3 messages, 2 retries.
+    assert job.routine_stats("sink") == RoutineStats(deliveries=5)  # 2 retries.
 
 
 @pytest.mark.parametrize(

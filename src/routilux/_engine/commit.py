@@ -1,4 +1,4 @@
-"""Committing a successful delivery: its job values, named timers and checkpoint."""
+"""Committing a successful delivery: its job values, named timers, deferred events, checkpoint."""
 
 from __future__ import annotations
 
@@ -18,15 +18,21 @@ if TYPE_CHECKING:
     from routilux._engine.frame import DeliveryFrame
     from routilux._engine.job_run import Item, JobRun
 
-__all__ = ["prepare_commit"]
+__all__ = ["ENTRY_SEQ", "prepare_commit"]
 
 logger = logging.getLogger("routilux")
 
 _NO_CHANGES = ValueChanges()
 
+#: The number of a job's entry delivery: the first one a new job takes
+#: (``JobRun.entry_item``), kept by its retries and by a resumed job. The
+#: strategies commit it through :func:`prepare_commit`, which marks the entry
+#: routine ``completed`` in its state, as routilux 0.10 did.
+ENTRY_SEQ = 1
+
 
 def prepare_commit(run: JobRun, item: Item, frame: DeliveryFrame) -> str:
-    """Apply a successful delivery's job values and timers, and checkpoint it.
+    """Apply a successful delivery's job values, timers and deferred events; checkpoint it.
 
     Called with ``lock`` held, before the strategy applies the delivery's
     emits; the staged named timers become delayed deliveries in
@@ -46,11 +52,17 @@ def prepare_commit(run: JobRun, item: Item, frame: DeliveryFrame) -> str:
     frame.later.extend(added)
     changes = apply_values(run, frame) if frame.values or frame.appends else _NO_CHANGES
     touched = _write_timer_names(run, ops, item[2]) if ops or item[2] in book.by_seq else {}
+    deferred = _add_deferred(run, frame.deferred) if frame.deferred else []
+    entry = item[2] == ENTRY_SEQ
+    before = run.job._note_outcome(item[0].routine_id, "completed") if entry else None
     if run.durable is not None:
-        outcome = _checkpoint(run, item, frame, dropped, changes)
+        outcome = _checkpoint(run, item, frame, dropped, changes, deferred)
         if outcome != "ok":
             restore_values(run, changes)
             _restore_timer_names(run, touched)
+            _remove_deferred(run, deferred)
+            if entry:
+                run.job._restore_status(item[0].routine_id, before)
             return outcome
     for seq in dropped:
         run.cancel_delayed(seq)
@@ -59,12 +71,18 @@ def prepare_commit(run: JobRun, item: Item, frame: DeliveryFrame) -> str:
     frame.values.clear()
     frame.appends.clear()
     frame.timer_ops.clear()
+    frame.deferred.clear()
     frame.extra = False
     return "ok"
 
 
 def _checkpoint(
-    run: JobRun, item: Item, frame: DeliveryFrame, dropped: list[int], changes: ValueChanges
+    run: JobRun,
+    item: Item,
+    frame: DeliveryFrame,
+    dropped: list[int],
+    changes: ValueChanges,
+    deferred: list[Any],
 ) -> str:
     assert run.durable is not None
     try:
@@ -78,6 +96,7 @@ def _checkpoint(
         )
     except SerializationError as exc:
         frame.clear()
+        _remove_deferred(run, deferred)  # Before the failure's own checkpoint.
         unstorable = run.durable.drop_unstorable()
         if unstorable:
             logger.warning(
@@ -94,23 +113,46 @@ def _checkpoint(
 
 
 def _write_timer_names(run: JobRun, ops: list[TimerOp], fired: int) -> dict[str, Any]:
-    """Put the timer names as they will be into the routine states; return the old ones."""
+    """Put the timer names as they will be into the job; return the old ones."""
     future = TimerBook(dict(run.timer_book.by_name), dict(run.timer_book.by_seq))
     future.apply(ops, fired)
     routines = {op.routine_id for op in ops}
     if fired in run.timer_book.by_seq:
         routines.add(run.timer_book.by_seq[fired][0])
     old: dict[str, Any] = {}
+    timers = run.job._timers
     with run.job._lock:
         for rid in routines:
-            state = run.job.routine_states.setdefault(rid, {})
-            old[rid] = state.get("timers")
-            state["timers"] = future.names_of(rid)
-        run.job._states_dirty = True
+            old[rid] = timers.get(rid)
+            _set_names(timers, rid, future.names_of(rid))
     return old
 
 
 def _restore_timer_names(run: JobRun, old: dict[str, Any]) -> None:
     with run.job._lock:
         for rid, names in old.items():
-            run.job.routine_states[rid]["timers"] = names
+            _set_names(run.job._timers, rid, names)
+
+
+def _set_names(timers: dict[str, dict[str, int]], rid: str, names: dict[str, int] | None) -> None:
+    if names:
+        timers[rid] = names
+    else:
+        timers.pop(rid, None)
+
+
+def _add_deferred(run: JobRun, staged: list[tuple[str, str, dict[str, Any]]]) -> list[Any]:
+    """Add the delivery's deferred events to the job (for its checkpoint); return the entries."""
+    job = run.job
+    with job._lock:  # Together: a handler of another delivery may add some at the same time.
+        for routine_id, event_name, data in staged:
+            job.add_deferred_event(routine_id, event_name, data)
+        return job.deferred_events[-len(staged) :]
+
+
+def _remove_deferred(run: JobRun, added: list[Any]) -> None:
+    """Take the entries :func:`_add_deferred` added back out (the delivery failed)."""
+    if added:
+        taken = {id(entry) for entry in added}
+        with run.job._lock:
+            run.job.deferred_events[:] = [e for e in run.job.deferred_events if id(e) not in taken]

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
 
+from routilux._engine.commit import ENTRY_SEQ
 from routilux._engine.frame import DeliveryFrame
 from routilux._engine.guarded_call import deliver_with_timeout
 from routilux._engine.job_async import in_frame
@@ -178,6 +179,7 @@ class ConcurrentRun(JobRun):
             if self.job.status is JobStatus.RUNNING:
                 self.job.pending_deliveries = self._pending_locked()
                 self.job._next_delivery = self.peek_next_seq()
+                self.write_routine_stats()  # A paused job is saved and resumed with them.
                 self.job._transition(JobStatus.PAUSED)
                 if self.durable is not None:
                     self.save_status()
@@ -207,9 +209,12 @@ class ConcurrentRun(JobRun):
             self.running -= 1
             if self.ended:
                 pass
-            elif (self.durable is not None or frame.extra or self.timer_book.by_seq) and (
-                outcome := self.prepare_commit(item, frame)
-            ) != "ok":
+            elif (
+                self.durable is not None
+                or frame.extra
+                or self.timer_book.by_seq
+                or item[2] == ENTRY_SEQ
+            ) and (outcome := self.prepare_commit(item, frame)) != "ok":
                 new = self._settle_failed_delivery(finished=outcome == "failed")
             else:
                 if frame.history:

@@ -18,6 +18,7 @@ from routilux.exceptions import SerializationError
 
 if TYPE_CHECKING:
     from routilux._engine.job_run import Item, JobRun
+    from routilux._model.job_state import JobState
     from routilux.stores.protocol import JobStore
 
 __all__ = ["Durability"]
@@ -155,6 +156,7 @@ class Durability:
         self.run.job._log_saved = len(self.run.job.shared_log)
         self.run.job._outputs_saved = len(self.run.job.output_log)
         self.run.job._unsaved_records = []  # In the document just written.
+        self.run.job._deferred_dirty = False
         self.saved_shared = dict(self.run.job.shared_data)
 
     # -- deliveries -------------------------------------------------------------
@@ -219,6 +221,7 @@ class Durability:
         events = [*records, *events]
         shared = dict(job.shared_data) if job._shared_dirty else None
         _check_delivery(added, events, values, log, outputs, shared)
+        deferred = _take_deferred(job)
         batch = self._batch
         for seq in done:
             # Added in this batch: it never reaches the store. Deleting a seq
@@ -238,6 +241,8 @@ class Durability:
         if shared is not None:
             batch.shared = self.saved_shared = shared
             job._shared_dirty = False
+        if deferred is not None:
+            batch.deferred = deferred
         batch.deliveries += 1
         if top > self.max_seq:
             # Past the numbers the store knows are taken: commit before any of
@@ -303,12 +308,14 @@ class Durability:
         drop_pending: bool = False,
         errors: Iterable[ErrorRecord] = (),
         final: tuple[str, str | None] | None = None,
+        added: Sequence[Item] = (),
     ) -> None:
         """The job's status changed (it ended, paused or resumed).
 
         ``final`` is the status and error the job is about to end with,
         written before they are the job's own in memory: if the store
-        refuses them, the job can end otherwise.
+        refuses them, the job can end otherwise. ``added`` are deliveries
+        made with the change (a resume's deferred events), ready to run.
 
         Raises:
             SerializationError: A shared value cannot be written.
@@ -321,7 +328,8 @@ class Durability:
             checkpoint.status = final[0]
             checkpoint.error = final[1] if final[1] is not None else checkpoint.error
             checkpoint.updated_at = datetime.now(timezone.utc).isoformat()
-        self._commit(checkpoint, 0)
+        checkpoint.added = [self._stored(item) for item in added]
+        self._commit(checkpoint, max((item[2] for item in added), default=0))
 
     # -- building and committing ------------------------------------------------
 
@@ -336,6 +344,7 @@ class Durability:
             deliveries=run.deliveries,
             next_seq=self.max_seq + 1,
             routine_states=run.routine_state_snapshot(),
+            engine_states=run.engine_state_snapshot(),
             claim=self.claim,
             **parts,
         )
@@ -343,6 +352,7 @@ class Durability:
             checkpoint.shared_data = dict(job.shared_data)
         checkpoint.log_entries = job.shared_log[job._log_saved :]
         checkpoint.outputs = job.output_log[job._outputs_saved :]
+        checkpoint.deferred_events = _take_deferred(job)
         records = job._unsaved_records or ()
         # Recorded before the engine's events of a delivery (its handler ran first).
         checkpoint.history = list(records)
@@ -398,6 +408,7 @@ class Durability:
                 (job.shared_log, job._log_saved, "shared_log entries"),
                 (job.output_log, job._outputs_saved, "output_log entries"),
                 (job._unsaved_records or [], 0, "recorded history entries"),
+                (job.deferred_events, 0, "deferred events"),
             ]
             for entries, start, what in unsaved_lists:
                 unsaved = entries[start:]
@@ -405,6 +416,8 @@ class Durability:
                 if len(kept) != len(unsaved):
                     dropped.append(f"{len(unsaved) - len(kept)} {what}")
                     entries[start:] = kept
+            # The refused checkpoint may have held the whole list: the next writes it.
+            job._deferred_dirty = True
         return dropped
 
     def _stored(self, item: Item, not_before: float = 0.0) -> StoredDelivery:
@@ -425,6 +438,7 @@ class _Batch:
     log: list[dict[str, Any]] = field(default_factory=list)
     outputs: list[dict[str, Any]] = field(default_factory=list)
     shared: dict[str, Any] | None = None
+    deferred: list[dict[str, Any]] | None = None
     # Job values set, and items appended since, by (routine id, key).
     values: dict[tuple[str, str], Any] = field(default_factory=dict)
     items: dict[tuple[str, str], list[tuple[str, str, int, Any]]] = field(default_factory=dict)
@@ -456,6 +470,8 @@ class _Batch:
         checkpoint.outputs = [*self.outputs, *checkpoint.outputs]
         if checkpoint.shared_data is None:
             checkpoint.shared_data = self.shared
+        if checkpoint.deferred_events is None:
+            checkpoint.deferred_events = self.deferred
         if self.values or self.items:
             later = _Batch()
             later.values, later.items = self.values, self.items
@@ -485,6 +501,21 @@ def _check_delivery(
     _check_storable(outputs, "output_log")
     if shared is not None:
         _check_storable(shared, "shared_data")
+
+
+def _take_deferred(job: JobState) -> list[dict[str, Any]] | None:
+    """The job's deferred events for a checkpoint, if they changed since the last one.
+
+    Raises:
+        SerializationError: One cannot be stored (the list stays to be written).
+    """
+    with job._lock:
+        if not job._deferred_dirty:
+            return None
+        deferred = list(job.deferred_events)
+        _check_storable(deferred, "deferred_events")
+        job._deferred_dirty = False
+        return deferred
 
 
 _MISSING = object()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from routilux._engine.aio import LoopThread
 from routilux._engine.concurrent import ConcurrentRun, Work, admit_entry, run_entry
+from routilux._engine.deferred import emit_deferred, route_deferred, save_resume
 from routilux._engine.durable import Durability
 from routilux._engine.frame import DeliveryFrame
 from routilux._engine.gates import Gates
@@ -301,20 +302,28 @@ class Engine:
             )
 
     def resume(self, job: JobState) -> bool:
-        """Continue a paused job where it stopped."""
+        """Continue a paused job where it stopped, its deferred events emitted first.
+
+        Raises:
+            DefinitionError: A deferred event names a routine or event the
+                flow lacks; the job stays paused.
+        """
         run = self.run_of(job)
         if run is None:
             return False
         with run.lock:
             if run.ended or not run.paused or job.status is not JobStatus.PAUSED:
                 return False
+            routed = route_deferred(run.plan, job)
             job._transition(JobStatus.RUNNING)
-            if run.durable is not None and not self._save_resumed(run):
+            deferred = emit_deferred(run, routed)
+            if run.durable is not None and not self._save_resumed(run, deferred):
                 return False
             if isinstance(run, ConcurrentRun):
                 timers, pool, loop = self._services()
                 run.pool, run.timers, run.loop = pool, timers, loop
-                items = run.resume()
+                run.outstanding += len(deferred)
+                items = [*deferred, *run.resume()]
                 if not items and run.outstanding == 0:
                     # The last delivery finished while the job was paused.
                     items = run.went_idle()
@@ -322,6 +331,7 @@ class Engine:
                 assert isinstance(run, SequentialRun)
                 run.paused = run.interrupted = False
                 run.wakeup.clear()
+                run.queue.extend_front(deferred)
                 job.pending_deliveries = []
                 run.driving = True
         lost_deadline = run.deadline_timer is None or run.deadline_timer.cancelled
@@ -333,14 +343,16 @@ class Engine:
             self._drive_in_thread(run)
         return True
 
-    def _save_resumed(self, run: JobRun) -> bool:
+    def _save_resumed(self, run: JobRun, added: list[Item]) -> bool:
         """Record a durable job's resume in its store (caller holds its lock).
+
+        ``added`` are the deliveries of its deferred events, saved with it.
 
         Returns:
             False if the store refused it (another process owns the job now:
             the run has stopped).
         """
-        run.save_status()
+        save_resume(run, added)
         if run.ended:
             return False
         self.hold_lease(run)  # Again, if the flow was shut down while the job was paused.

@@ -74,14 +74,14 @@ class TimerBook:
                 self.by_seq[op.item[2]] = (op.routine_id, op.name)
 
     def names_of(self, routine_id: str) -> dict[str, int]:
-        """The named timers of one routine, for its routine state."""
+        """The named timers of one routine, for the job's records of it."""
         return {name: seq for (rid, name), seq in self.by_name.items() if rid == routine_id}
 
-    def load(self, routine_states: dict[str, dict[str, Any]], pending: set[int]) -> None:
-        """Rebuild the book from routine states saved with a job (a resume)."""
-        for routine_id, state in routine_states.items():
-            for name, seq in (state.get("timers") or {}).items():
-                if isinstance(seq, int) and seq in pending:
+    def load(self, timers: dict[str, dict[str, int]], pending: set[int]) -> None:
+        """Rebuild the book from the timers saved with a job (a resume)."""
+        for routine_id, names in timers.items():
+            for name, seq in names.items():
+                if seq in pending:
                     self.by_name[(routine_id, name)] = seq
                     self.by_seq[seq] = (routine_id, name)
 
@@ -109,13 +109,13 @@ def apply_values(run: JobRun, frame: DeliveryFrame) -> ValueChanges:
     changes = ValueChanges()
     with job._lock:
         for routine_id, values in frame.values.items():
-            kept = job.routine_states.setdefault(routine_id, {}).setdefault("values", {})
+            kept = job._job_values.setdefault(routine_id, {})
             for key, value in values.items():
                 changes.undo.append((routine_id, key, kept.get(key, _MISSING), -1))
                 changes.sets.append((routine_id, key, value))
                 kept[key] = value
         for routine_id, keyed in frame.appends.items():
-            kept = job.routine_states.setdefault(routine_id, {}).setdefault("values", {})
+            kept = job._job_values.setdefault(routine_id, {})
             for key, items in keyed.items():
                 current = kept.get(key, _MISSING)
                 if isinstance(current, list):
@@ -126,7 +126,6 @@ def apply_values(run: JobRun, frame: DeliveryFrame) -> ValueChanges:
                 start = len(current)
                 current.extend(items)
                 changes.items += [(routine_id, key, start + i, x) for i, x in enumerate(items)]
-        job._states_dirty = True
     return changes
 
 
@@ -135,7 +134,7 @@ def restore_values(run: JobRun, changes: ValueChanges) -> None:
     job = run.job
     with job._lock:
         for routine_id, key, old, length in reversed(changes.undo):
-            kept = job.routine_states[routine_id]["values"]
+            kept = job._job_values[routine_id]
             if length >= 0:
                 del kept[key][length:]
             elif old is _MISSING:

@@ -14,6 +14,7 @@ from routilux._engine.describe import (
     format_traceback,
 )
 from routilux._engine.plan import DRAIN_SLOT
+from routilux._engine.tracking import TRACKED_STATUS
 from routilux._model.durable import DeadLetter
 from routilux._model.error_policy import ErrorHandler, ErrorStrategy
 from routilux._model.records import ErrorRecord
@@ -33,6 +34,8 @@ _ACTIONS = {
     ErrorStrategy.SKIP: "skip",
     ErrorStrategy.RETRY: "stop",
 }
+#: The status each final action writes into the routine's state (as routilux 0.10 did).
+_OUTCOMES = {"stop": "failed", "continue": "error_continued", "skip": "skipped"}
 
 
 def on_failure(
@@ -58,6 +61,8 @@ def on_failure(
     policy = target.routine._error_handler or run.flow.error_handler or _STOP_BY_DEFAULT
     action = _action(policy, exc, attempt)
     record = record_error(run, exc, item, action=action, trace=format_traceback(exc))
+    if run.tracker is not None:
+        run.tracker._failed(seq, target.routine_id, data, TRACKED_STATUS[action], record.message)
     if action == "retry":
         delay = policy.retry_delay_for(attempt)
         again = (target, data, seq, attempt + 1, hops)
@@ -72,6 +77,7 @@ def on_failure(
         run.skips[target.index] += 1
     else:
         run.failures[target.index] += 1
+    run.job._note_outcome(target.routine_id, _OUTCOMES[action], record.message, record.timestamp)
     letter = _dead_letter(run, item, record)
     if not _save_failure(run, item, record, retry=None, delay=0.0, letter=letter):
         return True

@@ -51,12 +51,15 @@ class DeliveryFrame:
         appends: Items the running handler appended to list job values (after
             its last set of the key, if any), by routine id and key.
         timer_ops: Named timers the running handler set or cancelled.
-        extra: Whether ``values`` or ``timer_ops`` hold anything (one check
-            on the hot path instead of two).
+        deferred: Deferred events of the running handler, ``(routine_id,
+            event_name, data)``, added to the job when it succeeds.
+        extra: Whether ``values``, ``timer_ops`` or ``deferred`` hold
+            anything (one check on the hot path instead of three).
     """
 
     __slots__ = (
         "appends",
+        "deferred",
         "extra",
         "history",
         "hops",
@@ -83,6 +86,7 @@ class DeliveryFrame:
         self.values: dict[str, dict[str, Any]] = {}
         self.appends: dict[str, dict[str, list[Any]]] = {}
         self.timer_ops: list[TimerOp] = []
+        self.deferred: list[tuple[str, str, dict[str, Any]]] = []
         self.extra = False
 
     def emit(self, routine: Routine, event_name: str, data: dict[str, Any]) -> None:
@@ -143,6 +147,11 @@ class DeliveryFrame:
         self.timer_ops.append(TimerOp(self._routine_id(routine), name))
         self.extra = True
 
+    def defer(self, routine: Routine, event_name: str, data: dict[str, Any]) -> None:
+        """Stage ``routine``'s deferred event, added to the job when the handler succeeds."""
+        self.deferred.append((self._routine_id(routine), event_name, data))
+        self.extra = True
+
     def get_value(self, routine: Routine, key: str, default: Any) -> Any:
         """``routine``'s job value ``key``, as this handler has staged it so far."""
         rid = self._routine_id(routine)
@@ -156,8 +165,7 @@ class DeliveryFrame:
         return default if kept is _UNSET else kept
 
     def _kept(self, rid: str, key: str) -> Any:
-        state = self.run.job.routine_states.get(rid) or {}
-        return state.get("values", {}).get(key, _UNSET)
+        return self.run.job._job_values.get(rid, {}).get(key, _UNSET)
 
     def set_value(self, routine: Routine, key: str, value: Any) -> None:
         """Stage ``routine``'s job value ``key`` (it replaces the items appended so far)."""
@@ -207,6 +215,7 @@ class DeliveryFrame:
                 else:
                     self.appends.setdefault(rid, {}).setdefault(key, []).extend(items)
         self.timer_ops.extend(other.timer_ops)
+        self.deferred.extend(other.deferred)
         self.extra = self.extra or other.extra
         other.clear()
 
@@ -218,6 +227,7 @@ class DeliveryFrame:
         self.values.clear()
         self.appends.clear()
         self.timer_ops.clear()
+        self.deferred.clear()
         self.extra = False
 
     def delivery_id(self) -> str:

@@ -43,7 +43,7 @@ def deliver_with_timeout(run: JobRun, item: Item, timeout: float) -> DeliveryFra
     def call() -> None:
         token = CURRENT_FRAME.set(frame)
         try:
-            result = target.slot.deliver_reporting(data, merge.made)
+            result = target.deliver_reporting(data, merge.made)
             if result is not None and isawaitable(result):
                 # A sync callable that returned an awaitable: await it on this
                 # thread's own loop, as the job's loop may be busy elsewhere.

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from routilux._engine.clock import Clock
 from routilux._engine.commit import prepare_commit
+from routilux._engine.deferred import warn_unemitted
 from routilux._engine.describe import (
     describe_exception,
     dropped_count,
@@ -22,8 +23,9 @@ from routilux._engine.job_async import await_result, handler_timeout
 from routilux._engine.plan import FlowPlan, Target
 from routilux._engine.runaway import hops_exceeded
 from routilux._model.job_state import JobState
-from routilux._model.records import JobProgress, PendingDelivery
+from routilux._model.records import JobProgress, PendingDelivery, RoutineStats
 from routilux._model.status import JobStatus
+from routilux._serde.job_routines_doc import engine_records
 from routilux.exceptions import (
     ExecutionError,
     HandlerTimeoutError,
@@ -111,6 +113,8 @@ class JobRun:
         self.history_cap = sys.maxsize if limit is None else 8 * limit
         job._history_limit = limit  # For JobState.record_execution.
         self.timer_book = TimerBook()
+        # Flow(track_execution=True): the job's tracker, which the plan's targets fill.
+        self.tracker = plan.tracker_for(job)
         self.durable: Durability | None = None
         self.lock = threading.Lock()
         self.quiet = threading.Condition(self.lock)
@@ -139,7 +143,7 @@ class JobRun:
         return f"{self.job.job_id}:{seq}"
 
     def entry_item(self, entry: Target, params: dict[str, Any]) -> Item:
-        """The first delivery of the job (hop 0)."""
+        """The first delivery of the job (hop 0, number ``commit.ENTRY_SEQ``)."""
         return (entry, params, next(self.counter), 1, 0)
 
     # -- ending -----------------------------------------------------------------
@@ -147,6 +151,7 @@ class JobRun:
     def complete(self) -> None:
         """End the job ``completed`` (caller holds ``lock``)."""
         if not self.ended:
+            warn_unemitted(self.job)
             self._finish(JobStatus.COMPLETED)
 
     def stop(self, reason: str, *, keep_store: bool = False) -> None:
@@ -214,7 +219,7 @@ class JobRun:
         self.ended = self.interrupted = True
         if self.deadline_timer is not None:
             self.deadline_timer.cancel()
-        self._write_routine_states()
+        self.write_routine_stats()
         durable = self.durable
         if durable is not None and not self.abandoned:
             # Written first: if another process owns the job now, it ends failed
@@ -289,37 +294,40 @@ class JobRun:
             self._loop = None
 
     def routine_state_snapshot(self) -> dict[str, dict[str, Any]]:
-        """Write the per-routine counters into the job's routine states; return a copy.
-
-        The copy leaves out each routine's job values (``"values"``): a store
-        keeps them apart, written as they change (see ``Durability``).
-        """
-        self._write_routine_states()
+        """A copy of the job's routine states, for a checkpoint."""
         with self.job._lock:
-            return {
-                rid: {k: v for k, v in state.items() if k != "values"}
-                for rid, state in self.job.routine_states.items()
-            }
+            return {rid: dict(state) for rid, state in self.job.routine_states.items()}
 
-    def _write_routine_states(self) -> None:
-        ids = self.routine_ids
-        for i, calls in enumerate(self.invocations):
-            if not calls:
-                continue
-            failures, skips = self.failures[i], self.skips[i]
-            status = "failed" if failures else "skipped" if skips else "completed"
-            self.job.update_routine_state(
-                ids[i],
-                {"status": status, "deliveries": calls, "failures": failures, "skips": skips},
-            )
+    def engine_state_snapshot(self) -> dict[str, Any]:
+        """Write the per-routine counters into the job; return them and the named timers.
+
+        For a checkpoint: the job document's ``routine_stats`` and ``timers``
+        (job values are written apart, as they change: see ``Durability``).
+        """
+        self.write_routine_stats()
+        return engine_records(self.job)
+
+    def write_routine_stats(self) -> None:
+        """Copy the per-routine counters into the job's routine stats (the job ends or pauses)."""
+        ids, failures, skips = self.routine_ids, self.failures, self.skips
+        stats = {
+            ids[i]: RoutineStats(calls, failures[i], skips[i])
+            for i, calls in enumerate(self.invocations)
+            if calls
+        }
+        with self.job._lock:
+            # In the flow's order; then those of routines the flow no longer has (a resume).
+            others = self.job._routine_stats.items()
+            self.job._routine_stats = {**stats, **{k: v for k, v in others if k not in stats}}
 
     def seed_counters(self) -> None:
-        """Start the per-routine counters from the job's routine states (a resumed job)."""
+        """Start the per-routine counters from the job's routine stats (a resumed job)."""
         for i, rid in enumerate(self.routine_ids):
-            state = self.job.routine_states.get(rid, {})
-            self.invocations[i] = int(state.get("deliveries", 0))
-            self.failures[i] = int(state.get("failures", 0))
-            self.skips[i] = int(state.get("skips", 0))
+            stats = self.job._routine_stats.get(rid)
+            if stats is not None:
+                self.invocations[i] = stats.deliveries
+                self.failures[i] = stats.failures
+                self.skips[i] = stats.skips
 
     def trim_history(self) -> None:
         """Drop the oldest history records beyond the flow's ``history_limit``."""

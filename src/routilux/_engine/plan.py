@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from routilux._model.connection import Connection
 from routilux._model.routine import Routine
 from routilux._model.slot import Slot
 from routilux.exceptions import DefinitionError, ExecutionError
+
+if TYPE_CHECKING:
+    from routilux._model.job_state import JobState
+    from routilux.execution_tracker import ExecutionTracker
 
 __all__ = ["DRAIN_SLOT", "FlowPlan", "Target"]
 
@@ -50,6 +54,15 @@ class Target:
         self.out = out
         self.index = index
 
+    def deliver_reporting(
+        self, data: Mapping[str, Any], merged: Callable[[Callable[[], None]], None]
+    ) -> Any:
+        """As :attr:`deliver`, handing the merge's undo to ``merged`` first.
+
+        See ``Slot.deliver_reporting``: for a caller that may give up on the handler.
+        """
+        return self.slot.deliver_reporting(data, merged)
+
     def remap(self, data: dict[str, Any]) -> dict[str, Any]:
         """Apply the connection's key renames to ``data``.
 
@@ -87,6 +100,9 @@ class FlowPlan:
     by every job the flow runs.
     """
 
+    #: What the plan's targets are (a tracked plan's record each delivery).
+    target_class: ClassVar[type[Target]] = Target
+
     def __init__(self, routines: Mapping[str, Routine], connections: Iterable[Connection]) -> None:
         self.routine_ids: dict[int, str] = {id(r): rid for rid, r in routines.items()}
         self.index: dict[str, int] = {rid: i for i, rid in enumerate(routines)}
@@ -96,7 +112,7 @@ class FlowPlan:
         for conn in connections:
             target_routine = routines[conn.target_id]
             lists.setdefault((conn.source_id, conn.event), []).append(
-                Target(
+                self.target_class(
                     conn.target_id,
                     target_routine,
                     target_routine._slots[conn.slot],
@@ -151,9 +167,29 @@ class FlowPlan:
             raise DefinitionError(
                 routine.describe_missing("slot", slot_name, label=f"Routine {routine_id!r}")
             )
-        return Target(
+        return self.target_class(
             routine_id, routine, slot, out=self.outgoing[routine_id], index=self.index[routine_id]
         )
+
+    def event_targets(self, routine_id: str, event_name: str) -> tuple[Target, ...]:
+        """The targets of the event ``event_name`` of the routine ``routine_id``.
+
+        Raises:
+            DefinitionError: The routine is not in the flow or has no such event.
+        """
+        routine = self._routines.get(routine_id)
+        if routine is None:
+            known = ", ".join(repr(r) for r in self._routines) or "none"
+            raise DefinitionError(f"The flow has no routine {routine_id!r}; routines: {known}.")
+        if event_name not in routine._events:
+            raise DefinitionError(
+                routine.describe_missing("event", event_name, label=f"Routine {routine_id!r}")
+            )
+        return self.outgoing[routine_id].get(event_name, ())
+
+    def tracker_for(self, job: JobState) -> ExecutionTracker | None:
+        """The tracker of ``job``'s deliveries: none, unless the plan tracks them."""
+        return None
 
     def drain_targets(self) -> list[Target]:
         """One target per routine with an ``on_drain`` hook, in flow order."""

@@ -6,6 +6,7 @@ import itertools
 import time
 from typing import TYPE_CHECKING
 
+from routilux._engine.deferred import emit_deferred, route_deferred, save_resume
 from routilux._engine.ownership import check_claimable, process_owner
 from routilux._model.job_state import JobState
 from routilux._model.status import JobStatus
@@ -31,7 +32,10 @@ def resume_from_store(
 
     Completed deliveries are not in the store's pending list, so they never
     run again; the delivery that was running when the job's process died
-    is, so it runs again. Retries keep what is left of their delay.
+    is, so it runs again. Retries keep what is left of their delay. The
+    job's deferred events are emitted first: their deliveries go ahead of
+    the pending ones, and the store takes them, with the emptied list of
+    deferred events, in the checkpoint that records the resume.
 
     The job is claimed first, in one compare-and-set on the claim that was
     loaded: of several processes (or threads) resuming it at once, exactly
@@ -55,7 +59,7 @@ def resume_from_store(
         JobNotFound: The store has no such job.
         JobOwnedError: Another live process owns the job (its lease has not
             expired), or claimed it at the same moment.
-        DefinitionError: The flow lacks a routine or slot the job needs.
+        DefinitionError: The flow lacks a routine, slot or event the job needs.
     """
     stored = store.load_job(job_id)
     if JobStatus(stored.document["status"]).is_terminal:
@@ -78,7 +82,9 @@ def resume_from_store(
             ((plan.target(d.routine_id, d.slot), d.data, d.seq, d.attempt, d.hops), d.not_before)
             for d in stored.pending
         ]
-        run = _prepare(engine, stored, job, store)
+        loaded = JobState.deserialize(stored.document)
+        routed = route_deferred(plan, loaded)
+        run = _prepare(engine, stored, loaded, job, store)
     except BaseException:
         store.release_job(job_id, claim=claim)
         raise
@@ -86,16 +92,20 @@ def resume_from_store(
     run.durable.adopt(claim, sent)
     engine._register(run)
     with run.lock:
-        run.save_status()
+        deferred = emit_deferred(run, routed)
+        save_resume(run, deferred)
     engine.hold_lease(run)
     now = time.time()
-    engine.launch(run, [(item, max(0.0, not_before - now)) for item, not_before in items])
+    ready = [(item, 0.0) for item in deferred]
+    engine.launch(run, ready + [(item, max(0.0, due - now)) for item, due in items])
     return run.job
 
 
-def _prepare(engine: Engine, stored: StoredJob, job: JobState | None, store: JobStore) -> JobRun:
+def _prepare(
+    engine: Engine, stored: StoredJob, loaded: JobState, job: JobState | None, store: JobStore
+) -> JobRun:
     """The run of a resumed job, with its state and counters as the store has them."""
-    fresh = _job_from(stored, job)
+    fresh = _job_from(loaded, job)
     fresh.dead_letters = store.list_dead_letters(
         job_id=fresh.job_id, include_replayed=True, limit=stored.next_seq
     )
@@ -106,12 +116,11 @@ def _prepare(engine: Engine, stored: StoredJob, job: JobState | None, store: Job
     run.durable.max_seq = stored.next_seq - 1
     run.durable.saved_shared = dict(fresh.shared_data)
     run.seed_counters()
-    run.timer_book.load(fresh.routine_states, {d.seq for d in stored.pending})
+    run.timer_book.load(fresh._timers, {d.seq for d in stored.pending})
     return run
 
 
-def _job_from(stored: StoredJob, job: JobState | None) -> JobState:
-    loaded = JobState.deserialize(stored.document)
+def _job_from(loaded: JobState, job: JobState | None) -> JobState:
     if job is None:
         job = loaded
     else:
@@ -119,11 +128,15 @@ def _job_from(stored: StoredJob, job: JobState | None) -> JobState:
             "flow_id",
             "created_at",
             "routine_states",
+            "_routine_stats",
+            "_job_values",
+            "_timers",
             "_history",
             "shared_data",
             "shared_log",
             "output_log",
             "pause_points",
+            "deferred_events",
             "errors",
             "dead_letters",
         ):
@@ -134,4 +147,5 @@ def _job_from(stored: StoredJob, job: JobState | None) -> JobState:
     job._finished.clear()
     job._log_saved = len(job.shared_log)
     job._outputs_saved = len(job.output_log)
+    job._deferred_dirty = False  # As the store has them.
     return job

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import TYPE_CHECKING
 
+from routilux._engine.deferred import emit_deferred, route_deferred
 from routilux._model.status import JobStatus
 from routilux.exceptions import DefinitionError
 
@@ -24,8 +25,9 @@ def resume_in_memory(engine: Engine, job: JobState) -> JobState:
     For a job this process does not run (deserialized, say, or paused by
     another flow object) and that no store keeps. Each pending delivery
     keeps its id, its attempt and what was left of its delay; the job keeps
-    its history, routine states, shared data and errors. The flow
-    remembers the job (``get_execution``).
+    its history, routine states, shared data and errors. Its deferred
+    events are emitted first, their deliveries ahead of the pending ones.
+    The flow remembers the job (``get_execution``).
 
     Nothing records which delivery ids were taken by deliveries that
     finished before the pause, so new deliveries are numbered after the
@@ -34,22 +36,26 @@ def resume_in_memory(engine: Engine, job: JobState) -> JobState:
 
     Raises:
         DefinitionError: A pending delivery names a routine or slot the
-            flow lacks, or has an id that is not of this job; or a routine
-            is not ready to run. Nothing is resumed then.
+            flow lacks, or has an id that is not of this job; a deferred
+            event names a routine or event the flow lacks; or a routine is
+            not ready to run. Nothing is resumed then.
     """
     plan = engine.flow._compiled()
     plan.check_routines()
     items = [(_item(plan, job, pending), pending.delay) for pending in job.pending_deliveries]
+    routed = route_deferred(plan, job)
     run = engine._new_run(plan, engine.flow.execution_timeout, None, job)
     run.counter = itertools.count(_next_seq(job, [item for item, _ in items]))
     run.seed_counters()
     run.deliveries = sum(run.invocations)
-    run.timer_book.load(job.routine_states, {item[2] for item, _ in items})
+    run.timer_book.load(job._timers, {item[2] for item, _ in items})
     job.pending_deliveries = []
     job.error = None
     engine._register(run)
     job._transition(JobStatus.RUNNING)
-    engine.launch(run, items)
+    with run.lock:
+        deferred = emit_deferred(run, routed)
+    engine.launch(run, [*((item, 0.0) for item in deferred), *items])
     return job
 
 

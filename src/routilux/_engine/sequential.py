@@ -9,6 +9,7 @@ from inspect import isawaitable
 from itertools import chain
 from typing import Any
 
+from routilux._engine.commit import ENTRY_SEQ
 from routilux._engine.describe import describe_exception
 from routilux._engine.frame import DeliveryFrame
 from routilux._engine.guarded_call import deliver_with_timeout
@@ -56,6 +57,10 @@ class ReadyQueue:
     def extend(self, items: Iterable[Item]) -> None:
         """Queue ``items``, in order, behind the others."""
         self.flat.extend(chain.from_iterable(items))
+
+    def extend_front(self, items: list[Item]) -> None:
+        """Queue ``items``, in order, ahead of the others."""
+        self.flat.extendleft(reversed(list(chain.from_iterable(items))))
 
     def first(self) -> Item:
         """The delivery that runs next (the queue must not be empty)."""
@@ -197,6 +202,7 @@ class SequentialRun(JobRun):
                 if self.paused:
                     self.job.pending_deliveries = self._pending_locked()
                     self.job._next_delivery = self.peek_next_seq()
+                    self.write_routine_stats()  # A paused job is saved and resumed with them.
                     self.job._transition(JobStatus.PAUSED)
                     if self.durable is not None:
                         self.save_status()
@@ -308,9 +314,9 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
             try:
                 if run.ended:
                     break
-                if (durable is not None or frame.extra or book.by_seq) and run.prepare_commit(
-                    (target, data, seq, attempt, hops), frame
-                ) != "ok":
+                if (
+                    durable is not None or frame.extra or book.by_seq or seq == ENTRY_SEQ
+                ) and run.prepare_commit((target, data, seq, attempt, hops), frame) != "ok":
                     continue
                 if staged_history:
                     history.extend(staged_history)

@@ -48,6 +48,9 @@ class Frame(Protocol):
     def emit(self, routine: Routine, event_name: str, data: dict[str, Any]) -> None:
         """Schedule ``data`` for every slot connected to the routine's event."""
 
+    def defer(self, routine: Routine, event_name: str, data: dict[str, Any]) -> None:
+        """Add the routine's event to the job's deferred events if the handler succeeds."""
+
     def context_for(self, routine: Routine) -> ExecutionContext:
         """The execution context of ``routine`` in the running job."""
 

@@ -91,8 +91,12 @@ class Checkpoint:
         errors: New error records.
         dead_letters: New dead letters.
         shared_data: The whole shared data, if it changed; else ``None``.
-        routine_states: The whole routine states but their job values (the
-            ``"values"`` of each routine), if they changed; else ``None``.
+        routine_states: The whole routine states (``JobState.routine_states``),
+            if they changed; else ``None``.
+        engine_states: What the engine keeps of the job's routines besides
+            job values, as the job document's two fields
+            ``{"routine_stats": ..., "timers": ...}``, if it changed; else
+            ``None``.
         job_values: Job values set: ``(routine_id, key, value)``. A value
             set replaces the key's value and the items appended to it.
         job_value_items: Items appended to list job values:
@@ -101,6 +105,8 @@ class Checkpoint:
             if none) followed by its items in order of position.
         log_entries: Entries appended to the shared log.
         outputs: Entries appended to the output log (``JobState.output_log``).
+        deferred_events: The job's whole list of deferred events
+            (``JobState.deferred_events``), if it changed; else ``None``.
         drop_pending: Whether every pending delivery of the job is dropped
             (the job was cancelled); a failed job keeps them for inspection.
         claim: The claim (fencing token) of the writer: the store refuses the
@@ -123,10 +129,12 @@ class Checkpoint:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     shared_data: dict[str, Any] | None = None
     routine_states: dict[str, dict[str, Any]] | None = None
+    engine_states: dict[str, Any] | None = None
     job_values: list[tuple[str, str, Any]] = field(default_factory=list)
     job_value_items: list[tuple[str, str, int, Any]] = field(default_factory=list)
     log_entries: list[dict[str, Any]] = field(default_factory=list)
     outputs: list[dict[str, Any]] = field(default_factory=list)
+    deferred_events: list[dict[str, Any]] | None = None
     drop_pending: bool = False
     claim: int | None = None
 

@@ -8,14 +8,19 @@ import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from os import PathLike
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from routilux._model.durable import DeadLetter
+from routilux._model.job_deferred import JobDeferred
 from routilux._model.job_output import JobOutput, OutputHandlerLike, check_text, copied
-from routilux._model.records import ErrorRecord, ExecutionRecord, PendingDelivery
+from routilux._model.job_routines import JobRoutines
+from routilux._model.records import ErrorRecord, ExecutionRecord, PendingDelivery, RoutineStats
 from routilux._model.status import JobStatus
 from routilux._serde._dual import ClassOrInstanceMethod
 from routilux.exceptions import DefinitionError, InvalidLogEntryError
+
+if TYPE_CHECKING:
+    from routilux.execution_tracker import ExecutionTracker
 
 __all__ = ["JobState"]
 
@@ -53,7 +58,7 @@ def _job_from_document(
     return job
 
 
-class JobState(JobOutput):
+class JobState(JobOutput, JobDeferred, JobRoutines):
     """The state of one job: its status, history, shared data and errors.
 
     One is created per execution and returned by ``Flow.execute``. The
@@ -72,7 +77,9 @@ class JobState(JobOutput):
         created_at: When the job was created (UTC).
         updated_at: When the status last changed (UTC).
         current_routine_id: The routine whose handler ran last.
-        routine_states: Per-routine state, by routine id.
+        routine_states: Per-routine state, by routine id: what handlers
+            stored, and the ``status``, ``error`` and ``error_time`` of
+            their outcomes (see :class:`JobRoutines`).
         execution_history: One :class:`ExecutionRecord` per emitted event, in
             order (a snapshot list, built on each access).
         shared_data: Data any handler of the job may read and write.
@@ -89,6 +96,11 @@ class JobState(JobOutput):
         pause_points: One dict per pause that ``Flow.pause`` made:
             ``timestamp`` (ISO-8601, UTC), ``reason``, ``checkpoint``,
             ``current_routine_id`` and ``pending_count``.
+        deferred_events: Events to emit when the job is resumed
+            (:meth:`add_deferred_event`), oldest first.
+        execution_tracker: The job's :class:`~routilux.execution_tracker.ExecutionTracker`
+            when its flow has ``track_execution`` on, else ``None``. In memory
+            only: documents and stores do not keep it.
     """
 
     def __init__(self, flow_id: str = "", *, job_id: str | None = None) -> None:
@@ -100,6 +112,9 @@ class JobState(JobOutput):
         self.updated_at: datetime = now
         self.current_routine_id: str | None = None
         self.routine_states: dict[str, dict[str, Any]] = {}
+        self._routine_stats: dict[str, RoutineStats] = {}
+        self._job_values: dict[str, dict[str, Any]] = {}
+        self._timers: dict[str, dict[str, int]] = {}
         # A flat list, four items per record (routine id, event, data, time):
         # a record object per emit would be one more container the garbage
         # collector scans on every full collection, which for long jobs costs
@@ -114,6 +129,8 @@ class JobState(JobOutput):
         self.pending_deliveries: list[PendingDelivery] = []
         self.dead_letters: list[DeadLetter] = []
         self.pause_points: list[dict[str, Any]] = []
+        self.deferred_events: list[dict[str, Any]] = []
+        self.execution_tracker: ExecutionTracker | None = None
         # The number the job's next new delivery takes, as of its last pause
         # (kept in documents, so that a job resumed from one never reuses one).
         self._next_delivery: int | None = None
@@ -126,6 +143,7 @@ class JobState(JobOutput):
         self._states_dirty = False
         self._log_saved = 0
         self._outputs_saved = 0
+        self._deferred_dirty = False
         # Set by the engine: the flow's history_limit, which record_execution keeps too.
         self._history_limit: int | None = None
         # A durable job's records that record_execution added since its last
@@ -203,20 +221,6 @@ class JobState(JobOutput):
             job_state, timeout, stability_checks, check_interval, stability_delay, progress_callback
         )
         return wait_ended_or_paused(flow, job_state, timeout, progress_callback)
-
-    # -- routine states -----------------------------------------------------
-
-    def update_routine_state(self, routine_id: str, state: dict[str, Any]) -> None:
-        """Merge ``state`` into the state of ``routine_id``."""
-        with self._lock:
-            self.routine_states.setdefault(routine_id, {}).update(state)
-            self._states_dirty = True
-
-    def get_routine_state(self, routine_id: str) -> dict[str, Any] | None:
-        """A copy of the state of ``routine_id``, or ``None`` if it has none."""
-        with self._lock:
-            state = self.routine_states.get(routine_id)
-            return None if state is None else dict(state)
 
     # -- history ------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The records a job keeps: emitted events, errors and pending deliveries."""
+"""The records a job keeps: emitted events, errors, pending deliveries and routine counts."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
-__all__ = ["ErrorRecord", "ExecutionRecord", "JobProgress", "PendingDelivery"]
+__all__ = ["ErrorRecord", "ExecutionRecord", "JobProgress", "PendingDelivery", "RoutineStats"]
 
 
 class _ExecutionRecordFields(NamedTuple):
@@ -139,3 +139,39 @@ class JobProgress:
     def to_dict(self) -> dict[str, Any]:
         """The snapshot as a plain dict."""
         return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class RoutineStats:
+    """What the engine counted of one routine in a job (``JobState.routine_stats``).
+
+    Kept apart from the routine's state (``JobState.routine_states``), which
+    holds what its handlers stored there.
+
+    Attributes:
+        deliveries: Deliveries run to the routine; each attempt counts.
+        failures: Deliveries that failed for good under STOP, CONTINUE or
+            an exhausted RETRY.
+        skips: Deliveries that failed and were skipped (SKIP).
+    """
+
+    deliveries: int = 0
+    failures: int = 0
+    skips: int = 0
+
+    @property
+    def status(self) -> str:
+        """The routine's status, from the counts.
+
+        ``"failed"`` if a delivery failed, else ``"skipped"`` if one was
+        skipped, else ``"completed"``.
+        """
+        return "failed" if self.failures else "skipped" if self.skips else "completed"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The counts and the status as a plain dict."""
+        return {"status": self.status, **asdict(self)}
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{key}={value!r}" for key, value in self.to_dict().items())
+        return f"RoutineStats({fields})"

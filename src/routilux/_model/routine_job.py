@@ -46,14 +46,37 @@ class JobTools:
             self._as_routine(), self._check_delay(delay, "deliver_later"), slot, data
         )
 
+    def emit_deferred_event(self, event_name: str, **data: Any) -> None:
+        """Emit the event ``event_name`` with ``data`` when the running job is resumed.
+
+        Staged like an emit: if the handler returns without raising, the
+        event is added to the job's deferred events
+        (``job_state.add_deferred_event(routine_id, event_name, data)``).
+        When ``flow.resume`` continues the paused job, before its pending
+        deliveries, each deferred event is emitted as this routine's emit,
+        through the flow's connections. A job that completes without being
+        paused and resumed keeps them, and logs a warning.
+
+        Raises:
+            ExecutionError: Called outside of a running job (also a
+                ``RuntimeError``).
+            DefinitionError: The routine has no event ``event_name``.
+        """
+        frame = self._frame_or_raise("emit_deferred_event")
+        routine = self._as_routine()
+        if event_name not in routine._events:
+            raise DefinitionError(routine.describe_missing("event", event_name))
+        frame.defer(routine, event_name, data)
+
     # -- per-job values ---------------------------------------------------------
 
     def get_job_value(self, key: str, default: Any = None) -> Any:
         """A value this routine keeps for the running job (``default`` if unset).
 
         Unlike attributes, stats and config, which every job of the routine
-        shares, job values belong to one job: kept in its
-        ``routine_states[routine_id]["values"]``, saved with a durable job.
+        shares, job values belong to one job: kept with it (read them from
+        outside with ``job_state.job_values(routine_id)``), saved with a
+        durable job.
         Like emits, values set by a handler take effect when it returns:
         if it raises, none of them is kept (the handler itself reads what it
         has set so far).

@@ -11,11 +11,13 @@ from inspect import isawaitable
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from routilux._model import slot_calls
+from routilux._model import flow_links, slot_calls
 from routilux._model.handler_call import build_invoker
 from routilux.exceptions import DefinitionError, ExecutionError
 
 if TYPE_CHECKING:
+    from routilux._model.connection import Connection
+    from routilux._model.event import Event
     from routilux._model.job_state import JobState
     from routilux._model.routine import Routine
 
@@ -184,6 +186,45 @@ class Slot:
             What the handler returned (awaited, for an ``async def`` one).
         """
         return slot_calls.call_handler(self, data, propagate_exceptions)
+
+    # -- wiring through the routine's flow ----------------------------------------
+
+    def connect(self, event: Event, param_mapping: Mapping[str, str] | None = None) -> Connection:
+        """Connect ``event`` to this slot: ``event.connect(slot, param_mapping)``.
+
+        Returns:
+            The new connection, one of the common flow's ``connections``.
+
+        Raises:
+            DefinitionError: ``event`` is not an Event, no flow or several
+                flows hold both routines, or the flow refuses the connection.
+        """
+        return flow_links.connect(event, self, param_mapping)
+
+    def disconnect(self, event: Event) -> Connection:
+        """Remove the connection of ``event`` to this slot: ``event.disconnect(slot)``.
+
+        Returns:
+            The connection removed.
+
+        Raises:
+            DefinitionError: ``event`` is not an Event, no flow or several
+                flows hold both routines, or the flow has no such connection.
+        """
+        return flow_links.disconnect(event, self)
+
+    @property
+    def connected_events(self) -> tuple[Event, ...]:
+        """The events connected to this slot, read from its routine's flow.
+
+        A tuple, in the order the connections were made, read afresh at each
+        access. Empty when the routine is in no flow.
+
+        Raises:
+            DefinitionError: The routine is in several flows; read
+                ``flow.connections`` of the one you mean.
+        """
+        return flow_links.connected_events(self)
 
     # -- merging ------------------------------------------------------------------
     #

@@ -63,7 +63,10 @@ _TOP = (
     *("error_handler", "routines", "connections"),
 )
 #: Top-level fields added since version 1 was first written.
-_LATER = ("history_limit", "checkpoint_every", "max_async_in_flight", "max_hops")
+_LATER = (
+    *("history_limit", "checkpoint_every", "max_async_in_flight", "max_hops"),
+    "track_execution",
+)
 _ROUTINE = ("class", "config", "slots", "events", "error_handler", "timeout", "max_concurrency")
 _POLICY = ("strategy", "max_retries", "retry_delay", "retry_backoff")
 _POLICY_REST = ("retryable_exceptions", "is_critical")
@@ -225,6 +228,11 @@ def _options(top: DocObject, version: int) -> dict[str, Any]:
         **(
             {"max_async_in_flight": top.get("max_async_in_flight", int, nullable=True)}
             if top.has("max_async_in_flight")
+            else {}
+        ),
+        **(
+            {"track_execution": top.get("track_execution", bool)}
+            if top.has("track_execution")
             else {}
         ),
     }

@@ -62,7 +62,7 @@ Registry = Mapping[str, type[Routine]]
 _OPTIONS = (
     *("flow_id", "execution_strategy", "max_workers", "execution_timeout"),
     *("max_deliveries", "record_history", "history_limit", "retain_jobs", "checkpoint_every"),
-    *("max_async_in_flight", "max_hops"),
+    *("max_async_in_flight", "max_hops", "track_execution"),
 )
 
 
@@ -76,6 +76,7 @@ _DEFAULTS: dict[str, Any] = {
     "checkpoint_every": 1,
     "max_async_in_flight": DEFAULT_MAX_ASYNC_IN_FLIGHT,
     "max_hops": DEFAULT_MAX_HOPS,
+    "track_execution": False,
 }
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from routilux._model.durable import DeadLetter
 from routilux._model.records import ErrorRecord, ExecutionRecord, PendingDelivery
 from routilux._model.status import JobStatus
+from routilux._serde.job_routines_doc import read_routine_records, write_routine_records
 from routilux._serde.json_text import safe_repr
 from routilux._serde.values import decode_value, encode_value
 from routilux.exceptions import SerializationError
@@ -47,6 +48,7 @@ def job_state_to_doc(job: JobState) -> dict[str, Any]:
         "error": job.error,
         "history_dropped": job.history_dropped,
         "routine_states": encode_value(job.routine_states, "routine_states"),
+        **write_routine_records(job),
         "execution_history": [
             {
                 "routine_id": r.routine_id,
@@ -60,6 +62,7 @@ def job_state_to_doc(job: JobState) -> dict[str, Any]:
         "shared_log": encode_value(job.shared_log, "shared_log"),
         "output_log": encode_value(job.output_log, "output_log"),
         "pause_points": encode_value(job.pause_points, "pause_points"),
+        "deferred_events": encode_value(job.deferred_events, "deferred_events"),
         "next_delivery": job._next_delivery,
         "errors": [e.to_dict() for e in job.errors],
         "pending_deliveries": [
@@ -111,16 +114,20 @@ def _fill(job: JobState, doc: dict[str, Any]) -> None:
     job.error = _optional(doc, "error", str)
     job.history_dropped = _count(doc, "history_dropped", 0, "job document", optional=True)
     job.routine_states = _routine_states(_field(doc, "routine_states", dict))
+    # Optional: documents written before them kept these in the routine states.
+    read_routine_records(job, doc)
     job.shared_data = decode_value(_field(doc, "shared_data", dict), "shared_data")
     job.shared_log = decode_value(_field(doc, "shared_log", list), "shared_log")
     # Optional: documents written before outputs existed have none.
-    job.output_log = _output_log(doc.get("output_log", []))
+    job.output_log = _entries(doc.get("output_log", []), "output_log", "output_type")
     job.execution_history = [
         _history_record(item, i) for i, item in enumerate(_field(doc, "execution_history", list))
     ]
     job.errors = [_error_record(item, i) for i, item in enumerate(_field(doc, "errors", list))]
     # Optional: documents written before pauses were recorded have none.
     job.pause_points = _pause_points(doc.get("pause_points", []))
+    # Optional, as pause_points: events to emit when the job is resumed.
+    job.deferred_events = _entries(doc.get("deferred_events", []), "deferred_events", "event_name")
     # Optional, as pause_points: the number of the job's next new delivery.
     next_delivery = _count(doc, "next_delivery", 1, "job document", optional=True)
     job._next_delivery = next_delivery or None
@@ -235,16 +242,17 @@ def _moment(item: Any, key: str, where: str) -> datetime:
     )
 
 
-def _output_log(raw: Any) -> list[dict[str, Any]]:
+def _entries(raw: Any, name: str, kind: str) -> list[dict[str, Any]]:
+    """The entries of the ``output_log`` or ``deferred_events`` field (``kind``: their name key)."""
     if not isinstance(raw, list):
-        raise SerializationError("The 'output_log' field of the job document must be a list.")
-    entries = decode_value(raw, "output_log")
+        raise SerializationError(f"The {name!r} field of the job document must be a list.")
+    entries = decode_value(raw, name)
     for i, entry in enumerate(entries):
-        where = f"output_log[{i}]"
+        where = f"{name}[{i}]"
         if not isinstance(entry, dict):
             raise SerializationError(f"{where} of the job document must be an object.")
         _field(entry, "routine_id", str, where)
-        _field(entry, "output_type", str, where)
+        _field(entry, kind, str, where)
         _field(entry, "data", dict, where)
         _field(entry, "timestamp", str, where)
     return entries  # type: ignore[no-any-return]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from routilux import DeadLetter, ErrorRecord, JobOwnedError, JobState
+from routilux import DeadLetter, ErrorRecord, JobOwnedError, JobState, RoutineStats
 from routilux.stores import JobStore, StoredJob, check_claimable
 
 __all__ = ["error_dict", "iso_time", "job_report", "letter_dict"]
@@ -60,19 +60,16 @@ def _duration(job: JobState, measured: float | None) -> float | None:
 
 
 def _routines(job: JobState, routine_ids: list[str]) -> list[dict[str, Any]]:
-    ids = list(dict.fromkeys([*routine_ids, *job.routine_states]))
+    """Each routine's counts (``job.routine_stats``): the flow's routines, then any other."""
+    stats = job.all_routine_stats()
+    ids = list(dict.fromkeys([*routine_ids, *stats]))
     rows = []
     for rid in ids:
-        state = job.routine_states.get(rid) or {}
-        rows.append(
-            {
-                "routine_id": rid,
-                "status": state.get("status", "not run"),
-                "deliveries": int(state.get("deliveries", 0)),
-                "failures": int(state.get("failures", 0)),
-                "skips": int(state.get("skips", 0)),
-            }
-        )
+        counts = stats.get(rid)
+        row = {"routine_id": rid, **(counts or RoutineStats()).to_dict()}
+        if counts is None:
+            row["status"] = "not run"
+        rows.append(row)
     return rows
 
 

@@ -18,6 +18,7 @@ from routilux._engine.ownership import describe_lease
 from routilux._model.durable import DeadLetter, JobSummary, StoredDelivery, StoredJob
 from routilux._model.records import ErrorRecord
 from routilux._model.status import JobStatus
+from routilux._serde.job_routines_doc import COUNTS
 from routilux._serde.json_text import JsonTextError, dotted_path, loads
 from routilux._serde.values import decode_value, encode_value
 from routilux.exceptions import (
@@ -31,8 +32,6 @@ from routilux.exceptions import (
 __all__ = ["ClaimRow", "claim_row", "dead_letter", "replayed", "stored_job", "summary"]
 
 _STATUSES = tuple(status.value for status in JobStatus)
-#: The counters of a routine's state, which the engine and the reports read as integers.
-_COUNTERS = ("deliveries", "failures", "skips")
 _JSON_KINDS: dict[type, str] = {dict: "a JSON object", list: "a JSON array"}
 #: An error record's fields: their types, and whether they may be null (or missing).
 _RECORD_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
@@ -165,23 +164,41 @@ def _routine_states(row: _Row, text: Any) -> dict[str, Any]:
     for routine_id, state in states.items():
         if not isinstance(state, dict):
             row.fail("routine_states", f"must map {routine_id!r} to a JSON object")
-        for counter in _COUNTERS:
-            count = state.get(counter, 0)
-            if not isinstance(count, int) or isinstance(count, bool):
-                row.fail(
-                    "routine_states",
-                    f"must give routine {routine_id!r} an integer {counter!r}, not {count!r}",
-                )
     return states
 
 
-def _with_values(
-    owner: str,
-    states: dict[str, Any],
-    values: Iterable[Sequence[Any]],
-    items: Iterable[Sequence[Any]],
+def _engine_states(row: _Row, text: Any) -> dict[str, Any]:
+    """The ``engine_states`` column: the document's ``routine_stats`` and ``timers`` fields.
+
+    Empty in the row of a job that a store of version 1 wrote: its
+    document then has neither field, and the job keeps them in its
+    routine states (see ``routilux._serde.job_routines_doc``).
+    """
+    engine: dict[str, Any] = row.json("engine_states", text, dict)
+    if not engine:
+        return {}
+    fields = {"routine_stats": engine.get("routine_stats"), "timers": engine.get("timers")}
+    for field, by_routine in fields.items():
+        if not isinstance(by_routine, dict):
+            row.fail("engine_states", f"must have an object as {field!r}, not {_kind(by_routine)}")
+        for routine_id, entry in by_routine.items():
+            if not isinstance(entry, dict):
+                row.fail("engine_states", f"must give routine {routine_id!r} an object of {field}")
+            names = COUNTS if field == "routine_stats" else entry
+            for name in names:
+                count = entry.get(name, 0)
+                if not isinstance(count, int) or isinstance(count, bool):
+                    row.fail(
+                        "engine_states",
+                        f"must give routine {routine_id!r} an integer {name!r}, not {count!r}",
+                    )
+    return fields
+
+
+def _job_values(
+    owner: str, values: Iterable[Sequence[Any]], items: Iterable[Sequence[Any]]
 ) -> dict[str, Any]:
-    """Put the job values and appended items back into the (encoded) routine states.
+    """The document's ``job_values`` field, from the job values and appended items rows.
 
     Each routine's values are decoded, gathered and encoded again as one
     mapping, so that a key the value codec tags (``"$t"``) stays a key.
@@ -199,16 +216,10 @@ def _with_values(
             where.fail("item", f"belongs to the job value {name!r}, which is not a list")
         where.integer("position", position)
         listed.append(where.decoded("item", item))
-    for routine_id, kept in gathered.items():
-        state = states.setdefault(routine_id, {})
-        where = _Row(owner, "jobs")
-        legacy = state.get("values")  # Left by a store of version 1; rows win.
-        merged = {} if legacy is None else where.decoded_json("routine_states", legacy)
-        if not isinstance(merged, dict):
-            where.fail("routine_states", f"must give {routine_id!r} an object of values")
-        merged.update(kept)
-        state["values"] = encode_value(merged, f"routine_states[{routine_id!r}]['values']")
-    return states
+    return {
+        routine_id: encode_value(kept, f"job_values[{routine_id!r}]")
+        for routine_id, kept in gathered.items()
+    }
 
 
 def _history_entry(row: _Row, text: Any) -> dict[str, Any]:
@@ -267,7 +278,7 @@ def stored_job(
 
     ``values`` are rows ``(routine_id, name, value)`` of ``job_values`` and
     ``items`` rows ``(routine_id, name, position, item)`` of
-    ``job_value_items``: they become each routine state's ``"values"``.
+    ``job_value_items``: they become the document's ``job_values``.
     ``outputs`` are rows ``(entry,)`` of ``outputs``, the job's ``output_log``.
 
     Raises:
@@ -276,9 +287,10 @@ def stored_job(
     """
     (job_id, flow_id, status, created_at, updated_at, current_routine_id, error) = job[:7]
     deliveries, next_seq, owner, flow_document, shared_data, routine_states, extra = job[7:14]
+    deferred_events, engine_states = job[14:16]
     owner_name = f"job {job_id!r}"
     row = _Row(owner_name, "jobs")
-    lease = _lease(row, *job[14:])
+    lease = _lease(row, *job[16:])
     document: dict[str, Any] = row.json("extra", extra, dict)
     document.update(
         job_id=row.text("job_id", job_id),
@@ -288,15 +300,16 @@ def stored_job(
         updated_at=row.time("updated_at", updated_at),
         current_routine_id=row.optional_text("current_routine_id", current_routine_id),
         error=row.optional_text("error", error),
-        routine_states=_with_values(
-            owner_name, _routine_states(row, routine_states), values, items
-        ),
+        routine_states=_routine_states(row, routine_states),
+        job_values=_job_values(owner_name, values, items),
+        **_engine_states(row, engine_states),
         shared_data=row.json("shared_data", shared_data, dict),
         execution_history=[
             _history_entry(r, text) for r, text in _children(owner_name, "history", history)
         ],
         shared_log=[r.json("entry", text) for r, text in _children(owner_name, "shared_log", log)],
         output_log=[r.json("entry", text) for r, text in _children(owner_name, "outputs", outputs)],
+        deferred_events=row.json("deferred_events", deferred_events, list),
         errors=[
             r.error_record("record", text) for r, text in _children(owner_name, "errors", errors)
         ],

@@ -24,6 +24,8 @@ _JOB = """job AS (
         error = %(error)s, deliveries = %(deliveries)s, next_seq = %(next_seq)s,
         shared_data = COALESCE(%(shared_data)s::json, shared_data),
         routine_states = COALESCE(%(routine_states)s::json, routine_states),
+        deferred_events = COALESCE(%(deferred_events)s::json, deferred_events),
+        engine_states = COALESCE(%(engine_states)s::json, engine_states),
         history_count = history_count + %(history_n)s,
         error_count = error_count + %(errors_n)s, log_count = log_count + %(log_n)s,
         output_count = output_count + %(outputs_n)s
@@ -81,6 +83,8 @@ _JOB_PARAMS = (
     "next_seq",
     "shared_data",
     "routine_states",
+    "deferred_events",
+    "engine_states",
     "history_n",
     "errors_n",
     "log_n",

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from routilux._model.durable import Checkpoint, DeadLetter, StoredDelivery
+from routilux._serde.job_routines_doc import split_records
 from routilux._serde.values import decode_value, encode_value, is_plain_json
 from routilux.exceptions import SerializationError
 from routilux.stores._arguments import STATUSES
@@ -48,10 +49,14 @@ _SPLIT_FIELDS = frozenset(
         "error",
         "shared_data",
         "routine_states",
+        "routine_stats",
+        "job_values",
+        "timers",
         "execution_history",
         "errors",
         "shared_log",
         "output_log",
+        "deferred_events",
     }
 )
 
@@ -208,7 +213,7 @@ def new_job_rows(
     log = [_dumps(e, "a shared log entry") for e in document.get("shared_log", [])]
     outputs = [_dumps(e, "an output") for e in document.get("output_log", [])]
     extra = {k: v for k, v in document.items() if k not in _SPLIT_FIELDS}
-    states, values = _split_values(job_id, document.get("routine_states", {}))
+    states, values, engine = _split_routines(job_id, document)
     job = (
         job_id,
         _text(document, "flow_id"),
@@ -224,6 +229,8 @@ def new_job_rows(
         _dumps(document.get("shared_data", {}), "shared_data"),
         _freeze(states, "routine_states"),
         _dumps(extra, "the job document"),
+        _dumps(document.get("deferred_events", []), "deferred_events"),
+        _dumps(engine, "the job document's routine_stats and timers"),
         _iso_micros(document["updated_at"], "The job document's 'updated_at'"),
         len(history),
         len(errors),
@@ -244,10 +251,16 @@ def new_job_rows(
     )
 
 
-def _split_values(
-    job_id: str, encoded: Any
-) -> tuple[dict[str, Any], list[tuple[str, str, str, str]]]:
-    """A document's routine states without their job values, and the values' rows."""
+def _split_routines(
+    job_id: str, document: dict[str, Any]
+) -> tuple[dict[str, Any], list[tuple[str, str, str, str]], dict[str, Any]]:
+    """A document's routine states, its job values' rows, and its ``engine_states``.
+
+    ``engine_states`` holds the ``routine_stats`` and ``timers`` fields; in a
+    document written before they existed, they (and the job values) are
+    taken out of the routine states.
+    """
+    encoded = document.get("routine_states", {})
     if not isinstance(encoded, dict):
         raise SerializationError(
             f"The job document's 'routine_states' must be an object, not {encoded!r}."
@@ -255,17 +268,18 @@ def _split_values(
     states = decode_value(encoded, "routine_states")
     if not isinstance(states, dict):
         raise SerializationError("The job document's 'routine_states' must be an object.")
-    kept: dict[str, Any] = {}
-    rows: list[tuple[str, str, str, str]] = []
     for routine_id, state in states.items():
         if not isinstance(state, dict):
             raise SerializationError(
                 f"routine_states[{routine_id!r}] of the job document must be an object."
             )
-        values = state.get("values") or {}
-        kept[routine_id] = {k: v for k, v in state.items() if k != "values"}
-        rows += [_value_row(job_id, routine_id, key, value) for key, value in values.items()]
-    return kept, rows
+    counts, values, timers = split_records(document, states)
+    rows = [
+        _value_row(job_id, routine_id, key, value)
+        for routine_id, kept in values.items()
+        for key, value in kept.items()
+    ]
+    return states, rows, {"routine_stats": counts, "timers": timers}
 
 
 def _value_row(job_id: str, routine_id: Any, key: Any, value: Any) -> tuple[str, str, str, str]:
@@ -293,6 +307,8 @@ def checkpoint_rows(checkpoint: Checkpoint) -> CheckpointRows:
     errors = [_dumps(e.to_dict(), "an error record") for e in checkpoint.errors]
     log = [_freeze(e, "shared_log") for e in checkpoint.log_entries]
     outputs = [_freeze(e, "output_log") for e in checkpoint.outputs]
+    deferred = checkpoint.deferred_events
+    engine = checkpoint.engine_states
     job = (
         checkpoint.status,
         checkpoint.updated_at,
@@ -303,6 +319,8 @@ def checkpoint_rows(checkpoint: Checkpoint) -> CheckpointRows:
         checkpoint.next_seq,
         None if shared is None else _freeze(shared, "shared_data"),
         None if states is None else _freeze(states, "routine_states"),
+        None if deferred is None else _freeze(deferred, "deferred_events"),
+        None if engine is None else _dumps(engine, "the job's routine stats and timers"),
         len(history),
         len(errors),
         len(log),

@@ -9,7 +9,8 @@ __all__ = ["JOB_COLUMNS", "JOB_ROW", "LEASE_COLUMNS", "LETTER_COLUMNS", "Stateme
 #: The columns of a job row that :func:`routilux.stores._decode.stored_job` reads.
 JOB_COLUMNS = (
     "job_id, flow_id, status, created_at, updated_at, current_routine_id, error, deliveries, "
-    "next_seq, owner, flow_document, shared_data, routine_states, extra"
+    "next_seq, owner, flow_document, shared_data, routine_states, extra, deferred_events, "
+    "engine_states"
 )
 
 #: The columns ``insert_job`` writes, in the order of ``NewJobRows.job``: ``JOB_COLUMNS``,
@@ -91,6 +92,8 @@ class Statements:
             "current_routine_id = ?, error = ?, deliveries = ?, next_seq = ?, "
             "shared_data = COALESCE(?, shared_data), "
             "routine_states = COALESCE(?, routine_states), "
+            "deferred_events = COALESCE(?, deferred_events), "
+            "engine_states = COALESCE(?, engine_states), "
             "history_count = history_count + ?, error_count = error_count + ?, "
             "log_count = log_count + ?, output_count = output_count + ? "
             "WHERE job_id = ? AND claim = COALESCE(?, claim) "

@@ -81,7 +81,7 @@ class _Job:
         The caller has checked the claim.
         """
         status, updated_at, updated_us, routine_id, error, deliveries, next_seq, *rest = job
-        shared_data, routine_states, *added, _job_id, _claim = rest
+        shared_data, routine_states, deferred_events, engine_states, *added, _job_id, _claim = rest
         self.row.update(
             status=status,
             updated_at=updated_at,
@@ -95,6 +95,10 @@ class _Job:
             self.row["shared_data"] = shared_data
         if routine_states is not None:
             self.row["routine_states"] = routine_states
+        if deferred_events is not None:
+            self.row["deferred_events"] = deferred_events
+        if engine_states is not None:
+            self.row["engine_states"] = engine_states
         for count, n in zip(_COUNTS, added, strict=True):
             self.row[count] += n
 

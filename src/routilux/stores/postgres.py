@@ -81,6 +81,8 @@ CREATE TABLE IF NOT EXISTS {s}.jobs (
     shared_data JSON NOT NULL,
     routine_states JSON NOT NULL,
     extra JSON NOT NULL,
+    deferred_events JSON NOT NULL DEFAULT '[]',
+    engine_states JSON NOT NULL DEFAULT '{{}}',
     history_count BIGINT NOT NULL,
     error_count BIGINT NOT NULL,
     log_count BIGINT NOT NULL,
@@ -140,13 +142,18 @@ CREATE INDEX IF NOT EXISTS dead_letters_by_created ON {s}.dead_letters (created_
 
 
 def _to_version_2(cur: Any, schema: str) -> None:
-    """One owner per job (claim and lease), job values and outputs in rows of their own, hops.
+    """Claims and leases, job values and outputs in rows of their own, deferred events, hops.
 
     A delivery pending in version 1 gets hop 0: the count starts again there.
+    A job of version 1 keeps its routines' counts and timers in its
+    ``routine_states``, its ``engine_states`` left empty: reading the job
+    takes them out.
     """
     cur.execute(f"ALTER TABLE {schema}.jobs ADD COLUMN claim BIGINT NOT NULL DEFAULT 0")
     cur.execute(f"ALTER TABLE {schema}.jobs ADD COLUMN lease_until DOUBLE PRECISION")
     cur.execute(f"ALTER TABLE {schema}.jobs ADD COLUMN output_count BIGINT NOT NULL DEFAULT 0")
+    cur.execute(f"ALTER TABLE {schema}.jobs ADD COLUMN deferred_events JSON NOT NULL DEFAULT '[]'")
+    cur.execute(f"ALTER TABLE {schema}.jobs ADD COLUMN engine_states JSON NOT NULL DEFAULT '{{}}'")
     cur.execute(
         f"ALTER TABLE {schema}.pending_deliveries ADD COLUMN hops BIGINT NOT NULL DEFAULT 0"
     )

@@ -79,6 +79,8 @@ CREATE TABLE jobs (
     shared_data TEXT NOT NULL,
     routine_states TEXT NOT NULL,
     extra TEXT NOT NULL,
+    deferred_events TEXT NOT NULL DEFAULT '[]',
+    engine_states TEXT NOT NULL DEFAULT '{}',
     history_count INTEGER NOT NULL,
     error_count INTEGER NOT NULL,
     log_count INTEGER NOT NULL,
@@ -138,13 +140,18 @@ CREATE INDEX dead_letters_by_created ON dead_letters (created_at, letter_id);
 
 
 def _to_version_2(conn: sqlite3.Connection) -> None:
-    """One owner per job (claim and lease), job values and outputs in rows of their own, hops.
+    """Claims and leases, job values and outputs in rows of their own, deferred events, hops.
 
     A delivery pending in version 1 gets hop 0: the count starts again there.
+    A job of version 1 keeps its routines' counts and timers in its
+    ``routine_states``, its ``engine_states`` left empty: reading the job
+    takes them out.
     """
     conn.execute("ALTER TABLE jobs ADD COLUMN claim INTEGER NOT NULL DEFAULT 0")
     conn.execute("ALTER TABLE jobs ADD COLUMN lease_until REAL")
     conn.execute("ALTER TABLE jobs ADD COLUMN output_count INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE jobs ADD COLUMN deferred_events TEXT NOT NULL DEFAULT '[]'")
+    conn.execute("ALTER TABLE jobs ADD COLUMN engine_states TEXT NOT NULL DEFAULT '{}'")
     conn.execute("ALTER TABLE pending_deliveries ADD COLUMN hops INTEGER NOT NULL DEFAULT 0")
     for statement in _VALUE_TABLES.split(";"):
         if statement.strip():

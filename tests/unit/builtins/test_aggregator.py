@@ -17,6 +17,7 @@ from routilux import (
     Flow,
     JobState,
     Routine,
+    RoutineStats,
 )
 from routilux.builtin_routines import Aggregator
 from routilux.testing import FakeClock
@@ -169,7 +170,7 @@ def test_with_flush_on_drain_off_the_remainder_stays_in_the_job_values(
     with caplog.at_level(logging.WARNING, logger="routilux"):
         job = flow.execute("source", {"messages": data(1, 2, 3)})
     assert outputs(job) == [([1, 2], 2, "count")]
-    assert job.routine_states["agg"]["values"]["items"] == [3]
+    assert job.job_values("agg")["items"] == [3]
     assert "1 collected item(s) that are not emitted" in caplog.text
 
 
@@ -326,9 +327,9 @@ def test_a_complete_collection_cancels_its_timer_so_the_job_ends_with_it(
     assert job.status == "completed"
     assert timed(job) == [(1.0, ["a", "b"], reason)]
     assert flow.clock.monotonic() == 1.0  # Not 10: no timer was left to wait for.
-    assert job.routine_states["agg"]["timers"] == {}
+    assert job.routine_timers("agg") == {}
     # Two items and the drain, but no tick: the cancelled timer never fired.
-    assert job.routine_states["agg"]["deliveries"] == 3
+    assert job.routine_stats("agg") == RoutineStats(deliveries=3)
 
 
 @pytest.mark.parametrize("strategy", ["sequential", "concurrent"])
@@ -357,7 +358,7 @@ def test_on_the_real_clock_a_complete_collection_does_not_wait_for_its_timeout(
     assert [(items, reason) for items, _, reason in outputs(job)] == [
         (["a", "b"], config.get("complete_on", "count"))
     ]
-    assert job.routine_states["agg"]["timers"] == {}
+    assert job.routine_timers("agg") == {}
 
 
 def test_a_tick_of_an_emitted_collection_does_not_cut_the_open_one_short(

@@ -15,6 +15,7 @@ from routilux import (
     Flow,
     JobState,
     Routine,
+    RoutineStats,
     StoreError,
 )
 from routilux.builtin_routines import Batcher
@@ -230,9 +231,9 @@ def test_a_full_batch_cancels_its_timer_so_the_job_ends_with_it(make_flow: MakeF
     assert job.status == "completed"
     assert timed(job) == [(1.0, ["a", "b"], "size")]
     assert flow.clock.monotonic() == 1.0  # Not 10: no timer was left to wait for.
-    assert job.routine_states["batcher"]["timers"] == {}
+    assert job.routine_timers("batcher") == {}
     # Two items and the drain, but no tick: the cancelled timer never fired.
-    assert job.routine_states["batcher"]["deliveries"] == 3
+    assert job.routine_stats("batcher") == RoutineStats(deliveries=3)
 
 
 @pytest.mark.parametrize("strategy", ["sequential", "concurrent"])
@@ -249,7 +250,7 @@ def test_on_the_real_clock_a_batch_full_by_size_does_not_wait_for_max_wait(
     assert time.monotonic() - started < 5.0  # It did not linger for the 30 s timer.
     assert job.status == "completed"
     assert batches(job) == [(["a", "b"], 2, "size")]
-    assert job.routine_states["batcher"]["timers"] == {}
+    assert job.routine_timers("batcher") == {}
 
 
 def test_a_tick_of_an_emitted_batch_does_not_cut_the_open_one_short(
@@ -347,9 +348,7 @@ def test_a_resumed_durable_job_keeps_its_open_batch_and_timer(strategy: str) -> 
     crashed = first.execute("source", {"messages": data("a", "b", "c")})
     first.shutdown()
     assert crashed.status == "failed"
-    assert store.load_job(crashed.job_id).document["routine_states"]["batcher"]["values"][
-        "items"
-    ] == ["a", "b"]
+    assert store.load_job(crashed.job_id).document["job_values"]["batcher"]["items"] == ["a", "b"]
     store.survive = 10**6
     second = Flow(execution_strategy=strategy, clock=FakeClock(), store=store)
     batching(second, batch_size=10, max_wait=5)

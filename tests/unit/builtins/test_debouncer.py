@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from routilux import DefinitionError, Flow, JobState, Routine
+from routilux import DefinitionError, Flow, JobState, Routine, RoutineStats
 from routilux.builtin_routines import Debouncer
 from routilux.testing import FakeClock
 
@@ -81,8 +81,8 @@ class TimerCountingDebouncer(Debouncer):
     def _note(self) -> None:
         context = self.get_execution_context()
         assert context is not None
-        state = context.job_state.routine_states.get(context.routine_id) or {}
-        self.pending_timers.append(len(state.get("timers") or {}))
+        timers = context.job_state.routine_timers(context.routine_id)
+        self.pending_timers.append(len(timers))
 
     def receive(self, **message: Any) -> None:
         self._note()
@@ -259,8 +259,8 @@ def test_a_burst_keeps_one_pending_timer_and_ends_wait_after_its_last_message(
     # at every delivery after the first, and only the last one fired.
     assert isinstance(debouncer, TimerCountingDebouncer)
     assert debouncer.pending_timers == [0, 1, 1, 1, 1, 1]
-    assert job.routine_states["debouncer"]["deliveries"] == 6  # Five messages, one tick.
-    assert job.routine_states["debouncer"]["timers"] == {}
+    assert job.routine_stats("debouncer") == RoutineStats(deliveries=6)  # Five messages, one tick.
+    assert job.routine_timers("debouncer") == {}
 
 
 def test_the_end_of_a_burst_cancels_its_max_wait_timer(make_flow: MakeFlow) -> None:
@@ -272,7 +272,7 @@ def test_the_end_of_a_burst_cancels_its_max_wait_timer(make_flow: MakeFlow) -> N
     assert flow.clock.monotonic() == 1.5  # Not 100: the max_wait timer did not linger.
     assert isinstance(debouncer, TimerCountingDebouncer)
     assert debouncer.pending_timers == [0, 2, 2]  # At most a quiet and a max_wait timer.
-    assert job.routine_states["debouncer"]["timers"] == {}
+    assert job.routine_timers("debouncer") == {}
 
 
 @pytest.mark.parametrize("strategy", ["sequential", "concurrent"])
@@ -287,7 +287,7 @@ def test_on_the_real_clock_a_job_ends_once_its_last_burst_has(strategy: str) -> 
     assert time.monotonic() - started < 5.0  # It did not linger for the 30 s max_wait.
     assert job.status == "completed"
     assert [e[1:] for e in emitted(job)] == [(2, 3, "trailing")]
-    assert job.routine_states["debouncer"]["timers"] == {}
+    assert job.routine_timers("debouncer") == {}
 
 
 @pytest.mark.parametrize(
@@ -308,7 +308,7 @@ def test_a_tick_of_a_replaced_or_cancelled_timer_does_nothing(
     job = flow.execute("source", {"messages": messages, "tick_at": 5, "kind": kind, "token": token})
     assert job.status == "completed"
     assert emitted(job) == [(3.0, "m2.75", 3, "max_wait"), (7.5, "m6", 2, "max_wait")]
-    assert job.routine_states["debouncer"]["timers"] == {}
+    assert job.routine_timers("debouncer") == {}
 
 
 # -- the timer slot -------------------------------------------------------------------------
