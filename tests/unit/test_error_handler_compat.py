@@ -47,6 +47,18 @@ def test_handle_error_never_waits_or_counts() -> None:
     assert policy.retry_count == 0
 
 
+@pytest.mark.parametrize("name", ["retry_count", "max_retries", "anything"])
+def test_a_policy_refuses_assignment_with_an_attribute_error_naming_it(name: str) -> None:
+    policy = ErrorHandler(strategy=ErrorStrategy.RETRY)
+
+    with pytest.raises(AttributeError, match=rf"ErrorHandler\.{name} cannot be assigned"):
+        setattr(policy, name, 5)
+    with pytest.raises(AttributeError, match=rf"ErrorHandler\.{name} cannot be assigned"):
+        delattr(policy, name)
+    assert policy.retry_count == 0
+    assert policy.max_retries == 3
+
+
 def test_a_policy_serializes_to_its_flow_document_entry_and_back() -> None:
     policy = ErrorHandler(
         strategy=ErrorStrategy.RETRY,

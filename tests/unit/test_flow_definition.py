@@ -487,6 +487,31 @@ def test_disconnect_by_ends_stops_later_jobs_delivering() -> None:
     assert removed.target_id == "counter"
 
 
+def test_disconnect_during_a_job_leaves_that_job_its_connections() -> None:
+    flow, counter = counted_flow()
+    flow.connect("source", "output", "counter", "input")
+
+    class Disconnecting(Routine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.define_slot("trigger", handler=self.go)
+            self.define_event("output", ["value"])
+
+        def go(self) -> None:
+            flow.disconnect("source2", "output", "counter", "input")
+            self.emit("output", value=1)
+
+    flow.add_routine(Disconnecting(), "source2")
+    flow.connect("source2", "output", "counter", "input")
+
+    job = flow.execute("source2")  # Its plan was made before the disconnect.
+    assert job.status == "completed"
+    assert counter.count == 1
+    flow.execute("source2")  # A later job's plan has no such connection.
+    assert counter.count == 1
+    assert [(c.source_id, c.target_id) for c in flow.connections] == [("source", "counter")]
+
+
 def test_disconnect_by_connection_and_by_published_names() -> None:
     flow, counter = counted_flow()
     connection = flow.connect("source", "output", "counter", "input")

@@ -220,6 +220,66 @@ def test_allowed_modules_lets_a_module_under_a_prefix_be_imported(
     assert list(flow.routines) == ["probe"]
 
 
+@pytest.mark.parametrize("reader", ["load", "from_file"])
+def test_allowed_modules_also_guards_the_file_readers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str
+) -> None:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = f"routilux_probe_{reader}"
+    marker = _probe_module(tmp_path, module)
+    path = tmp_path / "flow.json"
+    path.write_text(json.dumps(_document(module)))
+    read = getattr(Flow, reader)
+
+    with pytest.raises(SerializationError, match="not among the allowed modules"):
+        read(path, allowed_modules=["myapp"])
+    assert not marker.exists()
+    assert module not in sys.modules
+
+    try:
+        flow = read(path, allowed_modules=[module])
+    finally:
+        sys.modules.pop(module, None)
+    assert marker.exists()
+    assert list(flow.routines) == ["probe"]
+
+
+def test_a_function_handler_of_an_importable_module_is_written_by_its_import_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "routilux_probe_handlers.py").write_text(
+        textwrap.dedent(
+            """
+            from routilux import Routine
+
+            SEEN = []
+
+            def note(value):
+                SEEN.append(value)
+
+            class Noter(Routine):
+                def __init__(self):
+                    super().__init__()
+                    self.define_slot("trigger", handler=note)
+            """
+        )
+    )
+    try:
+        import routilux_probe_handlers as handlers  # type: ignore[import-not-found]
+
+        flow = Flow(flow_id="handlers")
+        flow.add_routine(handlers.Noter(), "noter")
+        document = flow.serialize()
+        assert "routilux_probe_handlers:note" in json.dumps(document["routines"]["noter"])
+
+        rebuilt = Flow.deserialize(json.loads(json.dumps(document)))
+        rebuilt.execute("noter", {"value": 7})
+        assert handlers.SEEN == [7]
+    finally:
+        sys.modules.pop("routilux_probe_handlers", None)
+
+
 @pytest.mark.parametrize("bad", ["myapp", ["my app"], [1], ["a:b"]])
 def test_allowed_modules_must_be_module_names(bad: object) -> None:
     with pytest.raises(ValueError, match="allowed_modules must be a list of module names"):

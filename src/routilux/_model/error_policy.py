@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import FrozenInstanceError, dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -171,6 +171,24 @@ class ErrorHandler:
             and failed_attempt <= self.max_retries
             and isinstance(exc, self.retryable_exceptions)
         )
+
+
+def _read_only(self: ErrorHandler, name: str, value: object = None) -> None:
+    """Refuse every assignment (and deletion) on a policy, naming the attribute.
+
+    The ``__setattr__`` that ``dataclass(frozen=True, slots=True)`` writes
+    raises a bare ``TypeError`` for a name that is not a field (such as
+    ``retry_count``) on Python before 3.12; this one raises the
+    ``FrozenInstanceError`` (an ``AttributeError``) it raises for fields.
+    """
+    raise FrozenInstanceError(
+        f"ErrorHandler.{name} cannot be assigned or deleted: a policy is immutable; "
+        "make a new ErrorHandler (or dataclasses.replace(policy, ...))."
+    )
+
+
+ErrorHandler.__setattr__ = _read_only  # type: ignore[method-assign,assignment]
+ErrorHandler.__delattr__ = _read_only  # type: ignore[method-assign,assignment]
 
 
 def _check_number(name: str, value: object, *, integer: bool = False) -> None:

@@ -54,8 +54,7 @@ class TextClipper(Routine):
         keep: ``"head"`` (default), ``"tail"`` or ``"head_tail"``.
 
     Raises:
-        DefinitionError: From ``set_config``, for a bad key value or a
-            message that leaves no room for text.
+        DefinitionError: From ``set_config``, for a bad key value.
         TypeError: A message's ``max_length`` is not a positive int.
     """
 
@@ -89,15 +88,7 @@ class TextClipper(Routine):
             raise DefinitionError(
                 f"TextClipper keep must be 'head', 'tail' or 'head_tail', not {keep!r}."
             )
-        message = config.get("truncation_message")
-        _check_message(message)
-        shortest = len(_render(message, _Counts(0, 0, 0, 0))) if message else 0
-        if shortest >= max_length:
-            raise DefinitionError(
-                f"TextClipper truncation_message is {shortest} characters long, which leaves "
-                f"no room for text within max_length {max_length}; set a shorter message "
-                "(or truncation_message='') in the same set_config call."
-            )
+        _check_message(config.get("truncation_message"))
 
     def clip(self, text: Any = None, max_length: Any = None, **kwargs: Any) -> None:
         """Clip the text of a message and emit ``output``."""
