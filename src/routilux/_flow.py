@@ -26,6 +26,7 @@ from routilux._model.job_state import JobState
 from routilux._model.routine import Routine
 from routilux._serde._dual import ClassOrInstanceMethod
 from routilux._serde.files import write_json_atomic
+from routilux._serde.flow_files import read_flow_file, read_saved_flow
 from routilux._serde.json_text import safe_repr
 from routilux.exceptions import DefinitionError
 
@@ -393,10 +394,10 @@ class Flow(FlowWiring, FlowJobs):
                 :meth:`deserialize`).
             OSError: The file cannot be read.
         """
-        from routilux._serde.flow_doc import flow_from_doc, read_flow_file
+        from routilux._serde.flow_doc import flow_from_doc
 
         return flow_from_doc(
-            cls, None, read_flow_file(path), registry=registry, allowed_modules=allowed_modules
+            cls, None, read_saved_flow(path), registry=registry, allowed_modules=allowed_modules
         )
 
     @classmethod
@@ -421,8 +422,6 @@ class Flow(FlowWiring, FlowJobs):
             OSError: The file cannot be read.
             ImportError: A YAML file, and PyYAML is not installed.
         """
-        from routilux.cli.flow_files import read_flow_file
-
         return read_flow_file(path).build(cls, registry=registry, allowed_modules=allowed_modules)
 
     def check(self) -> None:
