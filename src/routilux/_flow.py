@@ -26,6 +26,7 @@ from routilux._model.job_state import JobState
 from routilux._model.routine import Routine
 from routilux._serde._dual import ClassOrInstanceMethod
 from routilux._serde.files import write_json_atomic
+from routilux._serde.flow_doc import flow_from_doc, flow_to_doc
 from routilux._serde.flow_files import read_flow_file, read_saved_flow
 from routilux._serde.json_text import safe_repr
 from routilux.exceptions import DefinitionError
@@ -40,10 +41,6 @@ STRATEGIES = ("sequential", "concurrent")
 
 
 def _flow_from_doc(*args: Any, **kwargs: Any) -> Any:
-    # Imported on use: flow documents know the built-in routines, which
-    # import the public API, which imports this module.
-    from routilux._serde.flow_doc import flow_from_doc
-
     return flow_from_doc(*args, **kwargs)
 
 
@@ -358,8 +355,6 @@ class Flow(FlowWiring, FlowJobs):
                 a config value cannot be written, or a class has no import
                 path and no registered name; the message names the place.
         """
-        from routilux._serde.flow_doc import flow_to_doc
-
         return flow_to_doc(self, registry=registry)
 
     #: ``Flow.deserialize(document, *, registry=None)`` makes a new flow;
@@ -394,8 +389,6 @@ class Flow(FlowWiring, FlowJobs):
                 :meth:`deserialize`).
             OSError: The file cannot be read.
         """
-        from routilux._serde.flow_doc import flow_from_doc
-
         return flow_from_doc(
             cls, None, read_saved_flow(path), registry=registry, allowed_modules=allowed_modules
         )

@@ -33,9 +33,8 @@ from routilux._serde._refs import (
     reference_path,
     routine_class_ref,
 )
-from routilux._serde._router_doc import routes_to_doc
+from routilux._serde.config_codecs import config_codec
 from routilux._serde.values import encode_value
-from routilux.builtin_routines.conditional_router import ConditionalRouter
 from routilux.exceptions import SerializationError
 
 if TYPE_CHECKING:
@@ -108,11 +107,9 @@ def flow_to_doc(flow: Flow, *, registry: Registry | None = None) -> dict[str, An
 def _routine_doc(routine: Routine, routine_id: str, registry: Registry | None) -> dict[str, Any]:
     where = index_path("routines", routine_id)
     config = routine.config()
-    routes = None
-    if isinstance(routine, ConditionalRouter):
-        # Conditions may be functions, which the value codec cannot write.
-        config.pop("routes", None)
-        routes = routes_to_doc(routine, key_path(where, "routes"))
+    codec = config_codec(type(routine))
+    # What the value codec cannot write (a router's conditions may be functions).
+    own_fields = {} if codec is None else codec.to_entry(routine, config, where)
     slots_at = key_path(where, "slots")
     doc: dict[str, Any] = {
         "class": routine_class_ref(type(routine), key_path(where, "class"), registry),
@@ -126,8 +123,7 @@ def _routine_doc(routine: Routine, routine_id: str, registry: Registry | None) -
         "timeout": routine.timeout,
         "max_concurrency": routine.get_max_concurrency(),
     }
-    if routes is not None:
-        doc["routes"] = routes
+    doc.update(own_fields)
     if routine.serializable_fields:
         doc["fields"] = _fields_doc(routine, routine_id, key_path(where, "fields"))
     return doc
