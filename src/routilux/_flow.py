@@ -14,7 +14,6 @@ from routilux._engine.clock import Clock, SystemClock
 from routilux._engine.engine import Engine
 from routilux._engine.gates import DEFAULT_MAX_ASYNC_IN_FLIGHT
 from routilux._engine.job_run import DEFAULT_HISTORY_LIMIT
-from routilux._engine.ownership import DEFAULT_LEASE, MAX_LEASE, MIN_LEASE
 from routilux._engine.plan import FlowPlan
 from routilux._engine.runaway import DEFAULT_MAX_HOPS
 from routilux._engine.tracking import TrackedPlan
@@ -23,7 +22,9 @@ from routilux._flow_wiring import Connections, FlowWiring
 from routilux._model.connection import Connection
 from routilux._model.error_policy import ErrorHandler
 from routilux._model.job_state import JobState
+from routilux._model.ownership import DEFAULT_LEASE, MAX_LEASE, MIN_LEASE
 from routilux._model.routine import Routine
+from routilux._model.store import check_store
 from routilux._serde._dual import ClassOrInstanceMethod
 from routilux._serde.files import write_json_atomic
 from routilux._serde.flow_doc import flow_from_doc, flow_to_doc
@@ -32,8 +33,8 @@ from routilux._serde.json_text import safe_repr
 from routilux.exceptions import DefinitionError
 
 if TYPE_CHECKING:
+    from routilux._model.store import JobStore
     from routilux.execution_tracker import ExecutionTracker
-    from routilux.stores.protocol import JobStore
 
 __all__ = ["Flow"]
 
@@ -167,7 +168,6 @@ class Flow(FlowWiring, FlowJobs):
         self.history_limit = history_limit
         self.max_async_in_flight = max_async_in_flight
         self.retain_jobs = retain_jobs
-        from routilux.stores.protocol import check_store  # The stores import the engine.
 
         self.clock: Clock = SystemClock() if clock is None else _check_clock(clock)
         self.store: JobStore | None = None if store is None else check_store(store, "Flow store")

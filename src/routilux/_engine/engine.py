@@ -26,7 +26,7 @@ from routilux._model.job_state import JobState
 from routilux._model.status import JobStatus
 
 if TYPE_CHECKING:
-    from routilux.stores.protocol import JobStore
+    from routilux._model.store import JobStore
 
 __all__ = ["Engine"]
 

@@ -7,15 +7,15 @@ import time
 from typing import TYPE_CHECKING
 
 from routilux._engine.deferred import emit_deferred, route_deferred, save_resume
-from routilux._engine.ownership import check_claimable, process_owner
 from routilux._model.job_state import JobState
+from routilux._model.ownership import check_claimable, process_owner
 from routilux._model.status import JobStatus
 
 if TYPE_CHECKING:
     from routilux._engine.engine import Engine
     from routilux._engine.job_run import JobRun
     from routilux._model.durable import StoredJob
-    from routilux.stores.protocol import JobStore
+    from routilux._model.store import JobStore
 
 __all__ = ["resume_from_store"]
 
