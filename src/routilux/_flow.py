@@ -20,12 +20,12 @@ from routilux._engine.tracking import TrackedPlan
 from routilux._flow_jobs import FlowJobs, check_timeout
 from routilux._flow_wiring import Connections, FlowWiring
 from routilux._model.connection import Connection
+from routilux._model.dual_method import ClassOrInstanceMethod
 from routilux._model.error_policy import ErrorHandler
 from routilux._model.job_state import JobState
 from routilux._model.ownership import DEFAULT_LEASE, MAX_LEASE, MIN_LEASE
 from routilux._model.routine import Routine
 from routilux._model.store import check_store
-from routilux._serde._dual import ClassOrInstanceMethod
 from routilux._serde.files import write_json_atomic
 from routilux._serde.flow_doc import flow_from_doc, flow_to_doc
 from routilux._serde.flow_files import read_flow_file, read_saved_flow
