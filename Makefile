@@ -30,10 +30,12 @@ demo: setup
 		&& $(DEMO) graph examples/demo_flow.yaml --format mermaid \
 			--store sqlite:///$(DEMO_STORE) --job "$$job"
 
+# lint-imports checks the allowed imports between layers (docs/architecture.md).
 lint: setup
 	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: setup
 	$(BIN)/ruff format src tests bench examples

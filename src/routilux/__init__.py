@@ -22,6 +22,7 @@ import importlib
 import logging
 
 from routilux._engine.clock import Clock, SystemClock
+from routilux._engine.stored_jobs import cancel_stored_job, delete_stored_job
 from routilux._flow import Flow
 from routilux._model.connection import Connection
 from routilux._model.context import ExecutionContext
@@ -121,6 +122,8 @@ __all__ = [
     "TextRenderer",
     "TimeProvider",
     "__version__",
+    "cancel_stored_job",
+    "delete_stored_job",
     "register_routine",
     "unregister_routine",
 ]

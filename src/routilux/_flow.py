@@ -14,24 +14,27 @@ from routilux._engine.clock import Clock, SystemClock
 from routilux._engine.engine import Engine
 from routilux._engine.gates import DEFAULT_MAX_ASYNC_IN_FLIGHT
 from routilux._engine.job_run import DEFAULT_HISTORY_LIMIT
-from routilux._engine.ownership import DEFAULT_LEASE, MAX_LEASE, MIN_LEASE
 from routilux._engine.plan import FlowPlan
 from routilux._engine.runaway import DEFAULT_MAX_HOPS
 from routilux._engine.tracking import TrackedPlan
 from routilux._flow_jobs import FlowJobs, check_timeout
 from routilux._flow_wiring import Connections, FlowWiring
 from routilux._model.connection import Connection
+from routilux._model.dual_method import ClassOrInstanceMethod
 from routilux._model.error_policy import ErrorHandler
 from routilux._model.job_state import JobState
+from routilux._model.ownership import DEFAULT_LEASE, MAX_LEASE, MIN_LEASE
 from routilux._model.routine import Routine
-from routilux._serde._dual import ClassOrInstanceMethod
+from routilux._model.store import check_store
 from routilux._serde.files import write_json_atomic
+from routilux._serde.flow_doc import flow_from_doc, flow_to_doc
+from routilux._serde.flow_files import read_flow_file, read_saved_flow
 from routilux._serde.json_text import safe_repr
 from routilux.exceptions import DefinitionError
 
 if TYPE_CHECKING:
+    from routilux._model.store import JobStore
     from routilux.execution_tracker import ExecutionTracker
-    from routilux.stores.protocol import JobStore
 
 __all__ = ["Flow"]
 
@@ -39,10 +42,6 @@ STRATEGIES = ("sequential", "concurrent")
 
 
 def _flow_from_doc(*args: Any, **kwargs: Any) -> Any:
-    # Imported on use: flow documents know the built-in routines, which
-    # import the public API, which imports this module.
-    from routilux._serde.flow_doc import flow_from_doc
-
     return flow_from_doc(*args, **kwargs)
 
 
@@ -169,7 +168,6 @@ class Flow(FlowWiring, FlowJobs):
         self.history_limit = history_limit
         self.max_async_in_flight = max_async_in_flight
         self.retain_jobs = retain_jobs
-        from routilux.stores.protocol import check_store  # The stores import the engine.
 
         self.clock: Clock = SystemClock() if clock is None else _check_clock(clock)
         self.store: JobStore | None = None if store is None else check_store(store, "Flow store")
@@ -357,8 +355,6 @@ class Flow(FlowWiring, FlowJobs):
                 a config value cannot be written, or a class has no import
                 path and no registered name; the message names the place.
         """
-        from routilux._serde.flow_doc import flow_to_doc
-
         return flow_to_doc(self, registry=registry)
 
     #: ``Flow.deserialize(document, *, registry=None)`` makes a new flow;
@@ -393,10 +389,8 @@ class Flow(FlowWiring, FlowJobs):
                 :meth:`deserialize`).
             OSError: The file cannot be read.
         """
-        from routilux._serde.flow_doc import flow_from_doc, read_flow_file
-
         return flow_from_doc(
-            cls, None, read_flow_file(path), registry=registry, allowed_modules=allowed_modules
+            cls, None, read_saved_flow(path), registry=registry, allowed_modules=allowed_modules
         )
 
     @classmethod
@@ -421,8 +415,6 @@ class Flow(FlowWiring, FlowJobs):
             OSError: The file cannot be read.
             ImportError: A YAML file, and PyYAML is not installed.
         """
-        from routilux.cli.flow_files import read_flow_file
-
         return read_flow_file(path).build(cls, registry=registry, allowed_modules=allowed_modules)
 
     def check(self) -> None:

@@ -20,7 +20,7 @@ from routilux.exceptions import (
 if TYPE_CHECKING:
     from routilux._engine.engine import Engine
     from routilux._engine.plan import FlowPlan, Target
-    from routilux.stores.protocol import JobStore
+    from routilux._model.store import JobStore
 
 __all__ = ["FlowDeadLetters"]
 

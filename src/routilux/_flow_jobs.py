@@ -23,6 +23,7 @@ from routilux._flow_dead_letters import FlowDeadLetters
 from routilux._model.job_state import JobState
 from routilux._model.records import JobProgress
 from routilux._model.status import JobStatus
+from routilux._model.store import check_store
 from routilux.exceptions import (
     DefinitionError,
     FlowDocumentWarning,
@@ -33,7 +34,7 @@ from routilux.exceptions import (
 if TYPE_CHECKING:
     from routilux._engine.clock import Clock
     from routilux._engine.plan import FlowPlan, Target
-    from routilux.stores.protocol import JobStore
+    from routilux._model.store import JobStore
 
 __all__ = ["FlowJobs", "check_timeout"]
 
@@ -174,8 +175,6 @@ class FlowJobs(FlowDeadLetters):
     def _store(self, store: JobStore | None) -> JobStore | None:
         if store is None:
             return self.store
-        from routilux.stores.protocol import check_store  # The stores import the engine.
-
         return check_store(store, "The store argument")
 
     def _get_engine(self) -> Engine:

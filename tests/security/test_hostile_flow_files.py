@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from routilux import Flow, SerializationError
-from routilux.cli.flow_files import MAX_FILE_BYTES, MAX_YAML_BYTES_WITHOUT_LIBYAML
-from routilux.cli.yaml_nodes import MAX_NODES, MAX_NODES_WITHOUT_LIBYAML, compose_yaml
+from routilux._serde.flow_files import MAX_FILE_BYTES, MAX_YAML_BYTES_WITHOUT_LIBYAML
+from routilux._serde.yaml_nodes import MAX_NODES, MAX_NODES_WITHOUT_LIBYAML, compose_yaml
 
 HEAD = {
     "schema": "routilux.flow",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-__all__ = ["Clock", "SystemClock"]
+__all__ = ["Clock", "SystemClock", "VirtualClock", "virtual_clock"]
 
 
 class Clock(Protocol):
@@ -20,6 +20,29 @@ class Clock(Protocol):
 
     def wait(self, event: threading.Event, seconds: float) -> bool:
         """Wait until ``event`` is set or ``seconds`` pass; return whether it is set."""
+
+
+@runtime_checkable
+class VirtualClock(Clock, Protocol):
+    """A clock the engine may move itself, as :class:`~routilux.testing.FakeClock`.
+
+    When nothing can run before the next timer, the engine calls
+    :meth:`advance` to reach it at once instead of waiting. A clock is
+    treated as virtual only if it has both members and ``virtual`` is true.
+    """
+
+    #: Whether the engine may move this clock.
+    virtual: bool
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward by ``seconds``."""
+
+
+def virtual_clock(clock: Clock) -> VirtualClock | None:
+    """``clock`` if the engine may move it (a :class:`VirtualClock` whose ``virtual`` is true)."""
+    if isinstance(clock, VirtualClock) and clock.virtual:
+        return clock
+    return None
 
 
 class SystemClock:

@@ -10,8 +10,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from routilux._engine.extras import ValueChanges
-from routilux._engine.ownership import DEFAULT_LEASE, process_owner
 from routilux._model.durable import Checkpoint, DeadLetter, StoredDelivery
+from routilux._model.ownership import DEFAULT_LEASE, process_owner
 from routilux._model.records import ErrorRecord
 from routilux._serde.values import encode_value, is_plain_json
 from routilux.exceptions import SerializationError
@@ -19,7 +19,7 @@ from routilux.exceptions import SerializationError
 if TYPE_CHECKING:
     from routilux._engine.job_run import Item, JobRun
     from routilux._model.job_state import JobState
-    from routilux.stores.protocol import JobStore
+    from routilux._model.store import JobStore
 
 __all__ = ["Durability"]
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from routilux._engine.aio import LoopThread
+from routilux._engine.clock import virtual_clock
 from routilux._engine.concurrent import ConcurrentRun, Work, admit_entry, run_entry
 from routilux._engine.deferred import emit_deferred, route_deferred, save_resume
 from routilux._engine.durable import Durability
@@ -26,7 +27,7 @@ from routilux._model.job_state import JobState
 from routilux._model.status import JobStatus
 
 if TYPE_CHECKING:
-    from routilux.stores.protocol import JobStore
+    from routilux._model.store import JobStore
 
 __all__ = ["Engine"]
 
@@ -55,7 +56,7 @@ class Engine:
         self._gates: Gates[Work] = Gates()
         self._loop: LoopThread | None = None
         self._leases = LeaseKeeper(self._threads)
-        self._virtual = bool(getattr(flow.clock, "virtual", False))
+        self._virtual = virtual_clock(flow.clock) is not None
 
     # -- services ---------------------------------------------------------------
 

@@ -7,15 +7,16 @@ import time
 from typing import TYPE_CHECKING
 
 from routilux._engine.deferred import emit_deferred, route_deferred, save_resume
-from routilux._engine.ownership import check_claimable, process_owner
+from routilux._engine.stored_jobs import claimable_job
 from routilux._model.job_state import JobState
+from routilux._model.ownership import process_owner
 from routilux._model.status import JobStatus
 
 if TYPE_CHECKING:
     from routilux._engine.engine import Engine
     from routilux._engine.job_run import JobRun
     from routilux._model.durable import StoredJob
-    from routilux.stores.protocol import JobStore
+    from routilux._model.store import JobStore
 
 __all__ = ["resume_from_store"]
 
@@ -61,11 +62,9 @@ def resume_from_store(
             expired), or claimed it at the same moment.
         DefinitionError: The flow lacks a routine, slot or event the job needs.
     """
-    stored = store.load_job(job_id)
-    if JobStatus(stored.document["status"]).is_terminal:
+    stored = claimable_job(store, job_id, "resumed", abandoned_claim=abandoned_claim)
+    if stored is None:
         return None
-    mine = abandoned_claim == stored.claim and stored.owner == process_owner()
-    check_claimable(stored, job_id, done="resumed", mine=mine)
     plan = engine.flow._compiled()
     plan.check_routines()
     lease = engine.flow.lease_seconds

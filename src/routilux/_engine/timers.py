@@ -8,7 +8,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from routilux._engine.clock import Clock
+from routilux._engine.clock import Clock, virtual_clock
 
 __all__ = ["Timer", "TimerService"]
 
@@ -38,7 +38,7 @@ class TimerService:
     """Runs callbacks when the clock reaches their time, on one thread.
 
     Callbacks must be quick (they hand work to the worker pool). With a
-    virtual clock (``clock.virtual`` true, as :class:`~routilux.testing.FakeClock`),
+    virtual clock (a :class:`VirtualClock`, as :class:`~routilux.testing.FakeClock`),
     the service moves the clock to the next timer as soon as ``is_idle()``
     says nothing else can happen first, so tests never wait for real.
 
@@ -50,7 +50,7 @@ class TimerService:
     def __init__(self, clock: Clock, is_idle: Callable[[], bool]) -> None:
         self._clock = clock
         self._is_idle = is_idle
-        self._virtual = bool(getattr(clock, "virtual", False))
+        self._virtual = virtual_clock(clock)  # The clock, if the service may move it.
         self._heap: list[tuple[float, int, Timer]] = []
         self._seq = itertools.count()
         self._cond = threading.Condition()
@@ -74,7 +74,7 @@ class TimerService:
 
     def wake(self) -> None:
         """Look again at the clock and the idle state (work just finished)."""
-        if self._virtual:
+        if self._virtual is not None:
             with self._cond:
                 self._cond.notify()
 
@@ -91,16 +91,15 @@ class TimerService:
                 wait = heap[0][0] - self._clock.monotonic()
                 if wait <= 0:
                     return heapq.heappop(heap)[2]
-                if self._virtual:
+                if self._virtual is not None:
                     self._wait_virtual(wait)
                 else:
                     self._cond.wait(wait)
             return None
 
     def _wait_virtual(self, wait: float) -> None:
-        if self._is_idle():
-            advance: Callable[[float], None] = getattr(self._clock, "advance")  # noqa: B009
-            advance(wait)
+        if self._is_idle() and self._virtual is not None:
+            self._virtual.advance(wait)
         else:
             self._cond.wait(_VIRTUAL_POLL)
 

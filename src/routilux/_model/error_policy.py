@@ -7,7 +7,7 @@ from dataclasses import FrozenInstanceError, dataclass, field
 from enum import Enum
 from typing import Any
 
-from routilux._serde._dual import ClassOrInstanceMethod
+from routilux._model.dual_method import ClassOrInstanceMethod
 from routilux.exceptions import DefinitionError
 
 __all__ = ["ErrorHandler", "ErrorStrategy"]

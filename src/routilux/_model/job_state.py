@@ -10,13 +10,13 @@ from datetime import datetime, timezone
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
+from routilux._model.dual_method import ClassOrInstanceMethod
 from routilux._model.durable import DeadLetter
 from routilux._model.job_deferred import JobDeferred
 from routilux._model.job_output import JobOutput, OutputHandlerLike, check_text, copied
 from routilux._model.job_routines import JobRoutines
 from routilux._model.records import ErrorRecord, ExecutionRecord, PendingDelivery, RoutineStats
 from routilux._model.status import JobStatus
-from routilux._serde._dual import ClassOrInstanceMethod
 from routilux.exceptions import DefinitionError, InvalidLogEntryError
 
 if TYPE_CHECKING:

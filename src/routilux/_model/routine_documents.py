@@ -7,7 +7,7 @@ import inspect
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from routilux._serde._dual import ClassOrInstanceMethod
+from routilux._model.dual_method import ClassOrInstanceMethod
 from routilux.exceptions import DefinitionError
 
 if TYPE_CHECKING:

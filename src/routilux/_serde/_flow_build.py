@@ -26,9 +26,8 @@ from routilux._serde._refs import (
     resolve_reference,
     resolve_routine_class,
 )
-from routilux._serde._router_doc import build_routes
+from routilux._serde.config_codecs import config_codec
 from routilux._serde.values import decode_value
-from routilux.builtin_routines.conditional_router import ConditionalRouter
 from routilux.exceptions import DefinitionError, SerializationError
 
 if TYPE_CHECKING:
@@ -224,9 +223,8 @@ def _check_events(routine: Routine, spec: RoutineSpec) -> None:
     unlisted = [name for name in routine.events if name not in listed]
     # A router's route events (and its default route's) are its own, defined
     # from its config when a job starts.
-    routes = {route.name for route in spec.routes or ()}
-    if isinstance(routine, ConditionalRouter):
-        routes.add(routine.get_config("default_route"))
+    codec = config_codec(type(routine))
+    routes = set() if codec is None else codec.instance_events(routine, spec)
     unknown = next(
         (e for e in spec.events if e.name not in routine.events and e.name not in routes), None
     )
@@ -278,12 +276,13 @@ def _required_arguments(cls: type[Routine]) -> list[str]:
 def _configure(routine: Routine, spec: RoutineSpec, refs: References) -> None:
     config = decode_value(spec.config, key_path(spec.where, "config"), refs=refs.reference)
     if spec.routes is not None:
-        if not isinstance(routine, ConditionalRouter):
+        codec = config_codec(type(routine))
+        if codec is None:
             raise fail(
                 key_path(spec.where, "routes"),
                 f"is only for a ConditionalRouter, not a {type(routine).__qualname__}.",
             )
-        config["routes"] = build_routes(spec.routes, lambda path, where: refs.function(path, where))
+        config.update(codec.to_config(spec, lambda path, where: refs.function(path, where)))
     try:
         routine.set_config(**config)
     except Exception as exc:  # validate_config is user code; report whatever it raised.

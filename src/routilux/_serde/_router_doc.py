@@ -19,14 +19,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from routilux._serde._doc_reader import DocObject, fail, index_path, key_path
 from routilux._serde._refs import check_path, function_path
 from routilux._serde.values import decode_value, encode_value
-from routilux.builtin_routines.conditional_router import ConditionalRouter
 
-__all__ = ["RouteSpec", "build_routes", "parse_routes", "routes_to_doc"]
+if TYPE_CHECKING:
+    from routilux._model.routine import Routine
+    from routilux._serde._flow_spec import RoutineSpec
+
+__all__ = ["RouteSpec", "RoutesCodec", "build_routes", "parse_routes", "routes_to_doc"]
 
 _KINDS = ("expression", "fields", "function")
 _FIX = "use a module-level function or a string expression"
@@ -49,7 +52,35 @@ class RouteSpec:
     where: str
 
 
-def routes_to_doc(router: ConditionalRouter, where: str) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class RoutesCodec:
+    """The codec of a router: config ``routes`` is written as the entry's ``routes`` list.
+
+    Attributes:
+        default_route_key: The config key that names the route taken when no
+            condition holds (an event of the instance), if the class has one.
+    """
+
+    default_route_key: str | None = None
+
+    def to_entry(self, routine: Routine, config: dict[str, Any], where: str) -> dict[str, Any]:
+        """Move config ``routes`` to the entry's ``routes`` list (see :func:`routes_to_doc`)."""
+        config.pop("routes", None)
+        return {"routes": routes_to_doc(routine, key_path(where, "routes"))}
+
+    def to_config(self, spec: RoutineSpec, functions: Callable[[str, str], Any]) -> dict[str, Any]:
+        """Config ``routes`` from the entry's ``routes`` list (see :func:`build_routes`)."""
+        return {"routes": build_routes(spec.routes or (), functions)}
+
+    def instance_events(self, routine: Routine, spec: RoutineSpec) -> set[str]:
+        """The route events, and the default route's."""
+        events = {route.name for route in spec.routes or ()}
+        if self.default_route_key is not None:
+            events.add(routine.get_config(self.default_route_key))
+        return events
+
+
+def routes_to_doc(router: Routine, where: str) -> list[dict[str, Any]]:
     """The router's routes as document entries.
 
     Raises:

@@ -13,8 +13,6 @@ anything (``_flow_spec``), resolve every class and function it names
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from os import PathLike
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from routilux._engine.gates import DEFAULT_MAX_ASYNC_IN_FLIGHT
@@ -35,10 +33,8 @@ from routilux._serde._refs import (
     reference_path,
     routine_class_ref,
 )
-from routilux._serde._router_doc import routes_to_doc
-from routilux._serde.json_text import JsonTextError, loads
+from routilux._serde.config_codecs import config_codec
 from routilux._serde.values import encode_value
-from routilux.builtin_routines.conditional_router import ConditionalRouter
 from routilux.exceptions import SerializationError
 
 if TYPE_CHECKING:
@@ -47,15 +43,10 @@ if TYPE_CHECKING:
 __all__ = [
     "FLOW_SCHEMA",
     "FLOW_VERSION",
-    "MAX_FILE_BYTES",
     "flow_from_doc",
     "flow_to_doc",
-    "read_flow_file",
     "routine_entry",
 ]
-
-#: Largest flow file :func:`read_flow_file` reads.
-MAX_FILE_BYTES = 256 * 1024 * 1024
 
 Registry = Mapping[str, type[Routine]]
 
@@ -116,11 +107,9 @@ def flow_to_doc(flow: Flow, *, registry: Registry | None = None) -> dict[str, An
 def _routine_doc(routine: Routine, routine_id: str, registry: Registry | None) -> dict[str, Any]:
     where = index_path("routines", routine_id)
     config = routine.config()
-    routes = None
-    if isinstance(routine, ConditionalRouter):
-        # Conditions may be functions, which the value codec cannot write.
-        config.pop("routes", None)
-        routes = routes_to_doc(routine, key_path(where, "routes"))
+    codec = config_codec(type(routine))
+    # What the value codec cannot write (a router's conditions may be functions).
+    own_fields = {} if codec is None else codec.to_entry(routine, config, where)
     slots_at = key_path(where, "slots")
     doc: dict[str, Any] = {
         "class": routine_class_ref(type(routine), key_path(where, "class"), registry),
@@ -134,8 +123,7 @@ def _routine_doc(routine: Routine, routine_id: str, registry: Registry | None) -
         "timeout": routine.timeout,
         "max_concurrency": routine.get_max_concurrency(),
     }
-    if routes is not None:
-        doc["routes"] = routes
+    doc.update(own_fields)
     if routine.serializable_fields:
         doc["fields"] = _fields_doc(routine, routine_id, key_path(where, "fields"))
     return doc
@@ -292,49 +280,3 @@ def _move_into(built: Flow, flow: Flow) -> None:
         flow.add_routine(routine, routine_id)
     for c in built.connections:
         flow.connect(c.source_id, c.event, c.target_id, c.slot, c.param_mapping)
-
-
-class _DuplicateKeyError(ValueError):
-    pass
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _DuplicateKeyError(key)
-        result[key] = value
-    return result
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def read_flow_file(path: str | PathLike[str]) -> Any:
-    """Read a JSON file strictly: UTF-8, no NaN, no key twice in one object.
-
-    Raises:
-        SerializationError: The file is too large or not such a JSON document.
-        OSError: The file cannot be read.
-    """
-    target = Path(path)
-    size = target.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise SerializationError(
-            f"{target} has {size} bytes; a flow file may have at most {MAX_FILE_BYTES}."
-        )
-    raw = target.read_bytes()
-    try:
-        return loads(
-            raw.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant
-        )
-    except JsonTextError as exc:  # Too deep, or an integer too long: name its place.
-        raise SerializationError(f"{target} is not a valid JSON document: {exc}") from None
-    except _DuplicateKeyError as exc:
-        raise SerializationError(
-            f"{target} has the key {str(exc)[:80]!r} twice in one object; routine ids and "
-            "field names must be unique."
-        ) from None
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise SerializationError(f"{target} is not a valid JSON document: {exc}.") from None

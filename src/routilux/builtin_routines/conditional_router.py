@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from routilux import Routine
+from routilux._serde.config_codecs import RoutesCodec, register_config_codec
 from routilux.builtin_routines._callables import refuse_async
 from routilux.exceptions import DefinitionError, ExpressionRejectedError
 from routilux.expressions import compile_expression
@@ -226,3 +227,8 @@ def _fields_match(value: Any, expected: Mapping[Any, Any]) -> bool:
         if not (bool(wanted(actual)) if callable(wanted) else actual == wanted):
             return False
     return True
+
+
+# Conditions may be functions, which the value codec cannot write: a flow
+# document keeps them in the router's own ``routes`` list.
+register_config_codec(ConditionalRouter, RoutesCodec(default_route_key="default_route"))

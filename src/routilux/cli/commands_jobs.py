@@ -9,14 +9,12 @@ from typing import Any
 
 import click
 
-from routilux import Flow, JobNotFound, JobStatus
-from routilux._engine.describe import dropped_count
+from routilux import Flow, JobStatus, cancel_stored_job, delete_stored_job
 from routilux.cli.errors import EXIT_FAILED, EXIT_OK, UsageProblem
 from routilux.cli.following import announce, follow, show_report
-from routilux.cli.job_control import cancel_stored_job, claim_stored_job
 from routilux.cli.loading import flow_from_job
 from routilux.cli.options import Seconds, json_option, path_option, store_option
-from routilux.cli.output import Table, echo_json, one_line
+from routilux.cli.output import Table, dropped_count, echo_json, one_line
 from routilux.cli.report import job_report
 from routilux.cli.report_text import print_job
 from routilux.cli.store_urls import opened_store
@@ -209,10 +207,7 @@ def delete(job_id: str | None, days: float | None, store_url: str, as_json: bool
 
 
 def _delete_one(store: JobStore, job_id: str) -> tuple[int, str]:
-    # An unfinished job is claimed first: no other process writes it any more.
-    claim_stored_job(store, job_id, "deleted")
-    if not store.delete_job(job_id):  # Deleted by another process meanwhile.
-        raise JobNotFound(f"The store has no job {job_id!r}.")
+    delete_stored_job(store, job_id)
     return 1, f"Deleted job {job_id}."
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from routilux import Flow, SerializationError
 from routilux.cli.errors import UsageProblem
-from routilux.cli.flow_files import FlowFile, read_flow_file
+from routilux.flow_files import FlowFile, read_flow_file
 from routilux.stores import JobStore
 
 __all__ = ["flow_from_file", "flow_from_job", "import_paths", "pick_entry"]

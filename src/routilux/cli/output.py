@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 import click
 
-__all__ = ["Table", "echo_json", "is_terminal", "one_line", "to_json"]
+__all__ = ["Table", "dropped_count", "echo_json", "is_terminal", "one_line", "to_json"]
 
 #: Colours of statuses in terminal tables.
 STATUS_STYLES = {
@@ -51,6 +51,11 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.decode("utf-8", "backslashreplace")
     return str(value)
+
+
+def dropped_count(count: int) -> str:
+    """``"3 pending deliveries dropped"`` (``"1 pending delivery dropped"``)."""
+    return f"{count} pending {'delivery' if count == 1 else 'deliveries'} dropped"
 
 
 def to_json(data: Any) -> str:

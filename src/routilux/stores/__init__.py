@@ -12,7 +12,6 @@ The value types of the protocol (:class:`Checkpoint`, :class:`StoredJob`,
 stored job belongs to and whether this one may claim it.
 """
 
-from routilux._engine.ownership import check_claimable, owner_is_alive, process_owner
 from routilux._model.durable import (
     Checkpoint,
     DeadLetter,
@@ -20,9 +19,10 @@ from routilux._model.durable import (
     StoredDelivery,
     StoredJob,
 )
+from routilux._model.ownership import check_claimable, owner_is_alive, process_owner
+from routilux._model.store import FINISHED_STATUSES, JobStore
 from routilux.stores.memory import MemoryStore
 from routilux.stores.postgres import PostgresStore
-from routilux.stores.protocol import FINISHED_STATUSES, JobStore
 from routilux.stores.sqlite import SqliteStore
 
 __all__ = [

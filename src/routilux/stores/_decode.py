@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, NoReturn
 
-from routilux._engine.ownership import describe_lease
 from routilux._model.durable import DeadLetter, JobSummary, StoredDelivery, StoredJob
+from routilux._model.ownership import describe_lease
 from routilux._model.records import ErrorRecord
 from routilux._model.status import JobStatus
 from routilux._serde.job_routines_doc import COUNTS

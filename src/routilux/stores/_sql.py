@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
 from routilux._model.durable import Checkpoint, DeadLetter, JobSummary, StoredDelivery, StoredJob
+from routilux._model.store import FINISHED_STATUSES
 from routilux.exceptions import DeadLetterNotFound, JobNotFound, StoreError
 from routilux.stores import _decode, _rows
 from routilux.stores._arguments import (
@@ -29,7 +30,6 @@ from routilux.stores._arguments import (
     check_window,
 )
 from routilux.stores._statements import LETTER_COLUMNS, Statements
-from routilux.stores.protocol import FINISHED_STATUSES
 
 __all__ = ["Cursor", "SqlJobStore"]
 

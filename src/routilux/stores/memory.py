@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from routilux._model.durable import Checkpoint, DeadLetter, JobSummary, StoredDelivery, StoredJob
+from routilux._model.store import FINISHED_STATUSES
 from routilux.exceptions import DeadLetterNotFound, JobNotFound, StoreError
 from routilux.stores import _decode, _rows
 from routilux.stores._arguments import (
@@ -24,7 +25,6 @@ from routilux.stores._arguments import (
     check_window,
 )
 from routilux.stores._statements import JOB_COLUMNS, JOB_ROW, LEASE_COLUMNS, LETTER_COLUMNS
-from routilux.stores.protocol import FINISHED_STATUSES
 
 __all__ = ["MemoryStore"]
 

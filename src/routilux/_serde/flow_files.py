@@ -12,7 +12,9 @@ hold while the file is parsed. Only what JSON can hold is accepted: no tags
 other than the plain ones, no aliases, no merge keys, no dates, numbers in
 decimal only, string keys only, no key twice in one mapping.
 This module needs no CLI library, only PyYAML for YAML files (the ``cli``
-extra: ``pip install -e "/path/to/routilux[cli]"`` from a clone).
+extra: ``pip install -e "/path/to/routilux[cli]"`` from a clone), imported
+when a YAML file is read. :func:`read_saved_flow` reads the JSON files
+:meth:`routilux.Flow.save` writes, with the same strict JSON reader.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from routilux._serde.json_text import JsonTextError, loads
-from routilux.cli.doc_lines import LazyLines
-from routilux.cli.yaml_nodes import DocPath, compose_yaml, dotted, has_libyaml, import_yaml
+from routilux._serde.doc_lines import LazyLines
+from routilux._serde.json_text import DuplicateKeyError, JsonTextError, loads_strict
+from routilux._serde.yaml_nodes import DocPath, compose_yaml, dotted, has_libyaml, import_yaml
 from routilux.exceptions import DefinitionError, SerializationError
 
 if TYPE_CHECKING:
@@ -41,6 +43,7 @@ __all__ = [
     "FlowFile",
     "display_path",
     "read_flow_file",
+    "read_saved_flow",
 ]
 
 #: Largest flow file read, in bytes. YAML costs more to parse than JSON.
@@ -223,6 +226,34 @@ def read_flow_file(path: str | PathLike[str]) -> FlowFile:
     return FlowFile(target, document, LazyLines(lambda: _json_lines(text)))
 
 
+def read_saved_flow(path: str | PathLike[str]) -> Any:
+    """Read a file :meth:`Flow.save` wrote, strictly: UTF-8 JSON, no NaN, no key twice.
+
+    Raises:
+        SerializationError: The file is too large or not such a JSON document.
+        OSError: The file cannot be read.
+    """
+    target = Path(path)
+    size = target.stat().st_size
+    limit = MAX_FILE_BYTES["json"]
+    if size > limit:
+        raise SerializationError(
+            f"{target} has {size} bytes; a flow file may have at most {limit}."
+        )
+    raw = target.read_bytes()
+    try:
+        return loads_strict(raw.decode("utf-8"))
+    except JsonTextError as exc:  # Too deep, or an integer too long: name its place.
+        raise SerializationError(f"{target} is not a valid JSON document: {exc}") from None
+    except DuplicateKeyError as exc:
+        raise SerializationError(
+            f"{target} has the key {str(exc)[:80]!r} twice in one object; routine ids and "
+            "field names must be unique."
+        ) from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise SerializationError(f"{target} is not a valid JSON document: {exc}.") from None
+
+
 def _check_size(path: Path, kind: str, size: int) -> None:
     limit, hint = MAX_FILE_BYTES[kind], ""
     if kind == "yaml" and not has_libyaml(import_yaml()):
@@ -249,26 +280,9 @@ def _decode(path: Path, raw: bytes) -> str:
         ) from None
 
 
-class _DuplicateKeyError(ValueError):
-    pass
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _DuplicateKeyError(key)
-        result[key] = value
-    return result
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
 def _parse_json(text: str, path: Path) -> Any:
     try:
-        return loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        return loads_strict(text)
     except JsonTextError as exc:  # Too deep, or an integer too long.
         place = f"{dotted(exc.where)}: " if exc.where else "the document "
         raise SerializationError(f"{display_path(path)}: {place}{exc.problem}") from None
@@ -276,7 +290,7 @@ def _parse_json(text: str, path: Path) -> Any:
         raise SerializationError(
             f"{display_path(path)}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}."
         ) from None
-    except _DuplicateKeyError as exc:
+    except DuplicateKeyError as exc:
         raise SerializationError(
             f"{display_path(path)}: the key {str(exc)[:80]!r} appears twice in one object; "
             "routine ids and field names must be unique."

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from routilux._install import install_command
 from routilux._serde._doc_reader import MAX_DOCUMENT_DEPTH, MAX_STRING_LENGTH
-from routilux.cli.doc_lines import DocPath, DocumentLines
-from routilux.cli.yaml_scalars import SCALAR_TAGS, TAG_PREFIX, ScalarRefused, scalar_value
+from routilux._serde.doc_lines import DocPath, DocumentLines
+from routilux._serde.yaml_scalars import SCALAR_TAGS, TAG_PREFIX, ScalarRefused, scalar_value
 from routilux.exceptions import SerializationError
 
 if TYPE_CHECKING:
