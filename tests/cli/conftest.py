@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ import pytest
 HERE = Path(__file__).resolve().parent
 #: Seconds one command may take (imports, a short job).
 COMMAND_PATIENCE = 60.0
+#: How often :func:`wait_for_progress` looks at a command running in the background.
+POLL = 0.005
 
 FLOW_TEMPLATE = """\
 schema: routilux.flow
@@ -184,3 +187,36 @@ def read_log(path: Path) -> list[list[str]]:
 def handler_log(workdir: Path) -> Callable[[], list[list[str]]]:
     """Read the handlers' log of the working directory."""
     return lambda: read_log(workdir / "log.txt")
+
+
+def wait_for_progress(found: Callable[[], bool], proc: subprocess.Popen[Any], what: str) -> None:
+    """Wait until ``found()`` holds, while ``proc`` runs a command in the background.
+
+    The command writes files, not events this process could wait on, so
+    this looks again every :data:`POLL` seconds.
+
+    Raises:
+        AssertionError: The command ended first, or :data:`COMMAND_PATIENCE` ran out.
+    """
+    deadline = time.monotonic() + COMMAND_PATIENCE
+    while not found():
+        if proc.poll() is not None:
+            raise AssertionError(f"the command ended ({proc.returncode}) before {what}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"no {what} after {COMMAND_PATIENCE} s")
+        time.sleep(POLL)
+
+
+@pytest.fixture
+def wait_for() -> Callable[[Callable[[], bool], subprocess.Popen[Any], str], None]:
+    """:func:`wait_for_progress`, for the tests (which cannot import this module)."""
+    return wait_for_progress
+
+
+@pytest.fixture
+def sink_ended(handler_log: Callable[[], list[list[str]]]) -> Callable[[int], bool]:
+    """Whether the sink has finished a message in process ``pid`` (its job made progress)."""
+    return lambda pid: any(
+        f[0] == "end" and f[3] == "sink" and f[4] == str(pid) for f in handler_log()
+    )
