@@ -361,13 +361,13 @@ def test_pausing_while_an_async_routines_next_delivery_waits_for_a_worker_loses_
     pool = flow._engine._pool  # type: ignore[union-attr]
     deadline = time.monotonic() + PATIENCE
     while not pool._queue and time.monotonic() < deadline:
-        time.sleep(0.001)
+        time.sleep(0.001)  # The pool's queue has no event of its own.
     assert pool._queue
     pauser = threading.Thread(target=flow.pause, args=(job, PATIENCE))
     pauser.start()
     # The pause takes the waiting delivery out of the queue; then the worker is let go.
     while pool._queue and time.monotonic() < deadline:
-        time.sleep(0.001)
+        time.sleep(0.001)  # The pool's queue has no event of its own.
     assert not pool._queue
     blocker.hold.set()
     pauser.join(PATIENCE)

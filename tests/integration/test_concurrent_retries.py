@@ -173,9 +173,9 @@ def test_the_fake_clock_does_not_jump_while_a_delivery_runs(
     assert held.started.wait(PATIENCE)
     deadline = time.monotonic() + PATIENCE
     while not job.errors and time.monotonic() < deadline:
-        time.sleep(0.005)
+        time.sleep(0.005)  # No event says that the engine has recorded the failure.
     assert [e.action for e in job.errors] == ["retry"]
-    time.sleep(0.2)  # Real time in which the timer thread must not move the clock.
+    time.sleep(0.2)  # Not a wait: real time in which the timer thread must not move the clock.
     assert clock.monotonic() < 100
     assert flaky.attempts == {0: 1}
     held.hold.set()
