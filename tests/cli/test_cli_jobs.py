@@ -22,16 +22,6 @@ Progress = Callable[[int], bool]
 
 
 @pytest.fixture
-def two_jobs(run_json: JsonRun, write_flow: Callable[..., Path]) -> list[dict[str, Any]]:
-    """A completed job of flow 'pipeline' and a failed one of flow 'other'."""
-    write_flow()
-    write_flow("other.yaml", flow_id="other", policy="stop", fail_always=(0,))
-    done, _ = run_json("run", "flow.yaml", "--param", "n=2")
-    failed, _ = run_json("run", "other.yaml", "--param", "n=2")
-    return [done, failed]
-
-
-@pytest.fixture
 def unfinished_job(
     workdir: Path, write_flow: Callable[..., Path], wait_for: WaitFor, sink_ended: Progress
 ) -> Callable[[], str]:
@@ -257,6 +247,7 @@ def test_show_and_resume_of_a_damaged_job_are_one_line_exit_1(
         assert f"job '{job_id}' is damaged: column {column} " in line
 
 
+@pytest.mark.slow  # A crash test: a run killed mid-job, then resumed or cancelled.
 def test_resume_completes_a_killed_job(routilux: Run, unfinished_job: Callable[[], str]) -> None:
     job_id = unfinished_job()
     shown = routilux("jobs", "show", job_id)
@@ -278,6 +269,7 @@ def test_resume_of_a_finished_job_says_so_and_exits_by_its_status(
     assert routilux("jobs", "resume", failed).returncode == 1
 
 
+@pytest.mark.slow  # A crash test: a run killed mid-job, then resumed or cancelled.
 def test_cancel_marks_an_unfinished_job_cancelled_and_drops_its_deliveries(
     routilux: Run, run_json: JsonRun, workdir: Path, unfinished_job: Callable[[], str]
 ) -> None:
@@ -370,6 +362,7 @@ def test_delete_takes_a_job_or_an_age(
     assert "takes a JOB_ID or --older-than DAYS" in error_line(proc)
 
 
+@pytest.mark.slow  # A crash test: a run killed mid-job, then resumed or cancelled.
 def test_resume_json_reports_the_completed_job(
     run_json: JsonRun, unfinished_job: Callable[[], str]
 ) -> None:
@@ -380,6 +373,7 @@ def test_resume_json_reports_the_completed_job(
     assert proc.stderr.startswith(f"routilux: job {job_id} resumed")
 
 
+@pytest.mark.slow  # A crash test: a run interrupted mid-job, then resumed.
 def test_ctrl_c_pauses_the_run_and_resume_finishes_it(
     routilux: Run,
     workdir: Path,

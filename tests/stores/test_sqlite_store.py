@@ -240,6 +240,7 @@ def test_deleting_a_job_deletes_its_rows_in_every_table(tmp_path: Path) -> None:
     assert counts == [0] * len(tables)
 
 
+@pytest.mark.slow  # A race between real processes.
 def test_two_processes_checkpointing_at_once_lose_nothing(tmp_path: Path) -> None:
     path, rounds = tmp_path / "jobs.db", 150
     store = SqliteStore(path)
@@ -274,6 +275,7 @@ with SqliteStore(sys.argv[1]) as store:
 """
 
 
+@pytest.mark.slow  # A race between real processes.
 def test_processes_opening_a_new_file_at_once_all_succeed(tmp_path: Path) -> None:
     path = tmp_path / "jobs.db"
     command = [sys.executable, "-c", OPEN_AND_CREATE, str(path)]
@@ -301,6 +303,7 @@ def test_processes_opening_a_new_file_at_once_all_succeed(tmp_path: Path) -> Non
         assert len(store.list_jobs()) == 6
 
 
+@pytest.mark.slow  # A crash test: a writer killed mid-run.
 def test_a_killed_process_leaves_every_committed_checkpoint(tmp_path: Path) -> None:
     path = tmp_path / "jobs.db"
     store = SqliteStore(path)
