@@ -46,7 +46,8 @@ format: setup
 test: lint postgres-bin
 	$(BIN)/python -m pytest -n 4 --dist worksteal
 
-# The everyday loop: no lint, no crash or stress tests (marked slow), no PostgreSQL.
+# The everyday loop: no lint, no PostgreSQL, no tests marked slow (crash, stress,
+# benchmark smoke, size limits: see README.md, Development).
 test-fast: setup
 	ROUTILUX_SKIP_POSTGRES=1 $(BIN)/python -m pytest -n 4 --dist worksteal -m "not slow" -q
 

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ import pytest
 HERE = Path(__file__).resolve().parent
 #: Seconds one command may take (imports, a short job).
 COMMAND_PATIENCE = 60.0
+#: How often :func:`wait_for_progress` looks at a command running in the background.
+POLL = 0.005
 
 FLOW_TEMPLATE = """\
 schema: routilux.flow
@@ -80,66 +83,114 @@ POLICIES = {
 }
 
 
+def make_workdir(path: Path) -> Path:
+    """Put the routines module the flow files name in ``path``; return ``path``."""
+    shutil.copy(HERE / "cli_routines.py", path / "cli_routines.py")
+    return path
+
+
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     """A directory holding the routines module the flow files name."""
-    shutil.copy(HERE / "cli_routines.py", tmp_path / "cli_routines.py")
-    return tmp_path
+    return make_workdir(tmp_path)
 
 
-@pytest.fixture
-def write_flow(workdir: Path) -> Callable[..., Path]:
-    """Write a source -> step -> sink flow file; return its path.
+def write_flow_file(
+    workdir: Path,
+    name: str = "flow.yaml",
+    *,
+    flow_id: str = "pipeline",
+    sleep: float = 0.0,
+    fail_once: tuple[int, ...] = (),
+    fail_always: tuple[int, ...] = (),
+    policy: str = "continue",
+) -> Path:
+    """Write a source -> step -> sink flow file in ``workdir``; return its path.
 
     Options: ``name`` (file name), ``flow_id``, ``sleep`` (seconds per
     handler), ``fail_once`` and ``fail_always`` (message ids the step fails
     on), ``policy`` (a key of :data:`POLICIES`). The handlers log to
-    ``log.txt`` in the working directory.
+    ``log.txt`` in ``workdir``.
     """
+    text = FLOW_TEMPLATE.format(
+        flow_id=flow_id,
+        log=json.dumps(str(workdir / "log.txt")),
+        sleep=sleep,
+        fail_once=list(fail_once),
+        fail_always=list(fail_always),
+        step_policy=POLICIES[policy],
+    )
+    path = workdir / name
+    path.write_text(text, encoding="utf-8")
+    return path
 
-    def write(
-        name: str = "flow.yaml",
-        *,
-        flow_id: str = "pipeline",
-        sleep: float = 0.0,
-        fail_once: tuple[int, ...] = (),
-        fail_always: tuple[int, ...] = (),
-        policy: str = "continue",
-    ) -> Path:
-        text = FLOW_TEMPLATE.format(
-            flow_id=flow_id,
-            log=json.dumps(str(workdir / "log.txt")),
-            sleep=sleep,
-            fail_once=list(fail_once),
-            fail_always=list(fail_always),
-            step_policy=POLICIES[policy],
-        )
-        path = workdir / name
-        path.write_text(text, encoding="utf-8")
-        return path
 
-    return write
+@pytest.fixture
+def write_flow(workdir: Path) -> Callable[..., Path]:
+    """:func:`write_flow_file` in the working directory."""
+    return lambda *args, **options: write_flow_file(workdir, *args, **options)
+
+
+def run_routilux(
+    workdir: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m routilux ARGS`` in ``workdir``; return the finished process."""
+    # The default store is the working directory's, whatever the caller's shell says.
+    environment = {k: v for k, v in os.environ.items() if k != "ROUTILUX_STORE"}
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "routilux", *args],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_PATIENCE,
+        check=False,
+        env=environment,
+    )
 
 
 @pytest.fixture
 def routilux(workdir: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run ``python -m routilux ARGS`` in the working directory; return the finished process."""
+    return lambda *args, env=None: run_routilux(workdir, *args, env=env)
 
-    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        # The default store is the working directory's, whatever the caller's shell says.
-        environment = {k: v for k, v in os.environ.items() if k != "ROUTILUX_STORE"}
-        environment.update(env or {})
-        return subprocess.run(
-            [sys.executable, "-m", "routilux", *args],
-            cwd=workdir,
-            capture_output=True,
-            text=True,
-            timeout=COMMAND_PATIENCE,
-            check=False,
-            env=environment,
-        )
 
-    return run
+#: What :func:`two_jobs_made` leaves: its directory, and the two runs' reports.
+TwoJobs = tuple[Path, list[dict[str, Any]]]
+#: The files of a directory's default store.
+STORE_FILES = ("routilux-jobs.db", "routilux-jobs.db-wal", "routilux-jobs.db-shm")
+
+
+@pytest.fixture(scope="session")
+def two_jobs_made(tmp_path_factory: pytest.TempPathFactory) -> TwoJobs:
+    """A completed job of flow 'pipeline' and a failed one of flow 'other', run once.
+
+    Tests that only read or change the two stored jobs start from a copy of
+    this store (see ``two_jobs``), instead of running both again.
+    """
+    made = make_workdir(tmp_path_factory.mktemp("two-jobs"))
+    write_flow_file(made)
+    write_flow_file(made, "other.yaml", flow_id="other", policy="stop", fail_always=(0,))
+    reports = []
+    for name in ("flow.yaml", "other.yaml"):
+        proc = run_routilux(made, "run", name, "--param", "n=2", "--json")
+        reports.append(json.loads(proc.stdout))
+    return made, reports
+
+
+@pytest.fixture
+def two_jobs(two_jobs_made: TwoJobs, workdir: Path) -> list[dict[str, Any]]:
+    """The jobs of :func:`two_jobs_made`, in a copy of its store in the working directory.
+
+    The flow files are written in the working directory too.
+    """
+    made, reports = two_jobs_made
+    write_flow_file(workdir)
+    write_flow_file(workdir, "other.yaml", flow_id="other", policy="stop", fail_always=(0,))
+    for name in STORE_FILES:
+        if (made / name).exists():
+            shutil.copy(made / name, workdir / name)
+    return json.loads(json.dumps(reports))
 
 
 @pytest.fixture
@@ -184,3 +235,36 @@ def read_log(path: Path) -> list[list[str]]:
 def handler_log(workdir: Path) -> Callable[[], list[list[str]]]:
     """Read the handlers' log of the working directory."""
     return lambda: read_log(workdir / "log.txt")
+
+
+def wait_for_progress(found: Callable[[], bool], proc: subprocess.Popen[Any], what: str) -> None:
+    """Wait until ``found()`` holds, while ``proc`` runs a command in the background.
+
+    The command writes files, not events this process could wait on, so
+    this looks again every :data:`POLL` seconds.
+
+    Raises:
+        AssertionError: The command ended first, or :data:`COMMAND_PATIENCE` ran out.
+    """
+    deadline = time.monotonic() + COMMAND_PATIENCE
+    while not found():
+        if proc.poll() is not None:
+            raise AssertionError(f"the command ended ({proc.returncode}) before {what}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"no {what} after {COMMAND_PATIENCE} s")
+        time.sleep(POLL)
+
+
+@pytest.fixture
+def wait_for() -> Callable[[Callable[[], bool], subprocess.Popen[Any], str], None]:
+    """:func:`wait_for_progress`, for the tests (which cannot import this module)."""
+    return wait_for_progress
+
+
+@pytest.fixture
+def sink_ended(handler_log: Callable[[], list[list[str]]]) -> Callable[[int], bool]:
+    """Whether the sink has finished a message in process ``pid`` (its job made progress)."""
+    return lambda pid: any(
+        f[0] == "end" and f[3] == "sink" and f[4] == str(pid) for f in handler_log()
+    )

@@ -7,7 +7,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,35 +17,39 @@ from routilux.stores import SqliteStore
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 JsonRun = Callable[..., tuple[Any, subprocess.CompletedProcess[str]]]
+WaitFor = Callable[[Callable[[], bool], subprocess.Popen[Any], str], None]
+Progress = Callable[[int], bool]
 
 
 @pytest.fixture
-def two_jobs(run_json: JsonRun, write_flow: Callable[..., Path]) -> list[dict[str, Any]]:
-    """A completed job of flow 'pipeline' and a failed one of flow 'other'."""
-    write_flow()
-    write_flow("other.yaml", flow_id="other", policy="stop", fail_always=(0,))
-    done, _ = run_json("run", "flow.yaml", "--param", "n=2")
-    failed, _ = run_json("run", "other.yaml", "--param", "n=2")
-    return [done, failed]
+def unfinished_job(
+    workdir: Path, write_flow: Callable[..., Path], wait_for: WaitFor, sink_ended: Progress
+) -> Callable[[], str]:
+    """Make a job left running in the store by a process killed with SIGKILL; return its id.
 
+    Its handlers take 20 ms each, so the 50 messages take a second or more:
+    the kill comes once the first one has gone through, long before the last.
+    """
 
-def unfinished_job(workdir: Path, write_flow: Callable[..., Path]) -> str:
-    """A job left running in the store by a process killed with SIGKILL."""
-    write_flow(sleep=0.05)
-    with (workdir / "killed.out").open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "routilux", "run", "flow.yaml", "--param", "n=50"],
-            cwd=workdir,
-            stdout=out,
-            stderr=subprocess.DEVNULL,
-        )
-    deadline = time.monotonic() + 30
-    while "\n" not in (workdir / "killed.out").read_text() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.2)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(30)
-    return (workdir / "killed.out").read_text().split()[1]
+    def make() -> str:
+        write_flow(sleep=0.02)
+        with (workdir / "killed.out").open("wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "routilux", "run", "flow.yaml", "--param", "n=50"],
+                cwd=workdir,
+                stdout=out,
+                stderr=subprocess.DEVNULL,
+            )
+        out = workdir / "killed.out"
+        try:
+            wait_for(lambda: "\n" in out.read_text() and sink_ended(proc.pid), proc, "progress")
+            os.kill(proc.pid, signal.SIGKILL)
+        finally:
+            proc.kill()
+            proc.wait(30)
+        return out.read_text().split()[1]
+
+    return make
 
 
 def test_list_shows_jobs_newest_first(routilux: Run, two_jobs: list[dict[str, Any]]) -> None:
@@ -244,10 +247,9 @@ def test_show_and_resume_of_a_damaged_job_are_one_line_exit_1(
         assert f"job '{job_id}' is damaged: column {column} " in line
 
 
-def test_resume_completes_a_killed_job(
-    routilux: Run, workdir: Path, write_flow: Callable[..., Path]
-) -> None:
-    job_id = unfinished_job(workdir, write_flow)
+@pytest.mark.slow  # A crash test: a run killed mid-job, then resumed or cancelled.
+def test_resume_completes_a_killed_job(routilux: Run, unfinished_job: Callable[[], str]) -> None:
+    job_id = unfinished_job()
     shown = routilux("jobs", "show", job_id)
     assert "of flow 'pipeline': running, " in shown.stdout
     assert "(not running: 'routilux jobs resume" in shown.stdout
@@ -267,10 +269,11 @@ def test_resume_of_a_finished_job_says_so_and_exits_by_its_status(
     assert routilux("jobs", "resume", failed).returncode == 1
 
 
+@pytest.mark.slow  # A crash test: a run killed mid-job, then resumed or cancelled.
 def test_cancel_marks_an_unfinished_job_cancelled_and_drops_its_deliveries(
-    routilux: Run, run_json: JsonRun, workdir: Path, write_flow: Callable[..., Path]
+    routilux: Run, run_json: JsonRun, workdir: Path, unfinished_job: Callable[[], str]
 ) -> None:
-    job_id = unfinished_job(workdir, write_flow)
+    job_id = unfinished_job()
     result, proc = run_json("jobs", "cancel", job_id)
     assert proc.returncode == 0, proc.stderr
     assert result["cancelled"] is True
@@ -289,9 +292,13 @@ def test_cancel_marks_an_unfinished_job_cancelled_and_drops_its_deliveries(
 
 
 def test_cancel_refuses_a_job_a_live_process_runs(
-    routilux: Run, workdir: Path, write_flow: Callable[..., Path], error_line: Callable[..., str]
+    routilux: Run,
+    workdir: Path,
+    write_flow: Callable[..., Path],
+    error_line: Callable[..., str],
+    wait_for: WaitFor,
 ) -> None:
-    write_flow(sleep=0.05)
+    write_flow(sleep=0.05)  # 200 messages: ten seconds or more, while the test asks.
     with (workdir / "live.out").open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "routilux", "run", "flow.yaml", "--param", "n=200"],
@@ -300,9 +307,7 @@ def test_cancel_refuses_a_job_a_live_process_runs(
             stderr=subprocess.DEVNULL,
         )
     try:
-        deadline = time.monotonic() + 30
-        while "\n" not in (workdir / "live.out").read_text() and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for(lambda: "\n" in (workdir / "live.out").read_text(), proc, "the job's id")
         job_id = (workdir / "live.out").read_text().split()[1]
         refused = routilux("jobs", "cancel", job_id)
         resumed = routilux("jobs", "resume", job_id)
@@ -328,12 +333,9 @@ def test_delete_removes_one_job(
 
 
 def test_delete_older_than_removes_finished_jobs_only(
-    run_json: JsonRun,
-    two_jobs: list[dict[str, Any]],
-    workdir: Path,
-    write_flow: Callable[..., Path],
+    run_json: JsonRun, two_jobs: list[dict[str, Any]], unfinished_job: Callable[[], str]
 ) -> None:
-    unfinished = unfinished_job(workdir, write_flow)
+    unfinished = unfinished_job()
     result, proc = run_json("jobs", "delete", "--older-than", "0")
     assert proc.returncode == 0, proc.stderr
     assert result == {"deleted": 2}
@@ -360,18 +362,25 @@ def test_delete_takes_a_job_or_an_age(
     assert "takes a JOB_ID or --older-than DAYS" in error_line(proc)
 
 
+@pytest.mark.slow  # A crash test: a run killed mid-job, then resumed or cancelled.
 def test_resume_json_reports_the_completed_job(
-    run_json: JsonRun, workdir: Path, write_flow: Callable[..., Path]
+    run_json: JsonRun, unfinished_job: Callable[[], str]
 ) -> None:
-    job_id = unfinished_job(workdir, write_flow)
+    job_id = unfinished_job()
     report, proc = run_json("jobs", "resume", job_id)
     assert proc.returncode == 0, proc.stderr
     assert (report["job_id"], report["status"], report["pending"]) == (job_id, "completed", 0)
     assert proc.stderr.startswith(f"routilux: job {job_id} resumed")
 
 
+@pytest.mark.slow  # A crash test: a run interrupted mid-job, then resumed.
 def test_ctrl_c_pauses_the_run_and_resume_finishes_it(
-    routilux: Run, workdir: Path, write_flow: Callable[..., Path], handler_log: Callable[[], Any]
+    routilux: Run,
+    workdir: Path,
+    write_flow: Callable[..., Path],
+    handler_log: Callable[[], Any],
+    wait_for: WaitFor,
+    sink_ended: Progress,
 ) -> None:
     write_flow(sleep=0.02)
     proc = subprocess.Popen(
@@ -383,7 +392,7 @@ def test_ctrl_c_pauses_the_run_and_resume_finishes_it(
     )
     assert proc.stdout is not None
     first = proc.stdout.readline()
-    time.sleep(0.3)
+    wait_for(lambda: sink_ended(proc.pid), proc, "a message went through")
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     job_id = first.split()[1]

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 WORKLOADS = {
     "a",
@@ -51,6 +53,7 @@ def _bench(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow  # Every workload, in a subprocess: the full suite runs it.
 def test_quick_run_writes_verified_results_for_every_workload(tmp_path: Path) -> None:
     out = tmp_path / "r.json"
     done = _bench("--quick", "--repeat", "1", "--out", str(out))

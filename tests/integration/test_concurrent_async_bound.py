@@ -75,7 +75,7 @@ def wait_until(condition: Callable[[], bool]) -> bool:
     while not condition():
         if time.monotonic() > deadline:
             return False
-        time.sleep(0.002)
+        time.sleep(0.002)  # The counts change on the event loop's thread, with no event.
     return True
 
 
@@ -101,9 +101,7 @@ def test_async_handlers_in_flight_never_exceed_the_flows_bound(
     flow.connect("source", "out", "held", "input")
     job = flow.start("source", {"n": 20})
     assert wait_until(lambda: overlap.now == 3)
-    time.sleep(0.05)  # Room for a fourth handler to start, if the bound let it.
-    assert overlap.now == 3
-    release.set()
+    release.set()  # A fourth handler at any time of the run shows in the peak.
     assert job.wait(PATIENCE)
     assert job.status is JobStatus.COMPLETED, job.error
     assert (overlap.calls, overlap.peak) == (20, 3)
@@ -120,9 +118,7 @@ def test_the_bound_is_shared_by_the_jobs_of_the_flow(
     flow.connect("source", "out", "held", "input")
     jobs = [flow.start("source", {"n": 3}) for _ in range(3)]
     assert wait_until(lambda: overlap.now == 2)
-    time.sleep(0.05)
-    assert overlap.now == 2
-    release.set()
+    release.set()  # A third handler at any time of the run shows in the peak.
     assert all(job.wait(PATIENCE) for job in jobs)
     assert [job.status for job in jobs] == [JobStatus.COMPLETED] * 3
     assert (overlap.calls, overlap.peak) == (9, 2)
@@ -161,7 +157,9 @@ def test_the_time_a_delivery_waits_for_the_bound_does_not_count_toward_its_timeo
     flow.connect("source", "out", "quick", "input")
     job = flow.start("source", {"n": 3})
     assert held.started.wait(PATIENCE)
-    time.sleep(0.6)  # Three times the quick routine's timeout, waiting for the place.
+    # The behaviour under test, not a wait: the quick deliveries spend three
+    # times their routine's timeout waiting for the place.
+    time.sleep(0.6)
     assert quick.received == []
     release.set()
     assert job.wait(PATIENCE)

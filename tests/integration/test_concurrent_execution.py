@@ -60,7 +60,7 @@ def tracked(overlap: Any, pause: float = 0.0) -> Callable[[int], None]:
     def work(i: int) -> None:
         overlap.enter()
         try:
-            time.sleep(pause)
+            time.sleep(pause)  # The work itself: the time during which calls overlap.
         finally:
             overlap.leave()
 
@@ -97,7 +97,7 @@ def test_no_more_deliveries_run_at_once_than_max_workers(
 
 
 def test_execute_blocks_until_the_job_has_ended(make_flow: Callable[..., Flow]) -> None:
-    worker = Worker(lambda i: time.sleep(0.001))
+    worker = Worker(lambda i: time.sleep(0.001))  # Work that takes time, so execute has to block.
     flow = make_flow(execution_strategy="concurrent", max_workers=4)
     source_to(flow, worker)
     job = flow.execute("source", {"n": 50})
@@ -214,7 +214,7 @@ def test_max_concurrency_1_runs_one_delivery_at_a_time(
 def test_max_concurrency_1_receives_deliveries_in_arrival_order(
     make_flow: Callable[..., Flow],
 ) -> None:
-    worker = Worker(lambda i: time.sleep(0.0002))
+    worker = Worker(lambda i: time.sleep(0.0002))  # Work long enough for deliveries to queue.
     worker.set_max_concurrency(1)
     flow = make_flow(execution_strategy="concurrent", max_workers=8)
     source_to(flow, worker)
@@ -288,7 +288,7 @@ def test_max_concurrency_k_runs_up_to_k_deliveries_at_once(
         overlap.enter()
         try:
             barrier.wait()
-            time.sleep(0.002)
+            time.sleep(0.002)  # The work: a delivery over the limit would overlap it.
         finally:
             overlap.leave()
 
@@ -329,7 +329,7 @@ def test_max_concurrency_limit_holds_with_an_error_policy(
     def work(i: int) -> None:
         overlap.enter()
         try:
-            time.sleep(0.001)
+            time.sleep(0.001)  # The work: a place not given back shows as an overlap.
             if i % 3 == 0:
                 raise ValueError(i)
         finally:

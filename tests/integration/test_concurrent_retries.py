@@ -64,12 +64,12 @@ def test_a_retry_delay_of_100_seconds_takes_no_real_time(make_flow: Callable[...
     clock, flaky = FakeClock(), Flaky(failures=2)
     flaky.set_error_handler(retry_policy())
     flow = fake_clock_flow(make_flow, clock, flaky)
-    started = time.monotonic()
     job = flow.start("flaky")
+    # PATIENCE is far below the 300 s of delays: they passed on the fake clock only.
     assert job.wait(PATIENCE), f"the retries never ran: {job.status}"
-    assert time.monotonic() - started < 5.0
     assert job.status is JobStatus.COMPLETED
     assert flaky.attempts == {0: 3}
+    assert clock.monotonic() >= 300
 
 
 def test_the_fake_clock_moves_by_the_retry_delays(make_flow: Callable[..., Flow]) -> None:
@@ -173,9 +173,9 @@ def test_the_fake_clock_does_not_jump_while_a_delivery_runs(
     assert held.started.wait(PATIENCE)
     deadline = time.monotonic() + PATIENCE
     while not job.errors and time.monotonic() < deadline:
-        time.sleep(0.005)
+        time.sleep(0.005)  # No event says that the engine has recorded the failure.
     assert [e.action for e in job.errors] == ["retry"]
-    time.sleep(0.2)  # Real time in which the timer thread must not move the clock.
+    time.sleep(0.2)  # Not a wait: real time in which the timer thread must not move the clock.
     assert clock.monotonic() < 100
     assert flaky.attempts == {0: 1}
     held.hold.set()

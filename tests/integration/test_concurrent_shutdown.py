@@ -37,7 +37,7 @@ class ThreadWatch:
         """:meth:`alive`, once they have ended or ``seconds`` have passed."""
         deadline = time.monotonic() + seconds
         while (names := self.alive()) and time.monotonic() < deadline:
-            time.sleep(0.005)
+            time.sleep(0.005)  # The engine's threads end with no event to wait on.
         return names
 
 
@@ -79,7 +79,7 @@ class Sink(Routine):
         self.started.set()
         if self.hold is not None:
             self.hold.wait(self.hold_for)
-        time.sleep(self.linger)
+        time.sleep(self.linger)  # The work: a handler still running when shutdown comes.
         if self.failures:
             self.failures -= 1
             raise ConnectionError("try again")
@@ -384,7 +384,7 @@ def _paused_mid_job(
     # Release the delivery only once pause waits for it, so the job pauses mid-way.
     deadline = time.monotonic() + PATIENCE
     while pauser.is_alive() and not _waiting_inside(pauser) and time.monotonic() < deadline:
-        time.sleep(0.001)
+        time.sleep(0.001)  # No event says that a thread has reached its wait.
     hold.set()
     pauser.join(PATIENCE)
     assert job.status is JobStatus.PAUSED
@@ -478,7 +478,7 @@ def test_a_job_timeout_still_applies_after_shutdown_and_resume(
     pauser.start()
     deadline = time.monotonic() + PATIENCE
     while pauser.is_alive() and not _waiting_inside(pauser) and time.monotonic() < deadline:
-        time.sleep(0.001)
+        time.sleep(0.001)  # No event says that a thread has reached its wait.
     first.set()
     pauser.join(PATIENCE)
     assert job.status is JobStatus.PAUSED

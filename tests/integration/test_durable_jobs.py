@@ -663,6 +663,7 @@ def test_the_hops_of_a_job_survive_its_crash_and_resume(strategy: str) -> None:
     assert [(d.data["n"], d.hops) for d in stored.pending] == [(21, 21)]
 
 
+@pytest.mark.slow  # 10,001 durable commits: the default limit is the point.
 def test_a_cycle_on_sqlite_fails_as_a_runaway_with_the_defaults(tmp_path: Any) -> None:
     # The default max_hops (10,000) stops it after 10,001 durable deliveries.
     store = SqliteStore(tmp_path / "jobs.db")

@@ -75,7 +75,7 @@ class Relay(Routine):
             self.started[i].set()
             self.holds[i].wait(PATIENCE)
         if self.delay:
-            time.sleep(self.delay)
+            time.sleep(self.delay)  # The work: a delivery still running when control comes.
         if i in self.pause_at:
             self.pause_at.discard(i)
             context = self.get_execution_context()
@@ -131,7 +131,7 @@ def pause_in_background(flow: Flow, job: JobState) -> tuple[threading.Thread, li
     thread.start()
     deadline = time.monotonic() + PATIENCE
     while thread.is_alive() and not waiting_inside(thread) and time.monotonic() < deadline:
-        time.sleep(0.001)
+        time.sleep(0.001)  # No event says that a thread has reached its wait.
     return thread, result
 
 
@@ -214,7 +214,7 @@ def test_nothing_runs_while_a_job_is_paused(
     make_flow: Callable[..., Flow], gates: Any, strategy: str
 ) -> None:
     _, _, sink = held_and_paused(make_flow, gates, strategy)
-    time.sleep(0.1)
+    time.sleep(0.1)  # Not a wait: a window in which a delivery must not run.
     assert sink.received == []
 
 
@@ -384,7 +384,7 @@ def _pause_and_resume_until_done(flow: Flow, job: JobState, rng: random.Random) 
             break
         assert job.status is JobStatus.PAUSED
         pauses += 1
-        time.sleep(rng.uniform(0, 0.002))
+        time.sleep(rng.uniform(0, 0.002))  # A random time paused: the behaviour under test.
         assert flow.resume(job)
     return pauses
 
@@ -509,7 +509,7 @@ def test_cancel_of_a_paused_job_drops_its_pending_deliveries(
     assert job.status is JobStatus.CANCELLED
     assert re.search(r"\b5 pending deliveries dropped", job.error or ""), job.error
     assert flow.resume(job) is None
-    time.sleep(0.05)
+    time.sleep(0.05)  # Not a wait: a window in which a delivery must not run.
     assert sink.received == []
 
 
@@ -594,7 +594,7 @@ def test_cancel_drops_a_retry_that_is_waiting(
     assert flow.cancel(job)
     assert job.status is JobStatus.CANCELLED
     assert re.search(r"\b1 pending delivery dropped", job.error or ""), job.error
-    time.sleep(1.2)  # Past the retry's delay: it must not run.
+    time.sleep(1.2)  # Not a wait: past the retry's real delay, in which it must not run.
     assert failing.attempts == 1
 
 
@@ -652,7 +652,7 @@ class TwoTimers(Routine):
         self.deliver_later(0.6, "fire", name="later")
         self.deliver_later(0.3, "fire", name="sooner")
         self.started.set()
-        time.sleep(0.05)  # The pause comes while this runs.
+        time.sleep(0.05)  # The work: the pause comes while this runs.
 
     def fire(self, name: str) -> None:
         self.fired.append(name)
@@ -667,7 +667,7 @@ def test_timers_due_during_a_pause_run_in_the_order_they_fell_due(strategy: str)
         job = flow.start("t")
         assert routine.started.wait(PATIENCE)
         assert flow.pause(job, timeout=PATIENCE)
-        time.sleep(0.9)  # Both fall due while the job is paused.
+        time.sleep(0.9)  # The behaviour: both fall due, on the real clock, while paused.
         assert routine.fired == []
         assert flow.resume(job)
         assert job.wait(PATIENCE)

@@ -94,7 +94,7 @@ def execute_job(flow: Flow) -> JobState:
     threading.Thread(target=flow.execute, args=("source", {"n": 6}), daemon=True).start()
     deadline = time.monotonic() + PATIENCE
     while not flow.get_all_executions() and time.monotonic() < deadline:
-        time.sleep(0.001)
+        time.sleep(0.001)  # No event says that execute has made its job.
     (job,) = flow.get_all_executions()
     return job
 

@@ -50,7 +50,7 @@ class Collector(Routine):
         self.threads.add(threading.current_thread().name)
         if self.overlap is not None:
             self.overlap.enter()
-            time.sleep(0.0005)
+            time.sleep(0.0005)  # The work: two jobs' deliveries at once would overlap it.
             self.overlap.leave()
         if item == "bad":
             raise ValueError(f"bad item in job {tag}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ from routilux.stores import MemoryStore, SqliteStore, process_owner
 
 PATIENCE = 10.0
 STRATEGIES = ["sequential", "concurrent"]
+#: How often :func:`wait_until` reads the store again.
+POLL = 0.01
 
 
 class Source(Routine):
@@ -80,9 +83,40 @@ def gate_of(flow: Flow) -> Gate:
     return gate
 
 
+class RenewalsStore(SqliteStore):
+    """A SqliteStore that tells when, and how often, a lease was renewed."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.renewals = 0
+        self.last_renewal = 0.0
+        self._renewed = threading.Condition()
+
+    def renew_lease(self, job_id: str, *, claim: int, lease: float) -> None:
+        super().renew_lease(job_id, claim=claim, lease=lease)
+        with self._renewed:
+            self.renewals += 1
+            self.last_renewal = time.time()
+            self._renewed.notify_all()
+
+    def wait_for_renewal_after(self, moment: float) -> None:
+        """Wait until a renewal ends after ``moment`` (seconds since the epoch)."""
+        with self._renewed:
+            renewed = self._renewed.wait_for(lambda: self.last_renewal > moment, PATIENCE)
+        assert renewed, f"no lease renewal after {moment} (last: {self.last_renewal})"
+
+
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    """Read the store until ``condition`` holds: a lease runs out on the store's clock only."""
+    deadline = time.monotonic() + PATIENCE
+    while not condition():
+        assert time.monotonic() < deadline, f"still not {what} after {PATIENCE} s"
+        time.sleep(POLL)
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Any:
-    with SqliteStore(tmp_path / "jobs.db") as opened:
+    with RenewalsStore(tmp_path / "jobs.db") as opened:
         yield opened
 
 
@@ -150,14 +184,17 @@ def test_a_paused_job_whose_claim_is_taken_ends_at_its_next_lease_renewal(
     assert store.load_job(job.job_id).document["status"] == "paused"  # Left to its owner.
 
 
-def test_a_running_job_keeps_its_lease_alive_past_its_length(store: SqliteStore) -> None:
+def test_a_running_job_keeps_its_lease_alive_past_its_length(store: RenewalsStore) -> None:
     flow = make_flow(store, lease_seconds=0.5)
     gate = gate_of(flow)
     gate.set_config(hold=0)
     try:
         job = flow.start("source", {"n": 2})
         assert gate.entered.wait(PATIENCE)
-        time.sleep(1.5)  # Three lease lengths: renewed in the background meanwhile.
+        first = store.load_job(job.job_id).lease_expires_at
+        assert first is not None
+        # Renewed in the background, until three lease lengths after the start.
+        store.wait_for_renewal_after(first + 1.0)
         stored = store.load_job(job.job_id)
         gate.released.set()
         assert job.wait(PATIENCE)
@@ -256,7 +293,9 @@ def test_a_bad_lease_length_is_refused(bad: object) -> None:
         Flow(lease_seconds=bad)  # type: ignore[arg-type]
 
 
-def test_a_paused_job_resumed_after_shutdown_renews_its_lease_again(store: SqliteStore) -> None:
+def test_a_paused_job_resumed_after_shutdown_renews_its_lease_again(
+    store: RenewalsStore,
+) -> None:
     flow = make_flow(store, lease_seconds=0.5)
     gate = gate_of(flow)
     gate.set_config(hold=1)
@@ -268,14 +307,18 @@ def test_a_paused_job_resumed_after_shutdown_renews_its_lease_again(store: Sqlit
         gate.released.set()
         pausing.join(PATIENCE)
         flow.shutdown(wait=True)  # Paused jobs stay paused; nothing renews their leases.
-        time.sleep(0.8)
+        renewals = store.renewals
+        wait_until(lambda: not store.load_job(job.job_id).lease_live, "expired")
         expired = store.load_job(job.job_id)
+        assert store.renewals == renewals
         gate.entered.clear()
         gate.released.clear()
         gate.set_config(hold=3)
         assert flow.resume(job)
         assert gate.entered.wait(PATIENCE)
-        time.sleep(1.2)  # More than twice the lease: renewed meanwhile.
+        first = store.load_job(job.job_id).lease_expires_at
+        assert first is not None
+        store.wait_for_renewal_after(first + 0.5)  # More than twice the lease from the resume.
         held = store.load_job(job.job_id)
         gate.released.set()
         assert job.wait(PATIENCE)
@@ -353,10 +396,7 @@ def test_a_resume_reads_the_job_again_once_it_holds_the_claim() -> None:
     try:
         job = old.start("source", {"n": 2})
         assert gate.entered.wait(PATIENCE)
-        deadline = time.monotonic() + PATIENCE
-        while store.load_job(job.job_id).lease_live:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        wait_until(lambda: not store.load_job(job.job_id).lease_live, "expired")
 
         def old_owner_finishes() -> None:
             store.before_claim = None

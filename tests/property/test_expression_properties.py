@@ -253,6 +253,15 @@ def _bodies(names: tuple[str, ...]) -> st.SearchStrategy[str]:
     return st.recursive(atoms, _body_extend, max_leaves=5)
 
 
+# Built once: a strategy made inside a draw is validated again at every draw,
+# which costs far more than the draw itself.
+_BODIES = {names: _bodies(names) for names in (("x",), ("x", "y"))}
+_CONDITIONS = {
+    names: st.one_of(st.just(""), body.map(lambda text: f" if {text}"))
+    for names, body in _BODIES.items()
+}
+
+
 _SHAPES = (
     "[{e}{c}]",
     "{{{e}{c}}}",
@@ -278,8 +287,8 @@ _SECOND_CLAUSES = ("", " for y in data", " for y in data[:x]", " for y in (x, 1)
 def comprehension_texts(draw: st.DrawFn) -> str:
     second = draw(st.sampled_from(_SECOND_CLAUSES))
     names = ("x", "y") if second else ("x",)
-    element = draw(_bodies(names))
-    condition = draw(st.one_of(st.just(""), _bodies(names).map(lambda text: f" if {text}")))
+    element = draw(_BODIES[names])
+    condition = draw(_CONDITIONS[names])
     clauses = f" for x in data{second}{condition}"
     return draw(st.sampled_from(_SHAPES)).format(e=element, c=clauses)
 

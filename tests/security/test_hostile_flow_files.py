@@ -99,6 +99,7 @@ def test_quoted_numbers_in_other_bases_stay_strings(tmp_path: Path) -> None:
     assert flow.flow_id == "0x10"
 
 
+@pytest.mark.slow  # A file at the value limit: its size is the point.
 def test_a_file_with_more_values_than_the_limit_is_refused_while_parsing(tmp_path: Path) -> None:
     path = tmp_path / "flow.yaml"
     items = ",".join(["1"] * MAX_NODES)
@@ -166,6 +167,7 @@ class TestWithoutLibyaml:
             "with a PyYAML built with libyaml, whose parser is in C; or write the file in JSON)."
         )
 
+    @pytest.mark.slow  # The pure-Python parser over a file at the limit.
     def test_a_file_over_the_smaller_value_limit_is_refused_while_parsing(
         self, tmp_path: Path
     ) -> None:

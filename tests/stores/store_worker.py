@@ -1,9 +1,10 @@
 """A process that writes checkpoints to a store, for the multi-process and kill tests.
 
-Run as ``python store_worker.py SPEC JOB SHARED_JOB ROUNDS GO_FILE``:
+Run as ``python store_worker.py SPEC JOB SHARED_JOB ROUNDS``:
 
 * ``SPEC`` is ``sqlite:PATH`` or ``postgres:SCHEMA:DSN``;
-* it waits for ``GO_FILE`` to exist, so that several workers start together;
+* once its store is open, it waits for a line on its stdin (:func:`go`), so
+  that several workers start together;
 * each round ``i`` is one checkpoint of ``JOB`` (delivery ``i`` done, ``i + 1``
   added, one event, ``deliveries = i + 1``) and, unless ``SHARED_JOB`` is
   ``-``, one of ``SHARED_JOB`` (one event tagged with this process's job);
@@ -17,7 +18,6 @@ import itertools
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from routilux._model.durable import Checkpoint, StoredDelivery
 from routilux.stores import JobStore, PostgresStore, SqliteStore
@@ -62,11 +62,10 @@ def shared_round(job_id: str, tag: str, i: int) -> Checkpoint:
     )
 
 
-def main(spec: str, job_id: str, shared_id: str, rounds: int, go_file: str) -> None:
+def main(spec: str, job_id: str, shared_id: str, rounds: int) -> None:
     """Write the rounds; see the module docstring."""
     store = open_store(spec)
-    while not Path(go_file).exists():
-        time.sleep(0.001)
+    sys.stdin.readline()  # Returns when the test says go.
     for i in range(rounds) if rounds else itertools.count():
         store.checkpoint(round_of(job_id, i))
         if shared_id != "-":
@@ -76,12 +75,24 @@ def main(spec: str, job_id: str, shared_id: str, rounds: int, go_file: str) -> N
     store.close()
 
 
-def start(
-    spec: str, job_id: str, shared_id: str, rounds: int, go_file: Path
-) -> subprocess.Popen[str]:
-    """Start a worker process (it waits for ``go_file``)."""
-    command = [sys.executable, __file__, spec, job_id, shared_id, str(rounds), str(go_file)]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def start(spec: str, job_id: str, shared_id: str, rounds: int) -> subprocess.Popen[str]:
+    """Start a worker process (it waits for :func:`go`)."""
+    command = [sys.executable, __file__, spec, job_id, shared_id, str(rounds)]
+    return subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def go(workers: list[subprocess.Popen[str]]) -> None:
+    """Let the workers write: send each the line it waits for."""
+    for worker in workers:
+        assert worker.stdin is not None
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
 
 
 def finish(worker: subprocess.Popen[str], timeout: float = 90.0) -> list[str]:
@@ -101,4 +112,4 @@ def finish(worker: subprocess.Popen[str], timeout: float = 90.0) -> list[str]:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
+    main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]))

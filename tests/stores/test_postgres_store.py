@@ -209,18 +209,15 @@ def test_a_broken_connection_is_replaced_on_the_next_call(pg_schema: PgSchema) -
     store.close()
 
 
-def test_two_processes_checkpointing_at_once_lose_nothing(
-    pg_schema: PgSchema, tmp_path: Path
-) -> None:
+def test_two_processes_checkpointing_at_once_lose_nothing(pg_schema: PgSchema) -> None:
     dsn, schema = pg_schema
     rounds = 100
     store = PostgresStore(dsn, schema=schema)
     own = [new_job(store, pending=[delivery(0)], next_seq=1) for _ in range(2)]
     shared = new_job(store)
-    go = tmp_path / "go"
     spec = f"postgres:{schema}:{dsn}"
-    workers = [store_worker.start(spec, job.job_id, shared.job_id, rounds, go) for job in own]
-    go.touch()
+    workers = [store_worker.start(spec, job.job_id, shared.job_id, rounds) for job in own]
+    store_worker.go(workers)
     printed = [store_worker.finish(worker) for worker in workers]
 
     assert [len(p) for p in printed] == [rounds, rounds]

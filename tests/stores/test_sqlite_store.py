@@ -7,7 +7,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -241,16 +240,16 @@ def test_deleting_a_job_deletes_its_rows_in_every_table(tmp_path: Path) -> None:
     assert counts == [0] * len(tables)
 
 
+@pytest.mark.slow  # A race between real processes.
 def test_two_processes_checkpointing_at_once_lose_nothing(tmp_path: Path) -> None:
     path, rounds = tmp_path / "jobs.db", 150
     store = SqliteStore(path)
     own = [new_job(store, pending=[delivery(0)], next_seq=1) for _ in range(2)]
     shared = new_job(store)
-    go = tmp_path / "go"
     workers = [
-        store_worker.start(f"sqlite:{path}", job.job_id, shared.job_id, rounds, go) for job in own
+        store_worker.start(f"sqlite:{path}", job.job_id, shared.job_id, rounds) for job in own
     ]
-    go.touch()
+    store_worker.go(workers)
     printed = [store_worker.finish(worker) for worker in workers]
 
     assert [len(p) for p in printed] == [rounds, rounds]
@@ -266,23 +265,37 @@ def test_two_processes_checkpointing_at_once_lose_nothing(tmp_path: Path) -> Non
 
 
 OPEN_AND_CREATE = """
-import sys, time
-from pathlib import Path
+import sys
 from routilux import JobState
 from routilux.stores import SqliteStore
-while not Path(sys.argv[2]).exists():
-    time.sleep(0.0005)
+print("ready", flush=True)
+sys.stdin.readline()  # Returns when the test says go.
 with SqliteStore(sys.argv[1]) as store:
     store.create_job(JobState("f").serialize(), pending=[], next_seq=0)
 """
 
 
+@pytest.mark.slow  # A race between real processes.
 def test_processes_opening_a_new_file_at_once_all_succeed(tmp_path: Path) -> None:
-    path, go = tmp_path / "jobs.db", tmp_path / "go"
-    command = [sys.executable, "-c", OPEN_AND_CREATE, str(path), str(go)]
-    workers = [subprocess.Popen(command, stderr=subprocess.PIPE, text=True) for _ in range(6)]
-    time.sleep(0.3)  # Let them all start and wait.
-    go.touch()
+    path = tmp_path / "jobs.db"
+    command = [sys.executable, "-c", OPEN_AND_CREATE, str(path)]
+    workers = [
+        subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    for worker in workers:  # All started, all waiting.
+        assert worker.stdout is not None
+        assert worker.stdout.readline() == "ready\n"
+    for worker in workers:
+        assert worker.stdin is not None
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
     errors = [worker.communicate(timeout=60)[1] for worker in workers]
 
     assert [w.returncode for w in workers] == [0] * 6, errors
@@ -290,13 +303,13 @@ def test_processes_opening_a_new_file_at_once_all_succeed(tmp_path: Path) -> Non
         assert len(store.list_jobs()) == 6
 
 
+@pytest.mark.slow  # A crash test: a writer killed mid-run.
 def test_a_killed_process_leaves_every_committed_checkpoint(tmp_path: Path) -> None:
     path = tmp_path / "jobs.db"
     store = SqliteStore(path)
     job = new_job(store, pending=[delivery(0)], next_seq=1)
-    go = tmp_path / "go"
-    go.touch()
-    worker = store_worker.start(f"sqlite:{path}", job.job_id, "-", 0, go)
+    worker = store_worker.start(f"sqlite:{path}", job.job_id, "-", 0)
+    store_worker.go([worker])
     assert worker.stdout is not None
     committed = -1
     try:

@@ -73,7 +73,7 @@ def until(condition: Callable[[], bool]) -> bool:
     while not condition():
         if time.monotonic() > deadline:
             return False
-        time.sleep(0.005)
+        time.sleep(0.005)  # A job's status changes with no event to wait on, but its end.
     return True
 
 

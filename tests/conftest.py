@@ -1,0 +1,22 @@
+"""Settings for every test: the Python processes the tests start cache their bytecode.
+
+Many tests run ``python -m routilux`` or a script in a subprocess, hundreds
+of them in a run. Where ``PYTHONDONTWRITEBYTECODE`` is set, each one would
+compile routilux from source again (about 0.1 s each). The subprocesses
+write their bytecode under the session's temporary directory instead
+(``PYTHONPYCACHEPREFIX``): never into the source tree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _subprocesses_cache_bytecode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTHONPYCACHEPREFIX", str(tmp_path_factory.getbasetemp() / "pycache"))
+        patch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
+        yield
