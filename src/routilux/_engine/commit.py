@@ -15,8 +15,9 @@ from routilux._engine.extras import (
 from routilux.exceptions import SerializationError
 
 if TYPE_CHECKING:
+    from routilux._engine.delivery import Delivery
     from routilux._engine.frame import DeliveryFrame
-    from routilux._engine.job_run import Item, JobRun
+    from routilux._engine.job_run import JobRun
 
 __all__ = ["ENTRY_SEQ", "prepare_commit"]
 
@@ -31,7 +32,7 @@ _NO_CHANGES = ValueChanges()
 ENTRY_SEQ = 1
 
 
-def prepare_commit(run: JobRun, item: Item, frame: DeliveryFrame) -> str:
+def prepare_commit(run: JobRun, item: Delivery, frame: DeliveryFrame) -> str:
     """Apply a successful delivery's job values, timers and deferred events; checkpoint it.
 
     Called with ``lock`` held, before the strategy applies the delivery's
@@ -45,16 +46,16 @@ def prepare_commit(run: JobRun, item: Item, frame: DeliveryFrame) -> str:
         ``"failed"`` too when the store itself failed (the job stops;
         the store still has it running, to resume later).
     """
-    run.job.current_routine_id = item[0].routine_id
+    run.job.current_routine_id = item.target.routine_id
     ops = frame.timer_ops
     book = run.timer_book
-    dropped, added = book.resolve(ops, item[2]) if ops or book.by_seq else ([], [])
+    dropped, added = book.resolve(ops, item.seq) if ops or book.by_seq else ([], [])
     frame.later.extend(added)
     changes = apply_values(run, frame) if frame.values or frame.appends else _NO_CHANGES
-    touched = _write_timer_names(run, ops, item[2]) if ops or item[2] in book.by_seq else {}
+    touched = _write_timer_names(run, ops, item.seq) if ops or item.seq in book.by_seq else {}
     deferred = _add_deferred(run, frame.deferred) if frame.deferred else []
-    entry = item[2] == ENTRY_SEQ
-    before = run.job._note_outcome(item[0].routine_id, "completed") if entry else None
+    entry = item.seq == ENTRY_SEQ
+    before = run.job._note_outcome(item.target.routine_id, "completed") if entry else None
     if run.durable is not None:
         outcome = _checkpoint(run, item, frame, dropped, changes, deferred)
         if outcome != "ok":
@@ -62,12 +63,12 @@ def prepare_commit(run: JobRun, item: Item, frame: DeliveryFrame) -> str:
             _restore_timer_names(run, touched)
             _remove_deferred(run, deferred)
             if entry:
-                run.job._restore_status(item[0].routine_id, before)
+                run.job._restore_status(item.target.routine_id, before)
             return outcome
     for seq in dropped:
         run.cancel_delayed(seq)
-    if ops or item[2] in book.by_seq:
-        book.apply(ops, item[2])
+    if ops or item.seq in book.by_seq:
+        book.apply(ops, item.seq)
     frame.values.clear()
     frame.appends.clear()
     frame.timer_ops.clear()
@@ -78,7 +79,7 @@ def prepare_commit(run: JobRun, item: Item, frame: DeliveryFrame) -> str:
 
 def _checkpoint(
     run: JobRun,
-    item: Item,
+    item: Delivery,
     frame: DeliveryFrame,
     dropped: list[int],
     changes: ValueChanges,

@@ -6,10 +6,11 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from routilux._engine.delivery import Delivery
 from routilux.exceptions import DefinitionError
 
 if TYPE_CHECKING:
-    from routilux._engine.job_run import Item, JobRun
+    from routilux._engine.job_run import JobRun
     from routilux._engine.plan import FlowPlan, Target
     from routilux._model.job_state import JobState
 
@@ -63,7 +64,7 @@ def route_deferred(plan: FlowPlan, job: JobState) -> list[DeferredEmit]:
     return routed
 
 
-def emit_deferred(run: JobRun, routed: list[DeferredEmit]) -> list[Item]:
+def emit_deferred(run: JobRun, routed: list[DeferredEmit]) -> list[Delivery]:
     """Emit the routed deferred events of ``run``'s job; return the deliveries they make.
 
     Each is recorded in the history as an emit of its routine (a durable
@@ -74,7 +75,7 @@ def emit_deferred(run: JobRun, routed: list[DeferredEmit]) -> list[Item]:
     job's pending ones.
     """
     job = run.job
-    items: list[Item] = []
+    items: list[Delivery] = []
     if not routed:
         return items
     now = time.time()
@@ -85,7 +86,9 @@ def emit_deferred(run: JobRun, routed: list[DeferredEmit]) -> list[Item]:
                 job._history += record
                 if job._unsaved_records is not None:
                     job._unsaved_records.append(record)
-            items += [(target, data, next(run.counter), 1, 1) for target, data in emit.deliveries]
+            items += [
+                Delivery(target, data, next(run.counter), 1, 1) for target, data in emit.deliveries
+            ]
         # The first ones: events added since they were routed stay for a later resume.
         del job.deferred_events[: len(routed)]
         job._deferred_dirty = True
@@ -94,7 +97,7 @@ def emit_deferred(run: JobRun, routed: list[DeferredEmit]) -> list[Item]:
     return items
 
 
-def save_resume(run: JobRun, added: list[Item]) -> None:
+def save_resume(run: JobRun, added: list[Delivery]) -> None:
     """Write a durable job's resume, with the deliveries of its deferred events.
 
     The caller holds ``run.lock``. Without deliveries it is a status change

@@ -17,7 +17,8 @@ from routilux._serde.values import encode_value, is_plain_json
 from routilux.exceptions import SerializationError
 
 if TYPE_CHECKING:
-    from routilux._engine.job_run import Item, JobRun
+    from routilux._engine.delivery import Delivery
+    from routilux._engine.job_run import JobRun
     from routilux._model.job_state import JobState
     from routilux.stores.protocol import JobStore
 
@@ -139,10 +140,10 @@ class Durability:
 
     # -- the job's start --------------------------------------------------------
 
-    def create(self, entries: Sequence[Item], flow_document: dict[str, Any] | None) -> None:
+    def create(self, entries: Sequence[Delivery], flow_document: dict[str, Any] | None) -> None:
         """Record the new job with its first deliveries."""
         pending = [self._stored(item) for item in entries]
-        self.max_seq = max((item[2] for item in entries), default=0) + self.reserve
+        self.max_seq = max((item.seq for item in entries), default=0) + self.reserve
         sent = time.monotonic()
         self.store.create_job(
             self.run.job.serialize(),
@@ -163,10 +164,10 @@ class Durability:
 
     def delivered(
         self,
-        item: Item,
-        staged: Sequence[Item],
+        item: Delivery,
+        staged: Sequence[Delivery],
         history: Sequence[Any],
-        later: Sequence[tuple[float, Item]] = (),
+        later: Sequence[tuple[float, Delivery]] = (),
         *,
         cancelled: Sequence[int] = (),
         values: ValueChanges | None = None,
@@ -188,12 +189,12 @@ class Durability:
             (history[i], history[i + 1], history[i + 2], history[i + 3])
             for i in range(0, len(history), 4)
         ]
-        top = max((item[2], *(new[2] for new in staged), *(new[2] for _, new in later)))
+        top = max((item.seq, *(new.seq for new in staged), *(new.seq for _, new in later)))
         changes = values or ValueChanges()
         if self.every > 1:
-            self._stage([item[2], *cancelled], added, events, changes, top)
+            self._stage([item.seq, *cancelled], added, events, changes, top)
             return
-        checkpoint = self._checkpoint(done=[item[2], *cancelled], added=added)
+        checkpoint = self._checkpoint(done=[item.seq, *cancelled], added=added)
         checkpoint.history += events
         checkpoint.job_values = changes.sets
         checkpoint.job_value_items = changes.items
@@ -280,10 +281,10 @@ class Durability:
 
     def failed(
         self,
-        item: Item,
+        item: Delivery,
         record: ErrorRecord,
         *,
-        retry: Item | None,
+        retry: Delivery | None,
         delay: float,
         letter: DeadLetter | None,
     ) -> None:
@@ -297,7 +298,7 @@ class Durability:
         if retry is not None:
             checkpoint.added = [self._stored(retry, not_before=time.time() + delay)]
         else:
-            checkpoint.done = [item[2]]
+            checkpoint.done = [item.seq]
         if letter is not None:
             checkpoint.dead_letters = [letter]
         self._commit(checkpoint, 0)
@@ -308,7 +309,7 @@ class Durability:
         drop_pending: bool = False,
         errors: Iterable[ErrorRecord] = (),
         final: tuple[str, str | None] | None = None,
-        added: Sequence[Item] = (),
+        added: Sequence[Delivery] = (),
     ) -> None:
         """The job's status changed (it ended, paused or resumed).
 
@@ -329,7 +330,7 @@ class Durability:
             checkpoint.error = final[1] if final[1] is not None else checkpoint.error
             checkpoint.updated_at = datetime.now(timezone.utc).isoformat()
         checkpoint.added = [self._stored(item) for item in added]
-        self._commit(checkpoint, max((item[2] for item in added), default=0))
+        self._commit(checkpoint, max((item.seq for item in added), default=0))
 
     # -- building and committing ------------------------------------------------
 
@@ -420,7 +421,7 @@ class Durability:
             job._deferred_dirty = True
         return dropped
 
-    def _stored(self, item: Item, not_before: float = 0.0) -> StoredDelivery:
+    def _stored(self, item: Delivery, not_before: float = 0.0) -> StoredDelivery:
         target, data, seq, attempt, hops = item
         return StoredDelivery(
             seq, target.routine_id, target.slot.name, data, attempt, not_before, hops

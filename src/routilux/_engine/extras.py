@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from routilux._engine.delivery import Delivery
     from routilux._engine.frame import DeliveryFrame
-    from routilux._engine.job_run import Item, JobRun
+    from routilux._engine.job_run import JobRun
 
 __all__ = ["TimerBook", "TimerOp", "ValueChanges", "apply_values", "restore_values"]
 
@@ -26,7 +27,7 @@ class TimerOp:
     routine_id: str
     name: str
     delay: float = 0.0
-    item: Item | None = None
+    item: Delivery | None = None
 
 
 @dataclass(slots=True)
@@ -36,7 +37,9 @@ class TimerBook:
     by_name: dict[tuple[str, str], int] = field(default_factory=dict)
     by_seq: dict[int, tuple[str, str]] = field(default_factory=dict)
 
-    def resolve(self, ops: list[TimerOp], fired: int) -> tuple[list[int], list[tuple[float, Item]]]:
+    def resolve(
+        self, ops: list[TimerOp], fired: int
+    ) -> tuple[list[int], list[tuple[float, Delivery]]]:
         """Work out what ``ops`` (and the delivery ``fired``) change, without changing it.
 
         Returns:
@@ -46,17 +49,17 @@ class TimerBook:
         if fired in self.by_seq:
             names.pop(self.by_seq[fired], None)  # A timer that fires is done.
         dropped: list[int] = []
-        added: list[tuple[float, Item]] = []
+        added: list[tuple[float, Delivery]] = []
         for op in ops:
             old = names.pop((op.routine_id, op.name), None)
             if old is not None:
                 # Set earlier in this same delivery: it never gets scheduled at all.
-                fresh = [entry for entry in added if entry[1][2] != old]
+                fresh = [entry for entry in added if entry[1].seq != old]
                 if len(fresh) == len(added):
                     dropped.append(old)
                 added = fresh
             if op.item is not None:
-                names[(op.routine_id, op.name)] = op.item[2]
+                names[(op.routine_id, op.name)] = op.item.seq
                 added.append((op.delay, op.item))
         return dropped, added
 
@@ -70,8 +73,8 @@ class TimerBook:
             if old is not None:
                 self.by_seq.pop(old, None)
             if op.item is not None:
-                self.by_name[(op.routine_id, op.name)] = op.item[2]
-                self.by_seq[op.item[2]] = (op.routine_id, op.name)
+                self.by_name[(op.routine_id, op.name)] = op.item.seq
+                self.by_seq[op.item.seq] = (op.routine_id, op.name)
 
     def names_of(self, routine_id: str) -> dict[str, int]:
         """The named timers of one routine, for the job's records of it."""

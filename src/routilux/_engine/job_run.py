@@ -10,9 +10,9 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from routilux._engine.clock import Clock
 from routilux._engine.commit import prepare_commit
 from routilux._engine.deferred import warn_unemitted
+from routilux._engine.delivery import Delivery
 from routilux._engine.describe import (
     describe_exception,
     dropped_count,
@@ -38,18 +38,14 @@ if TYPE_CHECKING:
     from routilux._engine.aio import LoopThread
     from routilux._engine.durable import Durability
     from routilux._engine.frame import DeliveryFrame
-    from routilux._engine.threads import ThreadGroup
+    from routilux._engine.services import EngineServices
+    from routilux._engine.settings import EngineSettings, FlowPort
+    from routilux._engine.strategy import RunStrategy
     from routilux._engine.timers import Timer
 
-__all__ = ["DEFAULT_HISTORY_LIMIT", "Item", "JobRun"]
+__all__ = ["DEFAULT_HISTORY_LIMIT", "JobRun"]
 
 logger = logging.getLogger("routilux")
-
-#: A scheduled delivery: (target, message, sequence number, attempt, hops).
-#: ``hops`` is how many deliveries led to it: 0 for a job's entry delivery,
-#: the emitting delivery's plus one for what a handler emits or schedules
-#: (a retry keeps its delivery's).
-Item = tuple[Target, dict[str, Any], int, int, int]
 
 #: How many of a job's latest history records a flow keeps by default
 #: (``Flow(history_limit=...)``): a long job runs in memory proportional to
@@ -73,26 +69,27 @@ class JobRun:
 
     def __init__(
         self,
-        flow: Any,
+        port: FlowPort,
+        settings: EngineSettings,
         plan: FlowPlan,
         job: JobState,
         *,
-        clock: Clock,
+        strategy: RunStrategy,
+        services: EngineServices,
         timeout: float | None,
-        max_deliveries: int | None,
-        max_hops: int,
-        record_history: bool,
-        async_loop: Callable[[], LoopThread],
-        threads: ThreadGroup,
     ) -> None:
-        self.flow = flow
+        self.port = port
+        self.strategy = strategy
         self.plan = plan
         self.job = job
-        self.clock = clock
+        clock = self.clock = settings.clock
         # No cap: a limit no job reaches keeps one comparison on the hot path.
+        max_deliveries = settings.max_deliveries
         self.max_deliveries = sys.maxsize if max_deliveries is None else max_deliveries
-        self.max_hops = max_hops
-        self.record_history = record_history
+        self.max_hops = settings.max_hops
+        self.record_history = settings.record_history
+        # Deliveries running now (the concurrent strategy's workers and async handlers).
+        self.running = 0
         self.counter = itertools.count(1)
         self.deliveries = 0
         self.invocations = [0] * len(plan.index)
@@ -106,7 +103,7 @@ class JobRun:
         # The hops of the next on_drain round: each round counts one more than
         # the one before, so that rounds that keep adding work end as a runaway.
         self.drain_hops = 0
-        limit = getattr(flow, "history_limit", None)
+        limit = settings.history_limit
         # The flat history holds 4 items a record; trim to the limit once it
         # holds twice that, so trimming costs O(1) a record.
         self.history_keep = None if limit is None else 4 * limit
@@ -127,8 +124,8 @@ class JobRun:
         self.interrupted = False
         self.wakeup = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.async_loop: Callable[[], LoopThread] = async_loop
-        self.threads = threads
+        self.async_loop: Callable[[], LoopThread] = services.loop
+        self.threads = services.threads
 
     # -- identity -------------------------------------------------------------
 
@@ -142,9 +139,9 @@ class JobRun:
         """The stable id of delivery number ``seq`` of this job."""
         return f"{self.job.job_id}:{seq}"
 
-    def entry_item(self, entry: Target, params: dict[str, Any]) -> Item:
+    def entry_item(self, entry: Target, params: dict[str, Any]) -> Delivery:
         """The first delivery of the job (hop 0, number ``commit.ENTRY_SEQ``)."""
-        return (entry, params, next(self.counter), 1, 0)
+        return Delivery(entry, params, next(self.counter), 1, 0)
 
     # -- ending -----------------------------------------------------------------
 
@@ -335,7 +332,7 @@ class JobRun:
             # Under the job's lock: record_execution trims from handler threads too.
             self.job._trim_history(self.history_keep)
 
-    def drain_items(self) -> list[Item]:
+    def drain_items(self) -> list[Delivery]:
         """The next round of ``on_drain`` deliveries, if one is due (caller holds ``lock``).
 
         A round is due when the job goes idle, unless the previous round was
@@ -347,12 +344,13 @@ class JobRun:
         self.drain_mark = self.deliveries + len(drainers)
         hops = self.drain_hops
         self.drain_hops += 1
-        items: list[Item] = [
-            (target, {}, next(self.counter), 1, hops) for target in self.plan.drain_targets()
+        items = [
+            Delivery(target, {}, next(self.counter), 1, hops)
+            for target in self.plan.drain_targets()
         ]
         if self.durable is not None and items:
             try:
-                self.durable.cover(items[-1][2])
+                self.durable.cover(items[-1].seq)
             except Exception as exc:  # Any failure of the store's code (or of ours).
                 self.store_failed(exc)
                 return []
@@ -369,7 +367,7 @@ class JobRun:
             for i, rid in enumerate(self.routine_ids)
             if self.invocations[i]
         }
-        running = int(getattr(self, "running", 0))
+        running = self.running
         waiting = self.waiting_count()
         return JobProgress(
             job_id=self.job.job_id,
@@ -387,7 +385,7 @@ class JobRun:
 
     # -- durability ---------------------------------------------------------------
 
-    def prepare_commit(self, item: Item, frame: DeliveryFrame) -> str:
+    def prepare_commit(self, item: Delivery, frame: DeliveryFrame) -> str:
         """Apply a successful delivery's job values and timers, and checkpoint it.
 
         Called with ``lock`` held, before the strategy applies the delivery's
@@ -399,7 +397,7 @@ class JobRun:
         """Drop a delivery that waits for its time (caller holds ``lock``; strategy-specific)."""
         raise NotImplementedError
 
-    def retry_later(self, delay: float, item: Item) -> None:
+    def retry_later(self, delay: float, item: Delivery) -> None:
         """Run ``item`` again after ``delay`` seconds (caller holds ``lock``; strategy-specific)."""
         raise NotImplementedError
 
@@ -434,27 +432,27 @@ class JobRun:
             return None
         return durable.renew()
 
-    def runaway(self, item: Item) -> None:
+    def runaway(self, item: Delivery) -> None:
         """Fail a job that exceeded its delivery limit (caller holds ``lock``)."""
         error = RunawayJobError(
             f"Job {self.job.job_id} of flow {self.job.flow_id!r} exceeded its limit of "
             f"{self.max_deliveries} deliveries, at a delivery to routine "
-            f"{item[0].routine_id!r}; the flow probably has a cycle. Raise "
+            f"{item.target.routine_id!r}; the flow probably has a cycle. Raise "
             "Flow(max_deliveries=...) if the job really needs more.",
-            routine_id=item[0].routine_id,
-            slot_name=item[0].slot.name,
+            routine_id=item.target.routine_id,
+            slot_name=item.target.slot.name,
             job_id=self.job.job_id,
         )
         self.stop_with_error(error)
 
-    def check_hops(self, emitter: Target, items: Iterable[Item]) -> bool:
+    def check_hops(self, emitter: Target, items: Iterable[Delivery]) -> bool:
         """Fail the job if one of ``items``, scheduled by ``emitter``, is past ``max_hops``.
 
         Called with ``lock`` held, once the items are queued (so that they
         are listed as pending). Returns whether the job was failed.
         """
         for item in items:
-            if item[4] > self.max_hops:
+            if item.hops > self.max_hops:
                 self.stop_with_error(hops_exceeded(self, emitter, item))
                 return True
         return False
@@ -467,7 +465,7 @@ class JobRun:
     # -- failures and async handlers (see failures.py and job_async.py) -----------
 
     def on_failure(
-        self, item: Item, exc: BaseException, retry: Callable[[float, Item], None]
+        self, item: Delivery, exc: BaseException, retry: Callable[[float, Delivery], None]
     ) -> bool:
         """Apply the error policy to a delivery whose handler raised (caller holds ``lock``).
 
@@ -484,7 +482,7 @@ class JobRun:
         """The error of a handler that ran past its routine's timeout."""
         return handler_timeout(self, target, timeout)
 
-    def pending_item(self, item: Item, delay: float = 0.0) -> PendingDelivery:
+    def pending_item(self, item: Delivery, delay: float = 0.0) -> PendingDelivery:
         """``item`` as a :class:`PendingDelivery`."""
         target, data, seq, attempt, hops = item
         return PendingDelivery(

@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING
 
 from routilux._engine.deferred import emit_deferred, route_deferred, save_resume
+from routilux._engine.delivery import Delivery
 from routilux._engine.ownership import check_claimable, process_owner
 from routilux._model.job_state import JobState
 from routilux._model.status import JobStatus
@@ -14,6 +15,7 @@ from routilux._model.status import JobStatus
 if TYPE_CHECKING:
     from routilux._engine.engine import Engine
     from routilux._engine.job_run import JobRun
+    from routilux._engine.settings import EngineSettings
     from routilux._model.durable import StoredJob
     from routilux.stores.protocol import JobStore
 
@@ -66,9 +68,10 @@ def resume_from_store(
         return None
     mine = abandoned_claim == stored.claim and stored.owner == process_owner()
     check_claimable(stored, job_id, done="resumed", mine=mine)
-    plan = engine.flow._compiled()
+    settings = engine.port.settings()
+    plan = engine.port.plan()
     plan.check_routines()
-    lease = engine.flow.lease_seconds
+    lease = settings.lease_seconds
     sent = time.monotonic()
     claim = store.claim_job(job_id, owner=process_owner(), expected_claim=stored.claim, lease=lease)
     try:
@@ -79,22 +82,25 @@ def resume_from_store(
             store.release_job(job_id, claim=claim)
             return None
         items = [
-            ((plan.target(d.routine_id, d.slot), d.data, d.seq, d.attempt, d.hops), d.not_before)
+            (
+                Delivery(plan.target(d.routine_id, d.slot), d.data, d.seq, d.attempt, d.hops),
+                d.not_before,
+            )
             for d in stored.pending
         ]
         loaded = JobState.deserialize(stored.document)
         routed = route_deferred(plan, loaded)
-        run = _prepare(engine, stored, loaded, job, store)
+        run = _prepare(engine, settings, stored, loaded, job, store)
     except BaseException:
         store.release_job(job_id, claim=claim)
         raise
     assert run.durable is not None
     run.durable.adopt(claim, sent)
-    engine._register(run)
+    engine.register(run)
     with run.lock:
         deferred = emit_deferred(run, routed)
         save_resume(run, deferred)
-    engine.hold_lease(run)
+    engine.services.hold_lease(run)
     now = time.time()
     ready = [(item, 0.0) for item in deferred]
     engine.launch(run, ready + [(item, max(0.0, due - now)) for item, due in items])
@@ -102,14 +108,19 @@ def resume_from_store(
 
 
 def _prepare(
-    engine: Engine, stored: StoredJob, loaded: JobState, job: JobState | None, store: JobStore
+    engine: Engine,
+    settings: EngineSettings,
+    stored: StoredJob,
+    loaded: JobState,
+    job: JobState | None,
+    store: JobStore,
 ) -> JobRun:
     """The run of a resumed job, with its state and counters as the store has them."""
     fresh = _job_from(loaded, job)
     fresh.dead_letters = store.list_dead_letters(
         job_id=fresh.job_id, include_replayed=True, limit=stored.next_seq
     )
-    run = engine._new_run(engine.flow._compiled(), engine.flow.execution_timeout, store, job=fresh)
+    run = engine.new_run(settings, engine.port.plan(), settings.timeout, store, job=fresh)
     assert run.durable is not None
     run.deliveries = stored.deliveries
     run.counter = itertools.count(stored.next_seq)

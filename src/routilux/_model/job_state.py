@@ -6,6 +6,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime, timezone
 from os import PathLike
 from typing import TYPE_CHECKING, Any
@@ -285,6 +286,21 @@ class JobState(JobOutput, JobDeferred, JobRoutines):
                 dropped = len(history) - keep
                 del history[:dropped]
                 self.history_dropped += dropped // 4
+
+    # -- pause points and dead letters ------------------------------------------
+
+    def add_pause_point(self, point: dict[str, Any]) -> None:
+        """Append ``point`` to ``pause_points`` (the flow records each pause that takes)."""
+        with self._lock:
+            self.pause_points.append(point)
+
+    def mark_letter_replayed(self, letter_id: str, replay_job_id: str) -> None:
+        """Record in ``dead_letters`` that the letter ``letter_id`` was replayed by that job."""
+        with self._lock:
+            self.dead_letters = [
+                replace(kept, replayed_by=replay_job_id) if kept.letter_id == letter_id else kept
+                for kept in self.dead_letters
+            ]
 
     # -- shared data and log --------------------------------------------------
 
