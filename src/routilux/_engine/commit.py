@@ -5,13 +5,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from routilux._engine.extras import (
-    TimerBook,
-    TimerOp,
-    ValueChanges,
-    apply_values,
-    restore_values,
-)
+from routilux._engine.job_values import ValueChanges, apply_values, restore_values
+from routilux._engine.timers import TimerBook, TimerOp
 from routilux.exceptions import SerializationError
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from routilux._engine.extras import ValueChanges
+from routilux._engine.job_values import ValueChanges
 from routilux._engine.ownership import DEFAULT_LEASE, process_owner
 from routilux._model.durable import Checkpoint, DeadLetter, StoredDelivery
 from routilux._model.records import ErrorRecord

@@ -212,9 +212,7 @@ class Engine:
             if run.durable is not None and not self._save_resumed(run, deferred):
                 return False
             go_on = run.strategy.resume(run, deferred, self.port.settings())
-        lost_deadline = run.deadline_timer is None or run.deadline_timer.cancelled
-        if not run.ended and lost_deadline and not self.services.virtual:
-            self.services.arm_deadline(run)  # The flow was shut down while the job was paused.
+        self.services.rearm_deadline(run)  # If the flow was shut down while the job was paused.
         go_on()
         return True
 

@@ -7,7 +7,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from routilux._engine.delivery import Delivery
-from routilux._engine.extras import TimerOp
+from routilux._engine.timers import TimerOp
 from routilux._model.context import ExecutionContext
 from routilux.exceptions import ExecutionError
 

@@ -17,11 +17,11 @@ from routilux._engine.describe import (
     describe_exception,
     dropped_count,
 )
-from routilux._engine.extras import TimerBook
 from routilux._engine.failures import on_failure, record_error
 from routilux._engine.job_async import await_result, handler_timeout
 from routilux._engine.plan import FlowPlan, Target
 from routilux._engine.runaway import hops_exceeded
+from routilux._engine.timers import TimerBook
 from routilux._model.job_state import JobState
 from routilux._model.records import JobProgress, PendingDelivery, RoutineStats
 from routilux._model.status import JobStatus

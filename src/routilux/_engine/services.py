@@ -59,6 +59,16 @@ class EngineServices:
         if run.deadline is not None:
             arm_deadline(self.timers(), run)
 
+    def rearm_deadline(self, run: JobRun) -> None:
+        """Arm ``run``'s deadline again if a shutdown cancelled it while the job was paused.
+
+        Only on a real clock: on a virtual one, a timer armed while the job
+        looks idle would be jumped to at once.
+        """
+        lost = run.deadline_timer is None or run.deadline_timer.cancelled
+        if not run.ended and lost and not self.virtual:
+            self.arm_deadline(run)
+
     def hold_lease(self, run: JobRun) -> None:
         """Renew the lease of a durable run's job in the background until the run ends."""
         self.leases.hold(run)

@@ -7,6 +7,11 @@ Two kinds of delayed deliveries share one interface, :class:`DelayedDeliveries`:
 - :class:`ServiceTimers` (the concurrent strategy): each delivery has a
   :class:`Timer` on the engine's :class:`TimerService` thread, which hands
   it back to the job when it falls due.
+
+A handler's named timers (``Routine.set_timer``) are delayed deliveries
+too; :class:`TimerBook` knows which name stands for which of them, and a
+delivery stages its changes to them as :class:`TimerOp`, applied when it
+commits (or not at all, if its handler raises).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import itertools
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from routilux._engine.clock import Clock
@@ -28,7 +34,9 @@ __all__ = [
     "DelayedDeliveries",
     "ServiceTimers",
     "Timer",
+    "TimerBook",
     "TimerHeap",
+    "TimerOp",
     "TimerService",
     "arm_deadline",
 ]
@@ -301,3 +309,72 @@ class ServiceTimers:
             if timer.cancelled:
                 left = max(0.0, timer.due - now)
                 self.waiting[seq] = (service.call_later(left, self._due(seq)), delivery)
+
+
+@dataclass(frozen=True, slots=True)
+class TimerOp:
+    """A staged change to a named timer: set (with its delivery) or cancel."""
+
+    routine_id: str
+    name: str
+    delay: float = 0.0
+    item: Delivery | None = None
+
+
+@dataclass(slots=True)
+class TimerBook:
+    """The named timers of one job: which pending delivery each name stands for."""
+
+    by_name: dict[tuple[str, str], int] = field(default_factory=dict)
+    by_seq: dict[int, tuple[str, str]] = field(default_factory=dict)
+
+    def resolve(
+        self, ops: list[TimerOp], fired: int
+    ) -> tuple[list[int], list[tuple[float, Delivery]]]:
+        """Work out what ``ops`` (and the delivery ``fired``) change, without changing it.
+
+        Returns:
+            The deliveries of timers to drop, and the new timer deliveries.
+        """
+        names = dict(self.by_name)
+        if fired in self.by_seq:
+            names.pop(self.by_seq[fired], None)  # A timer that fires is done.
+        dropped: list[int] = []
+        added: list[tuple[float, Delivery]] = []
+        for op in ops:
+            old = names.pop((op.routine_id, op.name), None)
+            if old is not None:
+                # Set earlier in this same delivery: it never gets scheduled at all.
+                fresh = [entry for entry in added if entry[1].seq != old]
+                if len(fresh) == len(added):
+                    dropped.append(old)
+                added = fresh
+            if op.item is not None:
+                names[(op.routine_id, op.name)] = op.item.seq
+                added.append((op.delay, op.item))
+        return dropped, added
+
+    def apply(self, ops: list[TimerOp], fired: int) -> None:
+        """Record what ``ops`` and the delivery ``fired`` changed (after a commit)."""
+        key = self.by_seq.pop(fired, None)
+        if key is not None and self.by_name.get(key) == fired:
+            del self.by_name[key]
+        for op in ops:
+            old = self.by_name.pop((op.routine_id, op.name), None)
+            if old is not None:
+                self.by_seq.pop(old, None)
+            if op.item is not None:
+                self.by_name[(op.routine_id, op.name)] = op.item.seq
+                self.by_seq[op.item.seq] = (op.routine_id, op.name)
+
+    def names_of(self, routine_id: str) -> dict[str, int]:
+        """The named timers of one routine, for the job's records of it."""
+        return {name: seq for (rid, name), seq in self.by_name.items() if rid == routine_id}
+
+    def load(self, timers: dict[str, dict[str, int]], pending: set[int]) -> None:
+        """Rebuild the book from the timers saved with a job (a resume)."""
+        for routine_id, names in timers.items():
+            for name, seq in names.items():
+                if seq in pending:
+                    self.by_name[(routine_id, name)] = seq
+                    self.by_seq[seq] = (routine_id, name)
