@@ -110,7 +110,7 @@ class ConcurrentRun(JobRun):
         self.delayed.clear()
         return max(0, dropped)
 
-    def _pending_locked(self) -> list[PendingDelivery]:
+    def pending_locked(self) -> list[PendingDelivery]:
         """Parked deliveries, then retries waiting for their delay (while paused)."""
         ready = [self.pending_item(item) for item in sorted(self.parked, key=_seq)]
         return ready + [self.pending_item(item, left) for item, left in self.delayed.listed()]
@@ -173,7 +173,7 @@ class ConcurrentRun(JobRun):
         """Once nothing runs, record the pending deliveries and mark the job paused."""
         if self.paused and not self.ended and self.running == 0:
             if self.job.status is JobStatus.RUNNING:
-                self.job.pending_deliveries = self._pending_locked()
+                self.job.pending_deliveries = self.pending_locked()
                 self.job._next_delivery = self.peek_next_seq()
                 self.write_routine_stats()  # A paused job is saved and resumed with them.
                 self.job._transition(JobStatus.PAUSED)
@@ -208,7 +208,7 @@ class ConcurrentRun(JobRun):
             else:
                 if frame.history:
                     self.job._history.extend(frame.history)
-                    if len(self.job._history) > self.history_cap:
+                    if len(self.job._history) > self.history.cap:
                         self.trim_history()
                 new = frame.staged_items()
                 self.outstanding += len(new) + len(frame.later) - 1
@@ -291,7 +291,7 @@ class ConcurrentRun(JobRun):
             if self.paused:
                 self.parked.append(item)
                 if self.job.status is JobStatus.PAUSED:  # Taken just before the pause: list it.
-                    self.job.pending_deliveries = self._pending_locked()
+                    self.job.pending_deliveries = self.pending_locked()
                 return False
             if self.deliveries >= self.max_deliveries:
                 self.parked.appendleft(item)  # Not run: listed as pending, as the others.
@@ -304,7 +304,7 @@ class ConcurrentRun(JobRun):
             self.deliveries += 1
             self.running += 1
             target = item.target
-            self.invocations[target.index] += 1
+            self.counters.invocations[target.index] += 1
             self.job.current_routine_id = target.routine_id
             return True
 

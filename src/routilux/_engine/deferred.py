@@ -92,7 +92,7 @@ def emit_deferred(run: JobRun, routed: list[DeferredEmit]) -> list[Delivery]:
         # The first ones: events added since they were routed stay for a later resume.
         del job.deferred_events[: len(routed)]
         job._deferred_dirty = True
-    if len(job._history) > run.history_cap:
+    if len(job._history) > run.history.cap:
         run.trim_history()
     return items
 

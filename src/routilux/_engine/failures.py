@@ -75,9 +75,9 @@ def on_failure(
             retry(delay, again)
         return False
     if action == "skip":
-        run.skips[target.index] += 1
+        run.counters.skips[target.index] += 1
     else:
-        run.failures[target.index] += 1
+        run.counters.failures[target.index] += 1
     run.job._note_outcome(target.routine_id, _OUTCOMES[action], record.message, record.timestamp)
     letter = _dead_letter(run, item, record)
     if not _save_failure(run, item, record, retry=None, delay=0.0, letter=letter):

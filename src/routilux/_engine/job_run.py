@@ -1,36 +1,39 @@
-"""One job being run: what both strategies share."""
+"""One job being run: what both strategies share.
+
+The concepts it draws on each have a module: ending a job (``ending``),
+per-routine counters (``counters``), history trimming (``history``),
+commits (``commit``), error policy and dead letters (``failures``), the
+async bridge (``job_async``), the words of messages (``describe``), and
+delayed deliveries (``timers``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
 import sys
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from routilux._engine import ending
 from routilux._engine.commit import prepare_commit
-from routilux._engine.deferred import warn_unemitted
+from routilux._engine.counters import RoutineCounters
 from routilux._engine.delivery import Delivery
-from routilux._engine.describe import (
-    describe_exception,
-    dropped_count,
-)
 from routilux._engine.failures import on_failure, record_error
+from routilux._engine.history import DEFAULT_HISTORY_LIMIT, HistoryLimit
 from routilux._engine.job_async import await_result, handler_timeout
 from routilux._engine.plan import FlowPlan, Target
 from routilux._engine.runaway import hops_exceeded
 from routilux._engine.timers import TimerBook
 from routilux._model.job_state import JobState
-from routilux._model.records import JobProgress, PendingDelivery, RoutineStats
-from routilux._model.status import JobStatus
+from routilux._model.records import JobProgress, PendingDelivery
 from routilux._serde.job_routines_doc import engine_records
 from routilux.exceptions import (
     ExecutionError,
     HandlerTimeoutError,
     JobTimeoutError,
-    OwnershipLostError,
     RunawayJobError,
 )
 
@@ -45,15 +48,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_HISTORY_LIMIT", "JobRun"]
 
-logger = logging.getLogger("routilux")
 
-#: How many of a job's latest history records a flow keeps by default
-#: (``Flow(history_limit=...)``): a long job runs in memory proportional to
-#: its pending work, not to its past.
-DEFAULT_HISTORY_LIMIT = 10_000
-
-
-class JobRun:
+class JobRun(ABC):
     """The engine's side of one job, shared by both strategies.
 
     It holds what the :class:`JobState` does not: per-routine counters, the
@@ -92,23 +88,15 @@ class JobRun:
         self.running = 0
         self.counter = itertools.count(1)
         self.deliveries = 0
-        self.invocations = [0] * len(plan.index)
-        self.failures = [0] * len(plan.index)
-        self.skips = [0] * len(plan.index)
+        self.counters = RoutineCounters(plan)
         self.timeout = timeout
         self.deadline = None if timeout is None else clock.monotonic() + timeout
         self.deadline_timer: Timer | None = None
-        self.routine_ids = list(plan.index)
         self.drain_mark = -1
         # The hops of the next on_drain round: each round counts one more than
         # the one before, so that rounds that keep adding work end as a runaway.
         self.drain_hops = 0
-        limit = settings.history_limit
-        # The flat history holds 4 items a record; trim to the limit once it
-        # holds twice that, so trimming costs O(1) a record.
-        self.history_keep = None if limit is None else 4 * limit
-        self.history_cap = sys.maxsize if limit is None else 8 * limit
-        job._history_limit = limit  # For JobState.record_execution.
+        self.history = HistoryLimit(job, settings.history_limit)
         self.timer_book = TimerBook()
         # Flow(track_execution=True): the job's tracker, which the plan's targets fill.
         self.tracker = plan.tracker_for(job)
@@ -143,146 +131,42 @@ class JobRun:
         """The first delivery of the job (hop 0, number ``commit.ENTRY_SEQ``)."""
         return Delivery(entry, params, next(self.counter), 1, 0)
 
-    # -- ending -----------------------------------------------------------------
+    # -- ending (see ending.py) ------------------------------------------------
 
     def complete(self) -> None:
         """End the job ``completed`` (caller holds ``lock``)."""
-        if not self.ended:
-            warn_unemitted(self.job)
-            self._finish(JobStatus.COMPLETED)
+        ending.complete(self)
 
     def stop(self, reason: str, *, keep_store: bool = False) -> None:
-        """End the job ``failed`` (caller holds ``lock``).
-
-        What has not run never will; it stays listed in ``pending_deliveries``.
-        With ``keep_store``, a durable job's store is not told: it keeps the
-        job running at its last checkpoint, to be resumed (``abandoned``).
-        """
-        if self.ended:
-            return
-        if keep_store and self.durable is not None:
-            self.abandoned = True
-        leftovers = self._pending_locked()
-        self.drop_pending()
-        if self.lost:
-            pass  # Another process owns the job: it is not this flow's to resume.
-        elif self.abandoned:
-            reason = (
-                f"{reason}; the store keeps the job as it was at its last checkpoint, and "
-                f"flow.resume({self.job.job_id!r}) continues it from there"
-            )
-        elif leftovers:
-            reason = f"{reason} ({dropped_count(len(leftovers))})"
-        self.job.pending_deliveries = leftovers
-        logger.error("Job %s of flow %r failed: %s", self.job.job_id, self.job.flow_id, reason)
-        self._finish(JobStatus.FAILED, reason)
+        """End the job ``failed`` (caller holds ``lock``); see :func:`ending.stop`."""
+        ending.stop(self, reason, keep_store=keep_store)
 
     def store_failed(self, exc: BaseException) -> None:
-        """Stop the job because its store failed (caller holds ``lock``).
-
-        Nothing more is written to the store, which keeps the job running
-        at its last checkpoint, so that it can be resumed once the store
-        works again (in this process too: see ``abandoned``). When the store
-        refused a write because another process has claimed the job
-        (:class:`~routilux.OwnershipLostError`), the job is that process's
-        now: nothing more is written either, and no further handler runs.
-        """
-        if isinstance(exc, OwnershipLostError):
-            self.lost = True
-            self.stop(describe_exception(exc), keep_store=True)
-            return
-        self.stop(f"The job store failed: {describe_exception(exc)}", keep_store=True)
+        """Stop the job because its store failed (caller holds ``lock``); see ``ending``."""
+        ending.store_failed(self, exc)
 
     def cancel(self, reason: str | None = None) -> bool:
-        """End the job ``cancelled`` (caller holds ``lock``); False if it had ended.
-
-        ``job.error`` is ``reason`` (``"Cancelled"`` by default), followed by
-        how many pending deliveries were dropped.
-        """
-        if self.ended:
-            return False
-        dropped = self.drop_pending()
-        self.job.pending_deliveries = []
-        self._finish(
-            JobStatus.CANCELLED,
-            f"{reason or 'Cancelled'} ({dropped_count(dropped)})",
-            drop_pending=True,
-        )
-        return True
-
-    def _finish(
-        self, status: JobStatus, error: str | None = None, *, drop_pending: bool = False
-    ) -> None:
-        self.ended = self.interrupted = True
-        if self.deadline_timer is not None:
-            self.deadline_timer.cancel()
-        self.write_routine_stats()
-        durable = self.durable
-        if durable is not None and not self.abandoned:
-            # Written first: if another process owns the job now, it ends failed
-            # with that error instead. Waiters wake only once the store has it.
-            refused = self._save_final(status, error, drop_pending)
-            if refused is not None:
-                self.lost = self.abandoned = True
-                status, error = JobStatus.FAILED, describe_exception(refused)
-                logger.error(
-                    "Job %s of flow %r failed: %s", self.job.job_id, self.job.flow_id, error
-                )
-        self.job._transition(status, error=error, notify=False)
-        if durable is not None:
-            if self.abandoned and not self.lost:
-                durable.release()  # Another process may resume it at once.
-            if durable.on_end is not None:
-                durable.on_end()
-        self.job._finished.set()
-        self.quiet.notify_all()
-        self.wakeup.set()
-
-    def _save_final(
-        self, status: JobStatus, error: str | None, drop_pending: bool
-    ) -> OwnershipLostError | None:
-        """Write the status the job ends with; return the refusal if another process owns it."""
-        assert self.durable is not None
-        try:
-            self.durable.status(drop_pending=drop_pending, final=(status.value, error))
-        except OwnershipLostError as exc:
-            return exc
-        except Exception as exc:  # Any failure of the store's code: the job ends anyway.
-            logger.error(
-                "Job %s: its store did not take the status %r: %s",
-                self.job.job_id,
-                status.value,
-                exc,
-            )
-        return None
+        """End the job ``cancelled`` (caller holds ``lock``); False if it had ended."""
+        return ending.cancel(self, reason)
 
     def save_status(self, *, drop_pending: bool = False) -> None:
         """Write the job's status to its store (caller holds ``lock``); log a failure."""
-        assert self.durable is not None
-        try:
-            self.durable.status(drop_pending=drop_pending)
-        except OwnershipLostError as exc:
-            self.store_failed(exc)  # Another process owns the job: stop, if not ended.
-        except Exception as exc:  # Any failure of the store's code: the job has ended anyway.
-            logger.error(
-                "Job %s: its store did not take the status %r: %s",
-                self.job.job_id,
-                self.job.status.value,
-                exc,
-            )
+        ending.save_status(self, drop_pending=drop_pending)
 
+    # -- what the strategy keeps -------------------------------------------------
+
+    @abstractmethod
     def drop_pending(self) -> int:
-        """Forget every delivery not yet run; return how many (strategy-specific)."""
-        raise NotImplementedError
+        """Forget every delivery not yet run; return how many."""
 
-    def _pending_locked(self) -> list[PendingDelivery]:
-        """The deliveries not yet run (caller holds ``lock``; strategy-specific)."""
-        raise NotImplementedError
+    @abstractmethod
+    def pending_locked(self) -> list[PendingDelivery]:
+        """The deliveries not yet run (caller holds ``lock``)."""
 
     def pending(self) -> list[PendingDelivery]:
         """The deliveries not yet run."""
         with self.lock:
-            return self._pending_locked()
+            return self.pending_locked()
 
     def close(self) -> None:
         """Release the job's own event loop, if a handler needed one."""
@@ -306,31 +190,11 @@ class JobRun:
 
     def write_routine_stats(self) -> None:
         """Copy the per-routine counters into the job's routine stats (the job ends or pauses)."""
-        ids, failures, skips = self.routine_ids, self.failures, self.skips
-        stats = {
-            ids[i]: RoutineStats(calls, failures[i], skips[i])
-            for i, calls in enumerate(self.invocations)
-            if calls
-        }
-        with self.job._lock:
-            # In the flow's order; then those of routines the flow no longer has (a resume).
-            others = self.job._routine_stats.items()
-            self.job._routine_stats = {**stats, **{k: v for k, v in others if k not in stats}}
-
-    def seed_counters(self) -> None:
-        """Start the per-routine counters from the job's routine stats (a resumed job)."""
-        for i, rid in enumerate(self.routine_ids):
-            stats = self.job._routine_stats.get(rid)
-            if stats is not None:
-                self.invocations[i] = stats.deliveries
-                self.failures[i] = stats.failures
-                self.skips[i] = stats.skips
+        self.counters.write_into(self.job)
 
     def trim_history(self) -> None:
         """Drop the oldest history records beyond the flow's ``history_limit``."""
-        if self.history_keep is not None:
-            # Under the job's lock: record_execution trims from handler threads too.
-            self.job._trim_history(self.history_keep)
+        self.history.trim(self.job)
 
     def drain_items(self) -> list[Delivery]:
         """The next round of ``on_drain`` deliveries, if one is due (caller holds ``lock``).
@@ -358,15 +222,7 @@ class JobRun:
 
     def progress(self) -> JobProgress:
         """A snapshot of the job's counters (read without the lock: approximate)."""
-        per_routine = {
-            rid: {
-                "deliveries": self.invocations[i],
-                "failures": self.failures[i],
-                "skips": self.skips[i],
-            }
-            for i, rid in enumerate(self.routine_ids)
-            if self.invocations[i]
-        }
+        per_routine = self.counters.per_routine()
         running = self.running
         waiting = self.waiting_count()
         return JobProgress(
@@ -379,9 +235,9 @@ class JobRun:
             errors=len(self.job.errors),
         )
 
+    @abstractmethod
     def waiting_count(self) -> int:
-        """How many deliveries wait to run (strategy-specific)."""
-        raise NotImplementedError
+        """How many deliveries wait to run."""
 
     # -- durability ---------------------------------------------------------------
 
@@ -393,13 +249,13 @@ class JobRun:
         """
         return prepare_commit(self, item, frame)
 
+    @abstractmethod
     def cancel_delayed(self, seq: int) -> None:
-        """Drop a delivery that waits for its time (caller holds ``lock``; strategy-specific)."""
-        raise NotImplementedError
+        """Drop a delivery that waits for its time (caller holds ``lock``)."""
 
+    @abstractmethod
     def retry_later(self, delay: float, item: Delivery) -> None:
-        """Run ``item`` again after ``delay`` seconds (caller holds ``lock``; strategy-specific)."""
-        raise NotImplementedError
+        """Run ``item`` again after ``delay`` seconds (caller holds ``lock``)."""
 
     # -- limits -----------------------------------------------------------------
 

@@ -126,7 +126,7 @@ def _prepare(
     run.counter = itertools.count(stored.next_seq)
     run.durable.max_seq = stored.next_seq - 1
     run.durable.saved_shared = dict(fresh.shared_data)
-    run.seed_counters()
+    run.counters.seed_from(run.job)
     run.timer_book.load(fresh._timers, {d.seq for d in stored.pending})
     return run
 

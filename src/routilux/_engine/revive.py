@@ -47,8 +47,8 @@ def resume_in_memory(engine: Engine, job: JobState) -> JobState:
     settings = engine.port.settings()
     run = engine.new_run(settings, plan, settings.timeout, None, job)
     run.counter = itertools.count(_next_seq(job, [item for item, _ in items]))
-    run.seed_counters()
-    run.deliveries = sum(run.invocations)
+    run.counters.seed_from(job)
+    run.deliveries = sum(run.counters.invocations)
     run.timer_book.load(job._timers, {item.seq for item, _ in items})
     job.pending_deliveries = []
     job.error = None

@@ -207,7 +207,7 @@ class SequentialRun(JobRun):
         with self.lock:
             if not self.ended:
                 if self.paused:
-                    self.job.pending_deliveries = self._pending_locked()
+                    self.job.pending_deliveries = self.pending_locked()
                     self.job._next_delivery = self.peek_next_seq()
                     self.write_routine_stats()  # A paused job is saved and resumed with them.
                     self.job._transition(JobStatus.PAUSED)
@@ -223,7 +223,7 @@ class SequentialRun(JobRun):
                 self.close()
             self.quiet.notify_all()
 
-    def _pending_locked(self) -> list[PendingDelivery]:
+    def pending_locked(self) -> list[PendingDelivery]:
         """Ready deliveries first, then waiting retries with their remaining delay."""
         ready = [self.pending_item(item) for item in self.queue]
         return ready + [self.pending_item(item, left) for item, left in self.delayed.listed()]
@@ -346,11 +346,11 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
     staged_history = frame.history
     later = frame.later
     history = run.job._history
-    invocations = run.invocations
+    invocations = run.counters.invocations
     durable = run.durable
     book = run.timer_book
     delayed = run.delayed.heap
-    history_cap = run.history_cap
+    history_cap = run.history.cap
     acquire = run.lock.acquire
     release = run.lock.release
     limit = run.max_deliveries

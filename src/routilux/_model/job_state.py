@@ -168,6 +168,18 @@ class JobState(JobOutput, JobDeferred, JobRoutines):
                 self._finished.set()
             self._status_changed.notify_all()
 
+    def set_status(self, new: JobStatus) -> None:
+        """Change the status, checking the transition table (the engine runs, pauses the job)."""
+        self._transition(new)
+
+    def end(self, status: JobStatus, error: str | None) -> None:
+        """Give the job its final ``status`` and ``error``; waiters wake at :meth:`announce_end`."""
+        self._transition(status, error=error, notify=False)
+
+    def announce_end(self) -> None:
+        """Wake whoever waits for the job (:meth:`wait`): it has ended, and its store knows."""
+        self._finished.set()
+
     @property
     def is_finished(self) -> bool:
         """Whether the job has ended (completed, failed or cancelled)."""
@@ -276,9 +288,13 @@ class JobState(JobOutput, JobDeferred, JobRoutines):
             limit = self._history_limit
             # Trimmed as the engine trims: to the limit, once twice the limit is held.
             if limit is not None and len(self._history) > 8 * limit:
-                self._trim_history(4 * limit)
+                self.trim_history(4 * limit)
 
-    def _trim_history(self, keep: int) -> None:
+    def limit_history(self, limit: int | None) -> None:
+        """Keep ``limit`` records at least (``None``: all), as the engine does for its flow."""
+        self._history_limit = limit
+
+    def trim_history(self, keep: int) -> None:
         """Drop the oldest records of the flat history beyond ``keep`` items (4 a record)."""
         with self._lock:
             history = self._history
@@ -286,6 +302,12 @@ class JobState(JobOutput, JobDeferred, JobRoutines):
                 dropped = len(history) - keep
                 del history[:dropped]
                 self.history_dropped += dropped // 4
+
+    def merge_routine_stats(self, stats: dict[str, RoutineStats]) -> None:
+        """Set the engine's counts: ``stats`` first, then those of routines not in it (a resume)."""
+        with self._lock:
+            others = self._routine_stats.items()
+            self._routine_stats = {**stats, **{k: v for k, v in others if k not in stats}}
 
     # -- pause points and dead letters ------------------------------------------
 
