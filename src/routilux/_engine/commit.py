@@ -50,7 +50,7 @@ def prepare_commit(run: JobRun, item: Delivery, frame: DeliveryFrame) -> str:
     touched = _write_timer_names(run, ops, item.seq) if ops or item.seq in book.by_seq else {}
     deferred = _add_deferred(run, frame.deferred) if frame.deferred else []
     entry = item.seq == ENTRY_SEQ
-    before = run.job._note_outcome(item.target.routine_id, "completed") if entry else None
+    before = run.job.record_outcome(item.target.routine_id, "completed") if entry else None
     if run.durable is not None:
         outcome = _checkpoint(run, item, frame, dropped, changes, deferred)
         if outcome != "ok":
@@ -58,7 +58,7 @@ def prepare_commit(run: JobRun, item: Delivery, frame: DeliveryFrame) -> str:
             _restore_timer_names(run, touched)
             _remove_deferred(run, deferred)
             if entry:
-                run.job._restore_status(item.target.routine_id, before)
+                run.job.restore_outcome(item.target.routine_id, before)
             return outcome
     for seq in dropped:
         run.cancel_delayed(seq)
@@ -116,8 +116,8 @@ def _write_timer_names(run: JobRun, ops: list[TimerOp], fired: int) -> dict[str,
     if fired in run.timer_book.by_seq:
         routines.add(run.timer_book.by_seq[fired][0])
     old: dict[str, Any] = {}
-    timers = run.job._timers
-    with run.job._lock:
+    timers = run.job.engine_timer_names
+    with run.job.lock:
         for rid in routines:
             old[rid] = timers.get(rid)
             _set_names(timers, rid, future.names_of(rid))
@@ -125,9 +125,9 @@ def _write_timer_names(run: JobRun, ops: list[TimerOp], fired: int) -> dict[str,
 
 
 def _restore_timer_names(run: JobRun, old: dict[str, Any]) -> None:
-    with run.job._lock:
+    with run.job.lock:
         for rid, names in old.items():
-            _set_names(run.job._timers, rid, names)
+            _set_names(run.job.engine_timer_names, rid, names)
 
 
 def _set_names(timers: dict[str, dict[str, int]], rid: str, names: dict[str, int] | None) -> None:
@@ -140,7 +140,7 @@ def _set_names(timers: dict[str, dict[str, int]], rid: str, names: dict[str, int
 def _add_deferred(run: JobRun, staged: list[tuple[str, str, dict[str, Any]]]) -> list[Any]:
     """Add the delivery's deferred events to the job (for its checkpoint); return the entries."""
     job = run.job
-    with job._lock:  # Together: a handler of another delivery may add some at the same time.
+    with job.lock:  # Together: a handler of another delivery may add some at the same time.
         for routine_id, event_name, data in staged:
             job.add_deferred_event(routine_id, event_name, data)
         return job.deferred_events[-len(staged) :]
@@ -150,5 +150,5 @@ def _remove_deferred(run: JobRun, added: list[Any]) -> None:
     """Take the entries :func:`_add_deferred` added back out (the delivery failed)."""
     if added:
         taken = {id(entry) for entry in added}
-        with run.job._lock:
+        with run.job.lock:
             run.job.deferred_events[:] = [e for e in run.job.deferred_events if id(e) not in taken]

@@ -174,9 +174,9 @@ class ConcurrentRun(JobRun):
         if self.paused and not self.ended and self.running == 0:
             if self.job.status is JobStatus.RUNNING:
                 self.job.pending_deliveries = self.pending_locked()
-                self.job._next_delivery = self.peek_next_seq()
+                self.job.note_next_delivery(self.peek_next_seq())
                 self.write_routine_stats()  # A paused job is saved and resumed with them.
-                self.job._transition(JobStatus.PAUSED)
+                self.job.set_status(JobStatus.PAUSED)
                 if self.durable is not None:
                     self.save_status()
             self.quiet.notify_all()
@@ -207,8 +207,9 @@ class ConcurrentRun(JobRun):
                 new = self._settle_failed_delivery(finished=outcome == "failed")
             else:
                 if frame.history:
-                    self.job._history.extend(frame.history)
-                    if len(self.job._history) > self.history.cap:
+                    history = self.job.history_items
+                    history.extend(frame.history)
+                    if len(history) > self.history.cap:
                         self.trim_history()
                 new = frame.staged_items()
                 self.outstanding += len(new) + len(frame.later) - 1

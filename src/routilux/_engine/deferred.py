@@ -46,7 +46,7 @@ def route_deferred(plan: FlowPlan, job: JobState) -> list[DeferredEmit]:
             an event's data.
     """
     routed: list[DeferredEmit] = []
-    with job._lock:
+    with job.lock:
         entries = list(job.deferred_events)
     for i, entry in enumerate(entries):
         routine_id, event_name = entry["routine_id"], entry["event_name"]
@@ -79,20 +79,17 @@ def emit_deferred(run: JobRun, routed: list[DeferredEmit]) -> list[Delivery]:
     if not routed:
         return items
     now = time.time()
-    with job._lock:
+    with job.lock:
         for emit in routed:
             if run.record_history:
-                record = (emit.routine_id, emit.event_name, emit.data, now)
-                job._history += record
-                if job._unsaved_records is not None:
-                    job._unsaved_records.append(record)
+                job.add_engine_record((emit.routine_id, emit.event_name, emit.data, now))
             items += [
                 Delivery(target, data, next(run.counter), 1, 1) for target, data in emit.deliveries
             ]
         # The first ones: events added since they were routed stay for a later resume.
         del job.deferred_events[: len(routed)]
-        job._deferred_dirty = True
-    if len(job._history) > run.history.cap:
+        job.checkpoint_marks.deferred_dirty = True
+    if len(job.history_items) > run.history.cap:
         run.trim_history()
     return items
 

@@ -95,7 +95,7 @@ class Durability:
         # How many of the job's unsaved records (JobState.record_execution)
         # the checkpoint being committed holds.
         self._records_taken = 0
-        run.job._unsaved_records = []
+        run.job.checkpoint_marks.unsaved_records = []
 
     # -- ownership --------------------------------------------------------------
 
@@ -154,10 +154,8 @@ class Durability:
             lease=self.lease,
         )
         self.adopt(1, sent)
-        self.run.job._log_saved = len(self.run.job.shared_log)
-        self.run.job._outputs_saved = len(self.run.job.output_log)
-        self.run.job._unsaved_records = []  # In the document just written.
-        self.run.job._deferred_dirty = False
+        job = self.run.job  # Everything is in the document just written.
+        job.checkpoint_marks.saved_all(len(job.shared_log), len(job.output_log))
         self.saved_shared = dict(self.run.job.shared_data)
 
     # -- deliveries -------------------------------------------------------------
@@ -216,11 +214,11 @@ class Durability:
             StoreError: The store failed.
         """
         job = self.run.job
-        log = job.shared_log[job._log_saved :]
-        outputs = job.output_log[job._outputs_saved :]
-        records = list(job._unsaved_records or ())
+        log = job.shared_log[job.checkpoint_marks.log_saved :]
+        outputs = job.output_log[job.checkpoint_marks.outputs_saved :]
+        records = list(job.checkpoint_marks.unsaved_records or ())
         events = [*records, *events]
-        shared = dict(job.shared_data) if job._shared_dirty else None
+        shared = dict(job.shared_data) if job.checkpoint_marks.shared_dirty else None
         _check_delivery(added, events, values, log, outputs, shared)
         deferred = _take_deferred(job)
         batch = self._batch
@@ -234,14 +232,14 @@ class Durability:
         batch.history += events
         batch.take_values(values.sets, values.items)
         batch.log += log
-        job._log_saved += len(log)
+        job.checkpoint_marks.log_saved += len(log)
         batch.outputs += outputs
-        job._outputs_saved += len(outputs)
-        if records and job._unsaved_records is not None:
-            del job._unsaved_records[: len(records)]
+        job.checkpoint_marks.outputs_saved += len(outputs)
+        if records and job.checkpoint_marks.unsaved_records is not None:
+            del job.checkpoint_marks.unsaved_records[: len(records)]
         if shared is not None:
             batch.shared = self.saved_shared = shared
-            job._shared_dirty = False
+            job.checkpoint_marks.shared_dirty = False
         if deferred is not None:
             batch.deferred = deferred
         batch.deliveries += 1
@@ -349,12 +347,12 @@ class Durability:
             claim=self.claim,
             **parts,
         )
-        if job._shared_dirty:
+        if job.checkpoint_marks.shared_dirty:
             checkpoint.shared_data = dict(job.shared_data)
-        checkpoint.log_entries = job.shared_log[job._log_saved :]
-        checkpoint.outputs = job.output_log[job._outputs_saved :]
+        checkpoint.log_entries = job.shared_log[job.checkpoint_marks.log_saved :]
+        checkpoint.outputs = job.output_log[job.checkpoint_marks.outputs_saved :]
         checkpoint.deferred_events = _take_deferred(job)
-        records = job._unsaved_records or ()
+        records = job.checkpoint_marks.unsaved_records or ()
         # Recorded before the engine's events of a delivery (its handler ran first).
         checkpoint.history = list(records)
         self._records_taken = len(checkpoint.history)
@@ -374,12 +372,12 @@ class Durability:
         job = self.run.job
         self.max_seq = checkpoint.next_seq - 1
         if checkpoint.shared_data is not None:
-            job._shared_dirty = False
+            job.checkpoint_marks.shared_dirty = False
             self.saved_shared = checkpoint.shared_data
-        job._log_saved += logged
-        job._outputs_saved += sent
-        if taken and job._unsaved_records is not None:
-            del job._unsaved_records[:taken]
+        job.checkpoint_marks.log_saved += logged
+        job.checkpoint_marks.outputs_saved += sent
+        if taken and job.checkpoint_marks.unsaved_records is not None:
+            del job.checkpoint_marks.unsaved_records[:taken]
 
     def drop_unstorable(self) -> list[str]:
         """Take out of the job what no store can write; return what was taken.
@@ -395,7 +393,7 @@ class Durability:
         """
         job = self.run.job
         dropped: list[str] = []
-        with job._lock:
+        with job.lock:
             for key, value in list(job.shared_data.items()):
                 if _storable(value):
                     continue
@@ -406,9 +404,9 @@ class Durability:
                 else:
                     job.shared_data[key] = saved
             unsaved_lists: list[tuple[list[Any], int, str]] = [
-                (job.shared_log, job._log_saved, "shared_log entries"),
-                (job.output_log, job._outputs_saved, "output_log entries"),
-                (job._unsaved_records or [], 0, "recorded history entries"),
+                (job.shared_log, job.checkpoint_marks.log_saved, "shared_log entries"),
+                (job.output_log, job.checkpoint_marks.outputs_saved, "output_log entries"),
+                (job.checkpoint_marks.unsaved_records or [], 0, "recorded history entries"),
                 (job.deferred_events, 0, "deferred events"),
             ]
             for entries, start, what in unsaved_lists:
@@ -418,7 +416,7 @@ class Durability:
                     dropped.append(f"{len(unsaved) - len(kept)} {what}")
                     entries[start:] = kept
             # The refused checkpoint may have held the whole list: the next writes it.
-            job._deferred_dirty = True
+            job.checkpoint_marks.deferred_dirty = True
         return dropped
 
     def _stored(self, item: Delivery, not_before: float = 0.0) -> StoredDelivery:
@@ -510,12 +508,12 @@ def _take_deferred(job: JobState) -> list[dict[str, Any]] | None:
     Raises:
         SerializationError: One cannot be stored (the list stays to be written).
     """
-    with job._lock:
-        if not job._deferred_dirty:
+    with job.lock:
+        if not job.checkpoint_marks.deferred_dirty:
             return None
         deferred = list(job.deferred_events)
         _check_storable(deferred, "deferred_events")
-        job._deferred_dirty = False
+        job.checkpoint_marks.deferred_dirty = False
         return deferred
 
 

@@ -118,7 +118,7 @@ class Engine:
         # Before the run is registered: the document's warning may be raised as an error.
         document = None if run.durable is None else self.port.document_for(run.job.job_id)
         self.register(run)
-        run.job._transition(JobStatus.RUNNING)
+        run.job.set_status(JobStatus.RUNNING)
         if run.durable is None:
             return
         try:
@@ -207,7 +207,7 @@ class Engine:
             if run.ended or not run.paused or job.status is not JobStatus.PAUSED:
                 return False
             routed = route_deferred(run.plan, job)
-            job._transition(JobStatus.RUNNING)
+            job.set_status(JobStatus.RUNNING)
             deferred = emit_deferred(run, routed)
             if run.durable is not None and not self._save_resumed(run, deferred):
                 return False

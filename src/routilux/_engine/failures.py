@@ -78,7 +78,7 @@ def on_failure(
         run.counters.skips[target.index] += 1
     else:
         run.counters.failures[target.index] += 1
-    run.job._note_outcome(target.routine_id, _OUTCOMES[action], record.message, record.timestamp)
+    run.job.record_outcome(target.routine_id, _OUTCOMES[action], record.message, record.timestamp)
     letter = _dead_letter(run, item, record)
     if not _save_failure(run, item, record, retry=None, delay=0.0, letter=letter):
         return True
@@ -103,7 +103,7 @@ def _dead_letter(run: JobRun, item: Delivery, record: ErrorRecord) -> DeadLetter
         error=record,
         created_at=record.timestamp,
     )
-    with run.job._lock:
+    with run.job.lock:
         run.job.dead_letters.append(letter)
     return letter
 
@@ -153,7 +153,7 @@ def record_error(
         timestamp=time.time(),
         delivery_id=run.delivery_id(item.seq) if item else None,
     )
-    with run.job._lock:
+    with run.job.lock:
         run.job.errors.append(record)
     if target is not None:
         logger.warning(

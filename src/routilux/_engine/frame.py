@@ -169,7 +169,7 @@ class DeliveryFrame:
         return default if kept is _UNSET else kept
 
     def _kept(self, rid: str, key: str) -> Any:
-        return self.run.job._job_values.get(rid, {}).get(key, _UNSET)
+        return self.run.job.engine_values.get(rid, {}).get(key, _UNSET)
 
     def set_value(self, routine: Routine, key: str, value: Any) -> None:
         """Stage ``routine``'s job value ``key`` (it replaces the items appended so far)."""

@@ -176,7 +176,7 @@ class JobRun(ABC):
 
     def routine_state_snapshot(self) -> dict[str, dict[str, Any]]:
         """A copy of the job's routine states, for a checkpoint."""
-        with self.job._lock:
+        with self.job.lock:
             return {rid: dict(state) for rid, state in self.job.routine_states.items()}
 
     def engine_state_snapshot(self) -> dict[str, Any]:

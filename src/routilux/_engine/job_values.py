@@ -40,15 +40,15 @@ def apply_values(run: JobRun, frame: DeliveryFrame) -> ValueChanges:
     """Write the frame's staged job values and appended items into the job."""
     job = run.job
     changes = ValueChanges()
-    with job._lock:
+    with job.lock:
         for routine_id, values in frame.values.items():
-            kept = job._job_values.setdefault(routine_id, {})
+            kept = job.engine_values.setdefault(routine_id, {})
             for key, value in values.items():
                 changes.undo.append((routine_id, key, kept.get(key, _MISSING), -1))
                 changes.sets.append((routine_id, key, value))
                 kept[key] = value
         for routine_id, keyed in frame.appends.items():
-            kept = job._job_values.setdefault(routine_id, {})
+            kept = job.engine_values.setdefault(routine_id, {})
             for key, items in keyed.items():
                 current = kept.get(key, _MISSING)
                 if isinstance(current, list):
@@ -65,9 +65,9 @@ def apply_values(run: JobRun, frame: DeliveryFrame) -> ValueChanges:
 def restore_values(run: JobRun, changes: ValueChanges) -> None:
     """Put back the job values that :func:`apply_values` changed."""
     job = run.job
-    with job._lock:
+    with job.lock:
         for routine_id, key, old, length in reversed(changes.undo):
-            kept = job._job_values[routine_id]
+            kept = job.engine_values[routine_id]
             if length >= 0:
                 del kept[key][length:]
             elif old is _MISSING:

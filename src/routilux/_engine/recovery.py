@@ -127,36 +127,14 @@ def _prepare(
     run.durable.max_seq = stored.next_seq - 1
     run.durable.saved_shared = dict(fresh.shared_data)
     run.counters.seed_from(run.job)
-    run.timer_book.load(fresh._timers, {d.seq for d in stored.pending})
+    run.timer_book.load(fresh.engine_timer_names, {d.seq for d in stored.pending})
     return run
 
 
 def _job_from(loaded: JobState, job: JobState | None) -> JobState:
+    """The job to run: ``job`` brought up to date with ``loaded`` (the store's), or ``loaded``."""
     if job is None:
-        job = loaded
-    else:
-        for name in (
-            "flow_id",
-            "created_at",
-            "routine_states",
-            "_routine_stats",
-            "_job_values",
-            "_timers",
-            "_history",
-            "shared_data",
-            "shared_log",
-            "output_log",
-            "pause_points",
-            "deferred_events",
-            "errors",
-            "dead_letters",
-        ):
-            setattr(job, name, getattr(loaded, name))
-    job.status = JobStatus.RUNNING
-    job.error = None
-    job.pending_deliveries = []
-    job._finished.clear()
-    job._log_saved = len(job.shared_log)
-    job._outputs_saved = len(job.output_log)
-    job._deferred_dirty = False  # As the store has them.
+        loaded.running_as_stored()
+        return loaded
+    job.resume_as(loaded)
     return job

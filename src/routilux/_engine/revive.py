@@ -49,11 +49,11 @@ def resume_in_memory(engine: Engine, job: JobState) -> JobState:
     run.counter = itertools.count(_next_seq(job, [item for item, _ in items]))
     run.counters.seed_from(job)
     run.deliveries = sum(run.counters.invocations)
-    run.timer_book.load(job._timers, {item.seq for item, _ in items})
+    run.timer_book.load(job.engine_timer_names, {item.seq for item, _ in items})
     job.pending_deliveries = []
     job.error = None
     engine.register(run)
-    job._transition(JobStatus.RUNNING)
+    job.set_status(JobStatus.RUNNING)
     with run.lock:
         deferred = emit_deferred(run, routed)
     engine.launch(run, [*((item, 0.0) for item in deferred), *items])
@@ -92,4 +92,4 @@ def _next_seq(job: JobState, items: list[Delivery]) -> int:
     shown = [item.seq for item in items]
     shown += [_seq_of(job, error.delivery_id) or 0 for error in job.errors]
     shown += [_seq_of(job, letter.letter_id) or 0 for letter in job.dead_letters]
-    return max(max(shown, default=0) + 1, job._next_delivery or 0)
+    return max(max(shown, default=0) + 1, job.next_delivery_hint or 0)

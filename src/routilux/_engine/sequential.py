@@ -208,9 +208,9 @@ class SequentialRun(JobRun):
             if not self.ended:
                 if self.paused:
                     self.job.pending_deliveries = self.pending_locked()
-                    self.job._next_delivery = self.peek_next_seq()
+                    self.job.note_next_delivery(self.peek_next_seq())
                     self.write_routine_stats()  # A paused job is saved and resumed with them.
-                    self.job._transition(JobStatus.PAUSED)
+                    self.job.set_status(JobStatus.PAUSED)
                     if self.durable is not None:
                         self.save_status()
                 elif self.escaped is None and not self.queue and not self.delayed:
@@ -345,7 +345,7 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
     staged = frame.staged
     staged_history = frame.history
     later = frame.later
-    history = run.job._history
+    history = run.job.history_items
     invocations = run.counters.invocations
     durable = run.durable
     book = run.timer_book
