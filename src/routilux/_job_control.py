@@ -221,7 +221,13 @@ class JobControl:
 
     # -- control --------------------------------------------------------------
 
-    def pause(self, job_state: JobState, reason: Any, checkpoint: Any, timeout: Any) -> bool:
+    def pause(
+        self,
+        job_state: JobState,
+        reason: str | float,
+        checkpoint: Mapping[str, Any] | None,
+        timeout: float | None,
+    ) -> bool:
         """``Flow.pause``: hold the job, and record its pause point if it paused."""
         job = check_job_of(self.flow.flow_id, job_state, "pause")
         reason, kept, timeout = pause_arguments(reason, checkpoint, timeout)
