@@ -111,7 +111,9 @@ class JobRun(ABC):
         self.paused = False
         self.interrupted = False
         self.wakeup = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # The job's own event loop, on which a delivery's thread runs an async
+        # handler itself when that thread runs no loop already (see job_async).
+        self.own_loop: asyncio.AbstractEventLoop | None = None
         self.async_loop: Callable[[], LoopThread] = services.loop
         self.threads = services.threads
 
@@ -170,9 +172,9 @@ class JobRun(ABC):
 
     def close(self) -> None:
         """Release the job's own event loop, if a handler needed one."""
-        if self._loop is not None:
-            self._loop.close()
-            self._loop = None
+        if self.own_loop is not None:
+            self.own_loop.close()
+            self.own_loop = None
 
     def routine_state_snapshot(self) -> dict[str, dict[str, Any]]:
         """A copy of the job's routine states, for a checkpoint."""
