@@ -11,14 +11,16 @@ from os import PathLike
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from routilux._engine.clock import Clock, SystemClock
-from routilux._engine.engine import Engine
 from routilux._engine.gates import DEFAULT_MAX_ASYNC_IN_FLIGHT
 from routilux._engine.job_run import DEFAULT_HISTORY_LIMIT
 from routilux._engine.plan import FlowPlan
 from routilux._engine.runaway import DEFAULT_MAX_HOPS
+from routilux._engine.strategies import STRATEGY_NAMES
 from routilux._engine.tracking import TrackedPlan
-from routilux._flow_jobs import FlowJobs, check_timeout
+from routilux._flow_arguments import check_timeout
+from routilux._flow_jobs import FlowJobs
 from routilux._flow_wiring import Connections, FlowWiring
+from routilux._job_control import JobControl
 from routilux._model.connection import Connection
 from routilux._model.dual_method import ClassOrInstanceMethod
 from routilux._model.error_policy import ErrorHandler
@@ -38,7 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Flow"]
 
-STRATEGIES = ("sequential", "concurrent")
+STRATEGIES = STRATEGY_NAMES
 
 
 def _flow_from_doc(*args: Any, **kwargs: Any) -> Any:
@@ -189,7 +191,7 @@ class Flow(FlowWiring, FlowJobs):
         self._plan: FlowPlan | None = None
         self._executions: OrderedDict[str, JobState] = OrderedDict()
         self._lock = threading.Lock()
-        self._engine: Engine | None = None
+        self._jobs = JobControl(self)
 
     def _check_max_workers(self, max_workers: object) -> None:
         _check_positive_int("max_workers", max_workers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -11,7 +12,13 @@ from routilux._model.job_state import JobState
 from routilux._model.status import JobStatus
 from routilux.exceptions import DefinitionError
 
-__all__ = ["check_job_of", "entry_arguments", "pause_arguments", "pause_point"]
+__all__ = [
+    "check_job_of",
+    "check_timeout",
+    "entry_arguments",
+    "pause_arguments",
+    "pause_point",
+]
 
 _STRATEGIES = ("sequential", "concurrent")
 
@@ -112,3 +119,21 @@ def check_job_of(flow_id: str, job: Any, method: str) -> JobState:
             f"{method} it through the flow that runs it."
         )
     return job
+
+
+def check_timeout(value: object) -> float | None:
+    """``value`` as a timeout in seconds, or ``None``.
+
+    Raises:
+        DefinitionError: It is not ``None`` or a positive finite number.
+    """
+    if value is None:
+        return None
+    if (
+        not isinstance(value, (int, float))
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise DefinitionError(f"A timeout must be a positive number of seconds, not {value!r}.")
+    return float(value)

@@ -1,11 +1,9 @@
-"""The dead-letter side of a Flow: replaying a failed delivery as a new job."""
+"""Replaying a dead letter: its failed delivery again, as a new job."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from routilux._engine.plan import DRAIN_SLOT
 from routilux._model.durable import DeadLetter
@@ -18,111 +16,52 @@ from routilux.exceptions import (
 )
 
 if TYPE_CHECKING:
-    from routilux._engine.engine import Engine
-    from routilux._engine.plan import FlowPlan, Target
+    from routilux._job_control import JobControl
     from routilux._model.store import JobStore
 
-__all__ = ["FlowDeadLetters"]
+__all__ = ["replay_dead_letter"]
 
 
-class FlowDeadLetters:
-    """Replaying dead letters (a part of :class:`Flow`)."""
-
-    flow_id: str
-
-    def _store(self, store: JobStore | None) -> JobStore | None:
-        raise NotImplementedError
-
-    def _prepare(
-        self,
-        routine_id: str,
-        slot: str,
-        params: Mapping[str, Any] | None,
-        timeout: float | None,
-    ) -> tuple[FlowPlan, Target, dict[str, Any], float | None]:
-        raise NotImplementedError
-
-    def _get_engine(self) -> Engine:
-        raise NotImplementedError
-
-    def get_execution(self, job_id: str) -> JobState | None:
-        raise NotImplementedError
-
-    def replay_dead_letter(
-        self,
-        letter: DeadLetter | str,
-        *,
-        store: JobStore | None = None,
-        timeout: float | None = None,
-        again: bool = False,
-    ) -> JobState:
-        """Deliver a dead letter's message again, as a new job, and wait for it.
-
-        The new job starts at the slot that failed, with the message it
-        failed on, and runs like any job of this flow (in the store, if one
-        is given or the flow has one). With a store, the letter is first
-        marked as replayed by the new job, in one compare-and-set: of two
-        replays of one letter at the same moment, exactly one delivers it,
-        and a letter replayed already is refused unless ``again``. The
-        original job's state is marked too, if this flow still remembers it.
-
-        Args:
-            letter: The dead letter, or its id (looked up in the store).
-            store: Where the letter is kept (default: the flow's ``store``).
-            timeout: Seconds the new job may run.
-            again: Replay a letter that was replayed already.
-
-        Returns:
-            The new job's final state.
-
-        Raises:
-            DeadLetterNotFound: The store has no letter with that id.
-            DeadLetterReplayedError: The letter was replayed already (and
-                ``again`` is false), or is being replayed by another job.
-            DefinitionError: The flow lacks the letter's routine or slot, or
-                the letter is of an ``on_drain`` hook (it has no message).
-        """
-        chosen = self._store(store)
-        if isinstance(letter, str):
-            if chosen is None:
-                raise DefinitionError(
-                    "replay_dead_letter needs a store to look a letter up by id; pass the "
-                    "DeadLetter itself, or store=..."
-                )
-            letter = chosen.get_dead_letter(letter)
-        if letter.slot == DRAIN_SLOT:
+def replay_dead_letter(
+    control: JobControl,
+    letter: DeadLetter | str,
+    *,
+    store: JobStore | None,
+    timeout: float | None,
+    again: bool,
+) -> JobState:
+    """``Flow.replay_dead_letter``: deliver ``letter``'s message again as a new job, and wait."""
+    chosen = control.store_for(store)
+    if isinstance(letter, str):
+        if chosen is None:
             raise DefinitionError(
-                f"Dead letter {letter.letter_id} is a failure of the on_drain hook of routine "
-                f"{letter.routine_id!r}, which has no message to deliver again; what the hook "
-                f"was to flush is in job {letter.job_id}'s "
-                f"job_values({letter.routine_id!r})."
+                "replay_dead_letter needs a store to look a letter up by id; pass the "
+                "DeadLetter itself, or store=..."
             )
-        plan, entry, params, limit = self._prepare(
-            letter.routine_id, letter.slot, letter.data, timeout
+        letter = chosen.get_dead_letter(letter)
+    if letter.slot == DRAIN_SLOT:
+        raise DefinitionError(
+            f"Dead letter {letter.letter_id} is a failure of the on_drain hook of routine "
+            f"{letter.routine_id!r}, which has no message to deliver again; what the hook "
+            f"was to flush is in job {letter.job_id}'s "
+            f"job_values({letter.routine_id!r})."
         )
-        job = JobState(self.flow_id)
+    plan, entry, params, limit = control.prepare(
+        letter.routine_id, letter.slot, letter.data, timeout
+    )
+    job = JobState(control.flow.flow_id)
+    if chosen is not None:
+        _claim_letter(chosen, letter, job.job_id, again=again)
+    try:
+        control.engine.execute(control.settings(), plan, entry, params, limit, chosen, job)
+    except BaseException:
         if chosen is not None:
-            _claim_letter(chosen, letter, job.job_id, again=again)
-        try:
-            self._get_engine().execute(plan, entry, params, limit, chosen, job)
-        except BaseException:
-            if chosen is not None:
-                _unclaim_letter(chosen, letter, job.job_id)
-            raise
-        self._mark_replayed(letter, job.job_id)
-        return job
-
-    def _mark_replayed(self, letter: DeadLetter, replay_job_id: str) -> None:
-        original = self.get_execution(letter.job_id)
-        if original is None:
-            return
-        with original._lock:
-            original.dead_letters = [
-                replace(kept, replayed_by=replay_job_id)
-                if kept.letter_id == letter.letter_id
-                else kept
-                for kept in original.dead_letters
-            ]
+            _unclaim_letter(chosen, letter, job.job_id)
+        raise
+    original = control.flow.get_execution(letter.job_id)
+    if original is not None:
+        original.mark_letter_replayed(letter.letter_id, job.job_id)
+    return job
 
 
 def _claim_letter(store: JobStore, letter: DeadLetter, replay_job_id: str, *, again: bool) -> None:

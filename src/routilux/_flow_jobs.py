@@ -1,64 +1,33 @@
-"""The job side of a Flow: running, controlling, resuming and replaying jobs."""
+"""The job half of Flow's public API: starting, controlling, resuming and replaying jobs."""
 
 from __future__ import annotations
 
-import math
-import os
-import sys
-import threading
-import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from routilux._engine.engine import Engine
-from routilux._engine.recovery import resume_from_store
-from routilux._engine.revive import resume_in_memory
-from routilux._flow_arguments import (
-    check_job_of,
-    entry_arguments,
-    pause_arguments,
-    pause_point,
-)
-from routilux._flow_dead_letters import FlowDeadLetters
+from routilux._flow_arguments import check_timeout, entry_arguments
+from routilux._flow_dead_letters import replay_dead_letter
 from routilux._model.job_state import JobState
-from routilux._model.records import JobProgress
-from routilux._model.status import JobStatus
-from routilux._model.store import check_store
-from routilux.exceptions import (
-    DefinitionError,
-    FlowDocumentWarning,
-    JobNotFound,
-    SerializationError,
-)
 
 if TYPE_CHECKING:
-    from routilux._engine.clock import Clock
-    from routilux._engine.plan import FlowPlan, Target
+    from routilux._job_control import JobControl
+    from routilux._model.durable import DeadLetter
+    from routilux._model.records import JobProgress
     from routilux._model.store import JobStore
 
-__all__ = ["FlowJobs", "check_timeout"]
+__all__ = ["FlowJobs"]
 
 F = TypeVar("F", bound="FlowJobs")
 
 
-class FlowJobs(FlowDeadLetters):
-    """Running and controlling the jobs of a flow (the job half of :class:`Flow`)."""
+class FlowJobs:
+    """The job methods of :class:`Flow`, each handing its checked arguments to ``_jobs``.
 
-    flow_id: str
-    execution_timeout: float | None
-    clock: Clock
-    store: JobStore | None
-    _engine: Engine | None
-    _lock: threading.Lock
+    What they do lives in the flow's :class:`~routilux._job_control.JobControl`
+    (``_jobs``), which holds the engine; this class holds no state.
+    """
 
-    def _compiled(self) -> FlowPlan:
-        raise NotImplementedError
-
-    def get_execution(self, job_id: str) -> JobState | None:
-        raise NotImplementedError
-
-    def serialize(self) -> dict[str, Any]:
-        raise NotImplementedError
+    _jobs: JobControl
 
     # -- starting -----------------------------------------------------------------
 
@@ -113,10 +82,15 @@ class FlowJobs(FlowDeadLetters):
         routine_id, strategy, limit = entry_arguments(
             "execute", entry_id, entry_routine_id, execution_strategy, timeout
         )
-        plan, entry, params, limit = self._prepare(routine_id, entry_slot, entry_params, limit)
-        job = self._new_job(output_handler)
-        return self._get_engine().execute(
-            plan, entry, params, limit, self._store(store), job, strategy
+        return self._jobs.run(
+            routine_id,
+            entry_slot,
+            entry_params,
+            timeout=limit,
+            store=store,
+            output_handler=output_handler,
+            strategy=strategy,
+            wait=True,
         )
 
     def start(
@@ -140,91 +114,16 @@ class FlowJobs(FlowDeadLetters):
         routine_id, strategy, limit = entry_arguments(
             "start", entry_id, entry_routine_id, execution_strategy, timeout
         )
-        plan, entry, params, limit = self._prepare(routine_id, entry_slot, entry_params, limit)
-        job = self._new_job(output_handler)
-        return self._get_engine().start(
-            plan, entry, params, limit, self._store(store), job, strategy
+        return self._jobs.run(
+            routine_id,
+            entry_slot,
+            entry_params,
+            timeout=limit,
+            store=store,
+            output_handler=output_handler,
+            strategy=strategy,
+            wait=False,
         )
-
-    def _new_job(self, output_handler: Any) -> JobState:
-        job = JobState(self.flow_id)
-        if output_handler is not None:
-            job.set_output_handler(output_handler)
-        return job
-
-    def _prepare(
-        self,
-        routine_id: str,
-        slot: str,
-        params: Mapping[str, Any] | None,
-        timeout: float | None,
-    ) -> tuple[FlowPlan, Target, dict[str, Any], float | None]:
-        if not isinstance(routine_id, str):
-            raise DefinitionError(
-                f"The entry routine id must be a string (the id given to add_routine), "
-                f"not {type(routine_id).__name__} {routine_id!r}."
-            )
-        if not isinstance(slot, str):
-            raise DefinitionError(f"entry_slot must be a slot name, not {slot!r}.")
-        plan = self._compiled()
-        plan.check_routines()
-        entry = plan.entry_target(routine_id, slot)
-        limit = check_timeout(timeout) if timeout is not None else self.execution_timeout
-        return plan, entry, _check_params(params), limit
-
-    def _store(self, store: JobStore | None) -> JobStore | None:
-        if store is None:
-            return self.store
-        return check_store(store, "The store argument")
-
-    def _get_engine(self) -> Engine:
-        engine = self._engine
-        if engine is None:
-            with self._lock:
-                if self._engine is None:
-                    self._engine = Engine(self)
-                engine = self._engine
-        return engine
-
-    def _document_or_none(self, job_id: str) -> dict[str, Any] | None:
-        """The flow's document to keep with the durable job ``job_id``, if it can be written.
-
-        When it cannot, a :class:`FlowDocumentWarning` (at the caller's line)
-        says why, and what that means for the job.
-        """
-        try:
-            document = self.serialize()
-        except (SerializationError, NotImplementedError) as exc:
-            reason = str(exc) or f"{type(exc).__name__} from serialize()"
-            warnings.warn(
-                f"Job {job_id} of flow {self.flow_id!r} is stored without its flow document, "
-                f"because the flow cannot be serialized: {reason} So the routilux command "
-                "cannot resume this job or replay its dead letters; resume it from a program "
-                f"that builds the flow, with flow.resume({job_id!r}, store=store). To let the "
-                "command resume such jobs, define the routine classes in an importable module.",
-                FlowDocumentWarning,
-                stacklevel=_stacklevel_outside_routilux(),
-            )
-            return None
-        scripted = sorted(
-            {
-                r["class"]
-                for r in document["routines"].values()
-                if r["class"].startswith("__main__:")
-            }
-        )
-        if scripted:
-            warnings.warn(
-                f"Job {job_id} of flow {self.flow_id!r} is stored with a flow document that names "
-                f"classes of the running script ({', '.join(scripted)}): only this script can "
-                "rebuild the flow, so the routilux command cannot resume this job or replay its "
-                f"dead letters; resume it from this script, with flow.resume({job_id!r}, "
-                "store=store). To let the command resume such jobs, define the routine classes "
-                "in an importable module.",
-                FlowDocumentWarning,
-                stacklevel=_stacklevel_outside_routilux(),
-            )
-        return document
 
     # -- control ------------------------------------------------------------------
 
@@ -261,15 +160,7 @@ class FlowJobs(FlowDeadLetters):
             DefinitionError: ``job_state`` belongs to another flow, or an
                 argument is of the wrong kind.
         """
-        job = check_job_of(self.flow_id, job_state, "pause")
-        reason, kept, timeout = pause_arguments(reason, checkpoint, timeout)
-        paused = self._get_engine().pause(job, check_timeout(timeout))
-        if paused:
-            progress = self.get_progress(job)
-            point = pause_point(job, reason, kept, 0 if progress is None else progress.pending)
-            with job._lock:
-                job.pause_points.append(point)
-        return paused
+        return self._jobs.pause(job_state, reason, checkpoint, timeout)
 
     def resume(
         self,
@@ -313,34 +204,7 @@ class FlowJobs(FlowDeadLetters):
                 to another flow, or the flow lacks a routine or slot the job
                 needs.
         """
-        if not isinstance(job, (str, JobState)):
-            raise DefinitionError(
-                f"resume expects a job id string or a JobState, not {type(job).__name__} {job!r}."
-            )
-        given = None if isinstance(job, str) else check_job_of(self.flow_id, job, "resume")
-        engine = self._get_engine()
-        job_id = job if isinstance(job, str) else job.job_id
-        live = engine.run_of_id(job_id)
-        target: JobState | None
-        if live is not None and not live.abandoned:
-            _set_output(live.job, output_handler)
-            target = live.job if engine.resume(live.job) else None
-        else:
-            chosen = self._store(store)
-            if given is not None and given.status is JobStatus.PAUSED and not _kept(chosen, job_id):
-                _set_output(given, output_handler)
-                target = resume_in_memory(engine, given)
-            elif chosen is None:
-                return None
-            else:
-                claim = None
-                if live is not None and live.abandoned and live.durable is not None:
-                    claim = live.durable.claim
-                target = resume_from_store(engine, job_id, chosen, given, abandoned_claim=claim)
-                _set_output(target, output_handler)
-        if wait and target is not None:
-            target.wait()
-        return target
+        return self._jobs.resume(job, store=store, wait=wait, output_handler=output_handler)
 
     def get_progress(self, job_state: JobState) -> JobProgress | None:
         """How far a job this flow is running has got, or ``None`` if it runs elsewhere.
@@ -349,8 +213,7 @@ class FlowJobs(FlowDeadLetters):
         second); the figures are read without stopping the job, so they may
         be a delivery apart from each other.
         """
-        run = self._get_engine().run_of(job_state)
-        return None if run is None else run.progress()
+        return self._jobs.progress(job_state)
 
     def cancel(self, job_state: JobState, reason: str = "") -> bool:
         """End ``job_state`` as ``cancelled``, dropping its pending deliveries.
@@ -367,10 +230,7 @@ class FlowJobs(FlowDeadLetters):
             DefinitionError: ``job_state`` belongs to another flow, or
                 ``reason`` is not a string.
         """
-        job = check_job_of(self.flow_id, job_state, "cancel")
-        if not isinstance(reason, str):
-            raise DefinitionError(f"cancel expects a reason string, not {type(reason).__name__}.")
-        return self._get_engine().cancel(job, reason or None)
+        return self._jobs.cancel(job_state, reason)
 
     def wait_for_completion(
         self, timeout: float | None = None, job_state: JobState | None = None
@@ -391,9 +251,7 @@ class FlowJobs(FlowDeadLetters):
         """
         if job_state is not None:
             return JobState.wait_for_completion(self, job_state, timeout)
-        limit = check_timeout(timeout)
-        engine = self._engine
-        return engine is None or engine.wait_settled(limit)
+        return self._jobs.wait_settled(check_timeout(timeout))
 
     def shutdown(self, wait: bool = True, timeout: float | None = None) -> None:
         """Stop the flow's threads; calling it again does nothing more.
@@ -415,67 +273,46 @@ class FlowJobs(FlowDeadLetters):
         Raises:
             DefinitionError: ``timeout`` is not a positive number or ``None``.
         """
-        limit = check_timeout(timeout)
-        engine = self._engine
-        if engine is not None:
-            engine.shutdown(wait, limit)
+        self._jobs.shutdown(wait, check_timeout(timeout))
+
+    def replay_dead_letter(
+        self,
+        letter: DeadLetter | str,
+        *,
+        store: JobStore | None = None,
+        timeout: float | None = None,
+        again: bool = False,
+    ) -> JobState:
+        """Deliver a dead letter's message again, as a new job, and wait for it.
+
+        The new job starts at the slot that failed, with the message it
+        failed on, and runs like any job of this flow (in the store, if one
+        is given or the flow has one). With a store, the letter is first
+        marked as replayed by the new job, in one compare-and-set: of two
+        replays of one letter at the same moment, exactly one delivers it,
+        and a letter replayed already is refused unless ``again``. The
+        original job's state is marked too, if this flow still remembers it.
+
+        Args:
+            letter: The dead letter, or its id (looked up in the store).
+            store: Where the letter is kept (default: the flow's ``store``).
+            timeout: Seconds the new job may run.
+            again: Replay a letter that was replayed already.
+
+        Returns:
+            The new job's final state.
+
+        Raises:
+            DeadLetterNotFound: The store has no letter with that id.
+            DeadLetterReplayedError: The letter was replayed already (and
+                ``again`` is false), or is being replayed by another job.
+            DefinitionError: The flow lacks the letter's routine or slot, or
+                the letter is of an ``on_drain`` hook (it has no message).
+        """
+        return replay_dead_letter(self._jobs, letter, store=store, timeout=timeout, again=again)
 
     def __enter__(self: F) -> F:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.shutdown(wait=True)
-
-
-def _set_output(job: JobState | None, handler: Any) -> None:
-    if job is not None and handler is not None:
-        job.set_output_handler(handler)
-
-
-def _kept(store: JobStore | None, job_id: str) -> bool:
-    """Whether ``store`` keeps the job ``job_id``."""
-    if store is None:
-        return False
-    try:
-        store.load_job(job_id)
-    except JobNotFound:
-        return False
-    return True
-
-
-def check_timeout(value: object) -> float | None:
-    """``value`` as a timeout in seconds, or ``None``.
-
-    Raises:
-        DefinitionError: It is not ``None`` or a positive finite number.
-    """
-    if value is None:
-        return None
-    if (
-        not isinstance(value, (int, float))
-        or isinstance(value, bool)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise DefinitionError(f"A timeout must be a positive number of seconds, not {value!r}.")
-    return float(value)
-
-
-def _check_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
-    if params is None:
-        return {}
-    if not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params):
-        raise DefinitionError(f"entry_params must be a mapping with string keys, not {params!r}.")
-    return dict(params)
-
-
-#: The directory of routilux's modules, as their code objects name their files.
-_PACKAGE = os.path.join(os.path.dirname(__file__), "")
-
-
-def _stacklevel_outside_routilux() -> int:
-    """The ``stacklevel`` of the first frame outside routilux, for its caller's warning."""
-    level, frame = 1, sys._getframe(1)  # stacklevel 1 is the caller's own frame.
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
-        level, frame = level + 1, frame.f_back
-    return level

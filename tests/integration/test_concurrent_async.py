@@ -358,7 +358,7 @@ def test_pausing_while_an_async_routines_next_delivery_waits_for_a_worker_loses_
     # routine's place to the delivery of 1, which then waits in the pool's
     # queue for the busy worker. (The queue is internal; this state is what
     # the test needs, and nothing public shows it.)
-    pool = flow._engine._pool  # type: ignore[union-attr]
+    pool = flow._jobs.engine._strategy("concurrent")._pool  # type: ignore[attr-defined]
     deadline = time.monotonic() + PATIENCE
     while not pool._queue and time.monotonic() < deadline:
         time.sleep(0.001)  # The pool's queue has no event of its own.

@@ -610,7 +610,7 @@ def test_jobs_abandoned_to_a_failing_store_are_not_kept_past_retain_jobs(tmp_pat
     for _ in range(10):
         store.failing = False
         assert flow.execute("source", {"n": 2}).status == "failed"
-    held = flow._get_engine()._runs  # What the engine keeps of the jobs it ran.
+    held = flow._jobs.engine._runs  # What the engine keeps of the jobs it ran.
     assert len(held) <= 3 + 1  # The jobs the flow remembers, and the last one run.
 
 

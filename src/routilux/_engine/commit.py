@@ -5,18 +5,14 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from routilux._engine.extras import (
-    TimerBook,
-    TimerOp,
-    ValueChanges,
-    apply_values,
-    restore_values,
-)
+from routilux._engine.job_values import ValueChanges, apply_values, restore_values
+from routilux._engine.timers import TimerBook, TimerOp
 from routilux.exceptions import SerializationError
 
 if TYPE_CHECKING:
+    from routilux._engine.delivery import Delivery
     from routilux._engine.frame import DeliveryFrame
-    from routilux._engine.job_run import Item, JobRun
+    from routilux._engine.job_run import JobRun
 
 __all__ = ["ENTRY_SEQ", "prepare_commit"]
 
@@ -31,7 +27,7 @@ _NO_CHANGES = ValueChanges()
 ENTRY_SEQ = 1
 
 
-def prepare_commit(run: JobRun, item: Item, frame: DeliveryFrame) -> str:
+def prepare_commit(run: JobRun, item: Delivery, frame: DeliveryFrame) -> str:
     """Apply a successful delivery's job values, timers and deferred events; checkpoint it.
 
     Called with ``lock`` held, before the strategy applies the delivery's
@@ -45,16 +41,16 @@ def prepare_commit(run: JobRun, item: Item, frame: DeliveryFrame) -> str:
         ``"failed"`` too when the store itself failed (the job stops;
         the store still has it running, to resume later).
     """
-    run.job.current_routine_id = item[0].routine_id
+    run.job.current_routine_id = item.target.routine_id
     ops = frame.timer_ops
     book = run.timer_book
-    dropped, added = book.resolve(ops, item[2]) if ops or book.by_seq else ([], [])
+    dropped, added = book.resolve(ops, item.seq) if ops or book.by_seq else ([], [])
     frame.later.extend(added)
     changes = apply_values(run, frame) if frame.values or frame.appends else _NO_CHANGES
-    touched = _write_timer_names(run, ops, item[2]) if ops or item[2] in book.by_seq else {}
+    touched = _write_timer_names(run, ops, item.seq) if ops or item.seq in book.by_seq else {}
     deferred = _add_deferred(run, frame.deferred) if frame.deferred else []
-    entry = item[2] == ENTRY_SEQ
-    before = run.job._note_outcome(item[0].routine_id, "completed") if entry else None
+    entry = item.seq == ENTRY_SEQ
+    before = run.job.record_outcome(item.target.routine_id, "completed") if entry else None
     if run.durable is not None:
         outcome = _checkpoint(run, item, frame, dropped, changes, deferred)
         if outcome != "ok":
@@ -62,12 +58,12 @@ def prepare_commit(run: JobRun, item: Item, frame: DeliveryFrame) -> str:
             _restore_timer_names(run, touched)
             _remove_deferred(run, deferred)
             if entry:
-                run.job._restore_status(item[0].routine_id, before)
+                run.job.restore_outcome(item.target.routine_id, before)
             return outcome
     for seq in dropped:
         run.cancel_delayed(seq)
-    if ops or item[2] in book.by_seq:
-        book.apply(ops, item[2])
+    if ops or item.seq in book.by_seq:
+        book.apply(ops, item.seq)
     frame.values.clear()
     frame.appends.clear()
     frame.timer_ops.clear()
@@ -78,7 +74,7 @@ def prepare_commit(run: JobRun, item: Item, frame: DeliveryFrame) -> str:
 
 def _checkpoint(
     run: JobRun,
-    item: Item,
+    item: Delivery,
     frame: DeliveryFrame,
     dropped: list[int],
     changes: ValueChanges,
@@ -120,8 +116,8 @@ def _write_timer_names(run: JobRun, ops: list[TimerOp], fired: int) -> dict[str,
     if fired in run.timer_book.by_seq:
         routines.add(run.timer_book.by_seq[fired][0])
     old: dict[str, Any] = {}
-    timers = run.job._timers
-    with run.job._lock:
+    timers = run.job.engine_timer_names
+    with run.job.lock:
         for rid in routines:
             old[rid] = timers.get(rid)
             _set_names(timers, rid, future.names_of(rid))
@@ -129,9 +125,9 @@ def _write_timer_names(run: JobRun, ops: list[TimerOp], fired: int) -> dict[str,
 
 
 def _restore_timer_names(run: JobRun, old: dict[str, Any]) -> None:
-    with run.job._lock:
+    with run.job.lock:
         for rid, names in old.items():
-            _set_names(run.job._timers, rid, names)
+            _set_names(run.job.engine_timer_names, rid, names)
 
 
 def _set_names(timers: dict[str, dict[str, int]], rid: str, names: dict[str, int] | None) -> None:
@@ -144,7 +140,7 @@ def _set_names(timers: dict[str, dict[str, int]], rid: str, names: dict[str, int
 def _add_deferred(run: JobRun, staged: list[tuple[str, str, dict[str, Any]]]) -> list[Any]:
     """Add the delivery's deferred events to the job (for its checkpoint); return the entries."""
     job = run.job
-    with job._lock:  # Together: a handler of another delivery may add some at the same time.
+    with job.lock:  # Together: a handler of another delivery may add some at the same time.
         for routine_id, event_name, data in staged:
             job.add_deferred_event(routine_id, event_name, data)
         return job.deferred_events[-len(staged) :]
@@ -154,5 +150,5 @@ def _remove_deferred(run: JobRun, added: list[Any]) -> None:
     """Take the entries :func:`_add_deferred` added back out (the delivery failed)."""
     if added:
         taken = {id(entry) for entry in added}
-        with run.job._lock:
+        with run.job.lock:
             run.job.deferred_events[:] = [e for e in run.job.deferred_events if id(e) not in taken]

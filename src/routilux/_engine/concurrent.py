@@ -2,36 +2,41 @@
 
 from __future__ import annotations
 
-import asyncio
+import threading
 from collections import deque
-from collections.abc import Awaitable, Callable
-from inspect import isawaitable
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from routilux._engine.commit import ENTRY_SEQ
-from routilux._engine.frame import DeliveryFrame
-from routilux._engine.guarded_call import deliver_with_timeout
-from routilux._engine.job_async import in_frame
-from routilux._engine.job_run import Item, JobRun
+from routilux._engine.delivery import Delivery
+from routilux._engine.gates import Gates
+from routilux._engine.job_run import JobRun
+from routilux._engine.pool import WorkerPool
+from routilux._engine.timers import ServiceTimers
+from routilux._engine.workers import (
+    NO_PLACE,
+    Work,
+    admit_entry,
+    new_work,
+    release,
+    run_entry,
+    worker_frame,
+)
 from routilux._model.records import PendingDelivery
 from routilux._model.status import JobStatus
 
 if TYPE_CHECKING:
     from routilux._engine.aio import LoopThread
-    from routilux._engine.gates import Gate, Gates
-    from routilux._engine.pool import WorkerPool
-    from routilux._engine.timers import Timer, TimerService
+    from routilux._engine.frame import DeliveryFrame
+    from routilux._engine.gates import Gate
+    from routilux._engine.plan import FlowPlan
+    from routilux._engine.services import EngineServices
+    from routilux._engine.settings import EngineSettings, FlowPort
+    from routilux._engine.timers import TimerService
+    from routilux._model.job_state import JobState
 
-__all__ = ["ConcurrentRun", "Work", "admit_entry", "run_entry"]
-
-#: A work entry of the pool: (run, delivery, the places it holds: see NO_PLACE...).
-Work = tuple["ConcurrentRun", Item, int]
-
-#: The places a work entry holds. A delivery takes its routine's place first
-#: (``Routine.set_max_concurrency``), then, for an ``async def`` handler, a
-#: place under the flow's bound on async handlers in flight
-#: (``Flow(max_async_in_flight=...)``); it gives both up when it ends.
-NO_PLACE, ROUTINE_PLACE, BOTH_PLACES = 0, 1, 2
+__all__ = ["ConcurrentRun", "ConcurrentStrategy"]
 
 
 class ConcurrentRun(JobRun):
@@ -56,19 +61,17 @@ class ConcurrentRun(JobRun):
         self.gates = gates
         # The flow's one gate for async handlers, kept with the routines' gates
         # (by the flow object), so pause and cancel find what waits at it too.
-        flow = self.flow
+        flow = self.port.flow
         self.async_gate: Gate[Work] = gates.of(flow, lambda: flow.max_async_in_flight)
-        self.timers = timers
+        self.delayed = ServiceTimers(timers, self._retry_due)
         self.loop = loop
         self.outstanding = 0
-        self.running = 0
-        self.parked: deque[Item] = deque()
-        self.waiting: dict[int, tuple[Timer, Item]] = {}
+        self.parked: deque[Delivery] = deque()
         self.cancelled: set[int] = set()
 
-    def begin(self, items: list[tuple[Item, float]]) -> None:
+    def begin(self, items: list[tuple[Delivery, float]]) -> None:
         """Schedule the first deliveries (each with the delay before it may run)."""
-        ready: list[Item] = []
+        ready: list[Delivery] = []
         with self.lock:
             self.outstanding = len(items)
             for item, delay in items:
@@ -82,12 +85,12 @@ class ConcurrentRun(JobRun):
             # job looks idle, or a virtual clock could jump past it.
             self.submit(ready)
 
-    def submit(self, items: list[Item]) -> None:
+    def submit(self, items: list[Delivery]) -> None:
         """Queue ``items`` on the worker pool."""
         if items:
-            self.pool.submit([(self, item, NO_PLACE) for item in items])
+            self.pool.submit([new_work((self, item, NO_PLACE)) for item in items])
 
-    def went_idle(self) -> list[Item]:
+    def went_idle(self) -> list[Delivery]:
         """Nothing is outstanding (caller holds ``lock``): drain, or complete the job.
 
         Returns:
@@ -104,36 +107,29 @@ class ConcurrentRun(JobRun):
         """Forget what has not run; queued items are dropped as workers reach them."""
         dropped = self.outstanding - self.running
         self.parked.clear()
-        for timer, _ in self.waiting.values():
-            timer.cancel()
-        self.waiting.clear()
+        self.delayed.clear()
         return max(0, dropped)
 
-    def _pending_locked(self) -> list[PendingDelivery]:
+    def pending_locked(self) -> list[PendingDelivery]:
         """Parked deliveries, then retries waiting for their delay (while paused)."""
-        now = self.clock.monotonic()
-        ready = [self.pending_item(item) for item in sorted(self.parked, key=lambda i: i[2])]
-        waiting = sorted(self.waiting.values(), key=lambda entry: entry[0].due)
-        return ready + [self.pending_item(i, max(0.0, t.due - now)) for t, i in waiting]
+        ready = [self.pending_item(item) for item in sorted(self.parked, key=_seq)]
+        return ready + [self.pending_item(item, left) for item, left in self.delayed.listed()]
 
-    def retry_later(self, delay: float, item: Item) -> None:
+    def retry_later(self, delay: float, item: Delivery) -> None:
         """Run ``item`` again after ``delay`` seconds (caller holds ``lock``)."""
-        seq = item[2]
-        self.waiting[seq] = (self.timers.call_later(delay, self._due_callback(seq)), item)
-
-    def _due_callback(self, seq: int) -> Callable[[], None]:
-        return lambda: self._retry_due(seq)
+        self.delayed.add(delay, item)
 
     def _retry_due(self, seq: int) -> None:
+        """On the timer thread: the delayed delivery ``seq`` is due."""
         with self.lock:
-            entry = self.waiting.pop(seq, None)
-            if entry is None or self.ended:
+            item = self.delayed.take(seq)
+            if item is None or self.ended:
                 return
             if self.paused:
-                self.parked.append(entry[1])
+                self.parked.append(item)
                 return
             # Under the lock, so a cancel that follows finds it in the pool.
-            self.submit([entry[1]])
+            self.submit([item])
 
     def pause(self) -> None:
         """Hold every delivery not yet started (caller holds ``lock``)."""
@@ -150,7 +146,7 @@ class ConcurrentRun(JobRun):
         """Take this job's deliveries out of the pool's queue and the gates, into ``parked``."""
         held = self._extract(self._is_mine)
         # By sequence number: the pool and the gates each keep their own order.
-        self.parked.extend(sorted((item for _, item, _ in held), key=lambda item: item[2]))
+        self.parked.extend(sorted((work.delivery for work in held), key=_seq))
 
     def _extract(self, select: Callable[[Work], bool]) -> list[Work]:
         """Take entries out of the gates and the pool's queue, giving up the places they hold.
@@ -161,40 +157,33 @@ class ConcurrentRun(JobRun):
         of any job, would run; so with a place under the async bound.
         """
         taken = self.gates.extract(select) + self.pool.extract(select)
-        for run, item, held in taken:
-            release(run, item, held)
+        for work in taken:
+            release(work.run, work.delivery, work.held)
         return taken
 
     def drop_queued(self) -> None:
         """Take this (cancelled) job's entries out of the pool's queue, giving up their places."""
-        for run, item, held in self.pool.extract(self._is_mine):
-            release(run, item, held)
+        for work in self.pool.extract(self._is_mine):
+            release(work.run, work.delivery, work.held)
 
     def _is_mine(self, entry: Work) -> bool:
-        return entry[0] is self
+        return entry.run is self
 
     def acknowledge_pause(self) -> None:
         """Once nothing runs, record the pending deliveries and mark the job paused."""
         if self.paused and not self.ended and self.running == 0:
             if self.job.status is JobStatus.RUNNING:
-                self.job.pending_deliveries = self._pending_locked()
-                self.job._next_delivery = self.peek_next_seq()
+                self.job.pending_deliveries = self.pending_locked()
+                self.job.note_next_delivery(self.peek_next_seq())
                 self.write_routine_stats()  # A paused job is saved and resumed with them.
-                self.job._transition(JobStatus.PAUSED)
+                self.job.set_status(JobStatus.PAUSED)
                 if self.durable is not None:
                     self.save_status()
             self.quiet.notify_all()
 
-    def resume(self) -> list[Item]:
+    def resume(self) -> list[Delivery]:
         """Release the parked deliveries (caller holds ``lock``); returns them to submit."""
         self.paused = self.interrupted = False
-        now = self.clock.monotonic()
-        for seq, (timer, item) in list(self.waiting.items()):
-            if timer.cancelled:  # The engine shut down while the job was paused.
-                self.waiting[seq] = (
-                    self.timers.call_later(max(0.0, timer.due - now), self._due_callback(seq)),
-                    item,
-                )
         # In the order they were held: what was queued at the pause (by
         # number), then what arrived since, timers in the order they fell due.
         items = list(self.parked)
@@ -202,9 +191,9 @@ class ConcurrentRun(JobRun):
         self.job.pending_deliveries = []
         return items
 
-    def finished(self, item: Item, frame: DeliveryFrame) -> None:
+    def finished(self, item: Delivery, frame: DeliveryFrame) -> None:
         """Commit a successful delivery's output and schedule its deliveries."""
-        new: list[Item] = []
+        new: list[Delivery] = []
         with self.lock:
             self.running -= 1
             if self.ended:
@@ -213,22 +202,23 @@ class ConcurrentRun(JobRun):
                 self.durable is not None
                 or frame.extra
                 or self.timer_book.by_seq
-                or item[2] == ENTRY_SEQ
+                or item.seq == ENTRY_SEQ
             ) and (outcome := self.prepare_commit(item, frame)) != "ok":
                 new = self._settle_failed_delivery(finished=outcome == "failed")
             else:
                 if frame.history:
-                    self.job._history.extend(frame.history)
-                    if len(self.job._history) > self.history_cap:
+                    history = self.job.history_items
+                    history.extend(frame.history)
+                    if len(history) > self.history.cap:
                         self.trim_history()
                 new = frame.staged_items()
                 self.outstanding += len(new) + len(frame.later) - 1
                 for delay, delayed in frame.later:
                     self.retry_later(delay, delayed)
-                if item[4] >= self.max_hops and (new or frame.later):
+                if item.hops >= self.max_hops and (new or frame.later):
                     # Past the limit: the job stops, listing them as pending.
                     self.parked.extend(new)
-                    self.check_hops(item[0], [*new, *(later for _, later in frame.later)])
+                    self.check_hops(item.target, [*new, *(later for _, later in frame.later)])
                     new = []
                 elif self.paused:
                     self.parked.extend(new)
@@ -238,7 +228,7 @@ class ConcurrentRun(JobRun):
                     new = self.went_idle()
             self.submit(new)
         frame.clear()
-        self.timers.wake()
+        self.delayed.service.wake()
 
     def waiting_count(self) -> int:
         """Deliveries outstanding and not running: queued, parked or on a timer."""
@@ -246,19 +236,17 @@ class ConcurrentRun(JobRun):
 
     def cancel_delayed(self, seq: int) -> None:
         """Drop a delivery that waits for its time, or is queued (caller holds ``lock``)."""
-        entry = self.waiting.pop(seq, None)
-        if entry is not None:
-            entry[0].cancel()
+        if self.delayed.cancel(seq):
             self.outstanding -= 1
             return
         for parked in self.parked:
-            if parked[2] == seq:
+            if parked.seq == seq:
                 self.parked.remove(parked)
                 self.outstanding -= 1
                 return
 
         def mine(work: Work) -> bool:
-            return work[0] is self and work[1][2] == seq
+            return work.run is self and work.delivery.seq == seq
 
         found = self._extract(mine)
         if found:
@@ -267,19 +255,19 @@ class ConcurrentRun(JobRun):
             # A worker has taken it but not started it yet: _claim drops it.
             self.cancelled.add(seq)
 
-    def failed(self, item: Item, exc: BaseException) -> None:
+    def failed(self, item: Delivery, exc: BaseException) -> None:
         """Apply the error policy to a failed delivery."""
-        drains: list[Item] = []
+        drains: list[Delivery] = []
         with self.lock:
             self.running -= 1
             if not self.ended:
                 drains = self._settle_failed_delivery(self.on_failure(item, exc, self.retry_later))
             self.submit(drains)
-        self.timers.wake()
+        self.delayed.service.wake()
 
-    def _settle_failed_delivery(self, finished: bool) -> list[Item]:
+    def _settle_failed_delivery(self, finished: bool) -> list[Delivery]:
         # Caller holds self.lock; a retried delivery stays outstanding.
-        drains: list[Item] = []
+        drains: list[Delivery] = []
         if finished and not self.ended:
             self.outstanding -= 1
             if self.outstanding == 0 and not self.paused:
@@ -287,182 +275,168 @@ class ConcurrentRun(JobRun):
         self.acknowledge_pause()
         return drains
 
+    def claim(self, item: Delivery) -> bool:
+        """Decide whether a worker runs ``item`` now; count it if so."""
+        with self.lock:
+            if self.ended:
+                if self.job.status is JobStatus.FAILED:
+                    # Taken from the queue just before the job stopped: list it.
+                    self.job.pending_deliveries.append(self.pending_item(item))
+                return False
+            if self.cancelled and item.seq in self.cancelled:
+                self.cancelled.discard(item.seq)
+                self.outstanding -= 1  # A cancelled timer, caught as it was taken.
+                if self.outstanding == 0:
+                    self.submit(self.went_idle())
+                return False
+            if self.paused:
+                self.parked.append(item)
+                if self.job.status is JobStatus.PAUSED:  # Taken just before the pause: list it.
+                    self.job.pending_deliveries = self.pending_locked()
+                return False
+            if self.deliveries >= self.max_deliveries:
+                self.parked.appendleft(item)  # Not run: listed as pending, as the others.
+                self.runaway(item)
+                return False
+            if self.durable is not None and (failure := self.lease_failure()) is not None:
+                self.parked.appendleft(item)
+                self.store_failed(failure)  # Another process owns the job, or the store failed.
+                return False
+            self.deliveries += 1
+            self.running += 1
+            target = item.target
+            self.counters.invocations[target.index] += 1
+            self.job.current_routine_id = target.routine_id
+            return True
 
-def _claim(run: ConcurrentRun, item: Item) -> bool:
-    """Decide whether a worker runs ``item`` now; count it if so."""
-    with run.lock:
-        if run.ended:
-            if run.job.status is JobStatus.FAILED:
-                # Taken from the queue just before the job stopped: list it.
-                run.job.pending_deliveries.append(run.pending_item(item))
-            return False
-        if run.cancelled and item[2] in run.cancelled:
-            run.cancelled.discard(item[2])
-            run.outstanding -= 1  # A cancelled timer, caught as it was taken.
-            if run.outstanding == 0:
-                run.submit(run.went_idle())
-            return False
-        if run.paused:
-            run.parked.append(item)
-            if run.job.status is JobStatus.PAUSED:  # Taken just before the pause: list it.
-                run.job.pending_deliveries = run._pending_locked()
-            return False
-        if run.deliveries >= run.max_deliveries:
-            run.parked.appendleft(item)  # Not run: listed as pending, as the others.
-            run.runaway(item)
-            return False
-        if run.durable is not None and (failure := run.lease_failure()) is not None:
-            run.parked.appendleft(item)
-            run.store_failed(failure)  # Another process owns the job, or the store failed.
-            return False
-        run.deliveries += 1
-        run.running += 1
-        run.invocations[item[0].index] += 1
-        run.job.current_routine_id = item[0].routine_id
-        return True
 
+class ConcurrentStrategy:
+    """Runs deliveries on a pool of ``max_workers`` threads, shared by the engine's jobs.
 
-def admit_entry(entry: Work) -> bool:
-    """Let a delivery start if it gets the places it needs, else queue it at a gate.
-
-    Its routine's place first, then, for an ``async def`` handler, one under
-    the flow's bound on async handlers in flight. The pool calls this under
-    its queue's lock, so deliveries reach each gate in the order they were
-    queued.
+    The pool starts on first use; when the flow's ``max_workers`` changes,
+    the jobs started afterwards get a new pool, and the old one closes once
+    no live job uses it. ``async def`` handlers run on the engine's loop
+    thread, delays on its timer thread.
     """
-    run, item, held = entry
-    if held == NO_PLACE and not _gate(run, item).enter(entry):
+
+    def __init__(self, services: EngineServices) -> None:
+        self.services = services
+        self._lock = threading.Lock()
+        self._pool: WorkerPool[Work] | None = None
+        # Pools replaced when max_workers changed: closed once no run uses them.
+        self._retired: list[WorkerPool[Work]] = []
+        self._gates: Gates[Work] = Gates()
+        # The runs made here that have not ended (pruned as new ones come).
+        self._runs: list[ConcurrentRun] = []
+
+    def new_run(
+        self,
+        port: FlowPort,
+        settings: EngineSettings,
+        plan: FlowPlan,
+        job: JobState,
+        *,
+        timeout: float | None,
+    ) -> ConcurrentRun:
+        """A run of ``job`` on the pool of ``settings.max_workers`` threads."""
+        run = ConcurrentRun(
+            port,
+            settings,
+            plan,
+            job,
+            strategy=self,
+            services=self.services,
+            timeout=timeout,
+            pool=self._pool_of(settings.max_workers),
+            gates=self._gates,
+            timers=self.services.timers(),
+            loop=self.services.loop(),
+        )
+        with self._lock:
+            self._runs = [kept for kept in self._runs if not kept.ended]
+            self._runs.append(run)
+        return run
+
+    def _pool_of(self, size: int) -> WorkerPool[Work]:
+        with self._lock:
+            if self._pool is not None and self._pool.size != size:
+                self._retired.append(self._pool)  # Its running jobs keep it.
+                self._pool = None
+            self._close_retired()
+            if self._pool is None:
+                self._pool = WorkerPool(size, run_entry, worker_frame, admit=admit_entry)
+            return self._pool
+
+    def _close_retired(self) -> None:
+        """Shut down the replaced pools that no live run uses (caller holds ``_lock``)."""
+        used = {id(run.pool) for run in self._runs if not run.ended}
+        for pool in [p for p in self._retired if id(p) not in used]:
+            self._retired.remove(pool)
+            pool.shutdown(wait=False)  # Its threads exit once the queue is empty.
+
+    def run_inline(self, run: JobRun, entry: Delivery) -> bool:
+        """Never: the job runs on the pool while the caller waits."""
         return False
-    return held == BOTH_PLACES or _enter_async(run, item)
+
+    def launch(self, run: JobRun, deliveries: list[tuple[Delivery, float]]) -> None:
+        """Submit ``deliveries`` to the pool (delayed ones on timers), then arm the deadline."""
+        _own(run).begin(deliveries)
+        # Armed once the work is on the pool: on a virtual clock, a timer
+        # armed while the job still looks idle would be jumped to at once.
+        self.services.arm_deadline(run)
+        with run.lock:
+            if run.ended and run.deadline_timer is not None:
+                run.deadline_timer.cancel()  # It ended before the timer was armed.
+
+    def pause(self, run: JobRun) -> None:
+        """Park the job's queued deliveries; the pause settles when none runs."""
+        own = _own(run)
+        own.pause()
+        own.acknowledge_pause()
+
+    def resume(
+        self, run: JobRun, deferred: list[Delivery], settings: EngineSettings
+    ) -> Callable[[], None]:
+        """Release the parked deliveries, ``deferred`` first, on the pool of today's size."""
+        own = _own(run)
+        own.pool = self._pool_of(settings.max_workers)
+        own.loop = self.services.loop()
+        own.delayed.rearm(self.services.timers())  # Set again if a shutdown cancelled them.
+        own.outstanding += len(deferred)
+        items = [*deferred, *own.resume()]
+        if not items and own.outstanding == 0:
+            # The last delivery finished while the job was paused.
+            items = own.went_idle()
+        return partial(own.submit, items)
+
+    def cancelled(self, run: JobRun) -> None:
+        """Take the cancelled job's entries out of the pool's queue."""
+        _own(run).drop_queued()
+
+    def idle(self) -> bool:
+        """Whether the pool has no work and no delivery of a job runs."""
+        pool = self._pool
+        if pool is not None and not pool.idle():
+            return False
+        with self._lock:
+            runs = list(self._runs)
+        return not any(run.running for run in runs)
+
+    def shutdown(self, wait: bool) -> None:
+        """Stop the pools' threads (with ``wait``, after their queued work)."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+            retired, self._retired = self._retired, []
+        for old in retired:
+            old.shutdown(wait)
+        if pool is not None:
+            pool.shutdown(wait)
 
 
-def _enter_async(run: ConcurrentRun, item: Item) -> bool:
-    """Whether a delivery holding its routine's place may start, as far as the async bound goes.
-
-    A delivery to an ``async def`` handler takes a place under the bound, or
-    waits at the flow's async gate, with its routine's place, for one to free.
-    """
-    return not item[0].slot.is_async or run.async_gate.enter((run, item, ROUTINE_PLACE))
+def _own(run: JobRun) -> ConcurrentRun:
+    assert isinstance(run, ConcurrentRun), "a job of another strategy"
+    return run
 
 
-def _gate(run: ConcurrentRun, item: Item) -> Gate[Work]:
-    routine = item[0].routine
-    return run.gates.of(routine, routine.get_max_concurrency)
-
-
-def run_entry(entry: Work, state: object) -> None:
-    """The pool's work function: run a delivery, then the routine's waiting ones."""
-    run, item, _ = entry
-    gate = _gate(run, item)
-    assert isinstance(state, DeliveryFrame)
-    while True:
-        if _deliver(run, item, state):
-            return  # An async handler holds its places until it completes.
-        if item[0].slot.is_async:
-            _leave_async(run)
-        following = gate.leave()
-        if following is None:
-            return
-        run, item, _ = following  # It holds the routine's place now.
-        if not _enter_async(run, item):
-            return  # It waits at the async gate.
-
-
-def _deliver(run: ConcurrentRun, item: Item, frame: DeliveryFrame) -> bool:
-    """Run one delivery; return whether an async handler still runs it."""
-    if not _claim(run, item):
-        return False
-    target = item[0]
-    frame.run = run
-    frame.target = target
-    frame.seq = item[2]
-    frame.hops = item[4]
-    frame.record_history = run.record_history
-    try:
-        timeout = target.routine._timeout
-        if timeout is not None and not target.slot.is_async:
-            used = deliver_with_timeout(run, item, timeout)
-        else:
-            result = target.deliver(item[1])
-            if result is not None and isawaitable(result):
-                _run_async(run, item, result, frame)
-                return True
-            used = frame
-    except BaseException as exc:  # The user's handler: any failure goes to its policy,
-        # even an interrupt or SystemExit: on a worker thread it can stop
-        # nothing else, and the worker must go on serving.
-        frame.clear()
-        run.failed(item, exc)
-        return False
-    run.finished(item, used)
-    return False
-
-
-def _run_async(
-    run: ConcurrentRun, item: Item, awaitable: Awaitable[Any], frame: DeliveryFrame
-) -> None:
-    # The coroutine emits while it runs on the loop thread, after this worker
-    # has moved on: it gets a frame of its own.
-    own = DeliveryFrame(run, item[0], run.record_history)
-    own.seq = item[2]
-    own.hops = item[4]
-    own.adopt(frame)
-    # The handler starts, and its timeout starts counting, when the loop
-    # runs the task's first step (see JobRun.bounded).
-    run.loop.spawn(
-        in_frame(run, own, awaitable, item[0]), lambda done: _async_done(run, item, own, done)
-    )
-
-
-def _async_done(
-    run: ConcurrentRun, item: Item, frame: DeliveryFrame, done: asyncio.Future[Any]
-) -> None:
-    if done.cancelled():
-        run.failed(item, RuntimeError("The async handler was cancelled."))
-    elif (error := done.exception()) is not None:
-        run.failed(item, error)
-    else:
-        run.finished(item, frame)
-    release(run, item, BOTH_PLACES if item[0].slot.is_async else ROUTINE_PLACE)
-
-
-def _leave_async(run: ConcurrentRun) -> None:
-    """Give up a place under the async bound, handing it to the oldest waiting delivery."""
-    following = run.async_gate.leave()
-    if following is not None:
-        _hand_over([(following[0], following[1], BOTH_PLACES)])
-
-
-def release(run: ConcurrentRun, item: Item, held: int) -> None:
-    """Give up the places ``held`` by a delivery, each to the oldest delivery waiting for it."""
-    _hand_over(_give_up(run, item, held))
-
-
-def _give_up(run: ConcurrentRun, item: Item, held: int) -> list[Work]:
-    """Give up the places ``held``; return the waiting entries that got them."""
-    handed: list[Work] = []
-    if held == BOTH_PLACES and (following := run.async_gate.leave()) is not None:
-        handed.append((following[0], following[1], BOTH_PLACES))
-    if held != NO_PLACE and (following := _gate(run, item).leave()) is not None:
-        handed.append((following[0], following[1], ROUTINE_PLACE))
-    return handed
-
-
-def _hand_over(entries: list[Work]) -> None:
-    """Queue entries that were handed places ahead of the pool's work.
-
-    If their pool is shut down, their places are given up in turn, so that
-    none is lost for the jobs that come after a restart: shutdown has ended
-    every job that is not paused, and a paused job keeps the delivery with
-    its other held ones, for its resume.
-    """
-    while entries:
-        entry = entries.pop()
-        run, item, held = entry
-        if run.pool.hand_over(entry):
-            continue
-        if not run.ended:  # Paused: only a pause racing with the pool lets one get here.
-            with run.lock:
-                if not run.ended:
-                    run.parked.append(item)
-        entries += _give_up(run, item, held)
+def _seq(item: Delivery) -> int:
+    return item.seq

@@ -6,10 +6,11 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from routilux._engine.delivery import Delivery
 from routilux.exceptions import DefinitionError
 
 if TYPE_CHECKING:
-    from routilux._engine.job_run import Item, JobRun
+    from routilux._engine.job_run import JobRun
     from routilux._engine.plan import FlowPlan, Target
     from routilux._model.job_state import JobState
 
@@ -45,7 +46,7 @@ def route_deferred(plan: FlowPlan, job: JobState) -> list[DeferredEmit]:
             an event's data.
     """
     routed: list[DeferredEmit] = []
-    with job._lock:
+    with job.lock:
         entries = list(job.deferred_events)
     for i, entry in enumerate(entries):
         routine_id, event_name = entry["routine_id"], entry["event_name"]
@@ -63,7 +64,7 @@ def route_deferred(plan: FlowPlan, job: JobState) -> list[DeferredEmit]:
     return routed
 
 
-def emit_deferred(run: JobRun, routed: list[DeferredEmit]) -> list[Item]:
+def emit_deferred(run: JobRun, routed: list[DeferredEmit]) -> list[Delivery]:
     """Emit the routed deferred events of ``run``'s job; return the deliveries they make.
 
     Each is recorded in the history as an emit of its routine (a durable
@@ -74,27 +75,26 @@ def emit_deferred(run: JobRun, routed: list[DeferredEmit]) -> list[Item]:
     job's pending ones.
     """
     job = run.job
-    items: list[Item] = []
+    items: list[Delivery] = []
     if not routed:
         return items
     now = time.time()
-    with job._lock:
+    with job.lock:
         for emit in routed:
             if run.record_history:
-                record = (emit.routine_id, emit.event_name, emit.data, now)
-                job._history += record
-                if job._unsaved_records is not None:
-                    job._unsaved_records.append(record)
-            items += [(target, data, next(run.counter), 1, 1) for target, data in emit.deliveries]
+                job.add_engine_record((emit.routine_id, emit.event_name, emit.data, now))
+            items += [
+                Delivery(target, data, next(run.counter), 1, 1) for target, data in emit.deliveries
+            ]
         # The first ones: events added since they were routed stay for a later resume.
         del job.deferred_events[: len(routed)]
-        job._deferred_dirty = True
-    if len(job._history) > run.history_cap:
+        job.checkpoint_marks.deferred_dirty = True
+    if len(job.history_items) > run.history.cap:
         run.trim_history()
     return items
 
 
-def save_resume(run: JobRun, added: list[Item]) -> None:
+def save_resume(run: JobRun, added: list[Delivery]) -> None:
     """Write a durable job's resume, with the deliveries of its deferred events.
 
     The caller holds ``run.lock``. Without deliveries it is a status change

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from routilux._engine.extras import ValueChanges
+from routilux._engine.job_values import ValueChanges
 from routilux._model.durable import Checkpoint, DeadLetter, StoredDelivery
 from routilux._model.ownership import DEFAULT_LEASE, process_owner
 from routilux._model.records import ErrorRecord
@@ -17,7 +17,8 @@ from routilux._serde.values import encode_value, is_plain_json
 from routilux.exceptions import SerializationError
 
 if TYPE_CHECKING:
-    from routilux._engine.job_run import Item, JobRun
+    from routilux._engine.delivery import Delivery
+    from routilux._engine.job_run import JobRun
     from routilux._model.job_state import JobState
     from routilux._model.store import JobStore
 
@@ -94,7 +95,7 @@ class Durability:
         # How many of the job's unsaved records (JobState.record_execution)
         # the checkpoint being committed holds.
         self._records_taken = 0
-        run.job._unsaved_records = []
+        run.job.checkpoint_marks.unsaved_records = []
 
     # -- ownership --------------------------------------------------------------
 
@@ -139,10 +140,10 @@ class Durability:
 
     # -- the job's start --------------------------------------------------------
 
-    def create(self, entries: Sequence[Item], flow_document: dict[str, Any] | None) -> None:
+    def create(self, entries: Sequence[Delivery], flow_document: dict[str, Any] | None) -> None:
         """Record the new job with its first deliveries."""
         pending = [self._stored(item) for item in entries]
-        self.max_seq = max((item[2] for item in entries), default=0) + self.reserve
+        self.max_seq = max((item.seq for item in entries), default=0) + self.reserve
         sent = time.monotonic()
         self.store.create_job(
             self.run.job.serialize(),
@@ -153,20 +154,18 @@ class Durability:
             lease=self.lease,
         )
         self.adopt(1, sent)
-        self.run.job._log_saved = len(self.run.job.shared_log)
-        self.run.job._outputs_saved = len(self.run.job.output_log)
-        self.run.job._unsaved_records = []  # In the document just written.
-        self.run.job._deferred_dirty = False
+        job = self.run.job  # Everything is in the document just written.
+        job.checkpoint_marks.saved_all(len(job.shared_log), len(job.output_log))
         self.saved_shared = dict(self.run.job.shared_data)
 
     # -- deliveries -------------------------------------------------------------
 
     def delivered(
         self,
-        item: Item,
-        staged: Sequence[Item],
+        item: Delivery,
+        staged: Sequence[Delivery],
         history: Sequence[Any],
-        later: Sequence[tuple[float, Item]] = (),
+        later: Sequence[tuple[float, Delivery]] = (),
         *,
         cancelled: Sequence[int] = (),
         values: ValueChanges | None = None,
@@ -188,12 +187,12 @@ class Durability:
             (history[i], history[i + 1], history[i + 2], history[i + 3])
             for i in range(0, len(history), 4)
         ]
-        top = max((item[2], *(new[2] for new in staged), *(new[2] for _, new in later)))
+        top = max((item.seq, *(new.seq for new in staged), *(new.seq for _, new in later)))
         changes = values or ValueChanges()
         if self.every > 1:
-            self._stage([item[2], *cancelled], added, events, changes, top)
+            self._stage([item.seq, *cancelled], added, events, changes, top)
             return
-        checkpoint = self._checkpoint(done=[item[2], *cancelled], added=added)
+        checkpoint = self._checkpoint(done=[item.seq, *cancelled], added=added)
         checkpoint.history += events
         checkpoint.job_values = changes.sets
         checkpoint.job_value_items = changes.items
@@ -215,11 +214,11 @@ class Durability:
             StoreError: The store failed.
         """
         job = self.run.job
-        log = job.shared_log[job._log_saved :]
-        outputs = job.output_log[job._outputs_saved :]
-        records = list(job._unsaved_records or ())
+        log = job.shared_log[job.checkpoint_marks.log_saved :]
+        outputs = job.output_log[job.checkpoint_marks.outputs_saved :]
+        records = list(job.checkpoint_marks.unsaved_records or ())
         events = [*records, *events]
-        shared = dict(job.shared_data) if job._shared_dirty else None
+        shared = dict(job.shared_data) if job.checkpoint_marks.shared_dirty else None
         _check_delivery(added, events, values, log, outputs, shared)
         deferred = _take_deferred(job)
         batch = self._batch
@@ -233,14 +232,14 @@ class Durability:
         batch.history += events
         batch.take_values(values.sets, values.items)
         batch.log += log
-        job._log_saved += len(log)
+        job.checkpoint_marks.log_saved += len(log)
         batch.outputs += outputs
-        job._outputs_saved += len(outputs)
-        if records and job._unsaved_records is not None:
-            del job._unsaved_records[: len(records)]
+        job.checkpoint_marks.outputs_saved += len(outputs)
+        if records and job.checkpoint_marks.unsaved_records is not None:
+            del job.checkpoint_marks.unsaved_records[: len(records)]
         if shared is not None:
             batch.shared = self.saved_shared = shared
-            job._shared_dirty = False
+            job.checkpoint_marks.shared_dirty = False
         if deferred is not None:
             batch.deferred = deferred
         batch.deliveries += 1
@@ -280,10 +279,10 @@ class Durability:
 
     def failed(
         self,
-        item: Item,
+        item: Delivery,
         record: ErrorRecord,
         *,
-        retry: Item | None,
+        retry: Delivery | None,
         delay: float,
         letter: DeadLetter | None,
     ) -> None:
@@ -297,7 +296,7 @@ class Durability:
         if retry is not None:
             checkpoint.added = [self._stored(retry, not_before=time.time() + delay)]
         else:
-            checkpoint.done = [item[2]]
+            checkpoint.done = [item.seq]
         if letter is not None:
             checkpoint.dead_letters = [letter]
         self._commit(checkpoint, 0)
@@ -308,7 +307,7 @@ class Durability:
         drop_pending: bool = False,
         errors: Iterable[ErrorRecord] = (),
         final: tuple[str, str | None] | None = None,
-        added: Sequence[Item] = (),
+        added: Sequence[Delivery] = (),
     ) -> None:
         """The job's status changed (it ended, paused or resumed).
 
@@ -329,7 +328,7 @@ class Durability:
             checkpoint.error = final[1] if final[1] is not None else checkpoint.error
             checkpoint.updated_at = datetime.now(timezone.utc).isoformat()
         checkpoint.added = [self._stored(item) for item in added]
-        self._commit(checkpoint, max((item[2] for item in added), default=0))
+        self._commit(checkpoint, max((item.seq for item in added), default=0))
 
     # -- building and committing ------------------------------------------------
 
@@ -348,12 +347,12 @@ class Durability:
             claim=self.claim,
             **parts,
         )
-        if job._shared_dirty:
+        if job.checkpoint_marks.shared_dirty:
             checkpoint.shared_data = dict(job.shared_data)
-        checkpoint.log_entries = job.shared_log[job._log_saved :]
-        checkpoint.outputs = job.output_log[job._outputs_saved :]
+        checkpoint.log_entries = job.shared_log[job.checkpoint_marks.log_saved :]
+        checkpoint.outputs = job.output_log[job.checkpoint_marks.outputs_saved :]
         checkpoint.deferred_events = _take_deferred(job)
-        records = job._unsaved_records or ()
+        records = job.checkpoint_marks.unsaved_records or ()
         # Recorded before the engine's events of a delivery (its handler ran first).
         checkpoint.history = list(records)
         self._records_taken = len(checkpoint.history)
@@ -373,12 +372,12 @@ class Durability:
         job = self.run.job
         self.max_seq = checkpoint.next_seq - 1
         if checkpoint.shared_data is not None:
-            job._shared_dirty = False
+            job.checkpoint_marks.shared_dirty = False
             self.saved_shared = checkpoint.shared_data
-        job._log_saved += logged
-        job._outputs_saved += sent
-        if taken and job._unsaved_records is not None:
-            del job._unsaved_records[:taken]
+        job.checkpoint_marks.log_saved += logged
+        job.checkpoint_marks.outputs_saved += sent
+        if taken and job.checkpoint_marks.unsaved_records is not None:
+            del job.checkpoint_marks.unsaved_records[:taken]
 
     def drop_unstorable(self) -> list[str]:
         """Take out of the job what no store can write; return what was taken.
@@ -394,7 +393,7 @@ class Durability:
         """
         job = self.run.job
         dropped: list[str] = []
-        with job._lock:
+        with job.lock:
             for key, value in list(job.shared_data.items()):
                 if _storable(value):
                     continue
@@ -405,9 +404,9 @@ class Durability:
                 else:
                     job.shared_data[key] = saved
             unsaved_lists: list[tuple[list[Any], int, str]] = [
-                (job.shared_log, job._log_saved, "shared_log entries"),
-                (job.output_log, job._outputs_saved, "output_log entries"),
-                (job._unsaved_records or [], 0, "recorded history entries"),
+                (job.shared_log, job.checkpoint_marks.log_saved, "shared_log entries"),
+                (job.output_log, job.checkpoint_marks.outputs_saved, "output_log entries"),
+                (job.checkpoint_marks.unsaved_records or [], 0, "recorded history entries"),
                 (job.deferred_events, 0, "deferred events"),
             ]
             for entries, start, what in unsaved_lists:
@@ -417,10 +416,10 @@ class Durability:
                     dropped.append(f"{len(unsaved) - len(kept)} {what}")
                     entries[start:] = kept
             # The refused checkpoint may have held the whole list: the next writes it.
-            job._deferred_dirty = True
+            job.checkpoint_marks.deferred_dirty = True
         return dropped
 
-    def _stored(self, item: Item, not_before: float = 0.0) -> StoredDelivery:
+    def _stored(self, item: Delivery, not_before: float = 0.0) -> StoredDelivery:
         target, data, seq, attempt, hops = item
         return StoredDelivery(
             seq, target.routine_id, target.slot.name, data, attempt, not_before, hops
@@ -509,12 +508,12 @@ def _take_deferred(job: JobState) -> list[dict[str, Any]] | None:
     Raises:
         SerializationError: One cannot be stored (the list stays to be written).
     """
-    with job._lock:
-        if not job._deferred_dirty:
+    with job.lock:
+        if not job.checkpoint_marks.deferred_dirty:
             return None
         deferred = list(job.deferred_events)
         _check_storable(deferred, "deferred_events")
-        job._deferred_dirty = False
+        job.checkpoint_marks.deferred_dirty = False
         return deferred
 
 

@@ -8,20 +8,15 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from routilux._engine.aio import LoopThread
-from routilux._engine.clock import virtual_clock
-from routilux._engine.concurrent import ConcurrentRun, Work, admit_entry, run_entry
 from routilux._engine.deferred import emit_deferred, route_deferred, save_resume
+from routilux._engine.delivery import Delivery
 from routilux._engine.durable import Durability
-from routilux._engine.frame import DeliveryFrame
-from routilux._engine.gates import Gates
-from routilux._engine.job_run import Item, JobRun
-from routilux._engine.lease import LeaseKeeper
+from routilux._engine.job_run import JobRun
 from routilux._engine.plan import FlowPlan, Target
-from routilux._engine.pool import WorkerPool
-from routilux._engine.sequential import SequentialRun
-from routilux._engine.threads import ThreadGroup
-from routilux._engine.timers import TimerService
+from routilux._engine.services import EngineServices
+from routilux._engine.settings import EngineSettings, FlowPort
+from routilux._engine.strategies import make_strategy
+from routilux._engine.strategy import RunStrategy
 from routilux._model.context import CURRENT_FRAME
 from routilux._model.job_state import JobState
 from routilux._model.status import JobStatus
@@ -37,80 +32,39 @@ logger = logging.getLogger("routilux")
 class Engine:
     """Runs the jobs of one flow and owns the threads they need.
 
-    Threads start on first use: the timer thread (retry delays and job
-    deadlines), and for the concurrent strategy the worker pool and the
-    asyncio loop thread; a sequential job started in the background gets a
-    thread of its own. :meth:`shutdown` stops them all; the engine starts
-    them again if another job comes.
+    It sees the flow only through ``port`` (a :class:`FlowPort`): the
+    settings each job starts with, the compiled plan, and a few callbacks.
+    Each job runs under a :class:`RunStrategy`, made once per name on first
+    use; the engine never asks which strategy a job has. Threads start on
+    first use (see :class:`EngineServices` and the strategies);
+    :meth:`shutdown` stops them all, and the engine starts them again if
+    another job comes.
     """
 
-    def __init__(self, flow: Any) -> None:
-        self.flow = flow
+    def __init__(self, port: FlowPort) -> None:
+        self.port = port
         self._lock = threading.Lock()
         self._runs: dict[str, JobRun] = {}
-        self._threads = ThreadGroup()
-        self._timers: TimerService | None = None
-        self._pool: WorkerPool[Work] | None = None
-        # Pools replaced when max_workers changed: closed once no run uses them.
-        self._retired: list[WorkerPool[Work]] = []
-        self._gates: Gates[Work] = Gates()
-        self._loop: LoopThread | None = None
-        self._leases = LeaseKeeper(self._threads)
-        self._virtual = virtual_clock(flow.clock) is not None
+        self._strategies: dict[str, RunStrategy] = {}
+        self.services = EngineServices(port.settings().clock, self._idle)
 
-    # -- services ---------------------------------------------------------------
-
-    def _services(self) -> tuple[TimerService, WorkerPool[Work], LoopThread]:
+    def _strategy(self, name: str) -> RunStrategy:
         with self._lock:
-            if self._pool is not None and self._pool.size != self.flow.max_workers:
-                self._retired.append(self._pool)  # Its running jobs keep it.
-                self._pool = None
-            self._close_retired()
-            if self._pool is None:
-                self._pool = WorkerPool(
-                    self.flow.max_workers, run_entry, self._worker_frame, admit=admit_entry
-                )
-            if self._loop is None:
-                self._loop = LoopThread()
-            return self._timer_service(), self._pool, self._loop
-
-    def _close_retired(self) -> None:
-        """Shut down the replaced pools that no live run uses (caller holds ``_lock``)."""
-        used = {id(getattr(run, "pool", None)) for run in self._runs.values() if not run.ended}
-        for pool in [p for p in self._retired if id(p) not in used]:
-            self._retired.remove(pool)
-            pool.shutdown(wait=False)  # Its threads exit once the queue is empty.
-
-    def _loop_thread(self) -> LoopThread:
-        with self._lock:
-            if self._loop is None:
-                self._loop = LoopThread()
-            return self._loop
-
-    def _timer_service(self) -> TimerService:
-        # Caller holds self._lock.
-        if self._timers is None:
-            self._timers = TimerService(self.flow.clock, self._idle)
-        return self._timers
+            strategy = self._strategies.get(name)
+            if strategy is None:
+                strategy = self._strategies[name] = make_strategy(name, self.services)
+            return strategy
 
     def _idle(self) -> bool:
-        pool = self._pool
-        if pool is not None and not pool.idle():
-            return False
         with self._lock:
-            runs = list(self._runs.values())
-        return not any(getattr(run, "running", 0) for run in runs)
-
-    @staticmethod
-    def _worker_frame() -> DeliveryFrame:
-        frame = DeliveryFrame(None, None, True)  # type: ignore[arg-type]
-        CURRENT_FRAME.set(frame)
-        return frame
+            strategies = list(self._strategies.values())
+        return all(strategy.idle() for strategy in strategies)
 
     # -- starting ---------------------------------------------------------------
 
     def execute(
         self,
+        settings: EngineSettings,
         plan: FlowPlan,
         entry: Target,
         params: dict[str, Any],
@@ -121,21 +75,14 @@ class Engine:
     ) -> JobState:
         """Run one job (``job``, or a new one) and return once it has ended.
 
-        ``strategy`` is the job's own, instead of the flow's ``execution_strategy``.
+        ``strategy`` is the job's own, instead of the flow's ``settings.strategy``.
         """
-        concurrent = (strategy or self.flow.execution_strategy) == "concurrent"
-        if concurrent or (timeout is not None and not self._virtual):
-            job = self.start(plan, entry, params, timeout, store, job, strategy)
-            self.await_end(job, timeout)
-            return job
-        run = self._new_run(plan, timeout, store, job, "sequential")
-        assert isinstance(run, SequentialRun)
+        run = self.new_run(settings, plan, timeout, store, job, strategy)
         item = run.entry_item(entry, params)
         self._begin(run, [item])
-        run.queue.append(item)
-        run.driving = True
-        run.caller_thread = True
-        run.drive()
+        if not run.strategy.run_inline(run, item):
+            run.strategy.launch(run, [(item, 0.0)])
+            self.await_end(run.job, timeout)
         run.job.wait()  # Paused from another thread: resume() drives it elsewhere.
         return run.job
 
@@ -150,6 +97,7 @@ class Engine:
 
     def start(
         self,
+        settings: EngineSettings,
         plan: FlowPlan,
         entry: Target,
         params: dict[str, Any],
@@ -159,41 +107,18 @@ class Engine:
         strategy: str | None = None,
     ) -> JobState:
         """Start one job (``job``, or a new one) in the background; return its (running) state."""
-        run = self._new_run(plan, timeout, store, job, strategy)
+        run = self.new_run(settings, plan, timeout, store, job, strategy)
         item = run.entry_item(entry, params)
         self._begin(run, [item])
-        self.launch(run, [(item, 0.0)])
+        run.strategy.launch(run, [(item, 0.0)])
         return run.job
 
-    def launch(self, run: JobRun, items: list[tuple[Item, float]]) -> None:
-        """Run ``items`` (each with the delay before it may run) in the background."""
-        if isinstance(run, ConcurrentRun):
-            run.begin(items)
-            # Armed once the work is on the pool: on a virtual clock, a timer
-            # armed while the job still looks idle would be jumped to at once.
-            self._arm_deadline(run)
-            with run.lock:
-                if run.ended and run.deadline_timer is not None:
-                    run.deadline_timer.cancel()  # It ended before the timer was armed.
-            return
-        if run.deadline is not None and not self._virtual:
-            self._arm_deadline(run)
-        assert isinstance(run, SequentialRun)
-        with run.lock:
-            for item, delay in items:
-                if delay > 0:
-                    run.retry_later(delay, item)
-                else:
-                    run.queue.append(item)
-            run.driving = True
-        self._drive_in_thread(run)
-
-    def _begin(self, run: JobRun, items: list[Item]) -> None:
+    def _begin(self, run: JobRun, items: list[Delivery]) -> None:
         """Register the run, mark it running, and record it in its store if it has one."""
         # Before the run is registered: the document's warning may be raised as an error.
-        document = None if run.durable is None else self.flow._document_or_none(run.job.job_id)
-        self._register(run)
-        run.job._transition(JobStatus.RUNNING)
+        document = None if run.durable is None else self.port.document_for(run.job.job_id)
+        self.register(run)
+        run.job.set_status(JobStatus.RUNNING)
         if run.durable is None:
             return
         try:
@@ -203,72 +128,43 @@ class Engine:
             with run.lock:
                 run.stop(f"The job could not be recorded in its store: {exc}")
             raise
-        self.hold_lease(run)
+        self.services.hold_lease(run)
 
-    def hold_lease(self, run: JobRun) -> None:
-        """Renew the lease of a durable run's job in the background until the run ends."""
-        self._leases.hold(run)
-
-    def _new_run(
+    def new_run(
         self,
+        settings: EngineSettings,
         plan: FlowPlan,
         timeout: float | None,
         store: JobStore | None,
         job: JobState | None = None,
         strategy: str | None = None,
     ) -> JobRun:
-        flow = self.flow
+        """A run of ``job`` (or a new job) that the flow remembers, not yet registered."""
         if job is None:
-            job = JobState(flow.flow_id)
-        flow._remember(job)
-        options: dict[str, Any] = {
-            "clock": flow.clock,
-            "timeout": timeout,
-            "max_deliveries": flow.max_deliveries,
-            "max_hops": flow.max_hops,
-            "record_history": flow.record_history,
-            "async_loop": self._loop_thread,
-            "threads": self._threads,
-        }
-        run: JobRun
-        if (strategy or flow.execution_strategy) == "concurrent":
-            timers, pool, loop = self._services()
-            run = ConcurrentRun(
-                flow, plan, job, pool=pool, gates=self._gates, timers=timers, loop=loop, **options
-            )
-        else:
-            run = SequentialRun(flow, plan, job, **options)
+            job = JobState(settings.flow_id)
+        self.port.remember(job)
+        chosen = self._strategy(strategy or settings.strategy)
+        run = chosen.new_run(self.port, settings, plan, job, timeout=timeout)
         if store is not None:
             run.durable = Durability(
-                store, run, every=flow.checkpoint_every, lease=flow.lease_seconds
+                store, run, every=settings.checkpoint_every, lease=settings.lease_seconds
             )
         return run
 
-    def _register(self, run: JobRun) -> None:
+    def register(self, run: JobRun) -> None:
+        """Know ``run`` as the run of its job (forgetting runs that ended)."""
         with self._lock:
             # An abandoned run stays known while the flow remembers its job, so
             # that resume can tell it from a run of another process.
-            remembered = self.flow.get_execution
+            remembers = self.port.remembers
             ended = [
                 jid
                 for jid, r in self._runs.items()
-                if r.ended and (not r.abandoned or remembered(jid) is None)
+                if r.ended and (not r.abandoned or not remembers(jid))
             ]
             for job_id in ended:
                 del self._runs[job_id]
             self._runs[run.job.job_id] = run
-
-    def _arm_deadline(self, run: JobRun) -> None:
-        if run.deadline is None:
-            return
-        with self._lock:
-            timers = self._timer_service()
-        remaining = run.deadline - self.flow.clock.monotonic()
-        run.deadline_timer = timers.call_later(remaining, _locked(run, run.time_out))
-
-    def _drive_in_thread(self, run: SequentialRun) -> None:
-        run.caller_thread = False
-        self._threads.start(run.drive, f"routilux-job-{run.job.job_id[:8]}")
 
     # -- control ----------------------------------------------------------------
 
@@ -289,12 +185,7 @@ class Engine:
         with run.lock:
             if run.ended:
                 return False
-            if isinstance(run, ConcurrentRun):
-                run.pause()
-                run.acknowledge_pause()
-            else:
-                run.paused = run.interrupted = True
-                run.wakeup.set()
+            run.strategy.pause(run)
             if _inside(run):
                 return True  # A handler of this job paused it: it settles when it returns.
             return (
@@ -316,35 +207,20 @@ class Engine:
             if run.ended or not run.paused or job.status is not JobStatus.PAUSED:
                 return False
             routed = route_deferred(run.plan, job)
-            job._transition(JobStatus.RUNNING)
+            job.set_status(JobStatus.RUNNING)
             deferred = emit_deferred(run, routed)
             if run.durable is not None and not self._save_resumed(run, deferred):
                 return False
-            if isinstance(run, ConcurrentRun):
-                timers, pool, loop = self._services()
-                run.pool, run.timers, run.loop = pool, timers, loop
-                run.outstanding += len(deferred)
-                items = [*deferred, *run.resume()]
-                if not items and run.outstanding == 0:
-                    # The last delivery finished while the job was paused.
-                    items = run.went_idle()
-            else:
-                assert isinstance(run, SequentialRun)
-                run.paused = run.interrupted = False
-                run.wakeup.clear()
-                run.queue.extend_front(deferred)
-                job.pending_deliveries = []
-                run.driving = True
-        lost_deadline = run.deadline_timer is None or run.deadline_timer.cancelled
-        if not run.ended and lost_deadline and not self._virtual:
-            self._arm_deadline(run)  # The flow was shut down while the job was paused.
-        if isinstance(run, ConcurrentRun):
-            run.submit(items)
-        else:
-            self._drive_in_thread(run)
+            go_on = run.strategy.resume(run, deferred, self.port.settings())
+        self.services.rearm_deadline(run)  # If the flow was shut down while the job was paused.
+        go_on()
         return True
 
-    def _save_resumed(self, run: JobRun, added: list[Item]) -> bool:
+    def launch(self, run: JobRun, items: list[tuple[Delivery, float]]) -> None:
+        """Run ``items`` (each with the delay before it may run) in the background."""
+        run.strategy.launch(run, items)
+
+    def _save_resumed(self, run: JobRun, added: list[Delivery]) -> bool:
         """Record a durable job's resume in its store (caller holds its lock).
 
         ``added`` are the deliveries of its deferred events, saved with it.
@@ -356,7 +232,7 @@ class Engine:
         save_resume(run, added)
         if run.ended:
             return False
-        self.hold_lease(run)  # Again, if the flow was shut down while the job was paused.
+        self.services.hold_lease(run)  # Again, if the flow was shut down while the job was paused.
         return True
 
     def cancel(self, job: JobState, reason: str | None = None) -> bool:
@@ -366,8 +242,8 @@ class Engine:
             return False
         with run.lock:
             cancelled = run.cancel(reason)
-        if cancelled and isinstance(run, ConcurrentRun):
-            run.drop_queued()
+        if cancelled:
+            run.strategy.cancelled(run)
         return cancelled
 
     def wait_settled(self, timeout: float | None) -> bool:
@@ -399,21 +275,14 @@ class Engine:
             if not wait and not run.paused:
                 with run.lock:
                     run.cancel()
-        self._leases.shutdown()
+        self.services.leases.shutdown()
         with self._lock:
-            pool, timers, loop = self._pool, self._timers, self._loop
-            self._pool = self._timers = self._loop = None
-            retired, self._retired = self._retired, []
-        for old in retired:
-            old.shutdown(wait)
-        if pool is not None:
-            pool.shutdown(wait)
-        if timers is not None:
-            timers.shutdown()
-        if loop is not None:
-            loop.shutdown()
+            strategies = list(self._strategies.values())
+        for strategy in strategies:
+            strategy.shutdown(wait)
+        self.services.shutdown()
         if wait:
-            _warn_abandoned(self.flow.flow_id, self._threads.join())
+            _warn_abandoned(self.port.settings().flow_id, self.services.threads.join())
 
 
 def _settled(run: JobRun) -> Callable[[], bool]:
@@ -441,11 +310,3 @@ def _warn_abandoned(flow_id: str, abandoned: list[str]) -> None:
 def _inside(run: JobRun) -> bool:
     frame = CURRENT_FRAME.get()
     return frame is not None and getattr(frame, "run", None) is run
-
-
-def _locked(run: JobRun, action: Callable[[], None]) -> Callable[[], None]:
-    def call() -> None:
-        with run.lock:
-            action()
-
-    return call

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from routilux._engine.delivery import Delivery
 from routilux._engine.describe import (
     Interrupted,
     describe_exception,
@@ -21,7 +22,7 @@ from routilux._model.records import ErrorRecord
 from routilux.exceptions import ExecutionError
 
 if TYPE_CHECKING:
-    from routilux._engine.job_run import Item, JobRun
+    from routilux._engine.job_run import JobRun
 
 __all__ = ["on_failure", "record_error"]
 
@@ -39,7 +40,7 @@ _OUTCOMES = {"stop": "failed", "continue": "error_continued", "skip": "skipped"}
 
 
 def on_failure(
-    run: JobRun, item: Item, exc: BaseException, retry: Callable[[float, Item], None]
+    run: JobRun, item: Delivery, exc: BaseException, retry: Callable[[float, Delivery], None]
 ) -> bool:
     """Apply the error policy to a delivery whose handler raised (caller holds ``lock``).
 
@@ -58,14 +59,14 @@ def on_failure(
         exc.routine_id = exc.routine_id or target.routine_id
         exc.slot_name = exc.slot_name or target.slot.name
         exc.job_id = exc.job_id or run.job.job_id
-    policy = target.routine._error_handler or run.flow.error_handler or _STOP_BY_DEFAULT
+    policy = target.routine._error_handler or run.port.error_handler() or _STOP_BY_DEFAULT
     action = _action(policy, exc, attempt)
     record = record_error(run, exc, item, action=action, trace=format_traceback(exc))
     if run.tracker is not None:
         run.tracker._failed(seq, target.routine_id, data, TRACKED_STATUS[action], record.message)
     if action == "retry":
         delay = policy.retry_delay_for(attempt)
-        again = (target, data, seq, attempt + 1, hops)
+        again = Delivery(target, data, seq, attempt + 1, hops)
         if target.slot.name == DRAIN_SLOT:
             # The retry belongs to its drain round: when it adds no work
             # either, the job is done (see drain_items).
@@ -74,10 +75,10 @@ def on_failure(
             retry(delay, again)
         return False
     if action == "skip":
-        run.skips[target.index] += 1
+        run.counters.skips[target.index] += 1
     else:
-        run.failures[target.index] += 1
-    run.job._note_outcome(target.routine_id, _OUTCOMES[action], record.message, record.timestamp)
+        run.counters.failures[target.index] += 1
+    run.job.record_outcome(target.routine_id, _OUTCOMES[action], record.message, record.timestamp)
     letter = _dead_letter(run, item, record)
     if not _save_failure(run, item, record, retry=None, delay=0.0, letter=letter):
         return True
@@ -89,7 +90,7 @@ def on_failure(
     return True
 
 
-def _dead_letter(run: JobRun, item: Item, record: ErrorRecord) -> DeadLetter:
+def _dead_letter(run: JobRun, item: Delivery, record: ErrorRecord) -> DeadLetter:
     target, data, seq, attempt, _ = item
     letter = DeadLetter(
         letter_id=run.delivery_id(seq),
@@ -102,17 +103,17 @@ def _dead_letter(run: JobRun, item: Item, record: ErrorRecord) -> DeadLetter:
         error=record,
         created_at=record.timestamp,
     )
-    with run.job._lock:
+    with run.job.lock:
         run.job.dead_letters.append(letter)
     return letter
 
 
 def _save_failure(
     run: JobRun,
-    item: Item,
+    item: Delivery,
     record: ErrorRecord,
     *,
-    retry: Item | None,
+    retry: Delivery | None,
     delay: float,
     letter: DeadLetter | None,
 ) -> bool:
@@ -137,22 +138,22 @@ def _action(policy: ErrorHandler, exc: BaseException, attempt: int) -> str:
 
 
 def record_error(
-    run: JobRun, exc: BaseException, item: Item | None, *, action: str, trace: str
+    run: JobRun, exc: BaseException, item: Delivery | None, *, action: str, trace: str
 ) -> ErrorRecord:
     """Add an error record of ``exc`` to the job (and log it); return it."""
-    target = item[0] if item else None
+    target = item.target if item else None
     record = ErrorRecord(
         routine_id=target.routine_id if target else None,
         slot=target.slot.name if target else None,
         error_type=type(exc).__name__,
         message=exception_text(exc),
         traceback=trace,
-        attempt=item[3] if item else 1,
+        attempt=item.attempt if item else 1,
         action=action,
         timestamp=time.time(),
-        delivery_id=run.delivery_id(item[2]) if item else None,
+        delivery_id=run.delivery_id(item.seq) if item else None,
     )
-    with run.job._lock:
+    with run.job.lock:
         run.job.errors.append(record)
     if target is not None:
         logger.warning(

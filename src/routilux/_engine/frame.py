@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from routilux._engine.extras import TimerOp
+from routilux._engine.delivery import Delivery
+from routilux._engine.timers import TimerOp
 from routilux._model.context import ExecutionContext
 from routilux.exceptions import ExecutionError
 
 if TYPE_CHECKING:
-    from routilux._engine.job_run import Item, JobRun
+    from routilux._engine.job_run import JobRun
     from routilux._engine.plan import Target
     from routilux._model.job_state import JobState
     from routilux._model.routine import Routine
@@ -18,6 +20,8 @@ if TYPE_CHECKING:
 __all__ = ["DeliveryFrame"]
 
 _now = time.time
+#: Builds a Delivery from a tuple at C speed (no Python-level ``__new__``).
+_delivery = partial(tuple.__new__, Delivery)
 _UNSET = object()
 
 
@@ -39,7 +43,7 @@ class DeliveryFrame:
         run: The job being run.
         target: The slot whose handler is running.
         seq: The number of the delivery running.
-        hops: The hops of the delivery running (see ``job_run.Item``); what
+        hops: The hops of the delivery running (see ``Delivery``); what
             its handler emits or schedules is one hop further.
         staged: Deliveries emitted by the running handler, flat: five
             entries (target, data, sequence number, attempt, hops) per delivery,
@@ -82,7 +86,7 @@ class DeliveryFrame:
         self.record_history = record_history
         self.staged: list[Any] = []
         self.history: list[Any] = []
-        self.later: list[tuple[float, Item]] = []
+        self.later: list[tuple[float, Delivery]] = []
         self.values: dict[str, dict[str, Any]] = {}
         self.appends: dict[str, dict[str, list[Any]]] = {}
         self.timer_ops: list[TimerOp] = []
@@ -107,18 +111,18 @@ class DeliveryFrame:
         for t in targets:
             staged += (t, data if t.mapping is None else t.remap(data), next(counter), 1, hops)
 
-    def staged_items(self) -> list[Item]:
-        """The staged deliveries, one ``(target, data, seq, attempt, hops)`` tuple each."""
+    def staged_items(self) -> list[Delivery]:
+        """The staged deliveries, one :class:`Delivery` each."""
         flat = iter(self.staged)
-        return list(zip(flat, flat, flat, flat, flat, strict=True))
+        return list(map(_delivery, zip(flat, flat, flat, flat, flat, strict=True)))
 
     def _routine_id(self, routine: Routine) -> str:
         target = self.target
         return target.routine_id if routine is target.routine else self.run.plan.lookup(routine)[0]
 
-    def _own_item(self, rid: str, slot_name: str, data: dict[str, Any]) -> Item:
+    def _own_item(self, rid: str, slot_name: str, data: dict[str, Any]) -> Delivery:
         target = self.run.plan.target(rid, slot_name)
-        return (target, data, next(self.run.counter), 1, self.hops + 1)
+        return Delivery(target, data, next(self.run.counter), 1, self.hops + 1)
 
     def send_to(self, routine: Routine, slot_name: str, data: dict[str, Any]) -> None:
         """Stage ``data`` for ``routine``'s slot ``slot_name``, ready as an emit's deliveries are.
@@ -165,7 +169,7 @@ class DeliveryFrame:
         return default if kept is _UNSET else kept
 
     def _kept(self, rid: str, key: str) -> Any:
-        return self.run.job._job_values.get(rid, {}).get(key, _UNSET)
+        return self.run.job.engine_values.get(rid, {}).get(key, _UNSET)
 
     def set_value(self, routine: Routine, key: str, value: Any) -> None:
         """Stage ``routine``'s job value ``key`` (it replaces the items appended so far)."""
@@ -242,4 +246,4 @@ class DeliveryFrame:
         """The execution context of ``routine`` in this job."""
         target = self.target
         rid = target.routine_id if routine is target.routine else self.run.plan.lookup(routine)[0]
-        return ExecutionContext(self.run.flow, self.run.job, rid)
+        return ExecutionContext(self.run.port.flow, self.run.job, rid)

@@ -12,12 +12,13 @@ from routilux._engine.frame import DeliveryFrame
 from routilux._model.context import CURRENT_FRAME
 
 if TYPE_CHECKING:
-    from routilux._engine.job_run import Item, JobRun
+    from routilux._engine.delivery import Delivery
+    from routilux._engine.job_run import JobRun
 
 __all__ = ["deliver_with_timeout"]
 
 
-def deliver_with_timeout(run: JobRun, item: Item, timeout: float) -> DeliveryFrame:
+def deliver_with_timeout(run: JobRun, item: Delivery, timeout: float) -> DeliveryFrame:
     """Run one delivery on a helper thread and wait at most ``timeout`` seconds.
 
     The delivery gets a frame of its own, so a handler that overruns and
@@ -32,10 +33,10 @@ def deliver_with_timeout(run: JobRun, item: Item, timeout: float) -> DeliveryFra
         HandlerTimeoutError: The handler did not return in time.
         Exception: Whatever the handler raised.
     """
-    target, data = item[0], item[1]
+    target, data = item.target, item.message
     frame = DeliveryFrame(run, target, run.record_history)
-    frame.seq = item[2]
-    frame.hops = item[4]
+    frame.seq = item.seq
+    frame.hops = item.hops
     outcome: list[BaseException | None] = []
     done = threading.Event()
     merge = _MergeHandle()
@@ -72,14 +73,14 @@ def deliver_with_timeout(run: JobRun, item: Item, timeout: float) -> DeliveryFra
     return frame
 
 
-def _abandon(run: JobRun, item: Item, thread: threading.Thread, merge: _MergeHandle) -> None:
+def _abandon(run: JobRun, item: Delivery, thread: threading.Thread, merge: _MergeHandle) -> None:
     """Give up on a timed delivery's handler: its message leaves the slot, its thread the group."""
     merge.abandon()
-    target = item[0]
+    target = item.target
     run.threads.abandon(
         thread,
         f"routine {target.routine_id!r}, slot {target.slot.name!r}, "
-        f"delivery {run.delivery_id(item[2])}",
+        f"delivery {run.delivery_id(item.seq)}",
     )
 
 

@@ -28,9 +28,9 @@ def await_result(run: JobRun, awaitable: Awaitable[Any], target: Target) -> Any:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        if run._loop is None:
-            run._loop = asyncio.new_event_loop()
-        return run._loop.run_until_complete(bounded(run, awaitable, target))
+        if run.own_loop is None:
+            run.own_loop = asyncio.new_event_loop()
+        return run.own_loop.run_until_complete(bounded(run, awaitable, target))
     frame = CURRENT_FRAME.get()
     return run.async_loop().submit(in_frame(run, frame, awaitable, target)).result()
 

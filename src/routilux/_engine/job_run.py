@@ -1,36 +1,39 @@
-"""One job being run: what both strategies share."""
+"""One job being run: what both strategies share.
+
+The concepts it draws on each have a module: ending a job (``ending``),
+per-routine counters (``counters``), history trimming (``history``),
+commits (``commit``), error policy and dead letters (``failures``), the
+async bridge (``job_async``), the words of messages (``describe``), and
+delayed deliveries (``timers``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
 import sys
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from routilux._engine.clock import Clock
+from routilux._engine import ending
 from routilux._engine.commit import prepare_commit
-from routilux._engine.deferred import warn_unemitted
-from routilux._engine.describe import (
-    describe_exception,
-    dropped_count,
-)
-from routilux._engine.extras import TimerBook
+from routilux._engine.counters import RoutineCounters
+from routilux._engine.delivery import Delivery
 from routilux._engine.failures import on_failure, record_error
+from routilux._engine.history import DEFAULT_HISTORY_LIMIT, HistoryLimit
 from routilux._engine.job_async import await_result, handler_timeout
 from routilux._engine.plan import FlowPlan, Target
 from routilux._engine.runaway import hops_exceeded
+from routilux._engine.timers import TimerBook
 from routilux._model.job_state import JobState
-from routilux._model.records import JobProgress, PendingDelivery, RoutineStats
-from routilux._model.status import JobStatus
+from routilux._model.records import JobProgress, PendingDelivery
 from routilux._serde.job_routines_doc import engine_records
 from routilux.exceptions import (
     ExecutionError,
     HandlerTimeoutError,
     JobTimeoutError,
-    OwnershipLostError,
     RunawayJobError,
 )
 
@@ -38,26 +41,15 @@ if TYPE_CHECKING:
     from routilux._engine.aio import LoopThread
     from routilux._engine.durable import Durability
     from routilux._engine.frame import DeliveryFrame
-    from routilux._engine.threads import ThreadGroup
+    from routilux._engine.services import EngineServices
+    from routilux._engine.settings import EngineSettings, FlowPort
+    from routilux._engine.strategy import RunStrategy
     from routilux._engine.timers import Timer
 
-__all__ = ["DEFAULT_HISTORY_LIMIT", "Item", "JobRun"]
-
-logger = logging.getLogger("routilux")
-
-#: A scheduled delivery: (target, message, sequence number, attempt, hops).
-#: ``hops`` is how many deliveries led to it: 0 for a job's entry delivery,
-#: the emitting delivery's plus one for what a handler emits or schedules
-#: (a retry keeps its delivery's).
-Item = tuple[Target, dict[str, Any], int, int, int]
-
-#: How many of a job's latest history records a flow keeps by default
-#: (``Flow(history_limit=...)``): a long job runs in memory proportional to
-#: its pending work, not to its past.
-DEFAULT_HISTORY_LIMIT = 10_000
+__all__ = ["DEFAULT_HISTORY_LIMIT", "JobRun"]
 
 
-class JobRun:
+class JobRun(ABC):
     """The engine's side of one job, shared by both strategies.
 
     It holds what the :class:`JobState` does not: per-routine counters, the
@@ -73,45 +65,38 @@ class JobRun:
 
     def __init__(
         self,
-        flow: Any,
+        port: FlowPort,
+        settings: EngineSettings,
         plan: FlowPlan,
         job: JobState,
         *,
-        clock: Clock,
+        strategy: RunStrategy,
+        services: EngineServices,
         timeout: float | None,
-        max_deliveries: int | None,
-        max_hops: int,
-        record_history: bool,
-        async_loop: Callable[[], LoopThread],
-        threads: ThreadGroup,
     ) -> None:
-        self.flow = flow
+        self.port = port
+        self.strategy = strategy
         self.plan = plan
         self.job = job
-        self.clock = clock
+        clock = self.clock = settings.clock
         # No cap: a limit no job reaches keeps one comparison on the hot path.
+        max_deliveries = settings.max_deliveries
         self.max_deliveries = sys.maxsize if max_deliveries is None else max_deliveries
-        self.max_hops = max_hops
-        self.record_history = record_history
+        self.max_hops = settings.max_hops
+        self.record_history = settings.record_history
+        # Deliveries running now (the concurrent strategy's workers and async handlers).
+        self.running = 0
         self.counter = itertools.count(1)
         self.deliveries = 0
-        self.invocations = [0] * len(plan.index)
-        self.failures = [0] * len(plan.index)
-        self.skips = [0] * len(plan.index)
+        self.counters = RoutineCounters(plan)
         self.timeout = timeout
         self.deadline = None if timeout is None else clock.monotonic() + timeout
         self.deadline_timer: Timer | None = None
-        self.routine_ids = list(plan.index)
         self.drain_mark = -1
         # The hops of the next on_drain round: each round counts one more than
         # the one before, so that rounds that keep adding work end as a runaway.
         self.drain_hops = 0
-        limit = getattr(flow, "history_limit", None)
-        # The flat history holds 4 items a record; trim to the limit once it
-        # holds twice that, so trimming costs O(1) a record.
-        self.history_keep = None if limit is None else 4 * limit
-        self.history_cap = sys.maxsize if limit is None else 8 * limit
-        job._history_limit = limit  # For JobState.record_execution.
+        self.history = HistoryLimit(job, settings.history_limit)
         self.timer_book = TimerBook()
         # Flow(track_execution=True): the job's tracker, which the plan's targets fill.
         self.tracker = plan.tracker_for(job)
@@ -126,9 +111,11 @@ class JobRun:
         self.paused = False
         self.interrupted = False
         self.wakeup = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self.async_loop: Callable[[], LoopThread] = async_loop
-        self.threads = threads
+        # The job's own event loop, on which a delivery's thread runs an async
+        # handler itself when that thread runs no loop already (see job_async).
+        self.own_loop: asyncio.AbstractEventLoop | None = None
+        self.async_loop: Callable[[], LoopThread] = services.loop
+        self.threads = services.threads
 
     # -- identity -------------------------------------------------------------
 
@@ -142,160 +129,56 @@ class JobRun:
         """The stable id of delivery number ``seq`` of this job."""
         return f"{self.job.job_id}:{seq}"
 
-    def entry_item(self, entry: Target, params: dict[str, Any]) -> Item:
+    def entry_item(self, entry: Target, params: dict[str, Any]) -> Delivery:
         """The first delivery of the job (hop 0, number ``commit.ENTRY_SEQ``)."""
-        return (entry, params, next(self.counter), 1, 0)
+        return Delivery(entry, params, next(self.counter), 1, 0)
 
-    # -- ending -----------------------------------------------------------------
+    # -- ending (see ending.py) ------------------------------------------------
 
     def complete(self) -> None:
         """End the job ``completed`` (caller holds ``lock``)."""
-        if not self.ended:
-            warn_unemitted(self.job)
-            self._finish(JobStatus.COMPLETED)
+        ending.complete(self)
 
     def stop(self, reason: str, *, keep_store: bool = False) -> None:
-        """End the job ``failed`` (caller holds ``lock``).
-
-        What has not run never will; it stays listed in ``pending_deliveries``.
-        With ``keep_store``, a durable job's store is not told: it keeps the
-        job running at its last checkpoint, to be resumed (``abandoned``).
-        """
-        if self.ended:
-            return
-        if keep_store and self.durable is not None:
-            self.abandoned = True
-        leftovers = self._pending_locked()
-        self.drop_pending()
-        if self.lost:
-            pass  # Another process owns the job: it is not this flow's to resume.
-        elif self.abandoned:
-            reason = (
-                f"{reason}; the store keeps the job as it was at its last checkpoint, and "
-                f"flow.resume({self.job.job_id!r}) continues it from there"
-            )
-        elif leftovers:
-            reason = f"{reason} ({dropped_count(len(leftovers))})"
-        self.job.pending_deliveries = leftovers
-        logger.error("Job %s of flow %r failed: %s", self.job.job_id, self.job.flow_id, reason)
-        self._finish(JobStatus.FAILED, reason)
+        """End the job ``failed`` (caller holds ``lock``); see :func:`ending.stop`."""
+        ending.stop(self, reason, keep_store=keep_store)
 
     def store_failed(self, exc: BaseException) -> None:
-        """Stop the job because its store failed (caller holds ``lock``).
-
-        Nothing more is written to the store, which keeps the job running
-        at its last checkpoint, so that it can be resumed once the store
-        works again (in this process too: see ``abandoned``). When the store
-        refused a write because another process has claimed the job
-        (:class:`~routilux.OwnershipLostError`), the job is that process's
-        now: nothing more is written either, and no further handler runs.
-        """
-        if isinstance(exc, OwnershipLostError):
-            self.lost = True
-            self.stop(describe_exception(exc), keep_store=True)
-            return
-        self.stop(f"The job store failed: {describe_exception(exc)}", keep_store=True)
+        """Stop the job because its store failed (caller holds ``lock``); see ``ending``."""
+        ending.store_failed(self, exc)
 
     def cancel(self, reason: str | None = None) -> bool:
-        """End the job ``cancelled`` (caller holds ``lock``); False if it had ended.
-
-        ``job.error`` is ``reason`` (``"Cancelled"`` by default), followed by
-        how many pending deliveries were dropped.
-        """
-        if self.ended:
-            return False
-        dropped = self.drop_pending()
-        self.job.pending_deliveries = []
-        self._finish(
-            JobStatus.CANCELLED,
-            f"{reason or 'Cancelled'} ({dropped_count(dropped)})",
-            drop_pending=True,
-        )
-        return True
-
-    def _finish(
-        self, status: JobStatus, error: str | None = None, *, drop_pending: bool = False
-    ) -> None:
-        self.ended = self.interrupted = True
-        if self.deadline_timer is not None:
-            self.deadline_timer.cancel()
-        self.write_routine_stats()
-        durable = self.durable
-        if durable is not None and not self.abandoned:
-            # Written first: if another process owns the job now, it ends failed
-            # with that error instead. Waiters wake only once the store has it.
-            refused = self._save_final(status, error, drop_pending)
-            if refused is not None:
-                self.lost = self.abandoned = True
-                status, error = JobStatus.FAILED, describe_exception(refused)
-                logger.error(
-                    "Job %s of flow %r failed: %s", self.job.job_id, self.job.flow_id, error
-                )
-        self.job._transition(status, error=error, notify=False)
-        if durable is not None:
-            if self.abandoned and not self.lost:
-                durable.release()  # Another process may resume it at once.
-            if durable.on_end is not None:
-                durable.on_end()
-        self.job._finished.set()
-        self.quiet.notify_all()
-        self.wakeup.set()
-
-    def _save_final(
-        self, status: JobStatus, error: str | None, drop_pending: bool
-    ) -> OwnershipLostError | None:
-        """Write the status the job ends with; return the refusal if another process owns it."""
-        assert self.durable is not None
-        try:
-            self.durable.status(drop_pending=drop_pending, final=(status.value, error))
-        except OwnershipLostError as exc:
-            return exc
-        except Exception as exc:  # Any failure of the store's code: the job ends anyway.
-            logger.error(
-                "Job %s: its store did not take the status %r: %s",
-                self.job.job_id,
-                status.value,
-                exc,
-            )
-        return None
+        """End the job ``cancelled`` (caller holds ``lock``); False if it had ended."""
+        return ending.cancel(self, reason)
 
     def save_status(self, *, drop_pending: bool = False) -> None:
         """Write the job's status to its store (caller holds ``lock``); log a failure."""
-        assert self.durable is not None
-        try:
-            self.durable.status(drop_pending=drop_pending)
-        except OwnershipLostError as exc:
-            self.store_failed(exc)  # Another process owns the job: stop, if not ended.
-        except Exception as exc:  # Any failure of the store's code: the job has ended anyway.
-            logger.error(
-                "Job %s: its store did not take the status %r: %s",
-                self.job.job_id,
-                self.job.status.value,
-                exc,
-            )
+        ending.save_status(self, drop_pending=drop_pending)
 
+    # -- what the strategy keeps -------------------------------------------------
+
+    @abstractmethod
     def drop_pending(self) -> int:
-        """Forget every delivery not yet run; return how many (strategy-specific)."""
-        raise NotImplementedError
+        """Forget every delivery not yet run; return how many."""
 
-    def _pending_locked(self) -> list[PendingDelivery]:
-        """The deliveries not yet run (caller holds ``lock``; strategy-specific)."""
-        raise NotImplementedError
+    @abstractmethod
+    def pending_locked(self) -> list[PendingDelivery]:
+        """The deliveries not yet run (caller holds ``lock``)."""
 
     def pending(self) -> list[PendingDelivery]:
         """The deliveries not yet run."""
         with self.lock:
-            return self._pending_locked()
+            return self.pending_locked()
 
     def close(self) -> None:
         """Release the job's own event loop, if a handler needed one."""
-        if self._loop is not None:
-            self._loop.close()
-            self._loop = None
+        if self.own_loop is not None:
+            self.own_loop.close()
+            self.own_loop = None
 
     def routine_state_snapshot(self) -> dict[str, dict[str, Any]]:
         """A copy of the job's routine states, for a checkpoint."""
-        with self.job._lock:
+        with self.job.lock:
             return {rid: dict(state) for rid, state in self.job.routine_states.items()}
 
     def engine_state_snapshot(self) -> dict[str, Any]:
@@ -309,33 +192,13 @@ class JobRun:
 
     def write_routine_stats(self) -> None:
         """Copy the per-routine counters into the job's routine stats (the job ends or pauses)."""
-        ids, failures, skips = self.routine_ids, self.failures, self.skips
-        stats = {
-            ids[i]: RoutineStats(calls, failures[i], skips[i])
-            for i, calls in enumerate(self.invocations)
-            if calls
-        }
-        with self.job._lock:
-            # In the flow's order; then those of routines the flow no longer has (a resume).
-            others = self.job._routine_stats.items()
-            self.job._routine_stats = {**stats, **{k: v for k, v in others if k not in stats}}
-
-    def seed_counters(self) -> None:
-        """Start the per-routine counters from the job's routine stats (a resumed job)."""
-        for i, rid in enumerate(self.routine_ids):
-            stats = self.job._routine_stats.get(rid)
-            if stats is not None:
-                self.invocations[i] = stats.deliveries
-                self.failures[i] = stats.failures
-                self.skips[i] = stats.skips
+        self.counters.write_into(self.job)
 
     def trim_history(self) -> None:
         """Drop the oldest history records beyond the flow's ``history_limit``."""
-        if self.history_keep is not None:
-            # Under the job's lock: record_execution trims from handler threads too.
-            self.job._trim_history(self.history_keep)
+        self.history.trim(self.job)
 
-    def drain_items(self) -> list[Item]:
+    def drain_items(self) -> list[Delivery]:
         """The next round of ``on_drain`` deliveries, if one is due (caller holds ``lock``).
 
         A round is due when the job goes idle, unless the previous round was
@@ -347,12 +210,13 @@ class JobRun:
         self.drain_mark = self.deliveries + len(drainers)
         hops = self.drain_hops
         self.drain_hops += 1
-        items: list[Item] = [
-            (target, {}, next(self.counter), 1, hops) for target in self.plan.drain_targets()
+        items = [
+            Delivery(target, {}, next(self.counter), 1, hops)
+            for target in self.plan.drain_targets()
         ]
         if self.durable is not None and items:
             try:
-                self.durable.cover(items[-1][2])
+                self.durable.cover(items[-1].seq)
             except Exception as exc:  # Any failure of the store's code (or of ours).
                 self.store_failed(exc)
                 return []
@@ -360,16 +224,8 @@ class JobRun:
 
     def progress(self) -> JobProgress:
         """A snapshot of the job's counters (read without the lock: approximate)."""
-        per_routine = {
-            rid: {
-                "deliveries": self.invocations[i],
-                "failures": self.failures[i],
-                "skips": self.skips[i],
-            }
-            for i, rid in enumerate(self.routine_ids)
-            if self.invocations[i]
-        }
-        running = int(getattr(self, "running", 0))
+        per_routine = self.counters.per_routine()
+        running = self.running
         waiting = self.waiting_count()
         return JobProgress(
             job_id=self.job.job_id,
@@ -381,13 +237,13 @@ class JobRun:
             errors=len(self.job.errors),
         )
 
+    @abstractmethod
     def waiting_count(self) -> int:
-        """How many deliveries wait to run (strategy-specific)."""
-        raise NotImplementedError
+        """How many deliveries wait to run."""
 
     # -- durability ---------------------------------------------------------------
 
-    def prepare_commit(self, item: Item, frame: DeliveryFrame) -> str:
+    def prepare_commit(self, item: Delivery, frame: DeliveryFrame) -> str:
         """Apply a successful delivery's job values and timers, and checkpoint it.
 
         Called with ``lock`` held, before the strategy applies the delivery's
@@ -395,13 +251,13 @@ class JobRun:
         """
         return prepare_commit(self, item, frame)
 
+    @abstractmethod
     def cancel_delayed(self, seq: int) -> None:
-        """Drop a delivery that waits for its time (caller holds ``lock``; strategy-specific)."""
-        raise NotImplementedError
+        """Drop a delivery that waits for its time (caller holds ``lock``)."""
 
-    def retry_later(self, delay: float, item: Item) -> None:
-        """Run ``item`` again after ``delay`` seconds (caller holds ``lock``; strategy-specific)."""
-        raise NotImplementedError
+    @abstractmethod
+    def retry_later(self, delay: float, item: Delivery) -> None:
+        """Run ``item`` again after ``delay`` seconds (caller holds ``lock``)."""
 
     # -- limits -----------------------------------------------------------------
 
@@ -434,27 +290,27 @@ class JobRun:
             return None
         return durable.renew()
 
-    def runaway(self, item: Item) -> None:
+    def runaway(self, item: Delivery) -> None:
         """Fail a job that exceeded its delivery limit (caller holds ``lock``)."""
         error = RunawayJobError(
             f"Job {self.job.job_id} of flow {self.job.flow_id!r} exceeded its limit of "
             f"{self.max_deliveries} deliveries, at a delivery to routine "
-            f"{item[0].routine_id!r}; the flow probably has a cycle. Raise "
+            f"{item.target.routine_id!r}; the flow probably has a cycle. Raise "
             "Flow(max_deliveries=...) if the job really needs more.",
-            routine_id=item[0].routine_id,
-            slot_name=item[0].slot.name,
+            routine_id=item.target.routine_id,
+            slot_name=item.target.slot.name,
             job_id=self.job.job_id,
         )
         self.stop_with_error(error)
 
-    def check_hops(self, emitter: Target, items: Iterable[Item]) -> bool:
+    def check_hops(self, emitter: Target, items: Iterable[Delivery]) -> bool:
         """Fail the job if one of ``items``, scheduled by ``emitter``, is past ``max_hops``.
 
         Called with ``lock`` held, once the items are queued (so that they
         are listed as pending). Returns whether the job was failed.
         """
         for item in items:
-            if item[4] > self.max_hops:
+            if item.hops > self.max_hops:
                 self.stop_with_error(hops_exceeded(self, emitter, item))
                 return True
         return False
@@ -467,7 +323,7 @@ class JobRun:
     # -- failures and async handlers (see failures.py and job_async.py) -----------
 
     def on_failure(
-        self, item: Item, exc: BaseException, retry: Callable[[float, Item], None]
+        self, item: Delivery, exc: BaseException, retry: Callable[[float, Delivery], None]
     ) -> bool:
         """Apply the error policy to a delivery whose handler raised (caller holds ``lock``).
 
@@ -484,7 +340,7 @@ class JobRun:
         """The error of a handler that ran past its routine's timeout."""
         return handler_timeout(self, target, timeout)
 
-    def pending_item(self, item: Item, delay: float = 0.0) -> PendingDelivery:
+    def pending_item(self, item: Delivery, delay: float = 0.0) -> PendingDelivery:
         """``item`` as a :class:`PendingDelivery`."""
         target, data, seq, attempt, hops = item
         return PendingDelivery(

@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING
 
 from routilux._engine.deferred import emit_deferred, route_deferred, save_resume
+from routilux._engine.delivery import Delivery
 from routilux._engine.stored_jobs import claimable_job
 from routilux._model.job_state import JobState
 from routilux._model.ownership import process_owner
@@ -15,6 +16,7 @@ from routilux._model.status import JobStatus
 if TYPE_CHECKING:
     from routilux._engine.engine import Engine
     from routilux._engine.job_run import JobRun
+    from routilux._engine.settings import EngineSettings
     from routilux._model.durable import StoredJob
     from routilux._model.store import JobStore
 
@@ -65,9 +67,10 @@ def resume_from_store(
     stored = claimable_job(store, job_id, "resumed", abandoned_claim=abandoned_claim)
     if stored is None:
         return None
-    plan = engine.flow._compiled()
+    settings = engine.port.settings()
+    plan = engine.port.plan()
     plan.check_routines()
-    lease = engine.flow.lease_seconds
+    lease = settings.lease_seconds
     sent = time.monotonic()
     claim = store.claim_job(job_id, owner=process_owner(), expected_claim=stored.claim, lease=lease)
     try:
@@ -78,22 +81,25 @@ def resume_from_store(
             store.release_job(job_id, claim=claim)
             return None
         items = [
-            ((plan.target(d.routine_id, d.slot), d.data, d.seq, d.attempt, d.hops), d.not_before)
+            (
+                Delivery(plan.target(d.routine_id, d.slot), d.data, d.seq, d.attempt, d.hops),
+                d.not_before,
+            )
             for d in stored.pending
         ]
         loaded = JobState.deserialize(stored.document)
         routed = route_deferred(plan, loaded)
-        run = _prepare(engine, stored, loaded, job, store)
+        run = _prepare(engine, settings, stored, loaded, job, store)
     except BaseException:
         store.release_job(job_id, claim=claim)
         raise
     assert run.durable is not None
     run.durable.adopt(claim, sent)
-    engine._register(run)
+    engine.register(run)
     with run.lock:
         deferred = emit_deferred(run, routed)
         save_resume(run, deferred)
-    engine.hold_lease(run)
+    engine.services.hold_lease(run)
     now = time.time()
     ready = [(item, 0.0) for item in deferred]
     engine.launch(run, ready + [(item, max(0.0, due - now)) for item, due in items])
@@ -101,50 +107,33 @@ def resume_from_store(
 
 
 def _prepare(
-    engine: Engine, stored: StoredJob, loaded: JobState, job: JobState | None, store: JobStore
+    engine: Engine,
+    settings: EngineSettings,
+    stored: StoredJob,
+    loaded: JobState,
+    job: JobState | None,
+    store: JobStore,
 ) -> JobRun:
     """The run of a resumed job, with its state and counters as the store has them."""
     fresh = _job_from(loaded, job)
     fresh.dead_letters = store.list_dead_letters(
         job_id=fresh.job_id, include_replayed=True, limit=stored.next_seq
     )
-    run = engine._new_run(engine.flow._compiled(), engine.flow.execution_timeout, store, job=fresh)
+    run = engine.new_run(settings, engine.port.plan(), settings.timeout, store, job=fresh)
     assert run.durable is not None
     run.deliveries = stored.deliveries
     run.counter = itertools.count(stored.next_seq)
     run.durable.max_seq = stored.next_seq - 1
     run.durable.saved_shared = dict(fresh.shared_data)
-    run.seed_counters()
-    run.timer_book.load(fresh._timers, {d.seq for d in stored.pending})
+    run.counters.seed_from(run.job)
+    run.timer_book.load(fresh.engine_timer_names, {d.seq for d in stored.pending})
     return run
 
 
 def _job_from(loaded: JobState, job: JobState | None) -> JobState:
+    """The job to run: ``job`` brought up to date with ``loaded`` (the store's), or ``loaded``."""
     if job is None:
-        job = loaded
-    else:
-        for name in (
-            "flow_id",
-            "created_at",
-            "routine_states",
-            "_routine_stats",
-            "_job_values",
-            "_timers",
-            "_history",
-            "shared_data",
-            "shared_log",
-            "output_log",
-            "pause_points",
-            "deferred_events",
-            "errors",
-            "dead_letters",
-        ):
-            setattr(job, name, getattr(loaded, name))
-    job.status = JobStatus.RUNNING
-    job.error = None
-    job.pending_deliveries = []
-    job._finished.clear()
-    job._log_saved = len(job.shared_log)
-    job._outputs_saved = len(job.output_log)
-    job._deferred_dirty = False  # As the store has them.
+        loaded.running_as_stored()
+        return loaded
+    job.resume_as(loaded)
     return job

@@ -6,12 +6,12 @@ import itertools
 from typing import TYPE_CHECKING
 
 from routilux._engine.deferred import emit_deferred, route_deferred
+from routilux._engine.delivery import Delivery
 from routilux._model.status import JobStatus
 from routilux.exceptions import DefinitionError
 
 if TYPE_CHECKING:
     from routilux._engine.engine import Engine
-    from routilux._engine.job_run import Item
     from routilux._engine.plan import FlowPlan
     from routilux._model.job_state import JobState
     from routilux._model.records import PendingDelivery
@@ -40,26 +40,27 @@ def resume_in_memory(engine: Engine, job: JobState) -> JobState:
             event names a routine or event the flow lacks; or a routine is
             not ready to run. Nothing is resumed then.
     """
-    plan = engine.flow._compiled()
+    plan = engine.port.plan()
     plan.check_routines()
     items = [(_item(plan, job, pending), pending.delay) for pending in job.pending_deliveries]
     routed = route_deferred(plan, job)
-    run = engine._new_run(plan, engine.flow.execution_timeout, None, job)
+    settings = engine.port.settings()
+    run = engine.new_run(settings, plan, settings.timeout, None, job)
     run.counter = itertools.count(_next_seq(job, [item for item, _ in items]))
-    run.seed_counters()
-    run.deliveries = sum(run.invocations)
-    run.timer_book.load(job._timers, {item[2] for item, _ in items})
+    run.counters.seed_from(job)
+    run.deliveries = sum(run.counters.invocations)
+    run.timer_book.load(job.engine_timer_names, {item.seq for item, _ in items})
     job.pending_deliveries = []
     job.error = None
-    engine._register(run)
-    job._transition(JobStatus.RUNNING)
+    engine.register(run)
+    job.set_status(JobStatus.RUNNING)
     with run.lock:
         deferred = emit_deferred(run, routed)
     engine.launch(run, [*((item, 0.0) for item in deferred), *items])
     return job
 
 
-def _item(plan: FlowPlan, job: JobState, pending: PendingDelivery) -> Item:
+def _item(plan: FlowPlan, job: JobState, pending: PendingDelivery) -> Delivery:
     seq = _seq_of(job, pending.delivery_id)
     if seq is None:
         raise DefinitionError(
@@ -75,7 +76,7 @@ def _item(plan: FlowPlan, job: JobState, pending: PendingDelivery) -> Item:
             f"{pending.delivery_id} is for slot {pending.slot!r} of routine "
             f"{pending.routine_id!r}: {exc}"
         ) from None
-    return (target, pending.data, seq, pending.attempt, pending.hops)
+    return Delivery(target, pending.data, seq, pending.attempt, pending.hops)
 
 
 def _seq_of(job: JobState, delivery_id: str | None) -> int | None:
@@ -87,8 +88,8 @@ def _seq_of(job: JobState, delivery_id: str | None) -> int | None:
     return int(number) if number.isdigit() else None
 
 
-def _next_seq(job: JobState, items: list[Item]) -> int:
-    shown = [item[2] for item in items]
+def _next_seq(job: JobState, items: list[Delivery]) -> int:
+    shown = [item.seq for item in items]
     shown += [_seq_of(job, error.delivery_id) or 0 for error in job.errors]
     shown += [_seq_of(job, letter.letter_id) or 0 for letter in job.dead_letters]
-    return max(max(shown, default=0) + 1, job._next_delivery or 0)
+    return max(max(shown, default=0) + 1, job.next_delivery_hint or 0)

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 from routilux.exceptions import RunawayJobError
 
 if TYPE_CHECKING:
-    from routilux._engine.job_run import Item, JobRun
+    from routilux._engine.delivery import Delivery
+    from routilux._engine.job_run import JobRun
     from routilux._engine.plan import FlowPlan, Target
 
 __all__ = ["DEFAULT_MAX_HOPS", "cycle_through", "hops_exceeded"]
@@ -19,9 +20,9 @@ __all__ = ["DEFAULT_MAX_HOPS", "cycle_through", "hops_exceeded"]
 DEFAULT_MAX_HOPS = 10_000
 
 
-def hops_exceeded(run: JobRun, emitter: Target, item: Item) -> RunawayJobError:
+def hops_exceeded(run: JobRun, emitter: Target, item: Delivery) -> RunawayJobError:
     """The error of a job whose routine ``emitter`` scheduled ``item``, past ``max_hops``."""
-    target, hops = item[0], item[4]
+    target, hops = item.target, item.hops
     cycle = cycle_through(run.plan, emitter.routine_id, target.routine_id)
     if cycle:
         where = f"the flow has a cycle: {' -> '.join(repr(rid) for rid in cycle)}"

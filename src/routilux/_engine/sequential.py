@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
-import heapq
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from inspect import isawaitable
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from routilux._engine.commit import ENTRY_SEQ
+from routilux._engine.delivery import Delivery
 from routilux._engine.describe import describe_exception
 from routilux._engine.frame import DeliveryFrame
 from routilux._engine.guarded_call import deliver_with_timeout
-from routilux._engine.job_run import Item, JobRun
+from routilux._engine.job_run import JobRun
 from routilux._engine.plan import Target
+from routilux._engine.timers import TimerHeap
 from routilux._model.context import CURRENT_FRAME
 from routilux._model.records import PendingDelivery
 from routilux._model.status import JobStatus
 
-__all__ = ["ReadyQueue", "SequentialRun"]
+if TYPE_CHECKING:
+    from routilux._engine.plan import FlowPlan
+    from routilux._engine.services import EngineServices
+    from routilux._engine.settings import EngineSettings, FlowPort
+    from routilux._model.job_state import JobState
+
+__all__ = ["ReadyQueue", "SequentialRun", "SequentialStrategy"]
+
+#: Builds a Delivery from five values at C speed (no Python-level ``__new__``).
+_delivery = partial(tuple.__new__, Delivery)
 
 
 class ReadyQueue:
@@ -46,26 +57,26 @@ class ReadyQueue:
     def __bool__(self) -> bool:
         return bool(self.flat)
 
-    def __iter__(self) -> Iterator[Item]:
+    def __iter__(self) -> Iterator[Delivery]:
         flat = iter(self.flat)
-        return zip(flat, flat, flat, flat, flat, strict=True)
+        return map(_delivery, zip(flat, flat, flat, flat, flat, strict=True))
 
-    def append(self, item: Item) -> None:
+    def append(self, item: Delivery) -> None:
         """Queue ``item`` behind the others."""
         self.flat.extend(item)
 
-    def extend(self, items: Iterable[Item]) -> None:
+    def extend(self, items: Iterable[Delivery]) -> None:
         """Queue ``items``, in order, behind the others."""
         self.flat.extend(chain.from_iterable(items))
 
-    def extend_front(self, items: list[Item]) -> None:
+    def extend_front(self, items: list[Delivery]) -> None:
         """Queue ``items``, in order, ahead of the others."""
         self.flat.extendleft(reversed(list(chain.from_iterable(items))))
 
-    def first(self) -> Item:
+    def first(self) -> Delivery:
         """The delivery that runs next (the queue must not be empty)."""
         flat = self.flat
-        return (flat[0], flat[1], flat[2], flat[3], flat[4])
+        return Delivery(flat[0], flat[1], flat[2], flat[3], flat[4])
 
     def clear(self) -> None:
         """Drop every queued delivery."""
@@ -74,7 +85,7 @@ class ReadyQueue:
     def remove_seq(self, seq: int) -> bool:
         """Drop the delivery numbered ``seq``; return whether it was there."""
         items = list(self)
-        kept = [item for item in items if item[2] != seq]
+        kept = [item for item in items if item.seq != seq]
         if len(kept) == len(items):
             return False
         self.flat.clear()
@@ -85,14 +96,15 @@ class ReadyQueue:
 class SequentialRun(JobRun):
     """A job whose deliveries run one at a time on the thread that drives it.
 
-    Ready deliveries wait in a FIFO queue; retries wait in a heap ordered
-    by the time they become due, and join the back of the queue then.
+    Ready deliveries wait in a FIFO queue; delayed ones (retries, timers)
+    wait in a :class:`~routilux._engine.timers.TimerHeap` ordered by the
+    time they become due, and join the back of the queue then.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.queue = ReadyQueue()
-        self.timers: list[tuple[float, int, Item]] = []
+        self.delayed = TimerHeap(self.clock)
         self.driving = False
         # Driven by execute() on the caller's thread (not a thread of ours).
         self.caller_thread = False
@@ -101,28 +113,23 @@ class SequentialRun(JobRun):
 
     def drop_pending(self) -> int:
         """Forget every delivery not yet run; return how many."""
-        dropped = len(self.queue) + len(self.timers)
+        dropped = len(self.queue) + len(self.delayed)
         self.queue.clear()
-        self.timers.clear()
+        self.delayed.clear()
         return dropped
 
-    def retry_later(self, delay: float, item: Item) -> None:
+    def retry_later(self, delay: float, item: Delivery) -> None:
         """Put ``item`` back after ``delay`` seconds on the clock."""
-        due = self.clock.monotonic() + delay
-        heapq.heappush(self.timers, (due, item[2], item))
+        self.delayed.add(delay, item)
 
     def waiting_count(self) -> int:
         """Queued deliveries and retries or timers waiting."""
-        return len(self.queue) + len(self.timers)
+        return len(self.queue) + len(self.delayed)
 
     def cancel_delayed(self, seq: int) -> None:
         """Drop the waiting (or due, not yet run) delivery ``seq`` (caller holds ``lock``)."""
-        kept = [entry for entry in self.timers if entry[2][2] != seq]
-        if len(kept) != len(self.timers):
-            self.timers[:] = kept  # In place: the drive loop holds the list.
-            heapq.heapify(self.timers)
-            return
-        self.queue.remove_seq(seq)  # Due already, but not run yet.
+        if not self.delayed.cancel(seq):
+            self.queue.remove_seq(seq)  # Due already, but not run yet.
 
     def drain(self) -> bool:
         """Queue a round of ``on_drain`` deliveries if one is due; return whether it was."""
@@ -131,7 +138,7 @@ class SequentialRun(JobRun):
             self.queue.extend(items)
         return bool(items)
 
-    def schedule(self, emitter: Target, later: list[tuple[float, Item]]) -> None:
+    def schedule(self, emitter: Target, later: list[tuple[float, Delivery]]) -> None:
         """Put deliveries ``emitter`` scheduled with a delay on the timers (caller holds ``lock``).
 
         The job fails as a runaway if one of them is past ``max_hops``.
@@ -147,10 +154,11 @@ class SequentialRun(JobRun):
         Returns:
             False if the job was interrupted (paused, cancelled, timed out) meanwhile.
         """
-        timers = self.timers
+        delayed = self.delayed
         now = self.clock.monotonic()
-        if not self.queue and timers[0][0] > now:
-            wake = timers[0][0] if self.deadline is None else min(timers[0][0], self.deadline)
+        due = delayed.next_due()
+        if not self.queue and due > now:
+            wake = due if self.deadline is None else min(due, self.deadline)
             self.clock.wait(self.wakeup, wake - now)
             if self.interrupted:
                 return False
@@ -160,11 +168,10 @@ class SequentialRun(JobRun):
                 return False
             now = self.clock.monotonic()
         with self.lock:
-            while timers and timers[0][0] <= now:
-                self.queue.append(heapq.heappop(timers)[2])
+            self.queue.extend(delayed.pop_due(now))
         return True
 
-    def halt(self, item: Item, count: int) -> bool:
+    def halt(self, item: Delivery, count: int) -> bool:
         """Stop the job if it hit its delivery limit or deadline, or lost its store's job.
 
         Returns whether it did; ``item`` (the next delivery) is still queued.
@@ -184,9 +191,9 @@ class SequentialRun(JobRun):
             return True
         return False
 
-    def fail(self, item: Item, exc: BaseException) -> None:
+    def fail(self, item: Delivery, exc: BaseException) -> None:
         """Apply the error policy to a failed delivery."""
-        self.job.current_routine_id = item[0].routine_id
+        self.job.current_routine_id = item.target.routine_id
         with self.lock:
             if not self.ended:
                 self.on_failure(item, exc, self.retry_later)
@@ -200,13 +207,13 @@ class SequentialRun(JobRun):
         with self.lock:
             if not self.ended:
                 if self.paused:
-                    self.job.pending_deliveries = self._pending_locked()
-                    self.job._next_delivery = self.peek_next_seq()
+                    self.job.pending_deliveries = self.pending_locked()
+                    self.job.note_next_delivery(self.peek_next_seq())
                     self.write_routine_stats()  # A paused job is saved and resumed with them.
-                    self.job._transition(JobStatus.PAUSED)
+                    self.job.set_status(JobStatus.PAUSED)
                     if self.durable is not None:
                         self.save_status()
-                elif self.escaped is None and not self.queue and not self.timers:
+                elif self.escaped is None and not self.queue and not self.delayed:
                     self.complete()
                 else:  # The loop left with work to do: an exception escaped it.
                     why = "" if self.escaped is None else f" ({describe_exception(self.escaped)})"
@@ -216,12 +223,10 @@ class SequentialRun(JobRun):
                 self.close()
             self.quiet.notify_all()
 
-    def _pending_locked(self) -> list[PendingDelivery]:
+    def pending_locked(self) -> list[PendingDelivery]:
         """Ready deliveries first, then waiting retries with their remaining delay."""
-        now = self.clock.monotonic()
         ready = [self.pending_item(item) for item in self.queue]
-        timers = sorted(self.timers)
-        return ready + [self.pending_item(i, max(0.0, due - now)) for due, _, i in timers]
+        return ready + [self.pending_item(item, left) for item, left in self.delayed.listed()]
 
     def drive(self) -> None:
         """Run deliveries on the calling thread until the job ends or pauses.
@@ -246,6 +251,92 @@ class SequentialRun(JobRun):
             self.settle()
 
 
+class SequentialStrategy:
+    """Runs each job on one thread: the caller's (``execute``) or one of its own.
+
+    Pausing a job interrupts its driving thread between deliveries; resuming
+    it drives it again on a new thread.
+    """
+
+    def __init__(self, services: EngineServices) -> None:
+        self.services = services
+
+    def new_run(
+        self,
+        port: FlowPort,
+        settings: EngineSettings,
+        plan: FlowPlan,
+        job: JobState,
+        *,
+        timeout: float | None,
+    ) -> SequentialRun:
+        """A run of ``job`` that this strategy drives."""
+        return SequentialRun(
+            port, settings, plan, job, strategy=self, services=self.services, timeout=timeout
+        )
+
+    def run_inline(self, run: JobRun, entry: Delivery) -> bool:
+        """Drive the job on the calling thread, unless a real deadline must be able to stop it."""
+        if run.timeout is not None and not self.services.virtual:
+            return False  # The caller waits and times the job out; a handler may hang.
+        own = _own(run)
+        own.queue.append(entry)
+        own.driving = True
+        own.caller_thread = True
+        own.drive()
+        return True
+
+    def launch(self, run: JobRun, deliveries: list[tuple[Delivery, float]]) -> None:
+        """Queue ``deliveries`` (delayed ones on the heap) and drive the job on a thread."""
+        own = _own(run)
+        if run.deadline is not None and not self.services.virtual:
+            self.services.arm_deadline(run)
+        with run.lock:
+            for item, delay in deliveries:
+                if delay > 0:
+                    own.retry_later(delay, item)
+                else:
+                    own.queue.append(item)
+            own.driving = True
+        self._drive_in_thread(own)
+
+    def pause(self, run: JobRun) -> None:
+        """Interrupt the driving thread; it settles the pause once its delivery is done."""
+        run.paused = run.interrupted = True
+        run.wakeup.set()
+
+    def resume(
+        self, run: JobRun, deferred: list[Delivery], settings: EngineSettings
+    ) -> Callable[[], None]:
+        """Queue ``deferred`` first; the job is driven again on a new thread."""
+        own = _own(run)
+        own.paused = own.interrupted = False
+        own.wakeup.clear()
+        own.queue.extend_front(deferred)
+        own.job.pending_deliveries = []
+        own.driving = True
+        return partial(self._drive_in_thread, own)
+
+    def cancelled(self, run: JobRun) -> None:
+        """Nothing to do: the driving thread sees the job ended."""
+
+    def idle(self) -> bool:
+        """Always: a driving thread never holds work another thread waits for."""
+        return True
+
+    def shutdown(self, wait: bool) -> None:
+        """Nothing to stop: driving threads end with their jobs."""
+
+    def _drive_in_thread(self, run: SequentialRun) -> None:
+        run.caller_thread = False
+        self.services.threads.start(run.drive, f"routilux-job-{run.job.job_id[:8]}")
+
+
+def _own(run: JobRun) -> SequentialRun:
+    assert isinstance(run, SequentialRun), "a job of another strategy"
+    return run
+
+
 # The engine's hot path stays in one function on purpose: a helper call per
 # delivery would cost more than the branches it hides.
 def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
@@ -254,11 +345,12 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
     staged = frame.staged
     staged_history = frame.history
     later = frame.later
-    history = run.job._history
-    invocations = run.invocations
+    history = run.job.history_items
+    invocations = run.counters.invocations
     durable = run.durable
     book = run.timer_book
-    history_cap = run.history_cap
+    delayed = run.delayed.heap
+    history_cap = run.history.cap
     acquire = run.lock.acquire
     release = run.lock.release
     limit = run.max_deliveries
@@ -268,10 +360,10 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
     guarded = run.deadline is not None or durable is not None
     try:
         while not run.interrupted:
-            if run.timers and not run.release_timers():
+            if delayed and not run.release_timers():
                 break
             if not queue:
-                if run.timers:
+                if delayed:
                     continue
                 if run.drain():
                     continue
@@ -296,7 +388,9 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
                 else:
                     frame.adopt(
                         deliver_with_timeout(
-                            run, (target, data, seq, attempt, hops), target.routine._timeout
+                            run,
+                            _delivery((target, data, seq, attempt, hops)),
+                            target.routine._timeout,
                         )
                     )
             except BaseException as exc:  # The user's handler: any failure goes to its policy,
@@ -308,7 +402,7 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
                     # and re-run by a resume; drive() ends the job.
                     queue.extendleft((hops, attempt, seq, data, target))
                     raise
-                run.fail((target, data, seq, attempt, hops), exc)
+                run.fail(_delivery((target, data, seq, attempt, hops)), exc)
                 continue
             acquire()
             try:
@@ -316,7 +410,9 @@ def _loop(run: SequentialRun, frame: DeliveryFrame) -> None:  # noqa: C901
                     break
                 if (
                     durable is not None or frame.extra or book.by_seq or seq == ENTRY_SEQ
-                ) and run.prepare_commit((target, data, seq, attempt, hops), frame) != "ok":
+                ) and run.prepare_commit(
+                    _delivery((target, data, seq, attempt, hops)), frame
+                ) != "ok":
                     continue
                 if staged_history:
                     history.extend(staged_history)

@@ -6,6 +6,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:
+    from routilux._flow import Flow
     from routilux._model.job_state import JobState
     from routilux._model.routine import Routine
 
@@ -21,7 +22,7 @@ class ExecutionContext(NamedTuple):
         routine_id: The id, in the flow, of the routine asking.
     """
 
-    flow: Any
+    flow: Flow
     job_state: JobState
     routine_id: str
 

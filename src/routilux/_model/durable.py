@@ -7,7 +7,17 @@ from typing import Any
 
 from routilux._model.records import ErrorRecord
 
-__all__ = ["Checkpoint", "DeadLetter", "JobSummary", "StoredDelivery", "StoredJob"]
+__all__ = [
+    "Checkpoint",
+    "CheckpointMarks",
+    "DeadLetter",
+    "JobSummary",
+    "StoredDelivery",
+    "StoredJob",
+]
+
+#: A history record as the job keeps it: routine id, event name, data, time.
+HistoryRecord = tuple[str, str, dict[str, Any], float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,3 +211,37 @@ class StoredJob:
     def lease_live(self) -> bool:
         """Whether the owner's lease had not expired when the job was read."""
         return self.lease_remaining is not None and self.lease_remaining > 0
+
+
+@dataclass(slots=True)
+class CheckpointMarks:
+    """What changed in a durable job since its last checkpoint.
+
+    The job holds one (``JobState.checkpoint_marks``) and marks it as it
+    changes; the engine reads and resets it when it writes a checkpoint. A
+    job that no store keeps marks it all the same, and nothing reads it.
+
+    Attributes:
+        shared_dirty: ``shared_data`` changed.
+        states_dirty: A routine state changed.
+        deferred_dirty: ``deferred_events`` changed.
+        log_saved: How many ``shared_log`` entries the store has.
+        outputs_saved: How many ``output_log`` entries the store has.
+        unsaved_records: The history records that handlers added themselves
+            (``record_execution``) since the last checkpoint; ``None`` when
+            the job is not durable (nothing collects them then).
+    """
+
+    shared_dirty: bool = False
+    states_dirty: bool = False
+    deferred_dirty: bool = False
+    log_saved: int = 0
+    outputs_saved: int = 0
+    unsaved_records: list[HistoryRecord] | None = None
+
+    def saved_all(self, shared_log: int, output_log: int) -> None:
+        """The store has everything up to these lengths of the logs, and every record."""
+        self.log_saved = shared_log
+        self.outputs_saved = output_log
+        self.unsaved_records = []
+        self.deferred_dirty = False

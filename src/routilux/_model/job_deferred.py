@@ -5,9 +5,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from routilux._model.job_output import check_text, copied
+
+if TYPE_CHECKING:
+    from routilux._model.durable import CheckpointMarks
 
 __all__ = ["JobDeferred"]
 
@@ -24,7 +27,7 @@ class JobDeferred:
     deferred_events: list[dict[str, Any]]
     _lock: threading.RLock
     # Whether the list changed since a durable job's last checkpoint.
-    _deferred_dirty: bool
+    checkpoint_marks: CheckpointMarks
 
     def add_deferred_event(
         self, routine_id: str, event_name: str, data: Mapping[str, Any] | None
@@ -59,4 +62,4 @@ class JobDeferred:
         }
         with self._lock:
             self.deferred_events.append(entry)
-            self._deferred_dirty = True
+            self.checkpoint_marks.deferred_dirty = True

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from routilux._model.records import RoutineStats
+
+if TYPE_CHECKING:
+    from routilux._model.durable import CheckpointMarks
 
 __all__ = ["ROUTINE_OUTCOMES", "JobRoutines"]
 
@@ -33,7 +36,7 @@ class JobRoutines:
     job_id: str
     routine_states: dict[str, dict[str, Any]]
     _lock: threading.RLock
-    _states_dirty: bool
+    checkpoint_marks: CheckpointMarks
     # The engine's own records, by routine id: counts, job values, and each
     # named timer's pending delivery number.
     _routine_stats: dict[str, RoutineStats]
@@ -44,7 +47,7 @@ class JobRoutines:
         """Merge ``state`` into the state of ``routine_id``."""
         with self._lock:
             self.routine_states.setdefault(routine_id, {}).update(state)
-            self._states_dirty = True
+            self.checkpoint_marks.states_dirty = True
 
     def get_routine_state(self, routine_id: str) -> dict[str, Any] | None:
         """A copy of the state of ``routine_id``, or ``None`` if it has none."""
@@ -82,7 +85,17 @@ class JobRoutines:
             names = self._timers.get(routine_id, {})
             return {name: f"{self.job_id}:{seq}" for name, seq in names.items()}
 
-    def _note_outcome(
+    @property
+    def engine_values(self) -> dict[str, dict[str, Any]]:
+        """The live job values, by routine id (engine use: changed under the job's lock)."""
+        return self._job_values
+
+    @property
+    def engine_timer_names(self) -> dict[str, dict[str, int]]:
+        """The live named timers, name to delivery number, by routine id (engine use)."""
+        return self._timers
+
+    def record_outcome(
         self, routine_id: str, status: str, error: str | None = None, when: float | None = None
     ) -> Any:
         """Write an outcome into the routine's state (engine use); return the status it replaced.
@@ -91,7 +104,7 @@ class JobRoutines:
         one only. ``error`` (the failure's text) is written whatever the
         status, and ``error_time`` (``when``, seconds since the epoch, as ISO
         8601 UTC) with ``failed``. The returned value goes back with
-        :meth:`_restore_status` (``None`` when there was no status).
+        :meth:`restore_outcome` (``None`` when there was no status).
         """
         with self._lock:
             state = self.routine_states.setdefault(routine_id, {})
@@ -102,11 +115,11 @@ class JobRoutines:
                 state["error"] = error
                 if status == "failed" and when is not None:
                     state["error_time"] = datetime.fromtimestamp(when, timezone.utc).isoformat()
-            self._states_dirty = True
+            self.checkpoint_marks.states_dirty = True
             return old
 
-    def _restore_status(self, routine_id: str, old: Any) -> None:
-        """Put back the status :meth:`_note_outcome` replaced (engine use)."""
+    def restore_outcome(self, routine_id: str, old: Any) -> None:
+        """Put back the status :meth:`record_outcome` replaced (engine use)."""
         with self._lock:
             state = self.routine_states.setdefault(routine_id, {})
             if old is None:

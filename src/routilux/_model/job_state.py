@@ -6,12 +6,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime, timezone
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
 from routilux._model.dual_method import ClassOrInstanceMethod
-from routilux._model.durable import DeadLetter
+from routilux._model.durable import CheckpointMarks, DeadLetter, HistoryRecord
 from routilux._model.job_deferred import JobDeferred
 from routilux._model.job_output import JobOutput, OutputHandlerLike, check_text, copied
 from routilux._model.job_routines import JobRoutines
@@ -56,6 +57,25 @@ def _job_from_document(
         )
     job._adopt(job_state_from_doc(type(job), document))
     return job
+
+
+#: What a job resumed from its store takes of the stored state (``JobState.resume_as``).
+_STORED_FIELDS = (
+    "flow_id",
+    "created_at",
+    "routine_states",
+    "_routine_stats",
+    "_job_values",
+    "_timers",
+    "_history",
+    "shared_data",
+    "shared_log",
+    "output_log",
+    "pause_points",
+    "deferred_events",
+    "errors",
+    "dead_letters",
+)
 
 
 class JobState(JobOutput, JobDeferred, JobRoutines):
@@ -139,16 +159,9 @@ class JobState(JobOutput, JobDeferred, JobRoutines):
         self._finished = threading.Event()
         self._status_changed = threading.Condition(self._lock)
         # What changed since the last checkpoint of a durable job.
-        self._shared_dirty = False
-        self._states_dirty = False
-        self._log_saved = 0
-        self._outputs_saved = 0
-        self._deferred_dirty = False
+        self.checkpoint_marks = CheckpointMarks()
         # Set by the engine: the flow's history_limit, which record_execution keeps too.
         self._history_limit: int | None = None
-        # A durable job's records that record_execution added since its last
-        # checkpoint (the engine saves its own emits); None when not durable.
-        self._unsaved_records: list[tuple[str, str, dict[str, Any], float]] | None = None
 
     # -- status -------------------------------------------------------------
 
@@ -166,6 +179,70 @@ class JobState(JobOutput, JobDeferred, JobRoutines):
             if new.is_terminal and notify:
                 self._finished.set()
             self._status_changed.notify_all()
+
+    # -- engine side ----------------------------------------------------------
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The job's (re-entrant) lock: the engine holds it to change several fields at once."""
+        return self._lock
+
+    @property
+    def history_items(self) -> list[Any]:
+        """The live flat history, four items a record (engine use, under its run's lock)."""
+        return self._history
+
+    def add_engine_record(self, record: HistoryRecord) -> None:
+        """Add a record of the engine's own to the history; a durable job saves it next."""
+        with self._lock:
+            self._history += record
+            unsaved = self.checkpoint_marks.unsaved_records
+            if unsaved is not None:
+                unsaved.append(record)
+
+    @property
+    def next_delivery_hint(self) -> int | None:
+        """The number the job's next new delivery takes, as of its last pause (if known)."""
+        return self._next_delivery
+
+    def note_next_delivery(self, seq: int) -> None:
+        """Remember that the job's next new delivery takes number ``seq`` (it pauses)."""
+        self._next_delivery = seq
+
+    def resume_as(self, stored: JobState) -> None:
+        """Take the state of ``stored`` (its store's) and run again, as stored (engine use).
+
+        Keeps this object's id, lock, waiters and output handler; the store
+        has every log entry, output, record and deferred event it took.
+        """
+        with self._lock:
+            for name in _STORED_FIELDS:
+                setattr(self, name, getattr(stored, name))
+        self.running_as_stored()
+
+    def running_as_stored(self) -> None:
+        """Mark the job running again, with nothing unsaved (a resume from its store)."""
+        with self._lock:
+            self.status = JobStatus.RUNNING
+            self.error = None
+            self.pending_deliveries = []
+            self._finished.clear()
+            marks = self.checkpoint_marks
+            marks.log_saved = len(self.shared_log)
+            marks.outputs_saved = len(self.output_log)
+            marks.deferred_dirty = False  # As the store has them.
+
+    def set_status(self, new: JobStatus) -> None:
+        """Change the status, checking the transition table (the engine runs, pauses the job)."""
+        self._transition(new)
+
+    def end(self, status: JobStatus, error: str | None) -> None:
+        """Give the job its final ``status`` and ``error``; waiters wake at :meth:`announce_end`."""
+        self._transition(status, error=error, notify=False)
+
+    def announce_end(self) -> None:
+        """Wake whoever waits for the job (:meth:`wait`): it has ended, and its store knows."""
+        self._finished.set()
 
     @property
     def is_finished(self) -> bool:
@@ -270,14 +347,19 @@ class JobState(JobOutput, JobDeferred, JobRoutines):
         record = (routine_id, event_name, copied("record_execution", data), time.time())
         with self._lock:
             self._history += record
-            if self._unsaved_records is not None:
-                self._unsaved_records.append(record)
+            unsaved = self.checkpoint_marks.unsaved_records
+            if unsaved is not None:
+                unsaved.append(record)
             limit = self._history_limit
             # Trimmed as the engine trims: to the limit, once twice the limit is held.
             if limit is not None and len(self._history) > 8 * limit:
-                self._trim_history(4 * limit)
+                self.trim_history(4 * limit)
 
-    def _trim_history(self, keep: int) -> None:
+    def limit_history(self, limit: int | None) -> None:
+        """Keep ``limit`` records at least (``None``: all), as the engine does for its flow."""
+        self._history_limit = limit
+
+    def trim_history(self, keep: int) -> None:
         """Drop the oldest records of the flat history beyond ``keep`` items (4 a record)."""
         with self._lock:
             history = self._history
@@ -286,13 +368,34 @@ class JobState(JobOutput, JobDeferred, JobRoutines):
                 del history[:dropped]
                 self.history_dropped += dropped // 4
 
+    def merge_routine_stats(self, stats: dict[str, RoutineStats]) -> None:
+        """Set the engine's counts: ``stats`` first, then those of routines not in it (a resume)."""
+        with self._lock:
+            others = self._routine_stats.items()
+            self._routine_stats = {**stats, **{k: v for k, v in others if k not in stats}}
+
+    # -- pause points and dead letters ------------------------------------------
+
+    def add_pause_point(self, point: dict[str, Any]) -> None:
+        """Append ``point`` to ``pause_points`` (the flow records each pause that takes)."""
+        with self._lock:
+            self.pause_points.append(point)
+
+    def mark_letter_replayed(self, letter_id: str, replay_job_id: str) -> None:
+        """Record in ``dead_letters`` that the letter ``letter_id`` was replayed by that job."""
+        with self._lock:
+            self.dead_letters = [
+                replace(kept, replayed_by=replay_job_id) if kept.letter_id == letter_id else kept
+                for kept in self.dead_letters
+            ]
+
     # -- shared data and log --------------------------------------------------
 
     def update_shared_data(self, key: str, value: Any) -> None:
         """Set ``key`` in the job's shared data."""
         with self._lock:
             self.shared_data[key] = value
-            self._shared_dirty = True
+            self.checkpoint_marks.shared_dirty = True
 
     def get_shared_data(self, key: str, default: Any = None) -> Any:
         """The shared value of ``key``, or ``default``."""
