@@ -219,7 +219,7 @@ class FlowJobs:
         """End ``job_state`` as ``cancelled``, dropping its pending deliveries.
 
         Deliveries already running finish, but their output is discarded.
-        ``job_state.error`` then says why, ``reason`` (``"Cancelled"`` if
+        ``job_state.error`` then says why, ``reason`` (``"cancelled"`` if
         empty), and how many pending deliveries were dropped:
         ``"Operator abort (3 pending deliveries dropped)"``.
 

@@ -35,7 +35,7 @@ def test_cancel_marks_the_job_cancelled_and_drops_its_deliveries() -> None:
     assert cancel_stored_job(store, job_id) == 3
     stored = store.load_job(job_id)
     assert stored.document["status"] == "cancelled"
-    assert stored.document["error"] == "Cancelled (3 pending deliveries dropped)"
+    assert stored.document["error"] == "cancelled (3 pending deliveries dropped)"
     assert stored.pending == []
 
 

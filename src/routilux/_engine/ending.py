@@ -72,7 +72,7 @@ def store_failed(run: JobRun, exc: BaseException) -> None:
 def cancel(run: JobRun, reason: str | None = None) -> bool:
     """End the job ``cancelled`` (caller holds ``run.lock``); False if it had ended.
 
-    ``job.error`` is ``reason`` (``"Cancelled"`` by default), followed by
+    ``job.error`` is ``reason`` (``"cancelled"`` by default), followed by
     how many pending deliveries were dropped.
     """
     if run.ended:
@@ -82,7 +82,7 @@ def cancel(run: JobRun, reason: str | None = None) -> bool:
     _finish(
         run,
         JobStatus.CANCELLED,
-        f"{reason or 'Cancelled'} ({dropped_count(dropped)})",
+        f"{reason or 'cancelled'} ({dropped_count(dropped)})",
         drop_pending=True,
     )
     return True

@@ -108,7 +108,7 @@ def cancel_stored_job(store: JobStore, job_id: str) -> int | None:
             status=JobStatus.CANCELLED.value,
             updated_at=datetime.now(timezone.utc).isoformat(),
             current_routine_id=stored.document.get("current_routine_id"),
-            error=f"Cancelled ({dropped_count(len(stored.pending))})",
+            error=f"cancelled ({dropped_count(len(stored.pending))})",
             deliveries=stored.deliveries,
             next_seq=stored.next_seq,
             drop_pending=True,
