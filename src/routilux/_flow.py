@@ -33,6 +33,7 @@ from routilux._serde.flow_doc import flow_from_doc, flow_to_doc
 from routilux._serde.flow_files import read_flow_file, read_saved_flow
 from routilux._serde.json_text import safe_repr
 from routilux.exceptions import DefinitionError
+from routilux.logs import keep_job_logs, kept_log_level
 
 if TYPE_CHECKING:
     from routilux._model.store import JobStore
@@ -120,6 +121,10 @@ class Flow(FlowWiring, FlowJobs):
             :class:`~routilux.execution_tracker.ExecutionTracker`
             (``job_state.execution_tracker``) that records each delivery
             attempt and emit (off by default: it costs time per delivery).
+        keep_logs: Keep the records handlers log with :mod:`logging` with
+            their job (``job_state.logs``): ``True`` from ``INFO``, or a
+            level or level name; off by default (see :mod:`routilux.logs`).
+            In memory only; not saved in flow documents.
 
     Raises:
         DefinitionError: An argument is out of range.
@@ -148,6 +153,7 @@ class Flow(FlowWiring, FlowJobs):
         max_async_in_flight: int | None = DEFAULT_MAX_ASYNC_IN_FLIGHT,
         lease_seconds: float = DEFAULT_LEASE,
         track_execution: bool = False,
+        keep_logs: bool | int | str | None = False,
     ) -> None:
         _check_strategy(execution_strategy)
         self._check_max_workers(max_workers)
@@ -176,6 +182,7 @@ class Flow(FlowWiring, FlowJobs):
         self.checkpoint_every = checkpoint_every
         self.lease_seconds = _check_lease(lease_seconds)
         self._track_execution = _check_bool("track_execution", track_execution)
+        self.keep_logs = keep_logs
         self.routines: dict[str, Routine] = {}
         # Routine objects by id(), so that add_routine refuses one added twice in
         # constant time; rebuilt when the public dict was replaced or resized.
@@ -192,6 +199,20 @@ class Flow(FlowWiring, FlowJobs):
         self._executions: OrderedDict[str, JobState] = OrderedDict()
         self._lock = threading.Lock()
         self._jobs = JobControl(self)
+
+    @property
+    def keep_logs(self) -> int | None:
+        """The level from which the records handlers log are kept with their job (``None``: off).
+
+        Set with ``True`` (``INFO``), a level or a level name; see :mod:`routilux.logs`.
+        """
+        return self._keep_logs
+
+    @keep_logs.setter
+    def keep_logs(self, keep_logs: bool | int | str | None) -> None:
+        self._keep_logs = kept_log_level(keep_logs)
+        if self._keep_logs is not None:
+            keep_job_logs()
 
     def _check_max_workers(self, max_workers: object) -> None:
         _check_positive_int("max_workers", max_workers)

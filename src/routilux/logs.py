@@ -37,15 +37,29 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING, NamedTuple
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from routilux._engine.frame import DeliveryFrame
 from routilux._model.context import CURRENT_FRAME
+from routilux._model.job_logs import MAX_KEPT_LOGS
+from routilux.exceptions import DefinitionError
 
 if TYPE_CHECKING:
     from routilux._engine.plan import Target
 
-__all__ = ["TAG_NAMES", "DeliveryTags", "JobLogFilter", "JsonLogFormatter", "current_tags"]
+__all__ = [
+    "MAX_KEPT_LOGS",
+    "TAG_NAMES",
+    "DeliveryTags",
+    "JobLogFilter",
+    "JobLogKeeper",
+    "JsonLogFormatter",
+    "current_tags",
+    "keep_job_logs",
+    "kept_log_level",
+]
 
 
 class DeliveryTags(NamedTuple):
@@ -71,18 +85,25 @@ TAG_NAMES: tuple[str, ...] = tuple(f"routilux_{field}" for field in DeliveryTags
 _NO_TAGS = (None,) * len(TAG_NAMES)
 
 
-def current_tags() -> DeliveryTags | None:
-    """The tags of the delivery running in this thread or task, ``None`` outside one."""
+def _running_frame() -> DeliveryFrame | None:
     frame = CURRENT_FRAME.get()
     if not isinstance(frame, DeliveryFrame):
         return None
     target: Target | None = frame.target
-    if target is None:  # A pool thread's frame before its first delivery.
-        return None
-    job = frame.run.job
+    return None if target is None else frame  # A pool thread's frame before its first delivery.
+
+
+def _tags_of(frame: DeliveryFrame) -> DeliveryTags:
+    target, job = frame.target, frame.run.job
     return DeliveryTags(
         job.job_id, job.flow_id, target.routine_id, target.slot.name, frame.delivery_id()
     )
+
+
+def current_tags() -> DeliveryTags | None:
+    """The tags of the delivery running in this thread or task, ``None`` outside one."""
+    frame = _running_frame()
+    return None if frame is None else _tags_of(frame)
 
 
 def _tag(record: logging.LogRecord) -> None:
@@ -146,3 +167,104 @@ class JsonLogFormatter(logging.Formatter):
             if name not in _STANDARD and name not in line:
                 line[name] = value
         return json.dumps(line, default=repr, ensure_ascii=False)
+
+
+def kept_log_level(keep_logs: object) -> int | None:
+    """The level of ``Flow(keep_logs=...)``: ``None`` (off) or a :mod:`logging` level.
+
+    ``False`` or ``None`` is off, ``True`` is ``INFO``; a level is a
+    non-negative int or a level name (``"WARNING"``, any case).
+
+    Raises:
+        DefinitionError: ``keep_logs`` is none of these.
+    """
+    if keep_logs is None or keep_logs is False:
+        return None
+    if keep_logs is True:
+        return logging.INFO
+    if isinstance(keep_logs, int) and keep_logs >= 0:
+        return keep_logs
+    if isinstance(keep_logs, str) and keep_logs.upper() in _LEVEL_NAMES:
+        return _LEVEL_NAMES[keep_logs.upper()]
+    raise DefinitionError(
+        f"keep_logs must be a bool, a logging level (an int >= 0) or a level name "
+        f"({', '.join(_LEVEL_NAMES)}), not {type(keep_logs).__name__} {keep_logs!r}."
+    )
+
+
+_LEVEL_NAMES: dict[str, int] = {
+    "DEBUG": logging.DEBUG,
+    "INFO": logging.INFO,
+    "WARNING": logging.WARNING,
+    "ERROR": logging.ERROR,
+    "CRITICAL": logging.CRITICAL,
+}
+
+
+def _message(record: logging.LogRecord) -> str:
+    try:
+        return record.getMessage()
+    except Exception:  # Bad format arguments: logging reports them when it emits.
+        return str(record.msg)
+
+
+def _entry(record: logging.LogRecord, tags: DeliveryTags) -> dict[str, object]:
+    """The fields of ``record`` a job keeps (JSON-compatible)."""
+    entry: dict[str, object] = {
+        "time": record.created,
+        "level": record.levelname,
+        "levelno": record.levelno,
+        "logger": record.name,
+        "message": _message(record),
+        "routine_id": tags.routine_id,
+        "slot": tags.slot,
+        "delivery_id": tags.delivery_id,
+    }
+    if record.exc_info:
+        entry["exception"] = logging.Formatter().formatException(record.exc_info)
+    return entry
+
+
+class JobLogKeeper:
+    """A log record factory that keeps each record made during a delivery with its job.
+
+    :func:`keep_job_logs` installs one (``logging.setLogRecordFactory``),
+    wrapping the factory in place. A record is kept when its logger's level
+    lets it be made at all, it was made during a delivery of a job whose
+    flow has ``keep_logs`` on, and it is at that level or above; whatever
+    handlers and filters then do with it. Records made outside a delivery
+    are not kept. Being a factory, not a handler, it leaves the handlers
+    configured (and :data:`logging.lastResort`) as they were.
+
+    Args:
+        make: The record factory it wraps.
+    """
+
+    def __init__(self, make: Callable[..., logging.LogRecord]) -> None:
+        self._make = make
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        """Make the record with the wrapped factory; keep it with the running job if asked."""
+        record = self._make(*args, **kwargs)
+        frame = _running_frame()
+        if frame is not None:
+            level = frame.run.port.flow.keep_logs
+            if level is not None and record.levelno >= level:
+                frame.run.job.keep_log(_entry(record, _tags_of(frame)))
+        return record
+
+
+_KEEPER_LOCK = threading.Lock()
+
+
+def keep_job_logs() -> None:
+    """Install the :class:`JobLogKeeper` as the log record factory (once per process).
+
+    ``Flow(keep_logs=...)`` calls it; a process whose flows never keep logs
+    never does, so then records cost nothing more. A factory set later with
+    ``logging.setLogRecordFactory`` replaces it: set yours first.
+    """
+    with _KEEPER_LOCK:
+        current = logging.getLogRecordFactory()
+        if not isinstance(current, JobLogKeeper):
+            logging.setLogRecordFactory(JobLogKeeper(current))

@@ -11,8 +11,15 @@ from typing import Any
 
 import pytest
 
-from routilux import Flow, Routine
-from routilux.logs import TAG_NAMES, JobLogFilter, JsonLogFormatter, current_tags
+from routilux import DefinitionError, Flow, Routine
+from routilux.logs import (
+    MAX_KEPT_LOGS,
+    TAG_NAMES,
+    JobLogFilter,
+    JobLogKeeper,
+    JsonLogFormatter,
+    current_tags,
+)
 
 LOGGER = "tests.routilux.logs"
 
@@ -175,3 +182,113 @@ def test_the_json_formatter_tags_untagged_records_inside_a_delivery() -> None:
         logger.removeHandler(handler)
     assert [line["routilux_routine_id"] for line in lines] == ["source"]
     assert lines[0]["routilux_job_id"] == job.job_id
+
+
+class Chatty(Routine):
+    """Logs ``n`` info records and one warning per delivery."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.define_slot("trigger", handler=self.go)
+
+    def go(self, n: int = 1) -> None:
+        for i in range(n):
+            logging.getLogger(LOGGER).info("info %d", i)
+        logging.getLogger(LOGGER).warning("done")
+
+
+@pytest.fixture
+def info_logger() -> Iterator[None]:
+    logger = logging.getLogger(LOGGER)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.setLevel(logging.NOTSET)
+
+
+@pytest.mark.usefixtures("info_logger")
+@pytest.mark.parametrize("strategy", ["sequential", "concurrent"])
+def test_a_flow_that_keeps_logs_keeps_its_handlers_records_with_the_job(strategy: str) -> None:
+    flow = fan_out_flow(strategy)
+    flow.keep_logs = True
+    with flow:
+        job = flow.execute("source")
+    kept = job.logs
+    assert sorted(entry["message"] for entry in kept) == [
+        "async sink",
+        "source",
+        "sync sink",
+        "sync sink",
+    ]
+    source = next(entry for entry in kept if entry["message"] == "source")
+    assert source["routine_id"] == "source"
+    assert source["slot"] == "trigger"
+    assert source["delivery_id"] == f"{job.job_id}:1"
+    assert source["level"] == "INFO"
+    assert source["logger"] == LOGGER
+    assert json.loads(json.dumps(kept)) == kept
+    assert {entry["routine_id"] for entry in kept} == {"source", "sync", "async", "timed"}
+
+
+@pytest.mark.usefixtures("info_logger")
+def test_kept_logs_start_at_the_flows_level() -> None:
+    flow = Flow(keep_logs="warning")
+    flow.add_routine(Chatty(), "chatty")
+    with flow:
+        job = flow.execute("chatty", entry_params={"n": 3})
+    assert [entry["message"] for entry in job.logs] == ["done"]
+    assert flow.keep_logs == logging.WARNING
+
+
+@pytest.mark.usefixtures("info_logger")
+def test_get_logs_filters_by_level() -> None:
+    flow = Flow(keep_logs=logging.DEBUG)
+    flow.add_routine(Chatty(), "chatty")
+    with flow:
+        job = flow.execute("chatty", entry_params={"n": 2})
+    assert [entry["message"] for entry in job.get_logs()] == ["info 0", "info 1", "done"]
+    assert [entry["message"] for entry in job.get_logs(logging.WARNING)] == ["done"]
+
+
+@pytest.mark.usefixtures("info_logger")
+def test_a_job_keeps_at_most_the_bound_and_counts_the_dropped() -> None:
+    flow = Flow(keep_logs=True)
+    flow.add_routine(Chatty(), "chatty")
+    with flow:
+        job = flow.execute("chatty", entry_params={"n": MAX_KEPT_LOGS + 4})
+    kept = job.logs
+    assert len(kept) == MAX_KEPT_LOGS
+    assert job.logs_dropped == 5
+    assert kept[0]["message"] == "info 5"
+    assert kept[-1]["message"] == "done"
+
+
+@pytest.mark.usefixtures("info_logger")
+def test_a_flow_without_keep_logs_keeps_nothing_and_records_outside_are_not_kept() -> None:
+    keeping = Flow(keep_logs=True)
+    keeping.add_routine(Chatty(), "chatty")
+    plain = Flow()
+    plain.add_routine(Chatty(), "chatty")
+    with keeping, plain:
+        job = plain.execute("chatty")
+        logging.getLogger(LOGGER).warning("outside")
+        kept = keeping.execute("chatty")
+    assert job.logs == []
+    assert job.logs_dropped == 0
+    assert [entry["message"] for entry in kept.logs] == ["info 0", "done"]
+    assert plain.keep_logs is None
+
+
+@pytest.mark.parametrize("value", [-1, "LOUD", 1.5, "", object()])
+def test_keep_logs_refuses_what_is_not_a_level(value: object) -> None:
+    with pytest.raises(DefinitionError, match="keep_logs"):
+        Flow(keep_logs=value)  # type: ignore[arg-type]
+
+
+def test_keeping_logs_leaves_the_handlers_alone() -> None:
+    handlers = list(logging.getLogger().handlers)
+    Flow(keep_logs=True)
+    Flow(keep_logs="ERROR")
+    assert logging.getLogger().handlers == handlers
+    assert isinstance(logging.getLogRecordFactory(), JobLogKeeper)

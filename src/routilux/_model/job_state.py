@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from routilux._model.dual_method import ClassOrInstanceMethod
 from routilux._model.durable import CheckpointMarks, DeadLetter, HistoryRecord
 from routilux._model.job_deferred import JobDeferred
+from routilux._model.job_logs import JobLogs
 from routilux._model.job_output import JobOutput, OutputHandlerLike, check_text, copied
 from routilux._model.job_routines import JobRoutines
 from routilux._model.records import ErrorRecord, ExecutionRecord, PendingDelivery, RoutineStats
@@ -78,7 +79,7 @@ _STORED_FIELDS = (
 )
 
 
-class JobState(JobOutput, JobDeferred, JobRoutines):
+class JobState(JobOutput, JobDeferred, JobRoutines, JobLogs):
     """The state of one job: its status, history, shared data and errors.
 
     One is created per execution and returned by ``Flow.execute``. The
@@ -118,6 +119,8 @@ class JobState(JobOutput, JobDeferred, JobRoutines):
             ``current_routine_id`` and ``pending_count``.
         deferred_events: Events to emit when the job is resumed
             (:meth:`add_deferred_event`), oldest first.
+        logs: The records its handlers logged, when its flow has
+            ``keep_logs`` on (see :class:`JobLogs`; in memory only).
         execution_tracker: The job's :class:`~routilux.execution_tracker.ExecutionTracker`
             when its flow has ``track_execution`` on, else ``None``. In memory
             only: documents and stores do not keep it.
@@ -156,6 +159,7 @@ class JobState(JobOutput, JobDeferred, JobRoutines):
         self._next_delivery: int | None = None
         self.history_dropped = 0
         self._lock = threading.RLock()
+        self._init_logs()
         self._finished = threading.Event()
         self._status_changed = threading.Condition(self._lock)
         # What changed since the last checkpoint of a durable job.
