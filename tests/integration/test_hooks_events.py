@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -338,3 +340,86 @@ def test_pause_resume_and_cancel(make_flow: Callable[..., Flow], strategy: str) 
     ended = recorder2.wait_ended()[-1][1]
     assert isinstance(ended, JobEvent)
     assert ended.status == "cancelled"
+
+
+class AsyncStep(Routine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.define_slot("input", handler=self.go)
+        self.define_event("out", ["n"])
+
+    async def go(self, n: int) -> None:
+        self.emit("out", n=n)
+        await asyncio.sleep(0)
+        self.emit("out", n=n + 1)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_an_async_handler_reports_its_emits_and_success(
+    make_flow: Callable[..., Flow], strategy: str
+) -> None:
+    flow = make_flow(execution_strategy=strategy)
+    flow.add_routine(Split(), "split")
+    flow.add_routine(AsyncStep(), "step")
+    flow.add_routine(Join(), "join")
+    flow.connect("split", "out", "step", "input")
+    flow.connect("step", "out", "join", "input")
+    recorder = Recorder()
+    flow.add_hooks(recorder)
+    job = flow.execute("split")
+    assert job.status is JobStatus.COMPLETED
+    short = [s for s in brief(recorder.wait_ended()) if s[1:2] == ("step",)]
+    assert short == [
+        ("delivery_started", "step", "1"),
+        ("emitted", "step", "out", "join"),
+        ("emitted", "step", "out", "join"),
+        ("delivery_succeeded", "step", "1"),
+    ]
+
+
+class Slow(Routine):
+    """Runs past its timeout on its first call."""
+
+    def __init__(self, gate: threading.Event) -> None:
+        super().__init__()
+        self.gate = gate
+        self.calls = 0
+        self.returned = threading.Event()
+        self.define_slot("trigger", handler=self.go)
+
+    def go(self, **_: Any) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            self.gate.wait(PATIENCE)
+            self.returned.set()
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_handler_past_its_timeout_is_told_as_failed_only(
+    make_flow: Callable[..., Flow], strategy: str
+) -> None:
+    gate = threading.Event()
+    flow = make_flow(execution_strategy=strategy)
+    slow = Slow(gate)
+    slow.set_timeout(0.05)
+    slow.set_error_handler(ErrorHandler(strategy=ErrorStrategy.RETRY, retry_delay=0.0))
+    flow.add_routine(slow, "slow")
+    recorder = Recorder()
+    flow.add_hooks(recorder)
+    job = flow.execute("slow")
+    assert job.status is JobStatus.COMPLETED
+    gate.set()
+    assert slow.returned.wait(PATIENCE)
+    time.sleep(0.1)  # The late return of attempt 1 has been through the hooks' wrapper.
+    first = [
+        (m, e.attempt)
+        for m, e in recorder.events
+        if isinstance(e, DeliveryEvent) and e.job_id == job.job_id
+    ]
+    assert first == [
+        ("delivery_started", 1),
+        ("delivery_failed", 1),
+        ("delivery_retried", 1),
+        ("delivery_started", 2),
+        ("delivery_succeeded", 2),
+    ]

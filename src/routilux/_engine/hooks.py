@@ -23,10 +23,10 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from inspect import isawaitable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from routilux._engine.plan import FlowPlan, Target
-from routilux._engine.tracking import TrackedPlan, TrackedTarget
+from routilux._engine.tracking import TrackedPlan, TrackedTarget, _tracked_call
 from routilux._model.context import CURRENT_FRAME
 
 if TYPE_CHECKING:
@@ -211,13 +211,16 @@ def remove_global_hooks(hooks: Hooks) -> None:
 class HookDispatch:
     """The hooks of one run: an outbox of events, drained outside the run's lock."""
 
-    __slots__ = ("_draining", "_outbox", "attempts", "flow_hooks", "job")
+    __slots__ = ("_draining", "_outbox", "attempts", "failed", "flow_hooks", "job")
 
     def __init__(self, flow_hooks: HookRegistry, job: JobState) -> None:
         self.flow_hooks = flow_hooks
         self.job = job
         # The attempt each retried delivery is at, by delivery number.
         self.attempts: dict[int, int] = {}
+        # The attempts that failed, (number, attempt): a handler that ran past its
+        # routine's timeout may return after its failure was told; it did not succeed.
+        self.failed: set[tuple[int, int]] = set()
         self._outbox: deque[tuple[str, object]] = deque()
         self._draining = threading.RLock()
 
@@ -259,10 +262,9 @@ class HookDispatch:
         job = self.job
         self.queue(method, JobEvent(job.job_id, job.flow_id, status or job.status.value, job.error))
 
-    def delivery(self, method: str, target: Target, seq: int, **fields: Any) -> None:
-        """Queue a delivery event of delivery ``seq`` to ``target``."""
+    def delivery(self, method: str, target: Target, seq: int, attempt: int, **fields: Any) -> None:
+        """Queue a delivery event of attempt ``attempt`` of delivery ``seq`` to ``target``."""
         job = self.job
-        attempt = fields.pop("attempt", None) or self.attempts.get(seq, 1)
         self.queue(
             method,
             DeliveryEvent(
@@ -281,17 +283,18 @@ class HookDispatch:
     ) -> None:
         """Queue what the error policy decided for a failed delivery (caller holds the lock)."""
         target, _, seq, attempt, _ = item
+        self.failed.add((seq, attempt))
         error = {"error_type": type(exc).__name__, "error": str(exc)}
-        self.delivery("delivery_failed", target, seq, attempt=attempt, **error)
+        self.delivery("delivery_failed", target, seq, attempt, **error)
         if action == "retry":
             self.attempts[seq] = attempt + 1
-            self.delivery("delivery_retried", target, seq, attempt=attempt, retry_delay=delay)
+            self.delivery("delivery_retried", target, seq, attempt, retry_delay=delay)
             return
         self.attempts.pop(seq, None)
         if action == "skip":
-            self.delivery("delivery_skipped", target, seq, attempt=attempt, **error)
+            self.delivery("delivery_skipped", target, seq, attempt, **error)
         if letter:
-            self.delivery("delivery_dead_lettered", target, seq, attempt=attempt, **error)
+            self.delivery("delivery_dead_lettered", target, seq, attempt, **error)
 
 
 class DispatchingLock:
@@ -348,6 +351,14 @@ class HookFrame:
         return getattr(self.frame, name)
 
 
+class _Attempt(NamedTuple):
+    """The attempt a hooked handler runs: its delivery's number, attempt, and start."""
+
+    seq: int
+    attempt: int
+    start: float
+
+
 def _hooked_call(target: Target, call: Callable[..., Any], data: Any, *rest: Any) -> Any:
     """Call ``call(data, *rest)`` (one delivery attempt), telling the run's hooks."""
     frame = CURRENT_FRAME.get()
@@ -355,26 +366,25 @@ def _hooked_call(target: Target, call: Callable[..., Any], data: Any, *rest: Any
     dispatch = run.hooks
     assert dispatch is not None  # A run of a hooked plan has one.
     seq = frame.seq  # type: ignore[union-attr]
-    dispatch.delivery("delivery_started", target, seq)
+    attempt = _Attempt(seq, dispatch.attempts.get(seq, 1), time.perf_counter())
+    dispatch.delivery("delivery_started", target, seq, attempt.attempt)
     dispatch.drain()
     hooked = HookFrame(frame)
     token = CURRENT_FRAME.set(hooked)
-    start = time.perf_counter()
     try:
         result = call(data, *rest)
     finally:
         CURRENT_FRAME.reset(token)
     if result is not None and isawaitable(result):
-        return _hooked_await(result, target, seq, start, hooked.emits)
-    _succeeded(dispatch, target, seq, start, hooked.emits)
+        return _hooked_await(result, target, attempt, hooked.emits)
+    _succeeded(dispatch, target, attempt, hooked.emits)
     return result
 
 
 async def _hooked_await(
     awaitable: Awaitable[Any],
     target: Target,
-    seq: int,
-    start: float,
+    attempt: _Attempt,
     emits: list[tuple[str, str, tuple[str, ...]]],
 ) -> Any:
     frame = CURRENT_FRAME.get()
@@ -386,25 +396,28 @@ async def _hooked_await(
     finally:
         CURRENT_FRAME.reset(token)
     dispatch = frame.run.hooks  # type: ignore[union-attr]
-    _succeeded(dispatch, target, seq, start, emits)
+    _succeeded(dispatch, target, attempt, emits)
     return result
 
 
 def _succeeded(
     dispatch: HookDispatch,
     target: Target,
-    seq: int,
-    start: float,
+    attempt: _Attempt,
     emits: list[tuple[str, str, tuple[str, ...]]],
 ) -> None:
-    duration = time.perf_counter() - start
+    """Tell the emits and the success of ``attempt``, unless it was told as failed."""
+    duration = time.perf_counter() - attempt.start
+    seq = attempt.seq
+    if (seq, attempt.attempt) in dispatch.failed:
+        return  # Timed out: the handler returned after its failure was told.
     job = dispatch.job
     delivery_id = f"{job.job_id}:{seq}"
     for rid, event_name, ids in emits:
         dispatch.queue(
             "emitted", EmitEvent(job.job_id, job.flow_id, rid, event_name, ids, delivery_id)
         )
-    dispatch.delivery("delivery_succeeded", target, seq, duration=duration)
+    dispatch.delivery("delivery_succeeded", target, seq, attempt.attempt, duration=duration)
     dispatch.drain()
 
 
@@ -428,6 +441,12 @@ class HookedTrackedTarget(TrackedTarget, HookedTarget):
     """A target both tracked (outside) and hooked (inside)."""
 
     __slots__ = ()
+
+    def deliver_reporting(
+        self, data: Mapping[str, Any], merged: Callable[[Callable[[], None]], None]
+    ) -> Any:
+        """As :meth:`Target.deliver_reporting`, tracked and told to the run's hooks."""
+        return _tracked_call(self, partial(HookedTarget.deliver_reporting, self), data, merged)
 
 
 class HookedPlan(FlowPlan):
