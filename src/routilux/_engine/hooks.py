@@ -20,7 +20,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
 from functools import partial
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
@@ -54,9 +53,8 @@ __all__ = [
 logger = logging.getLogger("routilux")
 
 
-@dataclass(frozen=True, slots=True)
-class JobEvent:
-    """A job started, paused, resumed or ended.
+class JobEvent(NamedTuple):
+    """A job started, paused, resumed or ended (a record: immutable, fields by name).
 
     Attributes:
         job_id: The job's id.
@@ -72,8 +70,7 @@ class JobEvent:
     error: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryEvent:
+class DeliveryEvent(NamedTuple):
     """One attempt of one delivery: started, succeeded, failed, retried, skipped, dead-lettered.
 
     Attributes:
@@ -102,8 +99,7 @@ class DeliveryEvent:
     retry_delay: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class EmitEvent:
+class EmitEvent(NamedTuple):
     """A handler emitted an event (reported once the handler has returned).
 
     Attributes:
@@ -171,11 +167,14 @@ class Hooks:
 class HookRegistry:
     """A set of registered hooks objects (a flow's, or the process's)."""
 
-    __slots__ = ("_hooks", "_lock")
+    __slots__ = ("_hooks", "_lock", "listeners")
 
     def __init__(self) -> None:
         self._hooks: tuple[Hooks, ...] = ()
         self._lock = threading.Lock()
+        #: The registered hooks that override each method, by method name: an
+        #: event no hook overrides is not even built.
+        self.listeners: dict[str, tuple[Hooks, ...]] = {}
 
     def add(self, hooks: Hooks) -> None:
         """Register ``hooks`` (once: adding it again changes nothing)."""
@@ -183,16 +182,32 @@ class HookRegistry:
             raise TypeError(f"Expected a routilux.hooks.Hooks, got {type(hooks).__name__}.")
         with self._lock:
             if hooks not in self._hooks:
-                self._hooks += (hooks,)
+                self._set((*self._hooks, hooks))
 
     def remove(self, hooks: Hooks) -> None:
         """Unregister ``hooks``; nothing happens if it is not registered."""
         with self._lock:
-            self._hooks = tuple(h for h in self._hooks if h is not hooks)
+            self._set(tuple(h for h in self._hooks if h is not hooks))
+
+    def _set(self, hooks: tuple[Hooks, ...]) -> None:
+        self._hooks = hooks
+        self.listeners = {
+            method: overriding
+            for method in EVENT_METHODS
+            if (overriding := tuple(h for h in hooks if _overrides(h, method)))
+        }
 
     def snapshot(self) -> tuple[Hooks, ...]:
         """The registered hooks, in registration order."""
         return self._hooks
+
+
+#: The methods of :class:`Hooks`, one per event.
+EVENT_METHODS = tuple(name for name in vars(Hooks) if not name.startswith("_"))
+
+
+def _overrides(hooks: Hooks, method: str) -> bool:
+    return getattr(type(hooks), method) is not getattr(Hooks, method)
 
 
 GLOBAL_HOOKS = HookRegistry()
@@ -229,6 +244,10 @@ class HookDispatch:
         # Typed as what it stands in for (threading.Condition accepts it).
         return cast("threading.Lock", DispatchingLock(self))
 
+    def wants(self, method: str) -> bool:
+        """Whether a registered hook overrides ``method`` (else its event is not built)."""
+        return method in self.flow_hooks.listeners or method in GLOBAL_HOOKS.listeners
+
     def queue(self, method: str, event: object) -> None:
         """Queue ``event`` for each hook's ``method`` (any thread, lock held or not)."""
         self._outbox.append((method, event))
@@ -236,10 +255,13 @@ class HookDispatch:
     def drain(self) -> None:
         """Call the hooks with every queued event, in order (caller holds no run lock)."""
         outbox = self._outbox
+        if not outbox:
+            return  # Another thread's event is drained by that thread.
         with self._draining:
             while outbox:
                 method, event = outbox.popleft()
-                for hooks in self.flow_hooks.snapshot() + GLOBAL_HOOKS.snapshot():
+                listeners = self.flow_hooks.listeners.get(method, ())
+                for hooks in listeners + GLOBAL_HOOKS.listeners.get(method, ()):
                     self._call(hooks, method, event)
 
     def _call(self, hooks: Hooks, method: str, event: object) -> None:
@@ -259,11 +281,15 @@ class HookDispatch:
 
     def job_event(self, method: str, status: str | None = None) -> None:
         """Queue a job event (``job_started`` ...) with ``status``, else the job's status now."""
+        if not self.wants(method):
+            return
         job = self.job
         self.queue(method, JobEvent(job.job_id, job.flow_id, status or job.status.value, job.error))
 
     def delivery(self, method: str, target: Target, seq: int, attempt: int, **fields: Any) -> None:
         """Queue a delivery event of attempt ``attempt`` of delivery ``seq`` to ``target``."""
+        if not self.wants(method):
+            return
         job = self.job
         self.queue(
             method,
@@ -413,7 +439,7 @@ def _succeeded(
         return  # Timed out: the handler returned after its failure was told.
     job = dispatch.job
     delivery_id = f"{job.job_id}:{seq}"
-    for rid, event_name, ids in emits:
+    for rid, event_name, ids in emits if dispatch.wants("emitted") else ():
         dispatch.queue(
             "emitted", EmitEvent(job.job_id, job.flow_id, rid, event_name, ids, delivery_id)
         )
@@ -469,7 +495,7 @@ class HookedTrackedPlan(HookedPlan, TrackedPlan):
 
 def hooks_wanted(flow_hooks: HookRegistry) -> bool:
     """Whether a flow with ``flow_hooks`` must compile a hooked plan (one test per job)."""
-    return bool(flow_hooks.snapshot() or GLOBAL_HOOKS.snapshot())
+    return bool(flow_hooks.listeners or GLOBAL_HOOKS.listeners)
 
 
 def compile_plan(
