@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -123,3 +124,37 @@ def test_a_global_hook_that_raises_is_detached(
     assert two_step(make_flow).execute("echo").status is JobStatus.COMPLETED
     assert two_step(make_flow).execute("echo").status is JobStatus.COMPLETED
     assert raising.calls == 1
+
+
+class Canceller(Hooks):
+    """Cancels the job from its first ``delivery_started``."""
+
+    def __init__(self, flow: Flow) -> None:
+        self.flow = flow
+        self.cancelled: list[bool] = []
+        self.ended: list[str] = []
+        self.done = threading.Event()
+
+    def delivery_started(self, event: DeliveryEvent) -> None:
+        if not self.cancelled:
+            job = self.flow.get_execution(event.job_id)
+            assert job is not None
+            self.cancelled.append(self.flow.cancel(job, "seen enough"))
+
+    def job_ended(self, event: JobEvent) -> None:
+        self.ended.append(event.status)
+        self.done.set()
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_hook_may_cancel_its_job(make_flow: Callable[..., Flow], strategy: str) -> None:
+    flow = two_step(make_flow, strategy)
+    canceller = Canceller(flow)
+    flow.add_hooks(canceller)
+    job = flow.execute("echo")
+    assert job.status is JobStatus.CANCELLED
+    assert job.error is not None
+    assert job.error.startswith("seen enough")
+    assert canceller.cancelled == [True]
+    assert canceller.done.wait(10.0)  # Told by the thread that ended the job.
+    assert canceller.ended == ["cancelled"]
