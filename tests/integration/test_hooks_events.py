@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from routilux import ErrorHandler, ErrorStrategy, Flow, JobStatus, Routine
+from routilux import ErrorHandler, ErrorStrategy, Flow, JobState, JobStatus, Routine
 from routilux.hooks import DeliveryEvent, EmitEvent, Hooks, JobEvent
 from routilux.testing import FakeClock
 
@@ -422,4 +422,35 @@ def test_a_handler_past_its_timeout_is_told_as_failed_only(
         ("delivery_retried", 1),
         ("delivery_started", 2),
         ("delivery_succeeded", 2),
+    ]
+
+
+def test_a_job_taken_up_from_its_document_is_told_as_resumed(
+    make_flow: Callable[..., Flow],
+) -> None:
+    def build() -> tuple[Flow, Held]:
+        flow = make_flow(flow_id="held")
+        held = Held(gate)
+        flow.add_routine(held, "held")
+        flow.add_routine(Join(), "join")
+        flow.connect("held", "out", "join", "input")
+        return flow, held
+
+    gate = threading.Event()
+    flow, held = build()
+    job = flow.start("held")
+    assert held.started.wait(PATIENCE)
+    threading.Timer(0.05, gate.set).start()
+    assert flow.pause(job, timeout=PATIENCE)
+    copy = JobState.deserialize(job.serialize())
+    flow.cancel(job, "moved elsewhere")
+    other, _ = build()
+    recorder = Recorder()
+    other.add_hooks(recorder)
+    assert other.resume(copy, wait=True) is copy
+    assert brief(recorder.wait_ended()) == [
+        ("job_resumed", "running"),
+        ("delivery_started", "join", "1"),
+        ("delivery_succeeded", "join", "1"),
+        ("job_ended", "completed"),
     ]

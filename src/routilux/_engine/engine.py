@@ -226,7 +226,13 @@ class Engine:
         return True
 
     def launch(self, run: JobRun, items: list[tuple[Delivery, float]]) -> None:
-        """Run ``items`` (each with the delay before it may run) in the background."""
+        """Run ``items`` (each with the delay before it may run) in the background.
+
+        For a stored or ended job this process takes up again (``recovery``, ``revive``).
+        """
+        if run.hooks is not None:
+            run.hooks.job_event("job_resumed")
+            run.hooks.drain()
         run.strategy.launch(run, items)
 
     def _save_resumed(self, run: JobRun, added: list[Delivery]) -> bool:

@@ -131,13 +131,13 @@ class Hooks:
     """
 
     def job_started(self, event: JobEvent) -> None:
-        """A job started running (or a stored job was resumed by this process)."""
+        """A job started running (``execute`` or ``start``)."""
 
     def job_paused(self, event: JobEvent) -> None:
         """A job was paused."""
 
     def job_resumed(self, event: JobEvent) -> None:
-        """A paused job was resumed."""
+        """A paused job was resumed, or a job no flow ran was taken up (stored, or a document)."""
 
     def job_ended(self, event: JobEvent) -> None:
         """A job ended: completed, failed or cancelled (``event.status``)."""
