@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from routilux._engine.clock import Clock, SystemClock
 from routilux._engine.gates import DEFAULT_MAX_ASYNC_IN_FLIGHT
-from routilux._engine.hooks import HookedPlan, HookRegistry, Hooks, compile_plan, hooks_wanted
+from routilux._engine.hooks import HookedPlan, HookRegistry, compile_plan, hooks_wanted
 from routilux._engine.job_run import DEFAULT_HISTORY_LIMIT
 from routilux._engine.plan import FlowPlan
 from routilux._engine.runaway import DEFAULT_MAX_HOPS
@@ -24,6 +24,7 @@ from routilux._job_control import JobControl
 from routilux._model.connection import Connection
 from routilux._model.dual_method import ClassOrInstanceMethod
 from routilux._model.error_policy import ErrorHandler
+from routilux._model.hooks import Hooks
 from routilux._model.job_state import JobState
 from routilux._model.ownership import DEFAULT_LEASE, MAX_LEASE, MIN_LEASE
 from routilux._model.routine import Routine

@@ -8,14 +8,8 @@ register an instance with ``flow.add_hooks(hooks)`` (one flow) or
 
 from __future__ import annotations
 
-from routilux._engine.hooks import (
-    DeliveryEvent,
-    EmitEvent,
-    Hooks,
-    JobEvent,
-    add_global_hooks,
-    remove_global_hooks,
-)
+from routilux._engine.hooks import add_global_hooks, remove_global_hooks
+from routilux._model.hooks import DeliveryEvent, EmitEvent, Hooks, JobEvent
 
 __all__ = [
     "DeliveryEvent",
