@@ -63,6 +63,14 @@ from routilux.exceptions import (
     StoreError,
 )
 from routilux.execution_tracker import ExecutionTracker
+from routilux.hooks import (
+    DeliveryEvent,
+    EmitEvent,
+    Hooks,
+    JobEvent,
+    add_global_hooks,
+    remove_global_hooks,
+)
 from routilux.output_handler import (
     CallbackOutputHandler,
     NullOutputHandler,
@@ -82,6 +90,8 @@ __all__ = [
     "DeadLetterNotFound",
     "DeadLetterReplayedError",
     "DefinitionError",
+    "DeliveryEvent",
+    "EmitEvent",
     "ErrorHandler",
     "ErrorRecord",
     "ErrorStrategy",
@@ -96,8 +106,10 @@ __all__ = [
     "FlowDocumentWarning",
     "HandlerArgumentsError",
     "HandlerTimeoutError",
+    "Hooks",
     "InvalidLogEntryError",
     "InvalidTransitionError",
+    "JobEvent",
     "JobNotFound",
     "JobOwnedError",
     "JobProgress",
@@ -122,9 +134,11 @@ __all__ = [
     "TextRenderer",
     "TimeProvider",
     "__version__",
+    "add_global_hooks",
     "cancel_stored_job",
     "delete_stored_job",
     "register_routine",
+    "remove_global_hooks",
     "unregister_routine",
 ]
 

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from routilux._engine.clock import Clock, SystemClock
 from routilux._engine.gates import DEFAULT_MAX_ASYNC_IN_FLIGHT
+from routilux._engine.hooks import HookedPlan, HookRegistry, compile_plan, hooks_wanted
 from routilux._engine.job_run import DEFAULT_HISTORY_LIMIT
 from routilux._engine.plan import FlowPlan
 from routilux._engine.runaway import DEFAULT_MAX_HOPS
 from routilux._engine.strategies import STRATEGY_NAMES
-from routilux._engine.tracking import TrackedPlan
 from routilux._flow_arguments import check_timeout
 from routilux._flow_jobs import FlowJobs
 from routilux._flow_wiring import Connections, FlowWiring
@@ -24,6 +24,7 @@ from routilux._job_control import JobControl
 from routilux._model.connection import Connection
 from routilux._model.dual_method import ClassOrInstanceMethod
 from routilux._model.error_policy import ErrorHandler
+from routilux._model.hooks import Hooks
 from routilux._model.job_state import JobState
 from routilux._model.ownership import DEFAULT_LEASE, MAX_LEASE, MIN_LEASE
 from routilux._model.routine import Routine
@@ -196,6 +197,7 @@ class Flow(FlowWiring, FlowJobs):
         self._ends_of: tuple[int, int] = (id(self.connections), 0)
         self._error_handler: ErrorHandler | None = None
         self._plan: FlowPlan | None = None
+        self._hooks = HookRegistry()
         self._executions: OrderedDict[str, JobState] = OrderedDict()
         self._lock = threading.Lock()
         self._jobs = JobControl(self)
@@ -481,11 +483,30 @@ class Flow(FlowWiring, FlowJobs):
 
         return to_dot(self, job_state)
 
+    def add_hooks(self, hooks: Hooks) -> None:
+        """Observe this flow's jobs with ``hooks`` (see ``docs/observability.md``).
+
+        The jobs started afterwards call it; adding it twice changes nothing.
+
+        Raises:
+            TypeError: ``hooks`` is not a :class:`~routilux.hooks.Hooks`.
+        """
+        self._hooks.add(hooks)
+
+    def remove_hooks(self, hooks: Hooks) -> None:
+        """Stop observing this flow's jobs with ``hooks``; nothing happens if it was not added."""
+        self._hooks.remove(hooks)
+
     def _compiled(self) -> FlowPlan:
         plan = self._plan
-        if plan is None:
-            compile_plan = TrackedPlan if self._track_execution else FlowPlan
-            plan = self._plan = compile_plan(self.routines, self.connections)
+        # One test per job: a hooked plan only while a hook is registered.
+        if plan is None or isinstance(plan, HookedPlan) is not hooks_wanted(self._hooks):
+            plan = self._plan = compile_plan(
+                self.routines,
+                self.connections,
+                tracked=self._track_execution,
+                flow_hooks=self._hooks,
+            )
         return plan
 
     def _remember(self, job: JobState) -> None:

@@ -111,6 +111,8 @@ def _finish(
             durable.release()  # Another process may resume it at once.
         if durable.on_end is not None:
             durable.on_end()
+    if run.hooks is not None:
+        run.hooks.job_event("job_ended")  # Called once the caller releases run.lock.
     run.job.announce_end()
     run.quiet.notify_all()
     run.wakeup.set()

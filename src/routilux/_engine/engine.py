@@ -119,6 +119,9 @@ class Engine:
         document = None if run.durable is None else self.port.document_for(run.job.job_id)
         self.register(run)
         run.job.set_status(JobStatus.RUNNING)
+        if run.hooks is not None:
+            run.hooks.job_event("job_started")
+            run.hooks.drain()
         if run.durable is None:
             return
         try:
@@ -187,11 +190,15 @@ class Engine:
                 return False
             run.strategy.pause(run)
             if _inside(run):
+                _paused_hook(run)
                 return True  # A handler of this job paused it: it settles when it returns.
-            return (
+            paused = (
                 run.quiet.wait_for(lambda: run.ended or run.job.status is JobStatus.PAUSED, timeout)
                 and not run.ended
             )
+            if paused:
+                _paused_hook(run)
+            return paused
 
     def resume(self, job: JobState) -> bool:
         """Continue a paused job where it stopped, its deferred events emitted first.
@@ -212,12 +219,20 @@ class Engine:
             if run.durable is not None and not self._save_resumed(run, deferred):
                 return False
             go_on = run.strategy.resume(run, deferred, self.port.settings())
+            if run.hooks is not None:
+                run.hooks.job_event("job_resumed")
         self.services.rearm_deadline(run)  # If the flow was shut down while the job was paused.
         go_on()
         return True
 
     def launch(self, run: JobRun, items: list[tuple[Delivery, float]]) -> None:
-        """Run ``items`` (each with the delay before it may run) in the background."""
+        """Run ``items`` (each with the delay before it may run) in the background.
+
+        For a stored or ended job this process takes up again (``recovery``, ``revive``).
+        """
+        if run.hooks is not None:
+            run.hooks.job_event("job_resumed")
+            run.hooks.drain()
         run.strategy.launch(run, items)
 
     def _save_resumed(self, run: JobRun, added: list[Delivery]) -> bool:
@@ -310,3 +325,9 @@ def _warn_abandoned(flow_id: str, abandoned: list[str]) -> None:
 def _inside(run: JobRun) -> bool:
     frame = CURRENT_FRAME.get()
     return frame is not None and getattr(frame, "run", None) is run
+
+
+def _paused_hook(run: JobRun) -> None:
+    """Queue ``job_paused`` for the run's hooks, if any (caller holds ``run.lock``)."""
+    if run.hooks is not None:
+        run.hooks.job_event("job_paused", status=JobStatus.PAUSED.value)

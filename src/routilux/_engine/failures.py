@@ -64,6 +64,7 @@ def on_failure(
     record = record_error(run, exc, item, action=action, trace=format_traceback(exc))
     if run.tracker is not None:
         run.tracker._failed(seq, target.routine_id, data, TRACKED_STATUS[action], record.message)
+    _tell_hooks(run, item, exc, action, policy)
     if action == "retry":
         delay = policy.retry_delay_for(attempt)
         again = Delivery(target, data, seq, attempt + 1, hops)
@@ -88,6 +89,15 @@ def on_failure(
             f"(attempt {attempt}): {describe_exception(exc)}"
         )
     return True
+
+
+def _tell_hooks(
+    run: JobRun, item: Delivery, exc: BaseException, action: str, policy: ErrorHandler
+) -> None:
+    """Queue the failure and the policy's decision for the run's hooks, if it has any."""
+    if run.hooks is not None:
+        delay = policy.retry_delay_for(item.attempt) if action == "retry" else 0.0
+        run.hooks.failure(item, exc, action, delay, letter=action != "retry")
 
 
 def _dead_letter(run: JobRun, item: Delivery, record: ErrorRecord) -> DeadLetter:

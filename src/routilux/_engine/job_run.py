@@ -101,7 +101,9 @@ class JobRun(ABC):
         # Flow(track_execution=True): the job's tracker, which the plan's targets fill.
         self.tracker = plan.tracker_for(job)
         self.durable: Durability | None = None
-        self.lock = threading.Lock()
+        # Event hooks (a hooked plan): the run's lock then tells them on release.
+        self.hooks = plan.hooks_for(job)
+        self.lock = threading.Lock() if self.hooks is None else self.hooks.lock()
         self.quiet = threading.Condition(self.lock)
         self.ended = False
         # Ended in memory only: the store still has the job running (see stop).

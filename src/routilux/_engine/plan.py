@@ -11,6 +11,7 @@ from routilux._model.slot import Slot
 from routilux.exceptions import DefinitionError, ExecutionError
 
 if TYPE_CHECKING:
+    from routilux._engine.hooks import HookDispatch
     from routilux._model.job_state import JobState
     from routilux.execution_tracker import ExecutionTracker
 
@@ -189,6 +190,10 @@ class FlowPlan:
 
     def tracker_for(self, job: JobState) -> ExecutionTracker | None:
         """The tracker of ``job``'s deliveries: none, unless the plan tracks them."""
+        return None
+
+    def hooks_for(self, job: JobState) -> HookDispatch | None:
+        """The event hooks of ``job``'s run: none, unless the plan calls hooks."""
         return None
 
     def drain_targets(self) -> list[Target]:

@@ -1,0 +1,21 @@
+"""Event hooks: observe what the engine does with jobs and their deliveries.
+
+Subclass :class:`Hooks`, override the methods of the events you want, and
+register an instance with ``flow.add_hooks(hooks)`` (one flow) or
+:func:`add_global_hooks` (every flow of the process). See
+``docs/observability.md``.
+"""
+
+from __future__ import annotations
+
+from routilux._engine.hooks import add_global_hooks, remove_global_hooks
+from routilux._model.hooks import DeliveryEvent, EmitEvent, Hooks, JobEvent
+
+__all__ = [
+    "DeliveryEvent",
+    "EmitEvent",
+    "Hooks",
+    "JobEvent",
+    "add_global_hooks",
+    "remove_global_hooks",
+]
