@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -30,6 +31,47 @@ N = 30
 #: The old owner's lease, in seconds: short, so the test waits little for it to expire.
 LEASE = 1.0
 PATIENCE = 60.0
+
+
+def _holds_a_write(store_spec: str) -> bool:
+    """Whether a session of another process is in the middle of a write to the store.
+
+    A process frozen inside a write keeps the store's write lock (SQLite's
+    file lock, PostgreSQL's row locks) until it runs again or dies: no
+    other process can write meanwhile (docs/durability.md says so). The
+    test freezes the owner between two writes.
+    """
+    kind, _, where = store_spec.partition(":")
+    if kind == "sqlite":
+        conn = sqlite3.connect(where, timeout=0.2, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+            return False
+        except sqlite3.OperationalError:
+            return True
+        finally:
+            conn.close()
+    import psycopg
+
+    with psycopg.connect(where) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()"
+        ).fetchone()
+    return bool(row and row[0])
+
+
+def _freeze_between_writes(pid: int, store_spec: str) -> None:
+    """SIGSTOP the process at a moment it holds no write lock of the store."""
+    deadline = time.monotonic() + PATIENCE
+    while True:
+        os.kill(pid, signal.SIGSTOP)
+        if not _holds_a_write(store_spec):
+            return
+        os.kill(pid, signal.SIGCONT)
+        assert time.monotonic() < deadline, "the owner never paused between writes"
+        time.sleep(0.003)  # let the owner finish its write before freezing it again
 
 
 def _wait(condition: Callable[[], bool], what: str) -> None:
@@ -54,7 +96,7 @@ def test_a_stopped_owner_whose_lease_was_taken_over_writes_nothing_after_sigcont
     old = runner.spawn("start", log, n=N, sleep=0.02, lease=LEASE, strategy=strategy)
     job_id = old.read_first_line()
     _wait(lambda: sum(f[0] == "end" for f in log_reader(log)) >= 8, "the old owner's deliveries")
-    os.kill(old.pid, signal.SIGSTOP)
+    _freeze_between_writes(old.pid, store_spec)
     store = open_store(store_spec)
     flow_log = crash_pipeline.Log(log)
     flow = crash_pipeline.build_flow(flow_log, sleep=0.01)
