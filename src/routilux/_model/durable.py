@@ -34,6 +34,9 @@ class StoredDelivery:
             must not run; 0 when it is ready.
         hops: How many deliveries led to it (0 for the job's entry
             delivery), so that a resumed job still tells a runaway cycle.
+        context: What is propagated with the delivery (a W3C trace
+            context, say: see ``routilux.hooks.Tracer``), text to text;
+            opaque to the store.
     """
 
     seq: int
@@ -43,6 +46,7 @@ class StoredDelivery:
     attempt: int = 1
     not_before: float = 0.0
     hops: int = 0
+    context: dict[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
