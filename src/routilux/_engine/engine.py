@@ -235,6 +235,10 @@ class Engine:
         For a stored or ended job this process takes up again (``recovery``, ``revive``).
         """
         if run.hooks is not None:
+            # A retry that was pending keeps its attempt number in the events.
+            run.hooks.attempts.update(
+                (item.seq, item.attempt) for item, _ in items if item.attempt > 1
+            )
             tracing.begin(run, [item for item, _ in items], run.hooks.job_carrier)
             run.hooks.job_event("job_resumed")
             run.hooks.drain()
