@@ -42,7 +42,12 @@ def test_the_tree_has_every_command() -> None:
         "routilux jobs list",
         "routilux jobs resume",
         "routilux jobs show",
+        "routilux keys",
+        "routilux keys create",
+        "routilux keys list",
+        "routilux keys revoke",
         "routilux run",
+        "routilux serve",
         "routilux validate",
     ]
 

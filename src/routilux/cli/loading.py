@@ -2,63 +2,19 @@
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-import os
-import sys
 from pathlib import Path
-from typing import Any
 
-from routilux import Flow, SerializationError
+from routilux import DefinitionError, Flow, SerializationError
 from routilux.cli.errors import UsageProblem
-from routilux.flow_files import FlowFile, read_flow_file
+from routilux.flow_files import FlowFile, entry_routine, import_paths, load_flow_file
 from routilux.stores import JobStore
 
 __all__ = ["flow_from_file", "flow_from_job", "import_paths", "pick_entry"]
 
 
-def import_paths(*directories: Path) -> None:
-    """Put the working directory, then ``directories``, at the front of ``sys.path``.
-
-    So a flow file may name routine classes of modules in the directory the
-    command runs in, or next to the flow file.
-    """
-    wanted = [os.getcwd(), *(str(d.resolve()) for d in directories)]
-    for entry in reversed(dict.fromkeys(wanted)):
-        while entry in sys.path:
-            sys.path.remove(entry)
-        sys.path.insert(0, entry)
-
-
-def _with_workers(document: Any, concurrent: int | None) -> Any:
-    if concurrent is None or not isinstance(document, dict):
-        return document
-    document = copy.copy(document)
-    document["execution_strategy"] = "concurrent"
-    document["max_workers"] = concurrent
-    return document
-
-
 def flow_from_file(path: Path, *, concurrent: int | None = None) -> tuple[FlowFile, Flow]:
-    """Read, build and check the flow of a flow file.
-
-    Args:
-        path: The flow file.
-        concurrent: Run its jobs with the concurrent strategy on this many
-            threads (the file's own setting otherwise).
-
-    Raises:
-        SerializationError: The file is not a valid flow file (located).
-        DefinitionError: A routine is not ready to run (located).
-    """
-    import_paths(path.parent)
-    flow_file = read_flow_file(path)
-    flow_file = dataclasses.replace(
-        flow_file, document=_with_workers(flow_file.document, concurrent)
-    )
-    flow = flow_file.build(Flow)
-    flow_file.check(flow)
-    return flow_file, flow
+    """Read, build and check the flow of a flow file (see :func:`load_flow_file`)."""
+    return load_flow_file(path, concurrent=concurrent)
 
 
 def flow_from_job(
@@ -97,7 +53,9 @@ def flow_from_job(
             "define the routine classes in an importable module."
         )
     try:
-        flow: Flow = Flow.deserialize(_with_workers(document, concurrent))
+        if concurrent is not None and isinstance(document, dict):
+            document = {**document, "execution_strategy": "concurrent", "max_workers": concurrent}
+        flow: Flow = Flow.deserialize(document)
     except SerializationError as exc:
         raise SerializationError(
             f"Cannot rebuild the flow of job {job_id} from the document stored with it: {exc} "
@@ -115,23 +73,7 @@ def pick_entry(flow: Flow, entry: str | None) -> str:
         UsageProblem: ``entry`` is not a routine with a ``trigger`` slot, or
             none is given and not exactly one routine has such a slot.
     """
-    if entry is not None:
-        routine = flow.routines.get(entry)
-        if routine is None:
-            known = ", ".join(repr(r) for r in flow.routines)
-            raise UsageProblem(f"--entry: the flow has no routine {entry!r}; routines: {known}.")
-        if "trigger" not in routine.slots:
-            raise UsageProblem(
-                f"--entry: routine {entry!r} has no 'trigger' slot, which receives a job's "
-                "params; choose a routine that has one."
-            )
-        return entry
-    starts = [rid for rid, routine in flow.routines.items() if "trigger" in routine.slots]
-    if len(starts) == 1:
-        return starts[0]
-    if not starts:
-        raise UsageProblem("No routine of the flow has a 'trigger' slot to start a job with.")
-    names = ", ".join(repr(r) for r in starts)
-    raise UsageProblem(
-        f"Several routines have a 'trigger' slot ({names}); choose one with --entry."
-    )
+    try:
+        return entry_routine(flow, entry, option="--entry")
+    except DefinitionError as exc:
+        raise UsageProblem(str(exc)) from None

@@ -222,6 +222,11 @@ class PostgresStore(SqlJobStore):
         self._conn: psycopg.Connection[Any] | None = None
         self._closed = False
 
+    @property
+    def dsn(self) -> str:
+        """The connection string or URL the store connects with (tools open their own)."""
+        return self._dsn
+
     # -- connection -------------------------------------------------------------
 
     def _connection(self) -> psycopg.Connection[Any]:

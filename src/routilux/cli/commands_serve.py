@@ -1,0 +1,209 @@
+"""``routilux serve``: the HTTP service, and ``routilux keys``: its API keys."""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from routilux.cli.errors import EXIT_FAILED, EXIT_OK, UsageProblem
+from routilux.cli.options import json_option, store_option
+from routilux.cli.output import Table, echo_json
+from routilux.cli.store_urls import opened_store
+from routilux.server import require_libraries
+from routilux.server.keys import Scope, create_key, list_keys, revoke_key
+
+__all__ = ["keys", "serve"]
+
+#: Seconds uvicorn waits for open requests (event streams) when stopping.
+GRACEFUL_SECONDS = 5
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@click.command(short_help="Serve flows over HTTP: start, watch and control jobs.")
+@store_option
+@click.option(
+    "--flows-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Serve every *.yaml, *.yml and *.json flow file of DIR.",
+)
+@click.option(
+    "--flow",
+    "imports",
+    multiple=True,
+    metavar="MODULE:ATTR",
+    help="Serve this flow: a Flow, or a callable returning one (repeatable).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="The TCP port to listen on.",
+)
+@click.option(
+    "--no-auth",
+    is_flag=True,
+    help="No API keys: anyone who can connect may do everything (loopback hosts only).",
+)
+@click.option(
+    "--rate-limit",
+    default="100/s",
+    show_default=True,
+    metavar="RATE",
+    help="Requests per API key: N/s, N/m or N/h; 'off' for none.",
+)
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    metavar="ORIGIN",
+    help="Let web pages of ORIGIN call the API (repeatable; none by default).",
+)
+@click.option(
+    "--max-body-bytes",
+    type=click.IntRange(min=1),
+    default=1_048_576,
+    show_default=True,
+    help="Largest request body accepted.",
+)
+def serve(
+    store_url: str,
+    flows_dir: Path | None,
+    imports: tuple[str, ...],
+    host: str,
+    port: int,
+    no_auth: bool,
+    rate_limit: str,
+    cors_origins: tuple[str, ...],
+    max_body_bytes: int,
+) -> int:
+    """Serve the flows of --flows-dir and --flow over HTTP, on the job store --store.
+
+    Clients send an API key ('routilux keys create') as 'Authorization:
+    Bearer KEY'. Jobs run in this process. Ctrl-C or SIGTERM stops the
+    server: jobs still running are paused in the store (resume them with
+    POST /jobs/ID/resume or 'routilux jobs resume ID'). See docs/service.md.
+    """
+    if no_auth and not _loopback(host):
+        raise UsageProblem(
+            f"--no-auth serves without API keys: it is for local use only, and refuses "
+            f"--host {host}; use 127.0.0.1 (or create keys with 'routilux keys create')."
+        )
+    require_libraries()  # An ImportError naming the install command.
+    import uvicorn
+
+    from routilux.server import create_app
+
+    with opened_store(store_url) as store:
+        app = create_app(
+            store,
+            flows_dir=flows_dir,
+            imports=imports,
+            auth=not no_auth,
+            cors_origins=cors_origins,
+            rate_limit=rate_limit,
+            max_body_bytes=max_body_bytes,
+        )
+        if no_auth:
+            click.secho(
+                "WARNING: --no-auth: no API keys are checked; anyone who can connect to "
+                f"{host}:{port} may start, pause and cancel jobs. For local use only.",
+                err=True,
+                fg="red",
+                bold=True,
+            )
+        flows = ", ".join(app.state.service.flows) or "none"
+        click.echo(f"routilux serve: http://{host}:{port} (flows: {flows}; store: {store_url})")
+        config = uvicorn.Config(
+            app, host=host, port=port, timeout_graceful_shutdown=GRACEFUL_SECONDS
+        )
+        uvicorn.Server(config).run()
+    return EXIT_OK
+
+
+@click.group(short_help="Create, list and revoke API keys of 'routilux serve'.")
+def keys() -> None:
+    """Create, list and revoke the API keys of the HTTP service (kept in the store)."""
+
+
+@keys.command("create")
+@click.option(
+    "--scope",
+    type=click.Choice([s.value for s in Scope]),
+    required=True,
+    help="read: GET only; run: also start and control jobs; admin: everything.",
+)
+@click.option("--name", default="", help="A note to tell the key from others.")
+@store_option
+def create(scope: str, name: str, store_url: str) -> int:
+    """Create an API key; print it once, as the last word of the output."""
+    with opened_store(store_url) as store:
+        row, token = create_key(store, scope, name=name)
+    click.echo(
+        f"Created API key {row.key_id} (scope {row.scope}). It is shown only now; "
+        "the store keeps its hash. Send it as 'Authorization: Bearer KEY':"
+    )
+    click.echo(token)
+    return EXIT_OK
+
+
+def _when(stamp: float | None) -> str | None:
+    if stamp is None:
+        return None
+    return datetime.fromtimestamp(stamp, timezone.utc).isoformat(timespec="seconds")
+
+
+@keys.command("list")
+@store_option
+@json_option
+def list_command(store_url: str, as_json: bool) -> int:
+    """List the API keys (ids, names and scopes; never the keys themselves)."""
+    with opened_store(store_url, create=False) as store:
+        rows = list_keys(store)
+    data = [
+        {
+            "key_id": r.key_id,
+            "name": r.name,
+            "scope": r.scope,
+            "created_at": _when(r.created_at),
+            "revoked_at": _when(r.revoked_at),
+        }
+        for r in rows
+    ]
+    if as_json:
+        echo_json(data)
+    elif not data:
+        click.echo("No API keys.")
+    else:
+        table = Table(["key", "name", "scope", "created", "revoked"])
+        for d in data:
+            table.add(d["key_id"], d["name"], d["scope"], d["created_at"], d["revoked_at"])
+        table.print()
+    return EXIT_OK
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@store_option
+def revoke(key_id: str, store_url: str) -> int:
+    """Revoke the API key KEY_ID: requests with it get 401 from now on."""
+    with opened_store(store_url, create=False) as store:
+        done = revoke_key(store, key_id)
+    if not done:
+        click.echo(f"routilux: error: no API key {key_id} that is not revoked.", err=True)
+        return EXIT_FAILED
+    click.echo(f"Revoked API key {key_id}.")
+    return EXIT_OK

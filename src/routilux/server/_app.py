@@ -1,0 +1,184 @@
+"""The FastAPI app of the service: :func:`create_app`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from routilux import (
+    DeadLetterNotFound,
+    DeadLetterReplayedError,
+    DefinitionError,
+    Flow,
+    JobNotFound,
+    JobOwnedError,
+    SerializationError,
+)
+from routilux.server import _routes, _stream
+from routilux.server._events import EventHub
+from routilux.server._flows import collect_flows
+from routilux.server._jobs import ServedJobs
+from routilux.server._limits import BodyLimit, CatchAll, RateLimiter, RequestMetrics, parse_rate
+from routilux.server._metrics import MetricsHooks, ServerMetrics
+from routilux.server._problems import STATUS_CODES, ApiError
+from routilux.server._service import Service
+from routilux.server._tables import open_tables
+from routilux.stores import JobStore
+
+__all__ = ["build_app"]
+
+logger = logging.getLogger("routilux.server")
+
+#: How long shutting down waits for each running job to pause.
+PAUSE_TIMEOUT = 10.0
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    error = ApiError(status, message, headers=headers)
+    return JSONResponse(error.body(), status_code=status, headers=error.headers)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query"))
+        parts.append(f"{where or 'body'}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts) or "The request is not valid."
+
+
+#: Errors of the library, by the status they are answered with.
+_LIBRARY_ERRORS: tuple[tuple[type[Exception], int], ...] = (
+    (JobNotFound, 404),
+    (DeadLetterNotFound, 404),
+    (DeadLetterReplayedError, 409),
+    (JobOwnedError, 409),
+    (DefinitionError, 400),
+    (SerializationError, 400),
+)
+
+
+def _install_handlers(app: FastAPI) -> None:
+    async def api_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ApiError)
+        return _error(exc.status, exc.message, exc.headers)
+
+    async def validation(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return _error(400, _validation_message(exc))
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        status = exc.status_code if exc.status_code in STATUS_CODES else 500
+        message = exc.detail if isinstance(exc.detail, str) else "Request failed."
+        if status == 404:
+            message = f"No endpoint {request.method} {request.url.path}."
+        return _error(status, message, dict(exc.headers or {}))
+
+    def library(status: int) -> Any:
+        async def handle(request: Request, exc: Exception) -> JSONResponse:
+            message = str(exc.args[0]) if isinstance(exc, LookupError) and exc.args else str(exc)
+            return _error(status, message)
+
+        return handle
+
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(RequestValidationError, validation)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    for cls, status in _LIBRARY_ERRORS:
+        app.add_exception_handler(cls, library(status))
+
+
+def _lifespan(svc: Service) -> Any:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        _shutdown(svc)
+
+    return lifespan
+
+
+def _shutdown(svc: Service) -> None:
+    """Pause the jobs still running here (resumable later), end the streams, detach."""
+    for flow, job in svc.jobs.running_here():
+        try:
+            paused = flow.pause(job, "the server stopped", timeout=PAUSE_TIMEOUT)
+        except Exception:  # Stopping must go on for the other jobs.
+            logger.exception("Could not pause job %s while stopping", job.job_id)
+            continue
+        logger.warning(
+            "Job %s %s as the server stopped.", job.job_id, "paused" if paused else "was left"
+        )
+    svc.hub.close_all()
+    for flow in svc.flows.values():
+        flow.remove_hooks(svc.hub)
+    svc.tables.close()
+
+
+def build_app(
+    store: JobStore,
+    *,
+    flows: Iterable[Flow],
+    flows_dir: str | Path | None,
+    imports: Iterable[str],
+    auth: bool,
+    cors_origins: Iterable[str],
+    rate_limit: str | float | None,
+    max_body_bytes: int,
+    heartbeat: float,
+) -> FastAPI:
+    """:func:`routilux.server.create_app`, once the extra is known to be installed."""
+    served = collect_flows(flows, flows_dir=flows_dir, imports=imports)
+    if max_body_bytes < 1:
+        raise DefinitionError(f"max_body_bytes must be positive, not {max_body_bytes!r}.")
+    rate = parse_rate(rate_limit)
+    tables = open_tables(store)
+    hub = EventHub()
+    metrics = ServerMetrics(store)
+    counting = MetricsHooks(metrics)
+    for flow in served.values():
+        flow.store = store
+        flow.add_hooks(hub)
+        flow.add_hooks(counting)
+    svc = Service(
+        store=store,
+        flows=served,
+        jobs=ServedJobs(store, served, tables),
+        hub=hub,
+        metrics=metrics,
+        tables=tables,
+        auth=auth,
+        limiter=RateLimiter(rate) if rate is not None else None,
+        heartbeat=heartbeat,
+    )
+    app = FastAPI(
+        title="routilux",
+        summary="Run and watch routilux jobs over HTTP.",
+        version="1",
+        lifespan=_lifespan(svc),
+    )
+    app.state.service = svc
+    _install_handlers(app)
+    # The routes themselves, not an included router: each is then one of
+    # app.routes, with its path template (for the metrics and the tests).
+    app.router.routes.extend([*_routes.router.routes, *_stream.router.routes])
+    app.add_middleware(CatchAll)
+    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    origins = list(cors_origins)
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"],
+        )
+    app.add_middleware(RequestMetrics, metrics=metrics)
+    return app
