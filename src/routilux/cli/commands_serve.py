@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+import signal
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -130,8 +132,35 @@ def serve(
         config = uvicorn.Config(
             app, host=host, port=port, timeout_graceful_shutdown=GRACEFUL_SECONDS
         )
-        uvicorn.Server(config).run()
+        try:
+            _run(uvicorn.Server(config))
+        finally:
+            app.state.service.close()
     return EXIT_OK
+
+
+class _Stopped(Exception):
+    """SIGTERM, raised again by uvicorn once it has shut down gracefully."""
+
+
+def _stopped(signum: int, frame: object) -> None:
+    raise _Stopped
+
+
+def _run(server: Any) -> None:
+    """Run uvicorn; SIGTERM stops it gracefully, and the command then exits with 0.
+
+    uvicorn handles SIGINT and SIGTERM while it runs (a graceful shutdown:
+    the app pauses its running jobs), then raises the signal again for the
+    handler that was there before: this one, for SIGTERM.
+    """
+    previous = signal.signal(signal.SIGTERM, _stopped)
+    try:
+        server.run()
+    except _Stopped:
+        click.echo("routilux serve: stopped (SIGTERM).", err=True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @click.group(short_help="Create, list and revoke API keys of 'routilux serve'.")

@@ -98,7 +98,7 @@ def _lifespan(svc: Service) -> Any:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        svc.close()
+        svc.stop()
 
     return lifespan
 
@@ -138,6 +138,7 @@ def build_app(
         auth=auth,
         limiter=RateLimiter(*rate) if rate is not None else None,
         heartbeat=heartbeat,
+        counting=counting,
     )
     app = FastAPI(
         title="routilux",

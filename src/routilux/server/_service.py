@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from routilux import Flow
+from routilux.hooks import Hooks
 from routilux.server._events import EventHub
 from routilux.server._jobs import ServedJobs
 from routilux.server._limits import RateLimiter
@@ -43,11 +44,13 @@ class Service:
     auth: bool
     limiter: RateLimiter | None
     heartbeat: float
+    counting: Hooks
 
-    def close(self) -> None:
-        """Pause the jobs still running here (resumable later), end the streams, detach.
+    def stop(self) -> None:
+        """Pause the jobs still running here (resumable later) and end the open streams.
 
-        Calling it again does nothing more.
+        The app's lifespan calls it when the server stops; the app still
+        answers afterwards (a server may run its lifespan again).
         """
         for flow, job in self.jobs.running_here():
             try:
@@ -58,6 +61,11 @@ class Service:
             if paused:
                 logger.warning("Job %s paused as the server stopped.", job.job_id)
         self.hub.close_all()
+
+    def close(self) -> None:
+        """:meth:`stop`, then detach the hooks from the flows and close the server's tables."""
+        self.stop()
         for flow in self.flows.values():
             flow.remove_hooks(self.hub)
+            flow.remove_hooks(self.counting)
         self.tables.close()
