@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import signal
 from datetime import datetime, timezone
 from pathlib import Path
@@ -75,6 +76,12 @@ def _loopback(host: str) -> bool:
     help="Let web pages of ORIGIN call the API (repeatable; none by default).",
 )
 @click.option(
+    "--resume-interrupted",
+    is_flag=True,
+    help="On start, resume the jobs of the served flows that a stopped server paused, "
+    "and those left running by a process that has ended.",
+)
+@click.option(
     "--max-body-bytes",
     type=click.IntRange(min=1),
     default=1_048_576,
@@ -91,6 +98,7 @@ def serve(
     rate_limit: str,
     cors_origins: tuple[str, ...],
     max_body_bytes: int,
+    resume_interrupted: bool,
 ) -> int:
     """Serve the flows of --flows-dir and --flow over HTTP, on the job store --store.
 
@@ -109,6 +117,7 @@ def serve(
 
     from routilux.server import create_app
 
+    _show_server_log()
     with opened_store(store_url) as store:
         app = create_app(
             store,
@@ -118,6 +127,7 @@ def serve(
             cors_origins=cors_origins,
             rate_limit=rate_limit,
             max_body_bytes=max_body_bytes,
+            resume_interrupted=resume_interrupted,
         )
         if no_auth:
             click.secho(
@@ -137,6 +147,17 @@ def serve(
         finally:
             app.state.service.close()
     return EXIT_OK
+
+
+def _show_server_log() -> None:
+    """Print what the service logs (jobs paused and resumed, errors) on stderr."""
+    logger = logging.getLogger("routilux.server")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("routilux serve: %(levelname)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 class _Stopped(Exception):

@@ -52,14 +52,8 @@ class Service:
         The app's lifespan calls it when the server stops; the app still
         answers afterwards (a server may run its lifespan again).
         """
-        for flow, job in self.jobs.running_here():
-            try:
-                paused = flow.pause(job, "the server stopped", timeout=PAUSE_TIMEOUT)
-            except Exception:  # Stopping goes on for the other jobs.
-                logger.exception("Could not pause job %s while stopping", job.job_id)
-                continue
-            if paused:
-                logger.warning("Job %s paused as the server stopped.", job.job_id)
+        for job_id in self.jobs.pause_for_stop(PAUSE_TIMEOUT):
+            logger.warning("Job %s paused as the server stopped.", job_id)
         self.hub.close_all()
 
     def close(self) -> None:
