@@ -69,7 +69,7 @@ def test_a_stopped_server_pauses_its_jobs_and_the_next_resumes_them(tmp_path: Pa
     first = _serve(store, port, "--flow", "server_flows:slow", cwd=HERE)
     try:
         _wait_until_up(base, first)
-        # 60 messages of 50 ms: the job is still running when the server stops.
+        # 30 messages of 50 ms: the job is still running when the server stops.
         response = httpx.post(
             base + "/flows/slow/jobs", json={"params": {"n": 60}}, headers=headers
         )
@@ -82,7 +82,7 @@ def test_a_stopped_server_pauses_its_jobs_and_the_next_resumes_them(tmp_path: Pa
     second = _serve(store, port, "--flow", "server_flows:slow", "--resume-interrupted", cwd=HERE)
     try:
         _wait_until_up(base, second)
-        deadline = time.monotonic() + PATIENCE  # Bounded: the rest of the job, 3 s at most.
+        deadline = time.monotonic() + PATIENCE  # Bounded: the rest of the job, 1.5 s.
         status = ""
         while time.monotonic() < deadline and status != "completed":
             status = httpx.get(f"{base}/jobs/{job_id}", headers=headers).json()["status"]
