@@ -29,6 +29,11 @@ demo: setup
 		| $(BIN)/python -c 'import json, sys; print(json.load(sys.stdin)[0]["job_id"])') \
 		&& $(DEMO) graph examples/demo_flow.yaml --format mermaid \
 			--store sqlite:///$(DEMO_STORE) --job "$$job"
+	@echo
+	@echo "Serve the demo flow over HTTP on the same store (docs/service.md):"
+	@echo "  $(DEMO) keys create --scope run --store sqlite:///$(DEMO_STORE)"
+	@echo "  $(DEMO) serve --store sqlite:///$(DEMO_STORE) --flows-dir examples --port 8000"
+	@echo '  curl -X POST localhost:8000/flows/orders/jobs -H "Authorization: Bearer KEY" -H "Content-Type: application/json" -d "{}"'
 
 # lint-imports checks the allowed imports between layers (docs/architecture.md).
 lint: setup
