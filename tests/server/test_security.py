@@ -191,3 +191,25 @@ def test_no_auth_refuses_a_public_host(capsys: pytest.CaptureFixture[str]) -> No
     assert status == 2
     assert "--no-auth" in err
     assert "0.0.0.0" in err
+
+
+def test_without_the_server_extra_serve_names_the_install_command(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['fastapi'] = None; from routilux.cli import main; "
+        "main(['serve', '--store', 'memory:'])"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "fastapi" in proc.stderr
+    assert '[server]"' in proc.stderr
+    assert "Traceback" not in proc.stderr

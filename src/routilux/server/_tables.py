@@ -347,6 +347,10 @@ class _SqliteTables(_SqlTables):
     def _run(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
         with self._lock:
             cur = self._conn.cursor()
+            if len(statements) == 1 and statements[0][0].lstrip().startswith("SELECT"):
+                # One read (a key checked on every request): no write lock.
+                cur.execute(*statements[0])
+                return cur.fetchall()
             cur.execute("BEGIN IMMEDIATE")
             try:
                 for sql, params in statements:
