@@ -213,3 +213,22 @@ def test_without_the_server_extra_serve_names_the_install_command(tmp_path: Path
     assert "fastapi" in proc.stderr
     assert '[server]"' in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_bad_options_and_duplicate_flows_are_refused(sqlite_store: JobStore) -> None:
+    from routilux import DefinitionError
+
+    for options in (
+        {"rate_limit": "fast"},
+        {"rate_limit": "0/s"},
+        {"max_body_bytes": 0},
+        {"heartbeat": 0},
+    ):
+        with pytest.raises(DefinitionError):
+            create_app(sqlite_store, flows=[make_flow()], **options)  # type: ignore[arg-type]
+    with pytest.raises(DefinitionError, match="Two flows have the id 'numbers'"):
+        create_app(sqlite_store, flows=[make_flow()], imports=["server_flows:numbers"])
+    with pytest.raises(DefinitionError, match="not module:attribute"):
+        create_app(sqlite_store, imports=["server_flows"])
+    with pytest.raises(DefinitionError, match="cannot import"):
+        create_app(sqlite_store, imports=["server_flows:nothing"])

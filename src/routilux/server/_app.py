@@ -118,8 +118,14 @@ def build_app(
 ) -> FastAPI:
     """:func:`routilux.server.create_app`, once the extra is known to be installed."""
     served = collect_flows(flows, flows_dir=flows_dir, imports=imports)
-    if max_body_bytes < 1:
-        raise DefinitionError(f"max_body_bytes must be positive, not {max_body_bytes!r}.")
+    if (
+        isinstance(max_body_bytes, bool)
+        or not isinstance(max_body_bytes, int)
+        or max_body_bytes < 1
+    ):
+        raise DefinitionError(f"max_body_bytes must be a positive int, not {max_body_bytes!r}.")
+    if not isinstance(heartbeat, (int, float)) or not 0 < heartbeat < float("inf"):
+        raise DefinitionError(f"heartbeat must be a positive number of seconds, not {heartbeat!r}.")
     rate = parse_rate(rate_limit)
     tables = open_tables(store)
     hub = EventHub()
