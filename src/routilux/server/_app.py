@@ -94,6 +94,24 @@ def _install_handlers(app: FastAPI) -> None:
         app.add_exception_handler(cls, library(status))
 
 
+def _without_422(app: FastAPI) -> None:
+    """Drop the 422 answers FastAPI documents: this service answers a bad request with 400."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    operation.get("responses", {}).pop("422", None)
+            for name in ("HTTPValidationError", "ValidationError"):
+                schema.get("components", {}).get("schemas", {}).pop(name, None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def _lifespan(svc: Service) -> Any:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -163,6 +181,7 @@ def build_app(
     # The routes themselves, not an included router: each is then one of
     # app.routes, with its path template (for the metrics and the tests).
     app.router.routes.extend([*_routes.router.routes, *_stream.router.routes])
+    _without_422(app)
     app.add_middleware(CatchAll)
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     origins = list(cors_origins)
