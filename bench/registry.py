@@ -100,6 +100,7 @@ _PER_HOP = "µs per hop ÷ plain µs per hop"
 _WAITING = "n/a: the handler waits; compare with the ideal"
 _PER_DURABLE = "µs per durable delivery ÷ plain µs per hop"
 _VS_CHAIN = "µs per durable delivery ÷ µs per hop of (a), the in-memory chain, same run"
+_VS_A = "µs per hop ÷ µs per hop of (a), the same chain unobserved, same run"
 _VS_ASYNCIO_CHAIN = "µs per hop ÷ µs per hop of a-asyncio, same run"
 _MEMORY = "n/a: a memory figure, compared with nothing in the run"
 
@@ -135,6 +136,37 @@ WORKLOADS: dict[str, Workload] = {
             {"record_history": False},
             reference="a-asyncio",
             comparison_note=_VS_ASYNCIO_CHAIN,
+        ),
+        Workload(
+            "a-hooks",
+            "chain as (a), with event hooks overriding every method (each event built and told)",
+            "bench.workloads.observed:run_observed_chain",
+            20_000,
+            2_000,
+            "N",
+            "µs/hop",
+            "lower",
+            1,
+            _PER_HOP,
+            {"observer": "hooks"},
+            reference="a",
+            comparison_note=_VS_A,
+        ),
+        Workload(
+            "a-otel",
+            "chain as (a), traced: routilux.otel on OpenTelemetry's SDK, a span per delivery "
+            "exported to a counting exporter, metrics to an in-memory reader",
+            "bench.workloads.observed:run_observed_chain",
+            20_000,
+            2_000,
+            "N",
+            "µs/hop",
+            "lower",
+            1,
+            _PER_HOP,
+            {"observer": "otel"},
+            reference="a",
+            comparison_note=_VS_A,
         ),
         Workload(
             "a-asyncio",

@@ -14,6 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 WORKLOADS = {
     "a",
     "a-nohist",
+    "a-hooks",
+    "a-otel",
     "a-asyncio",
     "a-asyncio-handoff",
     "a-dispatch",

@@ -454,3 +454,38 @@ def test_a_job_taken_up_from_its_document_is_told_as_resumed(
         ("delivery_succeeded", "join", "1"),
         ("job_ended", "completed"),
     ]
+
+
+def test_a_pending_retry_taken_up_elsewhere_keeps_its_attempt_number(
+    make_flow: Callable[..., Flow],
+) -> None:
+    def build(failures: int) -> Flow:
+        flow = make_flow(flow_id="retrying")
+        flaky = Flaky(failures=failures)
+        # Long enough for the test to pause the job before the retry runs.
+        flaky.set_error_handler(
+            ErrorHandler(strategy=ErrorStrategy.RETRY, max_retries=3, retry_delay=1.5)
+        )
+        flow.add_routine(flaky, "flaky")
+        return flow
+
+    flow = build(failures=1)
+    job = flow.start("flaky")
+    deadline = time.monotonic() + PATIENCE
+    while not job.errors:  # The first attempt failed: its retry waits 1.5 s.
+        assert time.monotonic() < deadline, "the first attempt never failed"
+        time.sleep(0.005)  # Polling: no event for the error record itself.
+    assert flow.pause(job, timeout=PATIENCE)
+    copy = JobState.deserialize(job.serialize())
+    assert [p.attempt for p in copy.pending_deliveries] == [2]
+    flow.cancel(job, "moved elsewhere")
+    other = build(failures=0)
+    recorder = Recorder()
+    other.add_hooks(recorder)
+    assert other.resume(copy) is copy  # The retry runs once what was left of its delay passed.
+    assert copy.wait(PATIENCE)
+    events = recorder.wait_ended()
+    started = [e for m, e in events if m == "delivery_started"]
+    assert [(e.attempt, e.delivery_id) for e in started if isinstance(e, DeliveryEvent)] == [
+        (2, f"{copy.job_id}:1")
+    ]

@@ -438,8 +438,10 @@ class Durability:
 
     def _stored(self, item: Delivery, not_before: float = 0.0) -> StoredDelivery:
         target, data, seq, attempt, hops = item
+        hooks = self.run.hooks
+        context = None if hooks is None else hooks.contexts.get(seq)
         return StoredDelivery(
-            seq, target.routine_id, target.slot.name, data, attempt, not_before, hops
+            seq, target.routine_id, target.slot.name, data, attempt, not_before, hops, context
         )
 
 

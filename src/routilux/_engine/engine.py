@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from routilux._engine import tracing
 from routilux._engine.deferred import emit_deferred, route_deferred, save_resume
 from routilux._engine.delivery import Delivery
 from routilux._engine.durable import Durability
@@ -120,6 +121,7 @@ class Engine:
         self.register(run)
         run.job.set_status(JobStatus.RUNNING)
         if run.hooks is not None:
+            tracing.begin(run, items)
             run.hooks.job_event("job_started")
             run.hooks.drain()
         if run.durable is None:
@@ -222,6 +224,8 @@ class Engine:
             if run.hooks is not None:
                 run.hooks.job_event("job_resumed")
         self.services.rearm_deadline(run)  # If the flow was shut down while the job was paused.
+        if run.hooks is not None:
+            tracing.begin(run, deferred)
         go_on()
         return True
 
@@ -231,6 +235,11 @@ class Engine:
         For a stored or ended job this process takes up again (``recovery``, ``revive``).
         """
         if run.hooks is not None:
+            # A retry that was pending keeps its attempt number in the events.
+            run.hooks.attempts.update(
+                (item.seq, item.attempt) for item, _ in items if item.attempt > 1
+            )
+            tracing.begin(run, [item for item, _ in items], run.hooks.job_carrier)
             run.hooks.job_event("job_resumed")
             run.hooks.drain()
         run.strategy.launch(run, items)

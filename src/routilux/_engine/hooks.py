@@ -24,10 +24,18 @@ from functools import partial
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
+from routilux._engine import tracing
 from routilux._engine.plan import FlowPlan, Target
 from routilux._engine.tracking import TrackedPlan, TrackedTarget, _tracked_call
 from routilux._model.context import CURRENT_FRAME
-from routilux._model.hooks import EVENT_METHODS, DeliveryEvent, EmitEvent, Hooks, JobEvent
+from routilux._model.hooks import (
+    EVENT_METHODS,
+    DeliveryEvent,
+    EmitEvent,
+    Hooks,
+    JobEvent,
+    Tracer,
+)
 
 if TYPE_CHECKING:
     from routilux._engine.delivery import Delivery
@@ -53,7 +61,7 @@ logger = logging.getLogger("routilux")
 class HookRegistry:
     """A set of registered hooks objects (a flow's, or the process's)."""
 
-    __slots__ = ("_hooks", "_lock", "listeners")
+    __slots__ = ("_hooks", "_lock", "listeners", "tracer")
 
     def __init__(self) -> None:
         self._hooks: tuple[Hooks, ...] = ()
@@ -61,6 +69,8 @@ class HookRegistry:
         #: The registered hooks that override each method, by method name: an
         #: event no hook overrides is not even built.
         self.listeners: dict[str, tuple[Hooks, ...]] = {}
+        #: The first registered :class:`Tracer`, if any.
+        self.tracer: Tracer | None = None
 
     def add(self, hooks: Hooks) -> None:
         """Register ``hooks`` (once: adding it again changes nothing)."""
@@ -82,6 +92,7 @@ class HookRegistry:
             for method in EVENT_METHODS
             if (overriding := tuple(h for h in hooks if _overrides(h, method)))
         }
+        self.tracer = next((h for h in hooks if isinstance(h, Tracer)), None)
 
     def snapshot(self) -> tuple[Hooks, ...]:
         """The registered hooks, in registration order."""
@@ -108,11 +119,27 @@ def remove_global_hooks(hooks: Hooks) -> None:
 class HookDispatch:
     """The hooks of one run: an outbox of events, drained outside the run's lock."""
 
-    __slots__ = ("_draining", "_outbox", "attempts", "failed", "flow_hooks", "job")
+    __slots__ = (
+        "_draining",
+        "_outbox",
+        "attempts",
+        "contexts",
+        "failed",
+        "flow_hooks",
+        "job",
+        "job_carrier",
+        "tracer",
+    )
 
     def __init__(self, flow_hooks: HookRegistry, job: JobState) -> None:
         self.flow_hooks = flow_hooks
         self.job = job
+        #: The job's tracer (the flow's, else the global one), chosen for the whole run.
+        self.tracer = flow_hooks.tracer or GLOBAL_HOOKS.tracer
+        #: With a tracer: the context each delivery carries, by delivery number.
+        self.contexts: dict[int, dict[str, str]] = {}
+        #: With a tracer: the job's own context (what ``Tracer.job_begun`` returned).
+        self.job_carrier: dict[str, str] | None = None
         # The attempt each retried delivery is at, by delivery number.
         self.attempts: dict[int, int] = {}
         # The attempts that failed, (number, attempt): a handler that ran past its
@@ -199,6 +226,7 @@ class HookDispatch:
             self.delivery("delivery_retried", target, seq, attempt, retry_delay=delay)
             return
         self.attempts.pop(seq, None)
+        self.contexts.pop(seq, None)
         if action == "skip":
             self.delivery("delivery_skipped", target, seq, attempt, **error)
         if letter:
@@ -277,6 +305,8 @@ def _hooked_call(target: Target, call: Callable[..., Any], data: Any, *rest: Any
     attempt = _Attempt(seq, dispatch.attempts.get(seq, 1), time.perf_counter())
     dispatch.delivery("delivery_started", target, seq, attempt.attempt)
     dispatch.drain()
+    if dispatch.tracer is not None:
+        return _traced_call(dispatch, frame, target, attempt, call, data, *rest)
     hooked = HookFrame(frame)
     token = CURRENT_FRAME.set(hooked)
     try:
@@ -286,6 +316,78 @@ def _hooked_call(target: Target, call: Callable[..., Any], data: Any, *rest: Any
     if result is not None and isawaitable(result):
         return _hooked_await(result, target, attempt, hooked.emits)
     _succeeded(dispatch, target, attempt, hooked.emits)
+    return result
+
+
+def _traced_call(
+    dispatch: HookDispatch,
+    frame: Any,
+    target: Target,
+    attempt: _Attempt,
+    call: Callable[..., Any],
+    data: Any,
+    *rest: Any,
+) -> Any:
+    """:func:`_hooked_call` of a run with a tracer: the attempt runs in the tracer's scope."""
+    span = tracing.start_attempt(dispatch, target, attempt.seq, attempt.attempt)
+    hooked = HookFrame(frame)
+    token = CURRENT_FRAME.set(hooked)
+    scope, carried = tracing.enter(dispatch, span)
+    try:
+        result = call(data, *rest)
+    except BaseException as exc:
+        tracing.leave(dispatch, scope, exc)
+        duration = time.perf_counter() - attempt.start
+        tracing.end_attempt(dispatch, frame, span, None, exc, duration)
+        raise
+    finally:
+        CURRENT_FRAME.reset(token)
+    tracing.leave(dispatch, scope)
+    if result is not None and isawaitable(result):
+        return _traced_await(result, target, attempt, hooked.emits, span)
+    _traced_end(dispatch, frame, span, carried, attempt)
+    _succeeded(dispatch, target, attempt, hooked.emits)
+    return result
+
+
+def _traced_end(
+    dispatch: HookDispatch,
+    frame: Any,
+    span: Any,
+    carried: dict[str, str] | None,
+    attempt: _Attempt,
+) -> None:
+    """Tell the tracer the attempt returned (it may have been told failed: a timeout)."""
+    told = (attempt.seq, attempt.attempt) in dispatch.failed
+    duration = time.perf_counter() - attempt.start
+    tracing.end_attempt(dispatch, frame, span, carried, None, duration, told_failed=told)
+
+
+async def _traced_await(
+    awaitable: Awaitable[Any],
+    target: Target,
+    attempt: _Attempt,
+    emits: list[tuple[str, str, tuple[str, ...]]],
+    span: Any,
+) -> Any:
+    frame = CURRENT_FRAME.get()
+    dispatch: HookDispatch = frame.run.hooks  # type: ignore[union-attr]
+    hooked = HookFrame(frame)
+    hooked.emits = emits  # Those emitted before the handler's first await.
+    token = CURRENT_FRAME.set(hooked)
+    scope, carried = tracing.enter(dispatch, span)
+    try:
+        result = await awaitable
+    except BaseException as exc:
+        tracing.leave(dispatch, scope, exc)
+        duration = time.perf_counter() - attempt.start
+        tracing.end_attempt(dispatch, frame, span, None, exc, duration)
+        raise
+    finally:
+        CURRENT_FRAME.reset(token)
+    tracing.leave(dispatch, scope)
+    _traced_end(dispatch, frame, span, carried, attempt)
+    _succeeded(dispatch, target, attempt, emits)
     return result
 
 
@@ -377,7 +479,9 @@ class HookedTrackedPlan(HookedPlan, TrackedPlan):
 
 def hooks_wanted(flow_hooks: HookRegistry) -> bool:
     """Whether a flow with ``flow_hooks`` must compile a hooked plan (one test per job)."""
-    return bool(flow_hooks.listeners or GLOBAL_HOOKS.listeners)
+    return bool(
+        flow_hooks.listeners or flow_hooks.tracer or GLOBAL_HOOKS.listeners or GLOBAL_HOOKS.tracer
+    )
 
 
 def compile_plan(

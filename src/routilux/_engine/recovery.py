@@ -6,6 +6,7 @@ import itertools
 import time
 from typing import TYPE_CHECKING
 
+from routilux._engine import tracing
 from routilux._engine.deferred import emit_deferred, route_deferred, save_resume
 from routilux._engine.delivery import Delivery
 from routilux._engine.stored_jobs import claimable_job
@@ -96,6 +97,7 @@ def resume_from_store(
         raise
     assert run.durable is not None
     run.durable.adopt(claim, sent)
+    tracing.adopt_contexts(run, ((d.seq, d.context) for d in stored.pending))
     engine.register(run)
     with run.lock:
         deferred = emit_deferred(run, routed)

@@ -35,9 +35,9 @@ class StoredDelivery:
             must not run; 0 when it is ready.
         hops: How many deliveries led to it (0 for the job's entry
             delivery), so that a resumed job still tells a runaway cycle.
-        context: What is propagated with the delivery (a W3C trace context,
-            say), as text by text; opaque to the store, which keeps it as
-            given. ``None`` when there is none.
+        context: What is propagated with the delivery (a W3C trace
+            context, say: see ``routilux.hooks.Tracer``), text to text;
+            opaque to the store, which keeps it as given (``None``: none).
     """
 
     seq: int

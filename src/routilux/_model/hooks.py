@@ -6,9 +6,27 @@ The engine builds the records and calls the hooks (``routilux._engine.hooks``);
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-__all__ = ["EVENT_METHODS", "DeliveryEvent", "EmitEvent", "Hooks", "JobEvent"]
+if TYPE_CHECKING:
+    from routilux._model.records import JobProgress
+
+__all__ = [
+    "EVENT_METHODS",
+    "TRACER_METHODS",
+    "Carrier",
+    "DeliveryEvent",
+    "EmitEvent",
+    "Hooks",
+    "JobEvent",
+    "Tracer",
+]
+
+#: A context propagated with a delivery: text keys to text values (a W3C
+#: ``traceparent``, say). Durable jobs keep it with each pending delivery.
+Carrier = Mapping[str, str]
 
 
 class JobEvent(NamedTuple):
@@ -122,5 +140,68 @@ class Hooks:
         """A handler emitted an event (after its delivery succeeded)."""
 
 
+class Tracer(Hooks):
+    """Hooks that also run around each delivery attempt, on the handler's own thread.
+
+    What tracing needs beyond events: a scope that is *current* while the
+    handler runs (so that the handler's own spans and log records nest in
+    it), and a context carried from the delivery that emitted a message to
+    the delivery of that message, kept with the pending delivery in a
+    durable store so that a job resumed in another process continues it.
+    ``routilux.otel.OpenTelemetryHooks`` is one; most programs use it
+    rather than subclass this.
+
+    Registered like any hooks (``flow.add_hooks``, ``add_global_hooks``);
+    a job is traced by one tracer: the flow's first, else the first global
+    one. Unlike the event methods, the methods below are called
+    synchronously, on the thread of the job or of the handler, so they
+    must be quick; they cannot change the job, and one that raises is
+    logged and the job goes on.
+    """
+
+    def job_begun(
+        self, event: JobEvent, carrier: Carrier | None, progress: Callable[[], JobProgress]
+    ) -> Carrier | None:
+        """A job starts or resumes in this process (on the thread that starts it).
+
+        Args:
+            event: The job (``status`` is ``"running"``).
+            carrier: For a resumed job, the context of the job as it was
+                kept (with its pending deliveries, or by this process when
+                it paused); ``None`` for a new job.
+            progress: Returns the job's counters now (approximate: read
+                without the job's lock), for as long as the job runs here.
+
+        Returns:
+            The context given to the deliveries that have none (the job's
+            first delivery, and deliveries the engine adds itself).
+        """
+        return None
+
+    def attempt_started(self, event: DeliveryEvent, carrier: Carrier | None) -> Any:
+        """A handler is about to run (on its thread); return a token for the other calls.
+
+        Args:
+            event: The attempt (``duration`` is ``None``).
+            carrier: The context the delivery carries: what :meth:`carrier`
+                returned for the attempt that added it, or what
+                :meth:`job_begun` returned; ``None`` if it has none.
+        """
+        return None
+
+    def attempt_scope(self, token: Any) -> AbstractContextManager[Any] | None:
+        """What to enter while the handler runs (on its thread, or in its event loop)."""
+        return None
+
+    def attempt_ended(self, token: Any, error: BaseException | None, duration: float) -> None:
+        """The handler returned (``error`` is ``None``) or raised ``error`` after ``duration`` s."""
+
+    def carrier(self, token: Any) -> Carrier | None:
+        """The context to carry with what the attempt of ``token`` adds (inside its scope)."""
+        return None
+
+
 #: The methods of :class:`Hooks`, one per event.
 EVENT_METHODS = tuple(name for name in vars(Hooks) if not name.startswith("_"))
+#: The synchronous methods of :class:`Tracer`.
+TRACER_METHODS = tuple(name for name in vars(Tracer) if not name.startswith("_"))
