@@ -23,6 +23,7 @@ import logging
 
 from routilux._engine.clock import Clock, SystemClock
 from routilux._engine.stored_jobs import cancel_stored_job, delete_stored_job
+from routilux._engine.stored_logs import follow_job_logs, read_job_logs
 from routilux._flow import Flow
 from routilux._model.connection import Connection
 from routilux._model.context import ExecutionContext
@@ -137,6 +138,8 @@ __all__ = [
     "add_global_hooks",
     "cancel_stored_job",
     "delete_stored_job",
+    "follow_job_logs",
+    "read_job_logs",
     "register_routine",
     "remove_global_hooks",
     "unregister_routine",

@@ -125,7 +125,8 @@ class Flow(FlowWiring, FlowJobs):
         keep_logs: Keep the records handlers log with :mod:`logging` with
             their job (``job_state.logs``): ``True`` from ``INFO``, or a
             level or level name; off by default (see :mod:`routilux.logs`).
-            In memory only; not saved in flow documents.
+            A durable job's store keeps them too (``read_job_logs``); saved
+            in flow documents as a level name.
 
     Raises:
         DefinitionError: An argument is out of range.

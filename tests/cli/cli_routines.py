@@ -10,15 +10,23 @@ flushed and fsynced so that it survives SIGKILL::
     start <delivery_id> <msg_id> <routine_id> <pid>
     end <delivery_id> <msg_id> <routine_id> <pid>
     fail <delivery_id> <msg_id> <routine_id> <pid>
+
+With ``say: true`` in its config, a handler also logs each line with
+:mod:`logging` (logger ``cli_routines``, at INFO, a failure at WARNING), so a
+flow with ``keep_logs`` keeps them with its job.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from pathlib import Path
 
 from routilux import Routine
+
+logger = logging.getLogger("cli_routines")
+logger.setLevel(logging.INFO)  # Made even when the root logger is at WARNING (the default).
 
 
 class Logged(Routine):
@@ -32,6 +40,9 @@ class Logged(Routine):
             log.write(line)
             log.flush()
             os.fsync(log.fileno())
+        if self.get_config("say", False):
+            level = logging.WARNING if kind == "fail" else logging.INFO
+            logger.log(level, "%s %s %s", kind, context.routine_id, msg)
 
     def work(self, msg: object) -> None:
         """Log the start and take a little real time."""

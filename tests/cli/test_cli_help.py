@@ -40,6 +40,7 @@ def test_the_tree_has_every_command() -> None:
         "routilux jobs cancel",
         "routilux jobs delete",
         "routilux jobs list",
+        "routilux jobs logs",
         "routilux jobs resume",
         "routilux jobs show",
         "routilux keys",

@@ -475,13 +475,22 @@ def test_a_tracer_that_raises_never_fails_the_job(
 
 
 class BadCarrier(Tracer):
+    def __init__(self, carrier: object) -> None:
+        self.given = carrier
+
     def job_begun(self, event: JobEvent, carrier: Carrier | None, progress: Any) -> Any:
-        return {"traceparent": 42}
+        return self.given
 
 
-def test_a_context_that_is_not_text_is_refused_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize(
+    "carrier",
+    [{"traceparent": 42}, ["traceparent"], {"traceparent": "a\x00b"}, {"k": "\ud800"}],
+)
+def test_a_context_a_store_cannot_keep_is_refused_and_logged(
+    carrier: object, caplog: pytest.LogCaptureFixture
+) -> None:
     flow = fan_out_fan_in("sequential")
-    flow.add_hooks(BadCarrier())
+    flow.add_hooks(BadCarrier(carrier))
     with caplog.at_level(logging.ERROR, logger="routilux"):
         job = flow.execute("source", {})
     assert job.status is JobStatus.COMPLETED

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import store_worker
-from store_helpers import delivery, new_job
+from store_helpers import checkpoint, delivery, new_job
 
 from routilux import DefinitionError, JobState, RoutineStats, StoreError
 from routilux.stores import PostgresStore
@@ -51,6 +51,7 @@ def test_the_tables_are_created_in_their_schema_on_first_use(pg_schema: PgSchema
         "dead_letters",
         "errors",
         "history",
+        "job_logs",
         "job_value_items",
         "job_values",
         "jobs",
@@ -92,8 +93,46 @@ def test_a_schema_of_another_version_is_refused(pg_schema: PgSchema) -> None:
     with connect(dsn) as conn:
         conn.execute(f'UPDATE "{schema}".schema_version SET version = 7')
 
-    with pytest.raises(StoreError, match="schema version 7; this routilux reads versions 1 to 2"):
+    with pytest.raises(StoreError, match="schema version 7; this routilux reads versions 1 to 3"):
         PostgresStore(dsn, schema=schema).list_jobs()
+
+
+def drop_version_3(conn: Any, schema: str) -> None:
+    """Take out of a schema what version 3 added: kept log records, delivery contexts."""
+    conn.execute(f'DROP TABLE "{schema}".job_logs')
+    conn.execute(f'ALTER TABLE "{schema}".jobs DROP COLUMN job_log_count')
+    conn.execute(f'ALTER TABLE "{schema}".pending_deliveries DROP COLUMN context')
+
+
+def test_a_version_2_schema_is_brought_up_to_date_and_keeps_logs_and_contexts(
+    pg_schema: PgSchema,
+) -> None:
+    dsn, schema = pg_schema
+    with PostgresStore(dsn, schema=schema) as store:
+        job = new_job(store, pending=[delivery(0, hops=2)], owner="old-host:1", lease=30)
+    with connect(dsn) as conn:  # What version 2 had: no job_logs, no context.
+        drop_version_3(conn, schema)
+        conn.execute(f'UPDATE "{schema}".schema_version SET version = 2')
+
+    with PostgresStore(dsn, schema=schema) as migrated:
+        stored = migrated.load_job(job.job_id)
+        logs_before = migrated.read_job_logs(job.job_id)
+        traced = delivery(1, context={"traceparent": "00-ab-cd-01"})
+        migrated.checkpoint(
+            checkpoint(job, done=[0], added=[traced], job_logs=[{"message": "a"}], claim=1)
+        )
+        after = migrated.load_job(job.job_id)
+        logs_after = migrated.read_job_logs(job.job_id)
+
+    with connect(dsn) as conn:
+        version = conn.execute(f'SELECT version FROM "{schema}".schema_version').fetchone()
+    assert version == (3,)
+    assert [(d.seq, d.hops, d.context) for d in stored.pending] == [(0, 2, None)]
+    assert (stored.job_log_count, logs_before) == (0, [])
+    assert (stored.owner, stored.claim) == ("old-host:1", 1)
+    assert [d.context for d in after.pending] == [{"traceparent": "00-ab-cd-01"}]
+    assert after.job_log_count == 1
+    assert [(r.position, r.record) for r in logs_after] == [(0, {"message": "a"})]
 
 
 #: A version 1 job's routine states: what its handler stored ("mine"), and
@@ -119,6 +158,7 @@ def test_a_version_1_schema_is_brought_up_to_date_and_its_jobs_can_be_claimed(
         conn.execute(
             f'DROP TABLE "{schema}".job_value_items, "{schema}".job_values, "{schema}".outputs'
         )
+        drop_version_3(conn, schema)
         conn.execute(f'UPDATE "{schema}".jobs SET routine_states = %s', (V1_STATES,))
         conn.execute(f'UPDATE "{schema}".schema_version SET version = 1')
 
@@ -129,7 +169,7 @@ def test_a_version_1_schema_is_brought_up_to_date_and_its_jobs_can_be_claimed(
     with connect(dsn) as conn:
         version = conn.execute(f'SELECT version FROM "{schema}".schema_version').fetchone()
         values = conn.execute(f'SELECT COUNT(*) FROM "{schema}".job_values').fetchone()
-    assert (version, values) == ((2,), (2,))
+    assert (version, values) == ((3,), (2,))
     loaded = JobState.deserialize(stored.document)
     assert loaded.routine_states == {"agg": {"mine": 1}}
     assert loaded.all_routine_stats() == {"agg": RoutineStats(deliveries=2)}
@@ -185,6 +225,25 @@ def test_a_damaged_row_raises_a_store_error_naming_job_table_and_column(
             store.load_job(job.job_id)
         with pytest.raises(StoreError, match=r"column jobs\.status must be one of .*'bogus'"):
             store.list_jobs()
+
+
+def test_a_damaged_context_or_log_record_raises_a_store_error_naming_job_table_and_column(
+    pg_schema: PgSchema,
+) -> None:
+    dsn, schema = pg_schema
+    with PostgresStore(dsn, schema=schema) as store:
+        job = new_job(store, pending=[delivery(0, context={"k": "v"})], next_seq=1)
+        store.checkpoint(checkpoint(job, job_logs=[{"message": "hi"}]))
+    with connect(dsn) as conn:
+        conn.execute(f"""UPDATE "{schema}".pending_deliveries SET context = '{{"k": 1}}'""")
+        conn.execute(f"""UPDATE "{schema}".job_logs SET record = '"text"'""")
+
+    damaged = rf"job '{job.job_id}' is damaged: column"
+    with PostgresStore(dsn, schema=schema) as store:
+        with pytest.raises(StoreError, match=rf"{damaged} pending_deliveries\.context \(seq 0\)"):
+            store.load_job(job.job_id)
+        with pytest.raises(StoreError, match=rf"{damaged} job_logs\.record \(position 0\)"):
+            store.read_job_logs(job.job_id)
 
 
 def test_a_server_that_cannot_be_reached_raises_store_error(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ LONG_INTEGER = '{"n": [1, ' + "9" * 5000 + "]}"
 def damaged_store(path: Path, update: str, value: str) -> tuple[SqliteStore, str]:
     """A store with one job of every kind of row, after ``update`` set a column to ``value``."""
     with SqliteStore(path) as store:
-        job = new_job(store, pending=[delivery(0)], next_seq=1)
+        job = new_job(store, pending=[delivery(0, context={"k": "v"})], next_seq=1)
         store.checkpoint(
             checkpoint(
                 job,
@@ -28,6 +28,7 @@ def damaged_store(path: Path, update: str, value: str) -> tuple[SqliteStore, str
                 errors=[error_record()],
                 log_entries=[{"note": 1}],
                 outputs=[{"routine_id": "a", "output_type": "t", "data": {}, "timestamp": "-"}],
+                job_logs=[{"message": "hi"}],
                 dead_letters=[dead_letter(job, 0)],
             )
         )
@@ -48,6 +49,7 @@ JOB_COLUMNS = [
     ("UPDATE errors SET record = ?", r"errors\.record \(entry 0\)"),
     ("UPDATE shared_log SET entry = ?", r"shared_log\.entry \(entry 0\)"),
     ("UPDATE outputs SET entry = ?", r"outputs\.entry \(entry 0\)"),
+    ("UPDATE pending_deliveries SET context = ?", r"pending_deliveries\.context \(seq 0\)"),
 ]
 
 
@@ -101,3 +103,16 @@ def test_json_nested_too_deeply_in_a_dead_letter_row_is_a_damaged_row(
             store.list_dead_letters()
         with pytest.raises(StoreError, match=damaged):
             store.get_dead_letter(f"{job_id}:0")
+
+
+def test_json_nested_too_deeply_in_a_log_record_row_is_a_damaged_row(tmp_path: Path) -> None:
+    store, job_id = damaged_store(tmp_path / "jobs.db", "UPDATE job_logs SET record = ?", DEEP)
+
+    with store, pytest.raises(StoreError) as caught:
+        store.read_job_logs(job_id)
+
+    assert str(caught.value) == (
+        f"The store's row of job {job_id!r} is damaged: column job_logs.record (position 0) "
+        "holds JSON that cannot be read: it nests deeper than the JSON parser can follow; "
+        "repair or delete the row."
+    )

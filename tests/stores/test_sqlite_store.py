@@ -49,7 +49,7 @@ def test_a_store_of_another_schema_version_is_refused(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE schema_version SET version = 99")
 
-    with pytest.raises(StoreError, match="schema version 99; this routilux reads versions 1 to 2"):
+    with pytest.raises(StoreError, match="schema version 99; this routilux reads versions 1 to 3"):
         SqliteStore(path)
 
 
@@ -59,6 +59,44 @@ V1_STATES = (
     '{"agg": {"mine": 1, "status": "completed", "deliveries": 2, "failures": 0, "skips": 0, '
     '"timers": {"flush": 0}, "values": {"items": [1, {"$t": "tuple", "v": [2, 3]}], "n": 3}}}'
 )
+
+
+def drop_version_3(conn: sqlite3.Connection) -> None:
+    """Take out of a file what version 3 added: kept log records, delivery contexts."""
+    conn.execute("DROP TABLE job_logs")
+    conn.execute("ALTER TABLE jobs DROP COLUMN job_log_count")
+    conn.execute("ALTER TABLE pending_deliveries DROP COLUMN context")
+
+
+def test_a_version_2_file_is_brought_up_to_date_and_keeps_logs_and_contexts(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "jobs.db"
+    store = SqliteStore(path)
+    job = new_job(store, pending=[delivery(0, hops=2)], owner="old-host:1", lease=30)
+    store.close()
+    with sqlite3.connect(path) as conn:  # What version 2 had: no job_logs, no context.
+        drop_version_3(conn)
+        conn.execute("UPDATE schema_version SET version = 2")
+
+    with SqliteStore(path) as migrated:
+        stored = migrated.load_job(job.job_id)
+        logs_before = migrated.read_job_logs(job.job_id)
+        traced = delivery(1, context={"traceparent": "00-ab-cd-01"})
+        migrated.checkpoint(
+            checkpoint(job, done=[0], added=[traced], job_logs=[{"message": "a"}], claim=1)
+        )
+        after = migrated.load_job(job.job_id)
+        logs_after = migrated.read_job_logs(job.job_id)
+
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT version FROM schema_version").fetchone() == (3,)
+    assert [(d.seq, d.hops, d.context) for d in stored.pending] == [(0, 2, None)]
+    assert (stored.job_log_count, logs_before) == (0, [])
+    assert (stored.owner, stored.claim) == ("old-host:1", 1)
+    assert [d.context for d in after.pending] == [{"traceparent": "00-ab-cd-01"}]
+    assert after.job_log_count == 1
+    assert [(r.position, r.record) for r in logs_after] == [(0, {"message": "a"})]
 
 
 def test_a_version_1_file_is_brought_up_to_date_and_its_jobs_can_be_claimed(
@@ -78,6 +116,7 @@ def test_a_version_1_file_is_brought_up_to_date_and_its_jobs_can_be_claimed(
         conn.execute("DROP TABLE outputs")
         conn.execute("DROP TABLE job_value_items")  # job values in routine_states.
         conn.execute("DROP TABLE job_values")
+        drop_version_3(conn)
         conn.execute("UPDATE jobs SET routine_states = ?", (V1_STATES,))
         conn.execute("UPDATE schema_version SET version = 1")
 
@@ -87,7 +126,7 @@ def test_a_version_1_file_is_brought_up_to_date_and_its_jobs_can_be_claimed(
     migrated.close()
 
     with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT version FROM schema_version").fetchone() == (2,)
+        assert conn.execute("SELECT version FROM schema_version").fetchone() == (3,)
         assert conn.execute("SELECT COUNT(*) FROM job_values").fetchone() == (2,)
         assert conn.execute("SELECT engine_states FROM jobs").fetchone() == ("{}",)
     loaded = JobState.deserialize(stored.document)
@@ -118,6 +157,7 @@ def test_a_version_1_file_with_values_the_codec_tagged_moves_them_too(tmp_path: 
         conn.execute("DROP TABLE outputs")
         conn.execute("DROP TABLE job_value_items")
         conn.execute("DROP TABLE job_values")
+        drop_version_3(conn)
         conn.execute("UPDATE jobs SET routine_states = ?", (f'{{"agg": {{"values": {tagged}}}}}',))
         conn.execute("UPDATE schema_version SET version = 1")
 
@@ -228,6 +268,7 @@ def test_deleting_a_job_deletes_its_rows_in_every_table(tmp_path: Path) -> None:
             log_entries=[{"x": 1}],
             outputs=[{"routine_id": "a", "output_type": "t", "data": {}, "timestamp": "now"}],
             errors=[],
+            job_logs=[{"message": "hello"}],
         )
     )
     store.delete_job(job.job_id)
@@ -235,7 +276,7 @@ def test_deleting_a_job_deletes_its_rows_in_every_table(tmp_path: Path) -> None:
 
     with sqlite3.connect(tmp_path / "jobs.db") as conn:
         tables = ["jobs", "pending_deliveries", "history", "errors", "shared_log", "dead_letters"]
-        tables += ["outputs", "job_values", "job_value_items"]
+        tables += ["outputs", "job_values", "job_value_items", "job_logs"]
         counts = [conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables]
     assert counts == [0] * len(tables)
 
@@ -360,7 +401,7 @@ def test_threads_reading_while_others_write_see_whole_checkpoints(tmp_path: Path
 def damaged_store(path: Path, update: str) -> tuple[SqliteStore, str]:
     """A store with one job of every kind of row, after ``update`` ran on its file."""
     with SqliteStore(path) as store:
-        job = new_job(store, pending=[delivery(0)], next_seq=1)
+        job = new_job(store, pending=[delivery(0, context={"k": "v"})], next_seq=1)
         store.checkpoint(
             checkpoint(
                 job,
@@ -368,6 +409,7 @@ def damaged_store(path: Path, update: str) -> tuple[SqliteStore, str]:
                 errors=[error_record()],
                 log_entries=[{"note": 1}],
                 outputs=[{"routine_id": "a", "output_type": "t", "data": {}, "timestamp": "-"}],
+                job_logs=[{"message": "hi"}],
                 dead_letters=[dead_letter(job, 0)],
             )
         )
@@ -415,6 +457,16 @@ JOB_DAMAGE = [
     ("UPDATE errors SET record = '[1]'", r"errors\.record \(entry 0\) must be a JSON object"),
     ("UPDATE errors SET record = 'garbage'", r"errors\.record \(entry 0\) is not JSON"),
     ("UPDATE shared_log SET entry = '{'", r"shared_log\.entry \(entry 0\) is not JSON"),
+    (
+        "UPDATE pending_deliveries SET context = '[1]'",
+        r"pending_deliveries\.context \(seq 0\) must be a JSON object, not list",
+    ),
+    (
+        """UPDATE pending_deliveries SET context = '{"k": 1}'""",
+        r"pending_deliveries\.context \(seq 0\) must map text to text, not 'k' to int",
+    ),
+    ("UPDATE pending_deliveries SET context = '{'", r"pending_deliveries\.context \(seq 0\)"),
+    ("UPDATE jobs SET job_log_count = 'x'", r"jobs\.job_log_count must be an integer, not str"),
 ]
 
 
@@ -426,6 +478,23 @@ def test_a_damaged_job_row_raises_a_store_error_naming_job_table_and_column(
 
     with store, pytest.raises(StoreError, match=rf"job '{job_id}' is damaged: column {problem}"):
         store.load_job(job_id)
+
+
+@pytest.mark.parametrize(
+    ("update", "problem"),
+    [
+        ("UPDATE job_logs SET record = '{'", r"job_logs\.record \(position 0\) is not JSON"),
+        ("UPDATE job_logs SET record = '[]'", r"job_logs\.record \(position 0\) must be a JSON"),
+        ("UPDATE job_logs SET position = 'x'", r"job_logs\.position \(position 'x'\) must be"),
+    ],
+)
+def test_a_damaged_log_record_row_raises_a_store_error_naming_job_table_and_column(
+    tmp_path: Path, update: str, problem: str
+) -> None:
+    store, job_id = damaged_store(tmp_path / "jobs.db", update)
+
+    with store, pytest.raises(StoreError, match=rf"job '{job_id}' is damaged: column {problem}"):
+        store.read_job_logs(job_id)
 
 
 @pytest.mark.parametrize(

@@ -53,10 +53,18 @@ deliveries = st.lists(
         data=mappings,
         attempt=st.integers(1, 5),
         not_before=st.floats(0, 1e10),
+        context=st.none() | st.dictionaries(names, st.text(plain_text, max_size=10), max_size=3),
     ),
     max_size=5,
     unique_by=lambda d: d.seq,
 )
+# Kept log records: JSON objects (the values JSON holds: no tuples, sets or bytes).
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | finite | any_text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(any_text, inner, max_size=3),
+    max_leaves=8,
+)
+log_records = st.lists(st.dictionaries(any_text, json_values, max_size=4), max_size=4)
 # History times are seconds since the epoch within the years a datetime holds.
 seconds = st.floats(-62_135_596_800, 253_402_300_799)
 events = st.lists(st.tuples(names, names, mappings, seconds), max_size=5)
@@ -135,6 +143,7 @@ def checkpoints(draw: st.DrawFn, job: JobState, pending: list[StoredDelivery]) -
         log_entries=draw(st.lists(mappings, max_size=3)),
         outputs=draw(outputs),
         deferred_events=draw(st.none() | deferred),
+        job_logs=draw(log_records),
     )
 
 
@@ -201,3 +210,6 @@ def test_every_store_round_trips_random_job_states(store: JobStore, data: st.Dat
     assert state(JobState.deserialize(stored.document)) == expected
     assert stored.pending == left
     assert (stored.deliveries, stored.next_seq) == (change.deliveries, change.next_seq)
+    assert [(e.position, e.record) for e in store.read_job_logs(job.job_id)] == list(
+        enumerate(change.job_logs)
+    )

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from routilux._engine.job_values import ValueChanges
+from routilux._engine.kept_logs import drop_saved_logs, storable_record, unsaved_logs
 from routilux._model.durable import Checkpoint, DeadLetter, StoredDelivery
 from routilux._model.ownership import DEFAULT_LEASE, process_owner
 from routilux._model.records import ErrorRecord
@@ -96,6 +97,9 @@ class Durability:
         # the checkpoint being committed holds.
         self._records_taken = 0
         run.job.checkpoint_marks.unsaved_records = []
+        # The same for the job's kept log records (JobState.keep_log).
+        self._logs_taken = 0
+        run.job.checkpoint_marks.unsaved_logs = []
 
     # -- ownership --------------------------------------------------------------
 
@@ -154,8 +158,10 @@ class Durability:
             lease=self.lease,
         )
         self.adopt(1, sent)
-        job = self.run.job  # Everything is in the document just written.
+        job = self.run.job  # Everything is in the document just written,
         job.checkpoint_marks.saved_all(len(job.shared_log), len(job.output_log))
+        # but log records, which documents do not carry: the first checkpoint writes them.
+        job.checkpoint_marks.unsaved_logs = job.logs
         self.saved_shared = dict(self.run.job.shared_data)
 
     # -- deliveries -------------------------------------------------------------
@@ -220,6 +226,7 @@ class Durability:
         events = [*records, *events]
         shared = dict(job.shared_data) if job.checkpoint_marks.shared_dirty else None
         _check_delivery(added, events, values, log, outputs, shared)
+        logs = unsaved_logs(job)
         deferred = _take_deferred(job)
         batch = self._batch
         for seq in done:
@@ -237,6 +244,8 @@ class Durability:
         job.checkpoint_marks.outputs_saved += len(outputs)
         if records and job.checkpoint_marks.unsaved_records is not None:
             del job.checkpoint_marks.unsaved_records[: len(records)]
+        batch.job_logs += logs
+        drop_saved_logs(job, len(logs))
         if shared is not None:
             batch.shared = self.saved_shared = shared
             job.checkpoint_marks.shared_dirty = False
@@ -356,6 +365,8 @@ class Durability:
         # Recorded before the engine's events of a delivery (its handler ran first).
         checkpoint.history = list(records)
         self._records_taken = len(checkpoint.history)
+        checkpoint.job_logs = unsaved_logs(job)
+        self._logs_taken = len(checkpoint.job_logs)
         return checkpoint
 
     def _commit(self, checkpoint: Checkpoint, top: int) -> None:
@@ -364,7 +375,7 @@ class Durability:
             checkpoint.next_seq = top + 1
         batch = self._batch
         logged, sent = len(checkpoint.log_entries), len(checkpoint.outputs)
-        taken = self._records_taken
+        taken, logs_taken = self._records_taken, self._logs_taken
         if batch.deliveries:
             batch.merge_into(checkpoint)
         self.store.checkpoint(checkpoint)
@@ -378,6 +389,7 @@ class Durability:
         job.checkpoint_marks.outputs_saved += sent
         if taken and job.checkpoint_marks.unsaved_records is not None:
             del job.checkpoint_marks.unsaved_records[:taken]
+        drop_saved_logs(job, logs_taken)
 
     def drop_unstorable(self) -> list[str]:
         """Take out of the job what no store can write; return what was taken.
@@ -415,6 +427,11 @@ class Durability:
                 if len(kept) != len(unsaved):
                     dropped.append(f"{len(unsaved) - len(kept)} {what}")
                     entries[start:] = kept
+            unsaved = job.checkpoint_marks.unsaved_logs or []
+            kept_logs = [entry for entry in unsaved if storable_record(entry)]
+            if len(kept_logs) != len(unsaved):
+                dropped.append(f"{len(unsaved) - len(kept_logs)} kept log records")
+                unsaved[:] = kept_logs
             # The refused checkpoint may have held the whole list: the next writes it.
             job.checkpoint_marks.deferred_dirty = True
         return dropped
@@ -438,6 +455,7 @@ class _Batch:
     history: list[tuple[str, str, dict[str, Any], float]] = field(default_factory=list)
     log: list[dict[str, Any]] = field(default_factory=list)
     outputs: list[dict[str, Any]] = field(default_factory=list)
+    job_logs: list[dict[str, Any]] = field(default_factory=list)
     shared: dict[str, Any] | None = None
     deferred: list[dict[str, Any]] | None = None
     # Job values set, and items appended since, by (routine id, key).
@@ -469,6 +487,7 @@ class _Batch:
         checkpoint.history = [*self.history, *checkpoint.history]
         checkpoint.log_entries = [*self.log, *checkpoint.log_entries]
         checkpoint.outputs = [*self.outputs, *checkpoint.outputs]
+        checkpoint.job_logs = [*self.job_logs, *checkpoint.job_logs]
         if checkpoint.shared_data is None:
             checkpoint.shared_data = self.shared
         if checkpoint.deferred_events is None:

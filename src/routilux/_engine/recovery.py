@@ -10,6 +10,7 @@ from routilux._engine import tracing
 from routilux._engine.deferred import emit_deferred, route_deferred, save_resume
 from routilux._engine.delivery import Delivery
 from routilux._engine.stored_jobs import claimable_job
+from routilux._model.job_logs import MAX_KEPT_LOGS
 from routilux._model.job_state import JobState
 from routilux._model.ownership import process_owner
 from routilux._model.status import JobStatus
@@ -129,7 +130,19 @@ def _prepare(
     run.durable.saved_shared = dict(fresh.shared_data)
     run.counters.seed_from(run.job)
     run.timer_book.load(fresh.engine_timer_names, {d.seq for d in stored.pending})
+    _restore_logs(fresh, stored, store)
     return run
+
+
+def _restore_logs(job: JobState, stored: StoredJob, store: JobStore) -> None:
+    """Give the job the last :data:`MAX_KEPT_LOGS` log records its store keeps.
+
+    The older ones are counted in ``logs_dropped``, as if they had been
+    dropped from memory while the job ran here.
+    """
+    first = max(0, stored.job_log_count - MAX_KEPT_LOGS)
+    records = [] if not stored.job_log_count else store.read_job_logs(job.job_id, after=first)
+    job.restore_logs((entry.record for entry in records), first)
 
 
 def _job_from(loaded: JobState, job: JobState | None) -> JobState:

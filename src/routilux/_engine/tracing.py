@@ -84,11 +84,28 @@ def _checked(tracer: Tracer, carrier: object) -> dict[str, str] | None:
     if not carrier:
         return None
     if isinstance(carrier, Mapping) and all(
-        isinstance(k, str) and isinstance(v, str) for k, v in carrier.items()
+        isinstance(k, str) and isinstance(v, str) and _storable(k) and _storable(v)
+        for k, v in carrier.items()
     ):
         return dict(carrier)
-    logger.error("Tracer %r gave a context that is not a dict of str to str: %r", tracer, carrier)
+    logger.error(
+        "Tracer %r gave a context that is not a dict of str to str a store can keep "
+        "(no NUL character, no lone surrogate): %r",
+        tracer,
+        carrier,
+    )
     return None
+
+
+def _storable(text: str) -> bool:
+    """Whether a store keeps ``text`` as it is (the stores' rule for text columns)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def start_attempt(dispatch: HookDispatch, target: Target, seq: int, attempt: int) -> Any:

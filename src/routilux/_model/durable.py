@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from routilux._model.records import ErrorRecord
 
@@ -14,6 +14,7 @@ __all__ = [
     "JobSummary",
     "StoredDelivery",
     "StoredJob",
+    "StoredLogRecord",
 ]
 
 #: A history record as the job keeps it: routine id, event name, data, time.
@@ -36,7 +37,7 @@ class StoredDelivery:
             delivery), so that a resumed job still tells a runaway cycle.
         context: What is propagated with the delivery (a W3C trace
             context, say: see ``routilux.hooks.Tracer``), text to text;
-            opaque to the store.
+            opaque to the store, which keeps it as given (``None``: none).
     """
 
     seq: int
@@ -119,6 +120,9 @@ class Checkpoint:
             if none) followed by its items in order of position.
         log_entries: Entries appended to the shared log.
         outputs: Entries appended to the output log (``JobState.output_log``).
+        job_logs: Log records appended to the job's kept logs
+            (``Flow(keep_logs=...)``; see :mod:`routilux.logs`), each a
+            JSON-compatible dict, in the order they were made.
         deferred_events: The job's whole list of deferred events
             (``JobState.deferred_events``), if it changed; else ``None``.
         drop_pending: Whether every pending delivery of the job is dropped
@@ -148,6 +152,7 @@ class Checkpoint:
     job_value_items: list[tuple[str, str, int, Any]] = field(default_factory=list)
     log_entries: list[dict[str, Any]] = field(default_factory=list)
     outputs: list[dict[str, Any]] = field(default_factory=list)
+    job_logs: list[dict[str, Any]] = field(default_factory=list)
     deferred_events: list[dict[str, Any]] | None = None
     drop_pending: bool = False
     claim: int | None = None
@@ -198,6 +203,8 @@ class StoredJob:
         lease_remaining: Seconds the lease had left when the job was read,
             on the store's clock (negative once expired); ``None`` without a
             lease.
+        job_log_count: How many log records the store keeps for the job
+            (read them with ``JobStore.read_job_logs``).
     """
 
     document: dict[str, Any]
@@ -210,11 +217,26 @@ class StoredJob:
     lease_expires_at: float | None = None
     # Changes as time passes: two loads of an unchanged job are still equal.
     lease_remaining: float | None = field(default=None, compare=False)
+    job_log_count: int = 0
 
     @property
     def lease_live(self) -> bool:
         """Whether the owner's lease had not expired when the job was read."""
         return self.lease_remaining is not None and self.lease_remaining > 0
+
+
+class StoredLogRecord(NamedTuple):
+    """One log record a store keeps for a job, with its place among the job's records.
+
+    Attributes:
+        position: Its index among the job's records, from 0, in the order they
+            were made: a reader that has read up to ``position`` goes on with
+            ``read_job_logs(job_id, after=position + 1)``.
+        record: The record, a JSON-compatible dict (see :mod:`routilux.logs`).
+    """
+
+    position: int
+    record: dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -234,6 +256,9 @@ class CheckpointMarks:
         unsaved_records: The history records that handlers added themselves
             (``record_execution``) since the last checkpoint; ``None`` when
             the job is not durable (nothing collects them then).
+        unsaved_logs: The log records kept (``Flow(keep_logs=...)``) since the
+            last checkpoint, all of them, even those the job's bounded
+            ``logs`` dropped already; ``None`` when the job is not durable.
     """
 
     shared_dirty: bool = False
@@ -242,6 +267,7 @@ class CheckpointMarks:
     log_saved: int = 0
     outputs_saved: int = 0
     unsaved_records: list[HistoryRecord] | None = None
+    unsaved_logs: list[dict[str, Any]] | None = None
 
     def saved_all(self, shared_log: int, output_log: int) -> None:
         """The store has everything up to these lengths of the logs, and every record."""

@@ -120,7 +120,8 @@ class JobState(JobOutput, JobDeferred, JobRoutines, JobLogs):
         deferred_events: Events to emit when the job is resumed
             (:meth:`add_deferred_event`), oldest first.
         logs: The records its handlers logged, when its flow has
-            ``keep_logs`` on (see :class:`JobLogs`; in memory only).
+            ``keep_logs`` on (see :class:`JobLogs`; a durable job's store
+            keeps them too, documents do not).
         execution_tracker: The job's :class:`~routilux.execution_tracker.ExecutionTracker`
             when its flow has ``track_execution`` on, else ``None``. In memory
             only: documents and stores do not keep it.

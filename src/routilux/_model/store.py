@@ -6,7 +6,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from routilux._model.durable import Checkpoint, DeadLetter, JobSummary, StoredDelivery, StoredJob
+from routilux._model.durable import (
+    Checkpoint,
+    DeadLetter,
+    JobSummary,
+    StoredDelivery,
+    StoredJob,
+    StoredLogRecord,
+)
 from routilux.exceptions import DefinitionError
 
 __all__ = ["FINISHED_STATUSES", "JobStore", "check_store"]
@@ -74,7 +81,8 @@ class JobStore(Protocol):
         ``JobState.serialize`` writes it). Fields no checkpoint changes
         (``pending_deliveries`` and ``dead_letters`` among them) are kept as
         written; the pending deliveries are ``pending``, of which the last
-        of several with one seq wins.
+        of several with one seq wins. A job starts with no kept log records
+        (a document has none): checkpoints append them (``job_logs``).
 
         Raises:
             StoreError: A job with that id exists.
@@ -89,6 +97,8 @@ class JobStore(Protocol):
         then ``added`` ones are added or replace the pending ones of their seq;
         of several added deliveries with one seq, the last wins. A dead letter
         replaces any of its id; of several with one id, the last wins.
+        ``history``, ``errors``, ``log_entries``, ``outputs`` and ``job_logs``
+        are appended to what the job has.
 
         Raises:
             JobNotFound: The job is not in the store.
@@ -108,6 +118,24 @@ class JobStore(Protocol):
         Raises:
             JobNotFound: The job is not in the store.
             StoreError: A row of the job is damaged.
+        """
+
+    def read_job_logs(
+        self, job_id: str, *, after: int = 0, limit: int | None = None
+    ) -> list[StoredLogRecord]:
+        """The job's kept log records from position ``after`` on, oldest first.
+
+        A job's records are numbered from 0 in the order checkpoints appended
+        them. ``after`` is how many of the first ones to skip (0: from the
+        first), so that a reader that follows a running job passes the
+        position of the last record it read plus one; at most ``limit`` are
+        returned (``None``: all the rest).
+
+        Raises:
+            JobNotFound: The job is not in the store.
+            DefinitionError: ``after`` or ``limit`` is not an integer, or is
+                negative.
+            StoreError: A record's row is damaged.
         """
 
     def list_jobs(

@@ -65,8 +65,10 @@ _TOP = (
 #: Top-level fields added since version 1 was first written.
 _LATER = (
     *("history_limit", "checkpoint_every", "max_async_in_flight", "max_hops"),
-    "track_execution",
+    *("track_execution", "keep_logs"),
 )
+#: The level names ``keep_logs`` takes in a document.
+_LEVEL_NAMES = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _ROUTINE = ("class", "config", "slots", "events", "error_handler", "timeout", "max_concurrency")
 _POLICY = ("strategy", "max_retries", "retry_delay", "retry_backoff")
 _POLICY_REST = ("retryable_exceptions", "is_critical")
@@ -235,7 +237,24 @@ def _options(top: DocObject, version: int) -> dict[str, Any]:
             if top.has("track_execution")
             else {}
         ),
+        **({"keep_logs": _keep_logs(top)} if top.has("keep_logs") else {}),
     }
+
+
+def _keep_logs(top: DocObject) -> bool | int | str:
+    """``keep_logs``: false (off), true (``INFO``), a level name, or a level number >= 0."""
+    value = top.raw("keep_logs")
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.upper() in _LEVEL_NAMES:
+        return value.upper()
+    if isinstance(value, int) and value >= 0:
+        return value
+    raise fail(
+        top.at("keep_logs"),
+        f"must be false (keep no log records), true (INFO), a logging level name "
+        f"({', '.join(_LEVEL_NAMES)}) or a level number >= 0, not {repr(value)[:80]}.",
+    )
 
 
 def parse_routine_entry(raw: Any, routine_id: str, where: str) -> RoutineSpec:

@@ -12,6 +12,7 @@ anything (``_flow_spec``), resolve every class and function it names
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -95,6 +96,7 @@ def flow_to_doc(flow: Flow, *, registry: Registry | None = None) -> dict[str, An
             for option in _OPTIONS
             if _DEFAULTS.get(option, _NO_DEFAULT) != getattr(flow, option)
         },
+        **({} if flow.keep_logs is None else {"keep_logs": _level_name(flow.keep_logs)}),
         "error_handler": _policy_doc(flow.error_handler, "error_handler"),
         "routines": {
             routine_id: _routine_doc(routine, routine_id, registry)
@@ -102,6 +104,12 @@ def flow_to_doc(flow: Flow, *, registry: Registry | None = None) -> dict[str, An
         },
         "connections": [_connection_doc(c) for c in flow.connections],
     }
+
+
+def _level_name(level: int) -> int | str:
+    """``keep_logs`` as a document writes it: the level's name, or its number if it has none."""
+    name = logging.getLevelName(level)
+    return name if isinstance(name, str) and not name.startswith("Level ") else level
 
 
 def _routine_doc(routine: Routine, routine_id: str, registry: Registry | None) -> dict[str, Any]:
@@ -275,6 +283,7 @@ def _move_into(built: Flow, flow: Flow) -> None:
     """Give ``flow`` the definition of ``built``, which the model has checked already."""
     for option in _OPTIONS:
         setattr(flow, option, getattr(built, option))
+    flow.keep_logs = built.keep_logs
     flow.set_error_handler(built.error_handler)
     for routine_id, routine in built.routines.items():
         flow.add_routine(routine, routine_id)

@@ -1,4 +1,4 @@
-"""``routilux jobs``: list, show, resume, cancel and delete the jobs of a store."""
+"""``routilux jobs``: list, show, resume, cancel and delete stored jobs; print their logs."""
 
 from __future__ import annotations
 
@@ -9,10 +9,18 @@ from typing import Any
 
 import click
 
-from routilux import Flow, JobStatus, cancel_stored_job, delete_stored_job
+from routilux import (
+    Flow,
+    JobStatus,
+    cancel_stored_job,
+    delete_stored_job,
+    follow_job_logs,
+    read_job_logs,
+)
 from routilux.cli.errors import EXIT_FAILED, EXIT_OK, UsageProblem
 from routilux.cli.following import announce, follow, show_report
 from routilux.cli.loading import flow_from_job
+from routilux.cli.log_output import LEVEL_NAMES, json_line, record_line
 from routilux.cli.options import Seconds, json_option, path_option, store_option
 from routilux.cli.output import Table, dropped_count, echo_json, one_line
 from routilux.cli.report import job_report
@@ -25,9 +33,9 @@ __all__ = ["jobs"]
 _STATUSES = [status.value for status in JobStatus]
 
 
-@click.group(short_help="List, show, resume, cancel and delete jobs.")
+@click.group(short_help="List, show, resume, cancel and delete jobs; print their logs.")
 def jobs() -> None:
-    """List, show, resume, cancel and delete the jobs of a job store."""
+    """List, show, resume, cancel and delete the jobs of a job store; print their logs."""
 
 
 @jobs.command("list")
@@ -94,6 +102,61 @@ def show(job_id: str, store_url: str, as_json: bool) -> int:
         echo_json(report)
     else:
         print_job(report, details=True)
+    return EXIT_OK
+
+
+@jobs.command("logs")
+@click.argument("job_id")
+@click.option(
+    "--follow",
+    "-f",
+    is_flag=True,
+    help="Keep printing the records the job stores as it runs; stop once it has ended "
+    "and every record is printed (or on Ctrl-C).",
+)
+@click.option(
+    "--level",
+    type=click.Choice(LEVEL_NAMES, case_sensitive=False),
+    help="Only the records of this level and above.",
+)
+@click.option(
+    "--interval",
+    type=Seconds(min=0.01),
+    default=0.5,
+    show_default=True,
+    metavar="SECONDS",
+    help="With --follow: how often the store is asked for new records.",
+)
+@store_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per record.")
+def logs(
+    job_id: str,
+    follow: bool,
+    level: str | None,
+    interval: float,
+    store_url: str,
+    as_json: bool,
+) -> int:
+    """Print the log records the job JOB_ID kept in its store, oldest first.
+
+    A job keeps the records its handlers log when its flow has keep_logs on
+    (flow files: keep_logs: INFO). Each record is one line, as 'run
+    --log-format text' prints them: level, logger, [routine.slot delivery],
+    message (and the traceback of an exception); with --json, one JSON object
+    per line: the record's fields and its position among the job's records.
+
+    Exit status: 0 once every record is printed, 1 if the job is not in the
+    store, 130 on Ctrl-C.
+    """
+    min_level = level.upper() if level else 0
+    with opened_store(store_url, create=False) as store:
+        if follow:
+            records = follow_job_logs(store, job_id, min_level=min_level, interval=interval)
+        else:
+            records = iter(read_job_logs(store, job_id, min_level=min_level))
+        for position, record in records:
+            line = json_line({"position": position, **record}) if as_json else record_line(record)
+            click.echo(line)
     return EXIT_OK
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Callable, Iterator
@@ -12,7 +13,7 @@ import click
 
 from routilux.logs import JobLogFilter, JsonLogFormatter
 
-__all__ = ["TEXT_FORMAT", "log_options", "printed_logs"]
+__all__ = ["LEVEL_NAMES", "TEXT_FORMAT", "json_line", "log_options", "printed_logs", "record_line"]
 
 FC = TypeVar("FC", bound=Callable[..., Any])
 
@@ -28,6 +29,32 @@ _LEVELS = {
     "ERROR": logging.ERROR,
     "CRITICAL": logging.CRITICAL,
 }
+
+
+#: The level names the options take.
+LEVEL_NAMES = list(_LEVELS)
+
+
+def record_line(record: dict[str, Any]) -> str:
+    """A record a job kept in its store, as ``--log-format text`` prints a record.
+
+    The traceback of an exception, if the record has one, follows on its own lines.
+    """
+
+    def field(name: str) -> object:
+        return record.get(name)
+
+    line = (
+        f"{field('level')} {field('logger')} [{field('routine_id')}.{field('slot')} "
+        f"{field('delivery_id')}]: {field('message')}"
+    )
+    exception = record.get("exception")
+    return f"{line}\n{exception}" if exception else line
+
+
+def json_line(record: dict[str, Any]) -> str:
+    """A record as one JSON object on one line; a value JSON cannot hold is written as its repr."""
+    return json.dumps(record, ensure_ascii=False, default=repr)
 
 
 def log_options(command: FC) -> FC:

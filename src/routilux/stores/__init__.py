@@ -18,6 +18,7 @@ from routilux._model.durable import (
     JobSummary,
     StoredDelivery,
     StoredJob,
+    StoredLogRecord,
 )
 from routilux._model.ownership import check_claimable, owner_is_alive, process_owner
 from routilux._model.store import FINISHED_STATUSES, JobStore
@@ -36,6 +37,7 @@ __all__ = [
     "SqliteStore",
     "StoredDelivery",
     "StoredJob",
+    "StoredLogRecord",
     "check_claimable",
     "owner_is_alive",
     "process_owner",

@@ -22,6 +22,7 @@ __all__ = [
     "check_claim",
     "check_job_listing",
     "check_lease",
+    "check_log_window",
     "check_statuses",
     "check_text",
     "check_window",
@@ -42,6 +43,21 @@ def check_window(limit: Any, offset: Any) -> None:
             raise DefinitionError(f"{name} must be an integer, not {value!r}.")
     if limit < 0 or offset < 0:
         raise DefinitionError(f"limit and offset must not be negative (got {limit} and {offset}).")
+
+
+def check_log_window(after: Any, limit: Any) -> None:
+    """Check ``read_job_logs``'s ``after`` and ``limit`` (``None``: no limit).
+
+    Raises:
+        DefinitionError: ``after`` or ``limit`` is not an integer, or is negative.
+    """
+    if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+        raise DefinitionError(
+            f"after must be an integer of at least 0 (how many of the job's first log records "
+            f"to skip), not {after!r}."
+        )
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
+        raise DefinitionError(f"limit must be None or an integer of at least 0, not {limit!r}.")
 
 
 def check_statuses(name: str, value: Any) -> list[str]:

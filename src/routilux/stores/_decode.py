@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, NoReturn
 
-from routilux._model.durable import DeadLetter, JobSummary, StoredDelivery, StoredJob
+from routilux._model.durable import (
+    DeadLetter,
+    JobSummary,
+    StoredDelivery,
+    StoredJob,
+    StoredLogRecord,
+)
 from routilux._model.ownership import describe_lease
 from routilux._model.records import ErrorRecord
 from routilux._model.status import JobStatus
@@ -29,7 +35,15 @@ from routilux.exceptions import (
     StoreError,
 )
 
-__all__ = ["ClaimRow", "claim_row", "dead_letter", "replayed", "stored_job", "summary"]
+__all__ = [
+    "ClaimRow",
+    "claim_row",
+    "dead_letter",
+    "job_log_records",
+    "replayed",
+    "stored_job",
+    "summary",
+]
 
 _STATUSES = tuple(status.value for status in JobStatus)
 _JSON_KINDS: dict[type, str] = {dict: "a JSON object", list: "a JSON array"}
@@ -246,7 +260,7 @@ def _iso_time(row: _Row, timestamp: Any) -> str:
 
 
 def _pending(job: str, row: Sequence[Any]) -> StoredDelivery:
-    seq, routine_id, slot, data, attempt, not_before, hops = row
+    seq, routine_id, slot, data, attempt, not_before, hops, context = row
     where = _Row(job, "pending_deliveries", f" (seq {seq!r})")
     return StoredDelivery(
         where.integer("seq", seq),
@@ -256,7 +270,32 @@ def _pending(job: str, row: Sequence[Any]) -> StoredDelivery:
         where.integer("attempt", attempt),
         where.number("not_before", not_before),
         where.integer("hops", hops),
+        None if context is None else _context(where, context),
     )
+
+
+def _context(row: _Row, text: Any) -> dict[str, str]:
+    """A delivery's ``context`` column: a JSON object of text to text."""
+    context: dict[str, str] = row.json("context", text, dict)
+    for key, value in context.items():
+        if not isinstance(value, str):
+            row.fail("context", f"must map text to text, not {key!r} to {_kind(value)}")
+    return context
+
+
+def job_log_records(job_id: str, rows: Iterable[Sequence[Any]]) -> list[StoredLogRecord]:
+    """A job's kept log records from rows ``(position, record)`` of ``job_logs``.
+
+    Raises:
+        StoreError: A row is damaged.
+    """
+    records = []
+    for position, record in rows:
+        where = _Row(f"job {job_id!r}", "job_logs", f" (position {position!r})")
+        records.append(
+            StoredLogRecord(where.integer("position", position), where.json("record", record, dict))
+        )
+    return records
 
 
 def _children(owner: str, table: str, rows: Iterable[Sequence[Any]]) -> list[tuple[_Row, Any]]:
@@ -276,6 +315,9 @@ def stored_job(
 ) -> StoredJob:
     """Rebuild a job from its row (``select_job``'s columns) and its child rows.
 
+    The row is ``JOB_COLUMNS``, the count of kept log records, the claim,
+    the lease and the store's time.
+
     ``values`` are rows ``(routine_id, name, value)`` of ``job_values`` and
     ``items`` rows ``(routine_id, name, position, item)`` of
     ``job_value_items``: they become the document's ``job_values``.
@@ -287,10 +329,10 @@ def stored_job(
     """
     (job_id, flow_id, status, created_at, updated_at, current_routine_id, error) = job[:7]
     deliveries, next_seq, owner, flow_document, shared_data, routine_states, extra = job[7:14]
-    deferred_events, engine_states = job[14:16]
+    deferred_events, engine_states, log_count = job[14:17]
     owner_name = f"job {job_id!r}"
     row = _Row(owner_name, "jobs")
-    lease = _lease(row, *job[16:])
+    lease = _lease(row, *job[17:])
     document: dict[str, Any] = row.json("extra", extra, dict)
     document.update(
         job_id=row.text("job_id", job_id),
@@ -326,6 +368,7 @@ def stored_job(
         claim=lease.claim,
         lease_expires_at=lease.lease_until,
         lease_remaining=lease.remaining,
+        job_log_count=row.integer("job_log_count", log_count),
     )
 
 

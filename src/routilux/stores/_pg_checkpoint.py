@@ -28,9 +28,10 @@ _JOB = """job AS (
         engine_states = COALESCE(%(engine_states)s::json, engine_states),
         history_count = history_count + %(history_n)s,
         error_count = error_count + %(errors_n)s, log_count = log_count + %(log_n)s,
-        output_count = output_count + %(outputs_n)s
+        output_count = output_count + %(outputs_n)s,
+        job_log_count = job_log_count + %(job_logs_n)s
     WHERE job_id = %(job_id)s AND claim = COALESCE(%(claim)s::bigint, claim)
-    RETURNING job_id, history_count, error_count, log_count, output_count
+    RETURNING job_id, history_count, error_count, log_count, output_count, job_log_count
 )"""
 
 _DONE = """done AS (
@@ -42,14 +43,14 @@ _DONE = """done AS (
 _ADDED = """added AS (
     INSERT INTO {s}.pending_deliveries
     SELECT job.job_id, a.seq, a.routine_id, a.slot, a.data::json, a.attempt, a.not_before,
-        a.hops
+        a.hops, a.context::json
     FROM job, unnest(%(a_seq)s::bigint[], %(a_routine)s::text[], %(a_slot)s::text[],
         %(a_data)s::text[], %(a_attempt)s::int[], %(a_not_before)s::float8[],
-        %(a_hops)s::bigint[])
-        AS a(seq, routine_id, slot, data, attempt, not_before, hops)
+        %(a_hops)s::bigint[], %(a_context)s::text[])
+        AS a(seq, routine_id, slot, data, attempt, not_before, hops, context)
     ON CONFLICT (job_id, seq) DO UPDATE SET routine_id = excluded.routine_id,
         slot = excluded.slot, data = excluded.data, attempt = excluded.attempt,
-        not_before = excluded.not_before, hops = excluded.hops
+        not_before = excluded.not_before, hops = excluded.hops, context = excluded.context
 )"""
 
 _APPENDED = """{table} AS (
@@ -89,11 +90,13 @@ _JOB_PARAMS = (
     "errors_n",
     "log_n",
     "outputs_n",
+    "job_logs_n",
     "job_id",
     "claim",
 )
 _ADDED_PARAMS = (
     *("a_seq", "a_routine", "a_slot", "a_data", "a_attempt", "a_not_before", "a_hops"),
+    "a_context",
 )
 _LETTER_PARAMS = (
     "d_id",
@@ -129,7 +132,7 @@ class CheckpointStatements:
         rows = _rows.checkpoint_rows(checkpoint)
         removes = checkpoint.drop_pending or bool(rows.done)
         shape = (removes, *map(bool, (rows.added, rows.history, rows.errors, rows.log)))
-        shape += (bool(rows.outputs), bool(rows.letters))
+        shape += (bool(rows.outputs), bool(rows.job_logs), bool(rows.letters))
         text = self._statements.get(shape)
         if text is None:
             text = self._statements[shape] = self._build(shape)
@@ -138,13 +141,13 @@ class CheckpointStatements:
             params.update(drop=checkpoint.drop_pending, done=[seq for _, seq in rows.done])
         params.update(_columns(_ADDED_PARAMS, [row[1:] for row in rows.added]))
         params.update(history=rows.history, errors=rows.errors, log=rows.log)
-        params.update(outputs=rows.outputs)
+        params.update(outputs=rows.outputs, job_logs=rows.job_logs)
         if rows.letters:
             params.update(_columns(_LETTER_PARAMS, rows.letters))
         return text, params
 
     def _build(self, shape: tuple[bool, ...]) -> str:
-        removes, added, history, errors, log, outputs, letters = shape
+        removes, added, history, errors, log, outputs, job_logs, letters = shape
         parts = [_JOB]
         if removes:
             parts.append(_DONE)
@@ -155,6 +158,7 @@ class CheckpointStatements:
             (errors, "errors", "error_count", "errors"),
             (log, "shared_log", "log_count", "log"),
             (outputs, "outputs", "output_count", "outputs"),
+            (job_logs, "job_logs", "job_log_count", "job_logs"),
         ):
             if wanted:
                 parts.append(_APPENDED.format(table=table, count=count, name=name, s="{s}"))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -66,7 +66,8 @@ class NewJobRows:
     """The rows :meth:`create_job` inserts.
 
     ``job`` is in ``insert_job``'s column order: ``select_job``'s columns, then
-    ``updated_us`` and the history, error, log and output counts.
+    ``updated_us`` and the history, error, log, output and kept log record
+    counts. A new job has no kept log records (a document carries none).
     """
 
     job: tuple[Any, ...]
@@ -76,6 +77,7 @@ class NewJobRows:
     log: list[str]
     values: list[tuple[str, str, str, str]]
     outputs: list[str]
+    job_logs: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,7 @@ class CheckpointRows:
     errors: list[str]
     log: list[str]
     outputs: list[str]
+    job_logs: list[str]
     letters: list[tuple[Any, ...]]
     values: list[tuple[str, str, str, str]]
     items: list[tuple[str, str, str, int, str]]
@@ -178,7 +181,39 @@ def _pending_row(job_id: str, delivery: StoredDelivery) -> tuple[Any, ...]:
         delivery.attempt,
         float(delivery.not_before),
         delivery.hops,
+        _context_text(delivery),
     )
+
+
+def _context_text(delivery: StoredDelivery) -> str | None:
+    """A delivery's context as JSON text (``None`` without one); text by text, text-safe."""
+    context = delivery.context
+    if context is None:
+        return None
+    where = f"the context of delivery {delivery.seq} to {delivery.routine_id}.{delivery.slot}"
+    if not isinstance(context, dict) or not all(
+        isinstance(key, str) and isinstance(value, str) for key, value in context.items()
+    ):
+        raise SerializationError(
+            f"Cannot store {where}: a delivery's context maps text to text (a dict of str to "
+            f"str), not {context!r}."
+        )
+    for text in (*context, *context.values()):
+        if "\x00" in text or not _utf8(text):
+            raise SerializationError(
+                f"Cannot store {where}: its keys and values must not contain NUL characters "
+                f"or lone surrogates ({text!r})."
+            )
+    return _dumps(context, where)
+
+
+def _log_record_text(record: Any) -> str:
+    """A kept log record as JSON text."""
+    if not isinstance(record, dict):
+        raise SerializationError(
+            f"Cannot store the kept log record {record!r}: a record is a JSON object (a dict)."
+        )
+    return _dumps(record, "a kept log record")
 
 
 def _history_text(entry: Any, index: int) -> str:
@@ -236,6 +271,7 @@ def new_job_rows(
         len(errors),
         len(log),
         len(outputs),
+        0,
     )
     plain(*job[:7], owner)
     _status(job[2], "the job document's status")
@@ -307,6 +343,7 @@ def checkpoint_rows(checkpoint: Checkpoint) -> CheckpointRows:
     errors = [_dumps(e.to_dict(), "an error record") for e in checkpoint.errors]
     log = [_freeze(e, "shared_log") for e in checkpoint.log_entries]
     outputs = [_freeze(e, "output_log") for e in checkpoint.outputs]
+    job_logs = [_log_record_text(record) for record in checkpoint.job_logs]
     deferred = checkpoint.deferred_events
     engine = checkpoint.engine_states
     job = (
@@ -325,6 +362,7 @@ def checkpoint_rows(checkpoint: Checkpoint) -> CheckpointRows:
         len(errors),
         len(log),
         len(outputs),
+        len(job_logs),
         job_id,
         checkpoint.claim,
     )
@@ -337,6 +375,7 @@ def checkpoint_rows(checkpoint: Checkpoint) -> CheckpointRows:
         errors=errors,
         log=log,
         outputs=outputs,
+        job_logs=job_logs,
         letters=[
             _letter_row(x) for x in {x.letter_id: x for x in checkpoint.dead_letters}.values()
         ],

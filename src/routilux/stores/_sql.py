@@ -16,7 +16,14 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
-from routilux._model.durable import Checkpoint, DeadLetter, JobSummary, StoredDelivery, StoredJob
+from routilux._model.durable import (
+    Checkpoint,
+    DeadLetter,
+    JobSummary,
+    StoredDelivery,
+    StoredJob,
+    StoredLogRecord,
+)
 from routilux._model.store import FINISHED_STATUSES
 from routilux.exceptions import DeadLetterNotFound, JobNotFound, StoreError
 from routilux.stores import _decode, _rows
@@ -25,6 +32,7 @@ from routilux.stores._arguments import (
     check_claim,
     check_job_listing,
     check_lease,
+    check_log_window,
     check_statuses,
     check_text,
     check_window,
@@ -109,12 +117,12 @@ class SqlJobStore(abc.ABC):
         """
         rows = _rows.new_job_rows(document, pending, next_seq, flow_document, owner)
         job_id = rows.job[0]
-        appended = (rows.history, rows.errors, rows.log, rows.outputs)
+        appended = (rows.history, rows.errors, rows.log, rows.outputs, rows.job_logs)
         with self._write() as cur:
             cur.execute(self._sql.insert_job, (*rows.job, check_lease(lease, optional=True)))
             if cur.fetchone() is None:
                 raise StoreError(f"The store already has a job {job_id!r}.")
-            self._append(cur, job_id, appended, rows.job[-4:])
+            self._append(cur, job_id, appended, rows.job[-len(appended) :])
             if rows.pending:
                 _run(cur, self._sql.upsert_pending, rows.pending)
             if rows.values:
@@ -140,7 +148,8 @@ class SqlJobStore(abc.ABC):
                 _run(cur, self._sql.delete_pending, rows.done)
             if rows.added:
                 _run(cur, self._sql.upsert_pending, rows.added)
-            self._append(cur, job_id, (rows.history, rows.errors, rows.log, rows.outputs), counts)
+            appended = (rows.history, rows.errors, rows.log, rows.outputs, rows.job_logs)
+            self._append(cur, job_id, appended, counts)
             if rows.letters:
                 _run(cur, self._sql.upsert_letter, rows.letters)
             self._write_values(cur, rows)
@@ -156,7 +165,7 @@ class SqlJobStore(abc.ABC):
     def _append(
         self, cur: Cursor, job_id: str, appended: Sequence[list[str]], counts: Sequence[int]
     ) -> None:
-        """Insert appended rows: history, errors, log entries and outputs.
+        """Insert appended rows: history, errors, log entries, outputs and kept log records.
 
         ``counts`` are the job's totals of each, including them.
         """
@@ -165,6 +174,7 @@ class SqlJobStore(abc.ABC):
             self._sql.insert_error,
             self._sql.insert_log,
             self._sql.insert_output,
+            self._sql.insert_job_log,
         )
         for statement, texts, end in zip(statements, appended, counts, strict=True):
             if texts:
@@ -190,6 +200,28 @@ class SqlJobStore(abc.ABC):
             items = cur.execute(self._sql.select_items, key).fetchall()
             outputs = cur.execute(self._sql.select_outputs, key).fetchall()
         return _decode.stored_job(job, pending, history, errors, log, values, items, outputs)
+
+    def read_job_logs(
+        self, job_id: str, *, after: int = 0, limit: int | None = None
+    ) -> list[StoredLogRecord]:
+        """The kept log records from position ``after`` on; see :meth:`JobStore.read_job_logs`.
+
+        Raises:
+            JobNotFound: The job is not in the store.
+            DefinitionError: ``after`` or ``limit`` is not an integer, or is negative.
+            StoreError: A record's row is damaged.
+        """
+        check_log_window(after, limit)
+        query = self._sql.select_job_logs
+        params: list[Any] = [job_id, after]
+        if limit is not None:
+            query += self._marked(" LIMIT ?")
+            params.append(limit)
+        with self._read() as cur:
+            if cur.execute(self._sql.select_log_count, (job_id,)).fetchone() is None:
+                raise JobNotFound(f"The store has no job {job_id!r}.")
+            rows = cur.execute(query, params).fetchall()
+        return _decode.job_log_records(job_id, rows)
 
     def list_jobs(
         self,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-__all__ = ["JOB_COLUMNS", "JOB_ROW", "LEASE_COLUMNS", "LETTER_COLUMNS", "Statements"]
+__all__ = ["JOB_COLUMNS", "JOB_ROW", "LEASE_COLUMNS", "LETTER_COLUMNS", "LOG_COUNT", "Statements"]
 
 #: The columns of a job row that :func:`routilux.stores._decode.stored_job` reads.
 JOB_COLUMNS = (
@@ -13,12 +13,15 @@ JOB_COLUMNS = (
     "engine_states"
 )
 
+#: The count of the job's kept log records (``job_logs``), read after ``JOB_COLUMNS``.
+LOG_COUNT = "job_log_count"
+
 #: The columns ``insert_job`` writes, in the order of ``NewJobRows.job``: ``JOB_COLUMNS``,
-#: then the update time (microseconds since the epoch) and the history, error, log and
-#: output counts.
+#: then the update time (microseconds since the epoch) and the history, error, log,
+#: output and kept log record counts.
 JOB_ROW = (
     *JOB_COLUMNS.split(", "),
-    *("updated_us", "history_count", "error_count", "log_count", "output_count"),
+    *("updated_us", "history_count", "error_count", "log_count", "output_count", LOG_COUNT),
 )
 
 #: The ownership columns of a job row, read after ``JOB_COLUMNS`` (with the store's time):
@@ -51,6 +54,7 @@ class Statements:
     insert_error: str
     insert_log: str
     insert_output: str
+    insert_job_log: str
     upsert_letter: str
     select_job: str
     select_pending: str
@@ -58,6 +62,8 @@ class Statements:
     select_errors: str
     select_log: str
     select_outputs: str
+    select_job_logs: str
+    select_log_count: str
     delete_job: str
     delete_job_letters: str
     upsert_value: str
@@ -95,31 +101,38 @@ class Statements:
             "deferred_events = COALESCE(?, deferred_events), "
             "engine_states = COALESCE(?, engine_states), "
             "history_count = history_count + ?, error_count = error_count + ?, "
-            "log_count = log_count + ?, output_count = output_count + ? "
+            "log_count = log_count + ?, output_count = output_count + ?, "
+            f"{LOG_COUNT} = {LOG_COUNT} + ? "
             "WHERE job_id = ? AND claim = COALESCE(?, claim) "
-            "RETURNING history_count, error_count, log_count, output_count",
+            f"RETURNING history_count, error_count, log_count, output_count, {LOG_COUNT}",
             upsert_pending=f"INSERT INTO {p}pending_deliveries "
-            "(job_id, seq, routine_id, slot, data, attempt, not_before, hops) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id, seq) DO UPDATE SET "
+            "(job_id, seq, routine_id, slot, data, attempt, not_before, hops, context) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id, seq) DO UPDATE SET "
             "routine_id = excluded.routine_id, slot = excluded.slot, data = excluded.data, "
-            "attempt = excluded.attempt, not_before = excluded.not_before, hops = excluded.hops",
+            "attempt = excluded.attempt, not_before = excluded.not_before, hops = excluded.hops, "
+            "context = excluded.context",
             delete_pending=f"DELETE FROM {p}pending_deliveries WHERE job_id = ? AND seq = ?",
             clear_pending=f"DELETE FROM {p}pending_deliveries WHERE job_id = ?",
             insert_history=f"INSERT INTO {p}history (job_id, position, event) VALUES (?, ?, ?)",
             insert_error=f"INSERT INTO {p}errors (job_id, position, record) VALUES (?, ?, ?)",
             insert_log=f"INSERT INTO {p}shared_log (job_id, position, entry) VALUES (?, ?, ?)",
             insert_output=f"INSERT INTO {p}outputs (job_id, position, entry) VALUES (?, ?, ?)",
+            insert_job_log=f"INSERT INTO {p}job_logs (job_id, position, record) VALUES (?, ?, ?)",
             upsert_letter=f"INSERT INTO {p}dead_letters ({LETTER_COLUMNS}) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (letter_id) DO UPDATE SET "
             + ", ".join(f"{c} = excluded.{c}" for c in LETTER_COLUMNS.split(", ")[1:]),
-            select_job=f"SELECT {JOB_COLUMNS}, {', '.join(LEASE_COLUMNS)}, {now} "
+            select_job=f"SELECT {JOB_COLUMNS}, {LOG_COUNT}, {', '.join(LEASE_COLUMNS)}, {now} "
             f"FROM {p}jobs WHERE job_id = ?",
-            select_pending="SELECT seq, routine_id, slot, data, attempt, not_before, hops "
+            select_pending="SELECT seq, routine_id, slot, data, attempt, not_before, hops, context "
             f"FROM {p}pending_deliveries WHERE job_id = ? ORDER BY seq",
             select_history=f"SELECT event FROM {p}history WHERE job_id = ? ORDER BY position",
             select_errors=f"SELECT record FROM {p}errors WHERE job_id = ? ORDER BY position",
             select_log=f"SELECT entry FROM {p}shared_log WHERE job_id = ? ORDER BY position",
             select_outputs=f"SELECT entry FROM {p}outputs WHERE job_id = ? ORDER BY position",
+            # A limit is added to it when one is asked for.
+            select_job_logs=f"SELECT position, record FROM {p}job_logs "
+            "WHERE job_id = ? AND position >= ? ORDER BY position",
+            select_log_count=f"SELECT {LOG_COUNT} FROM {p}jobs WHERE job_id = ?",
             delete_job=f"DELETE FROM {p}jobs WHERE job_id = ? RETURNING job_id",
             delete_job_letters=f"DELETE FROM {p}dead_letters WHERE job_id = ?",
             upsert_value=f"INSERT INTO {p}job_values (job_id, routine_id, name, value) "

@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from routilux._model.durable import Checkpoint, DeadLetter, JobSummary, StoredDelivery, StoredJob
+from routilux._model.durable import (
+    Checkpoint,
+    DeadLetter,
+    JobSummary,
+    StoredDelivery,
+    StoredJob,
+    StoredLogRecord,
+)
 from routilux._model.store import FINISHED_STATUSES
 from routilux.exceptions import DeadLetterNotFound, JobNotFound, StoreError
 from routilux.stores import _decode, _rows
@@ -20,17 +27,24 @@ from routilux.stores._arguments import (
     check_claim,
     check_job_listing,
     check_lease,
+    check_log_window,
     check_statuses,
     check_text,
     check_window,
 )
-from routilux.stores._statements import JOB_COLUMNS, JOB_ROW, LEASE_COLUMNS, LETTER_COLUMNS
+from routilux.stores._statements import (
+    JOB_COLUMNS,
+    JOB_ROW,
+    LEASE_COLUMNS,
+    LETTER_COLUMNS,
+    LOG_COUNT,
+)
 
 __all__ = ["MemoryStore"]
 
-_SELECTED = [*JOB_COLUMNS.split(", "), *LEASE_COLUMNS]
+_SELECTED = [*JOB_COLUMNS.split(", "), LOG_COUNT, *LEASE_COLUMNS]
 _LETTER = LETTER_COLUMNS.split(", ")
-_COUNTS = ("history_count", "error_count", "log_count", "output_count")
+_COUNTS = ("history_count", "error_count", "log_count", "output_count", LOG_COUNT)
 _SUMMARY = ("job_id", "flow_id", "status", "created_at", "updated_at", "error")
 
 
@@ -40,10 +54,11 @@ class _Job:
 
     row: dict[str, Any]
     pending: dict[int, tuple[Any, ...]] = field(default_factory=dict)  # By seq.
-    history: list[tuple[Any, ...]] = field(default_factory=list)  # By position, as all four.
+    history: list[tuple[Any, ...]] = field(default_factory=list)  # By position, as all five.
     errors: list[tuple[Any, ...]] = field(default_factory=list)
     log: list[tuple[Any, ...]] = field(default_factory=list)
     outputs: list[tuple[Any, ...]] = field(default_factory=list)
+    job_logs: list[tuple[Any, ...]] = field(default_factory=list)
     # ``job_values`` by (routine id, name), and ``job_value_items`` by those and position.
     values: dict[tuple[str, str], str] = field(default_factory=dict)
     items: dict[tuple[str, str], dict[int, str]] = field(default_factory=dict)
@@ -70,8 +85,8 @@ class _Job:
 
     def append(self, rows: _rows.NewJobRows | _rows.CheckpointRows) -> None:
         """Add the appended texts of ``rows``, numbered to end at the counts of the job's row."""
-        tables = (self.history, self.errors, self.log, self.outputs)
-        appended = (rows.history, rows.errors, rows.log, rows.outputs)
+        tables = (self.history, self.errors, self.log, self.outputs, self.job_logs)
+        appended = (rows.history, rows.errors, rows.log, rows.outputs, rows.job_logs)
         for table, texts, count in zip(tables, appended, _COUNTS, strict=True):
             table.extend(_rows.numbered(self.row["job_id"], self.row[count], texts))
 
@@ -196,6 +211,22 @@ class MemoryStore:
             history, errors, log, outputs = ([r[2:] for r in t] for t in tables)
             values, items = job.value_rows()
         return _decode.stored_job(row, pending, history, errors, log, values, items, outputs)
+
+    def read_job_logs(
+        self, job_id: str, *, after: int = 0, limit: int | None = None
+    ) -> list[StoredLogRecord]:
+        """The kept log records from position ``after`` on; see :meth:`JobStore.read_job_logs`.
+
+        Raises:
+            JobNotFound: The job is not in the store.
+            DefinitionError: ``after`` or ``limit`` is not an integer, or is negative.
+        """
+        check_log_window(after, limit)
+        end = None if limit is None else after + limit
+        with self._locked():
+            # Rows are (job_id, position, record), position being the index.
+            rows = [row[1:] for row in self._job(job_id).job_logs[after:end]]
+        return _decode.job_log_records(job_id, rows)
 
     def list_jobs(
         self,

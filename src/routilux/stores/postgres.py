@@ -26,7 +26,7 @@ __all__ = ["SCHEMA_VERSION", "PostgresStore"]
 
 #: The version of the tables this module writes. A schema of an older version is
 #: brought up to it on first use (see ``_MIGRATIONS``); a newer one is refused.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _STORE = "routilux"
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
@@ -60,6 +60,16 @@ CREATE TABLE IF NOT EXISTS {s}.outputs (
 );
 """
 
+# The table new in version 3: the log records kept with each job (``Flow(keep_logs=...)``).
+_LOG_TABLE = """
+CREATE TABLE IF NOT EXISTS {s}.job_logs (
+    job_id TEXT COLLATE "C" NOT NULL REFERENCES {s}.jobs (job_id) ON DELETE CASCADE,
+    position BIGINT NOT NULL,
+    record JSON NOT NULL,
+    PRIMARY KEY (job_id, position)
+);
+"""
+
 _SCHEMA = (
     """
 CREATE TABLE IF NOT EXISTS {s}.schema_version (
@@ -88,7 +98,8 @@ CREATE TABLE IF NOT EXISTS {s}.jobs (
     log_count BIGINT NOT NULL,
     output_count BIGINT NOT NULL DEFAULT 0,
     claim BIGINT NOT NULL DEFAULT 0,
-    lease_until DOUBLE PRECISION
+    lease_until DOUBLE PRECISION,
+    job_log_count BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_by_created ON {s}.jobs (created_at, job_id);
 CREATE INDEX IF NOT EXISTS jobs_by_flow ON {s}.jobs (flow_id, created_at);
@@ -102,6 +113,7 @@ CREATE TABLE IF NOT EXISTS {s}.pending_deliveries (
     attempt INTEGER NOT NULL,
     not_before DOUBLE PRECISION NOT NULL,
     hops BIGINT NOT NULL DEFAULT 0,
+    context JSON,
     PRIMARY KEY (job_id, seq)
 );
 CREATE TABLE IF NOT EXISTS {s}.history (
@@ -138,6 +150,7 @@ CREATE INDEX IF NOT EXISTS dead_letters_by_job ON {s}.dead_letters (job_id);
 CREATE INDEX IF NOT EXISTS dead_letters_by_created ON {s}.dead_letters (created_at, letter_id);
 """
     + _VALUE_TABLES
+    + _LOG_TABLE
 )
 
 
@@ -161,8 +174,19 @@ def _to_version_2(cur: Any, schema: str) -> None:
     move_job_values(cur, f"{schema}.", "%s")
 
 
+def _to_version_3(cur: Any, schema: str) -> None:
+    """Kept log records in a table of their own, and a context for each pending delivery.
+
+    A job of version 2 has no kept records (its count is 0); a delivery
+    pending in version 2 has no context (``NULL``).
+    """
+    cur.execute(f"ALTER TABLE {schema}.jobs ADD COLUMN job_log_count BIGINT NOT NULL DEFAULT 0")
+    cur.execute(f"ALTER TABLE {schema}.pending_deliveries ADD COLUMN context JSON")
+    cur.execute(_LOG_TABLE.format(s=schema))
+
+
 #: What brings a schema (its quoted name given) from version ``n`` to ``n + 1``, by ``n``.
-_MIGRATIONS: dict[int, Callable[[Any, str], None]] = {1: _to_version_2}
+_MIGRATIONS: dict[int, Callable[[Any, str], None]] = {1: _to_version_2, 2: _to_version_3}
 
 #: The server's time, in seconds since the epoch: leases are on the database's
 #: clock, which every process using it shares.

@@ -30,7 +30,7 @@ __all__ = ["SCHEMA_VERSION", "SqliteStore"]
 
 #: The version of the tables this module writes. A file of an older version is
 #: brought up to it when opened (see ``_MIGRATIONS``); a newer one is refused.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _STORE = "routilux"
 _SYNCHRONOUS = ("NORMAL", "FULL")
 
@@ -60,6 +60,16 @@ CREATE TABLE outputs (
 );
 """
 
+# The table new in version 3: the log records kept with each job (``Flow(keep_logs=...)``).
+_LOG_TABLE = """
+CREATE TABLE job_logs (
+    job_id TEXT NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (job_id, position)
+)
+"""
+
 _SCHEMA = (
     """
 CREATE TABLE schema_version (store TEXT PRIMARY KEY, version INTEGER NOT NULL);
@@ -86,7 +96,8 @@ CREATE TABLE jobs (
     log_count INTEGER NOT NULL,
     output_count INTEGER NOT NULL DEFAULT 0,
     claim INTEGER NOT NULL DEFAULT 0,
-    lease_until REAL
+    lease_until REAL,
+    job_log_count INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX jobs_by_created ON jobs (created_at, job_id);
 CREATE INDEX jobs_by_flow ON jobs (flow_id, created_at);
@@ -100,6 +111,7 @@ CREATE TABLE pending_deliveries (
     attempt INTEGER NOT NULL,
     not_before REAL NOT NULL,
     hops INTEGER NOT NULL DEFAULT 0,
+    context TEXT,
     PRIMARY KEY (job_id, seq)
 );
 CREATE TABLE history (
@@ -136,6 +148,7 @@ CREATE INDEX dead_letters_by_job ON dead_letters (job_id);
 CREATE INDEX dead_letters_by_created ON dead_letters (created_at, letter_id);
 """
     + _VALUE_TABLES
+    + _LOG_TABLE
 )
 
 
@@ -159,8 +172,22 @@ def _to_version_2(conn: sqlite3.Connection) -> None:
     move_job_values(conn.cursor(), "", "?")
 
 
+def _to_version_3(conn: sqlite3.Connection) -> None:
+    """Kept log records in a table of their own, and a context for each pending delivery.
+
+    A job of version 2 has no kept records (its count is 0); a delivery
+    pending in version 2 has no context (``NULL``).
+    """
+    conn.execute("ALTER TABLE jobs ADD COLUMN job_log_count INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE pending_deliveries ADD COLUMN context TEXT")
+    conn.execute(_LOG_TABLE)
+
+
 #: What brings a file from version ``n`` to ``n + 1``, by ``n``.
-_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _to_version_2}
+_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _to_version_2,
+    2: _to_version_3,
+}
 
 #: The database's time, in seconds since the epoch (to the millisecond).
 _NOW = "((julianday('now') - 2440587.5) * 86400.0)"
