@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Header, Query, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from routilux import JobState
+from routilux import JobState, read_job_logs
 from routilux.reports import job_report, letter_dict
 from routilux.server import _models as m
 from routilux.server._auth import needs, service
@@ -132,15 +132,10 @@ def job_history(job_id: str, svc: Svc) -> dict[str, Any]:
 
 @router.get("/jobs/{job_id}/logs", response_model=m.Logs, dependencies=READ, tags=["jobs"])
 def job_logs(job_id: str, svc: Svc, after: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
-    """The records the job's handlers logged, from position ``after``."""
-    live = svc.jobs.live(job_id)
-    if live is None:
-        svc.store.load_job(job_id)  # 404 for an unknown job.
-        records: list[dict[str, Any]] = []
-    else:
-        records = live[1].logs
-    page = [_plain_record(r) for r in records[after:]]
-    return {"logs": page, "next": after + len(page)}
+    """The records the job's handlers logged, as the store keeps them, from position ``after``."""
+    found = read_job_logs(svc.store, job_id, after=after)
+    page = [_plain_record(entry.record) for entry in found]
+    return {"logs": page, "next": found[-1].position + 1 if found else after}
 
 
 def _plain_record(record: dict[str, Any]) -> dict[str, Any]:
