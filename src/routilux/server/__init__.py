@@ -92,7 +92,7 @@ def create_app(
             headers at all when empty).
         rate_limit: Requests per key (per client address without auth):
             ``"20/s"``, ``"600/m"``, a number per second, or ``None`` for no
-            limit. Bursts of up to one second's worth are allowed.
+            limit. Up to N requests may come at once (the N of N/period).
         max_body_bytes: Largest request body; larger ones get 413.
         heartbeat: Seconds between keep-alive comments of an event stream.
 

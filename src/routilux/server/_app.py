@@ -39,9 +39,6 @@ __all__ = ["build_app"]
 
 logger = logging.getLogger("routilux.server")
 
-#: How long shutting down waits for each running job to pause.
-PAUSE_TIMEOUT = 10.0
-
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     error = ApiError(status, message, headers=headers)
@@ -102,26 +99,9 @@ def _lifespan(svc: Service) -> Any:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        _shutdown(svc)
+        svc.close()
 
     return lifespan
-
-
-def _shutdown(svc: Service) -> None:
-    """Pause the jobs still running here (resumable later), end the streams, detach."""
-    for flow, job in svc.jobs.running_here():
-        try:
-            paused = flow.pause(job, "the server stopped", timeout=PAUSE_TIMEOUT)
-        except Exception:  # Stopping must go on for the other jobs.
-            logger.exception("Could not pause job %s while stopping", job.job_id)
-            continue
-        logger.warning(
-            "Job %s %s as the server stopped.", job.job_id, "paused" if paused else "was left"
-        )
-    svc.hub.close_all()
-    for flow in svc.flows.values():
-        flow.remove_hooks(svc.hub)
-    svc.tables.close()
 
 
 def build_app(
@@ -157,7 +137,7 @@ def build_app(
         metrics=metrics,
         tables=tables,
         auth=auth,
-        limiter=RateLimiter(rate) if rate is not None else None,
+        limiter=RateLimiter(*rate) if rate is not None else None,
         heartbeat=heartbeat,
     )
     app = FastAPI(

@@ -67,7 +67,7 @@ def needs(needed: Scope) -> Callable[[Request], None]:
             if wait > 0:
                 raise ApiError(
                     429,
-                    f"Rate limit of {svc.limiter.rate:g} requests per second exceeded; "
+                    f"Rate limit of {svc.limiter.rate:.3g} requests per second exceeded; "
                     f"retry in {wait:.2f} s.",
                     headers={"Retry-After": str(max(1, math.ceil(wait)))},
                 )

@@ -36,8 +36,11 @@ _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|sec|second|m|min|minute|h|hour
 _PER = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
 
 
-def parse_rate(text: str | float | None) -> float | None:
-    """Requests per second from ``"20/s"``, ``"600/m"``, ``"1000/h"`` or a number; ``None``: off.
+def parse_rate(text: str | float | None) -> tuple[float, float] | None:
+    """(requests per second, burst) from ``"20/s"``, ``"600/m"``, ``"1000/h"`` or a number.
+
+    The burst is the N of N/period: ``"600/m"`` allows 600 requests at once,
+    then 10 a second. ``None``, ``""``, ``"off"``: no limit.
 
     Raises:
         DefinitionError: Not a rate.
@@ -45,15 +48,15 @@ def parse_rate(text: str | float | None) -> float | None:
     if text is None or text in ("", "off", "none"):
         return None
     if isinstance(text, (int, float)):
-        rate = float(text)
+        count, per = float(text), 1
     else:
         match = _RATE.match(text)
         if match is None:
             raise DefinitionError(f"Rate limit {text!r} is not N/s, N/m or N/h (as 20/s).")
-        rate = float(match.group(1)) / _PER[match.group(2)]
-    if not math.isfinite(rate) or rate <= 0:
+        count, per = float(match.group(1)), _PER[match.group(2)]
+    if not math.isfinite(count) or count <= 0:
         raise DefinitionError(f"Rate limit {text!r} must be a positive rate.")
-    return rate
+    return count / per, count
 
 
 @dataclass(slots=True)
@@ -65,9 +68,9 @@ class _Bucket:
 class RateLimiter:
     """A token bucket per client: ``rate`` tokens a second, up to ``burst`` saved."""
 
-    def __init__(self, rate: float, burst: float | None = None) -> None:
+    def __init__(self, rate: float, burst: float) -> None:
         self.rate = rate
-        self.burst = max(1.0, burst if burst is not None else rate)
+        self.burst = max(1.0, burst)
         self._lock = threading.Lock()
         self._buckets: dict[str, _Bucket] = {}
 

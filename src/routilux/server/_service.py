@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from routilux import Flow
@@ -13,6 +14,11 @@ from routilux.server._tables import ServerTables
 from routilux.stores import JobStore, MemoryStore, PostgresStore, SqliteStore
 
 __all__ = ["Service", "store_kind"]
+
+logger = logging.getLogger("routilux.server")
+
+#: How long stopping waits for each running job to pause.
+PAUSE_TIMEOUT = 10.0
 
 
 def store_kind(store: JobStore) -> str:
@@ -37,3 +43,21 @@ class Service:
     auth: bool
     limiter: RateLimiter | None
     heartbeat: float
+
+    def close(self) -> None:
+        """Pause the jobs still running here (resumable later), end the streams, detach.
+
+        Calling it again does nothing more.
+        """
+        for flow, job in self.jobs.running_here():
+            try:
+                paused = flow.pause(job, "the server stopped", timeout=PAUSE_TIMEOUT)
+            except Exception:  # Stopping goes on for the other jobs.
+                logger.exception("Could not pause job %s while stopping", job.job_id)
+                continue
+            if paused:
+                logger.warning("Job %s paused as the server stopped.", job.job_id)
+        self.hub.close_all()
+        for flow in self.flows.values():
+            flow.remove_hooks(self.hub)
+        self.tables.close()
