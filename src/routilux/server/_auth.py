@@ -20,12 +20,8 @@ from routilux.server.keys import Scope, check_key
 
 __all__ = ["PUBLIC", "needs", "service"]
 
-#: Paths anyone may read: the health check, the API's description and the
-#: dashboard's redirects (its files, mounted at /ui, hold no data: the page
-#: asks for a key and sends it with each call).
-PUBLIC = frozenset(
-    {"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/", "/ui"}
-)
+#: Paths anyone may read: the health check and the API's description.
+PUBLIC = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 
 
 def service(request: Request) -> Service:

@@ -32,12 +32,15 @@ def mount(app: FastAPI) -> None:
     Args:
         app: The service's app (``routilux.server.create_app``).
     """
-    from fastapi.responses import RedirectResponse
-    from fastapi.staticfiles import StaticFiles
+    from starlette.requests import Request
+    from starlette.responses import RedirectResponse
+    from starlette.staticfiles import StaticFiles
 
-    def to_dashboard() -> RedirectResponse:
+    async def to_dashboard(request: Request) -> RedirectResponse:
         return RedirectResponse(url=f"{UI_PATH}/")
 
+    # Plain routes, not API routes: not in the OpenAPI document, and no key
+    # needed (like the files, they hold no data).
     for path in ("/", UI_PATH):
-        app.add_api_route(path, to_dashboard, methods=["GET"], include_in_schema=False)
+        app.router.add_route(path, to_dashboard, methods=["GET"], include_in_schema=False)
     app.mount(UI_PATH, StaticFiles(directory=STATIC_DIR, html=True), name="dashboard")

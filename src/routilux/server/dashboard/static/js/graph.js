@@ -9,6 +9,7 @@ const NODE_H = 62;
 const GAP_X = 46;
 const GAP_Y = 26;
 const PAD = 16;
+const ARC = 44; // Room above (or below) the rows for the links that skip layers (or go back).
 
 export const STATES = [
   ["not-run", "not run"],
@@ -82,29 +83,52 @@ export function layout(graph, entryId) {
   }
   const tallest = Math.max(1, ...layers.filter(Boolean).map((m) => m.length));
   const height = PAD * 2 + tallest * NODE_H + (tallest - 1) * GAP_Y;
+  // Edges between the same two routines are drawn as one link; a link that
+  // skips layers arcs above the rows, one that closes a cycle below them.
+  const links = new Map();
+  edges.forEach((e, i) => {
+    const key = `${e.source}\u0000${e.target}`;
+    const link = links.get(key) || { source: e.source, target: e.target, events: [], titles: [], back: false };
+    link.events.push(e.event);
+    link.titles.push(`${e.source}.${e.event} → ${e.target}.${e.slot}`);
+    link.back ||= back.has(i);
+    links.set(key, link);
+  });
+  for (const link of links.values()) {
+    const span = layer.get(link.target) - layer.get(link.source);
+    link.kind = link.back ? "back" : span > 1 ? "over" : "next";
+  }
+  const over = [...links.values()].some((l) => l.kind === "over") ? ARC : 0;
+  const under = [...links.values()].some((l) => l.kind === "back") ? ARC : 0;
   const pos = new Map();
   layers.forEach((members, col) => {
     if (!members) return;
-    const top = (height - (members.length * NODE_H + (members.length - 1) * GAP_Y)) / 2;
+    const top = over + (height - (members.length * NODE_H + (members.length - 1) * GAP_Y)) / 2;
     members.forEach((id, i) => pos.set(id, { x: PAD + col * (NODE_W + GAP_X), y: top + i * (NODE_H + GAP_Y) }));
   });
   const width = PAD * 2 + layers.length * NODE_W + Math.max(0, layers.length - 1) * GAP_X;
-  return { pos, edges, back, width, height: height + (back.size ? 40 : 0) };
+  return { pos, links: [...links.values()], width, height: height + over + under };
 }
 
-function edgePath(a, b, isBack, height) {
-  if (isBack) {
-    const y = height - 14;
-    const x1 = a.x + NODE_W / 2;
-    const x2 = b.x + NODE_W / 2;
-    return `M${x1},${a.y + NODE_H} C${x1},${y} ${x2},${y} ${x2},${b.y + NODE_H}`;
+// The link's path and where its label goes.
+function linkShape(link, a, b, height) {
+  const x1 = a.x + NODE_W / 2;
+  const x2 = b.x + NODE_W / 2;
+  if (link.kind === "back") {
+    const y = height - 10;
+    return { d: `M${x1},${a.y + NODE_H} C${x1},${y} ${x2},${y} ${x2},${b.y + NODE_H + 2}`, x: (x1 + x2) / 2, y: y - 6 };
   }
-  const x1 = a.x + NODE_W;
-  const y1 = a.y + NODE_H / 2;
-  const x2 = b.x;
-  const y2 = b.y + NODE_H / 2;
-  const mid = (x1 + x2) / 2;
-  return `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2 - 2},${y2}`;
+  if (link.kind === "over") {
+    const y = Math.min(a.y, b.y) - ARC + 8;
+    const apex = Math.min(a.y, b.y) + 0.75 * (y - Math.min(a.y, b.y)); // of the cubic curve
+    return { d: `M${x1},${a.y} C${x1},${y} ${x2},${y} ${x2},${b.y - 2}`, x: (x1 + x2) / 2, y: apex - 4 };
+  }
+  const sx = a.x + NODE_W;
+  const sy = a.y + NODE_H / 2;
+  const tx = b.x;
+  const ty = b.y + NODE_H / 2;
+  const mid = (sx + tx) / 2;
+  return { d: `M${sx},${sy} C${mid},${sy} ${mid},${ty} ${tx - 2},${ty}`, x: mid, y: (sy + ty) / 2 - 5 };
 }
 
 function counts(info) {
@@ -122,7 +146,7 @@ function clip(text, max) {
 // graph: {nodes: [{id, class}], edges: [{source, event, target, slot}]};
 // states: Map routine_id -> {state, deliveries, failures, skips} (optional).
 export function renderGraph(graph, { entryId = null, states = null, label = "Flow graph" } = {}) {
-  const { pos, edges, back, width, height } = layout(graph, entryId);
+  const { pos, links, width, height } = layout(graph, entryId);
   const svg = s("svg", {
     class: "graph", viewBox: `0 0 ${width} ${height}`, style: `max-width: ${width}px`,
     role: "img", "aria-label": label,
@@ -130,16 +154,12 @@ export function renderGraph(graph, { entryId = null, states = null, label = "Flo
   svg.append(s("defs", null, s("marker", {
     id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse",
   }, s("path", { d: "M0,0 L10,5 L0,10 z", fill: "#9ca3af" }))));
-  edges.forEach((e, i) => {
-    const a = pos.get(e.source);
-    const b = pos.get(e.target);
-    const d = edgePath(a, b, back.has(i), height);
-    svg.append(s("path", { class: "edge", d, "marker-end": "url(#arrow)" },
-      s("title", { text: `${e.source}.${e.event} → ${e.target}.${e.slot}` })));
-    const lx = back.has(i) ? (a.x + b.x + NODE_W) / 2 : (a.x + NODE_W + b.x) / 2;
-    const ly = back.has(i) ? height - 18 : (a.y + b.y + NODE_H) / 2 - 4;
-    svg.append(s("text", { class: "edge-label", x: lx, y: ly, "text-anchor": "middle", text: clip(e.event, 16) }));
-  });
+  for (const link of links) {
+    const shape = linkShape(link, pos.get(link.source), pos.get(link.target), height);
+    svg.append(s("path", { class: "edge", d: shape.d, "marker-end": "url(#arrow)" },
+      s("title", { text: link.titles.join("\n") })));
+    svg.append(s("text", { class: "edge-label", x: shape.x, y: shape.y, "text-anchor": "middle", text: clip(link.events.join(", "), 18) }));
+  }
   for (const node of graph.nodes) {
     const p = pos.get(node.id);
     const info = states ? states.get(node.id) : null;

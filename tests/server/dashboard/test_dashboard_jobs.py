@@ -1,0 +1,60 @@
+"""The jobs list and the flow page in headless Chromium; the API key asked once."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from .dashboard_env import Service, open_page, start_job, wait_ended
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_jobs_list_filters_by_flow_and_status(page: Page, service: Service) -> None:
+    failed = start_job(service, "breaks")
+    completed = start_job(service, "letters")
+    assert (wait_ended(service, failed), wait_ended(service, completed)) == ("failed", "completed")
+    page.goto("/ui/#/jobs")
+    rows = page.get_by_role("table", name="Jobs").locator("tbody tr")
+    expect(rows.and_(page.locator(f"[data-job='{failed}']"))).to_have_count(1)
+    expect(rows.and_(page.locator(f"[data-job='{completed}']"))).to_have_count(1)
+
+    page.get_by_label("Flow", exact=True).select_option("breaks")
+    expect(page).to_have_url(re.compile("flow=breaks"))
+    expect(rows.filter(has_text="letters")).to_have_count(0)
+    expect(rows.and_(page.locator(f"[data-job='{failed}']"))).to_have_count(1)
+
+    page.get_by_label("Flow", exact=True).select_option("")
+    page.get_by_role("checkbox", name="completed").check()
+    expect(rows.and_(page.locator(f"[data-job='{failed}']"))).to_have_count(0)
+    expect(rows.and_(page.locator(f"[data-job='{completed}']"))).to_have_count(1)
+    expect(page.get_by_test_id("counts").locator("[data-status]")).to_have_count(1)
+    expect(page.get_by_test_id("counts")).to_contain_text("completed")
+
+
+def test_a_flow_page_starts_a_job_and_opens_it(page: Page, service: Service) -> None:
+    page.goto("/ui/#/flows/orders")
+    expect(page.get_by_test_id("graph").locator("g.node")).to_have_count(6)
+    expect(page.get_by_label("Entry routine")).to_have_value("orders")
+    page.get_by_label("Parameters (JSON object)").fill("[1, 2]")
+    page.get_by_role("button", name="Start job").click()
+    expect(page.get_by_role("alert")).to_contain_text("a JSON object is needed")
+    page.get_by_label("Parameters (JSON object)").fill("{}")
+    page.get_by_role("button", name="Start job").click()
+    expect(page.locator("h1")).to_contain_text("Job")
+    expect(page.get_by_test_id("job-status")).to_have_text("completed")
+
+
+def test_the_page_asks_for_a_key_once(browser: Browser, service: Service) -> None:
+    with open_page(browser, service, with_key=False) as page:
+        page.goto("/")
+        dialog = page.get_by_role("dialog", name="API key")
+        expect(dialog).to_be_visible()
+        dialog.get_by_label("Key").fill(service.key)
+        dialog.get_by_role("button", name="Save key").click()
+        expect(page.get_by_role("table", name="Jobs")).to_be_visible()
+        page.reload()
+        expect(page.get_by_role("table", name="Jobs")).to_be_visible()
+        expect(dialog).to_be_hidden()
