@@ -29,6 +29,10 @@ demo: setup
 		| $(BIN)/python -c 'import json, sys; print(json.load(sys.stdin)[0]["job_id"])') \
 		&& $(DEMO) graph examples/demo_flow.yaml --format mermaid \
 			--store sqlite:///$(DEMO_STORE) --job "$$job"
+	@echo
+	@echo "The dashboard of this store: make a key (the last word printed), start the server, open http://127.0.0.1:8000/"
+	@echo "  $(DEMO) keys create --scope run --store sqlite:///$(DEMO_STORE)"
+	@echo "  $(DEMO) serve --store sqlite:///$(DEMO_STORE) --flows-dir examples --port 8000"
 
 # lint-imports checks the allowed imports between layers (docs/architecture.md).
 lint: setup
