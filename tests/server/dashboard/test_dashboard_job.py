@@ -68,14 +68,25 @@ def test_replaying_a_dead_letter_opens_a_completed_job(page: Page, service: Serv
     )
 
 
-def test_cancel_stops_a_running_job(page: Page, service: Service) -> None:
+def test_pause_resume_and_cancel_a_running_job(page: Page, service: Service) -> None:
     job_id = start_job(service, "slow")
     open_job(page, job_id)
-    expect(page.get_by_test_id("job-status")).to_have_text("running")
+    status = page.get_by_test_id("job-status")
+    button = {
+        name: page.get_by_role("button", name=name, exact=True)
+        for name in ("Pause", "Resume", "Cancel")
+    }
+    expect(status).to_have_text("running")
     expect(page.get_by_test_id("graph").locator("[data-routine=sleeper]")).to_have_attribute(
         "data-state", "running"
     )
-    page.get_by_role("button", name="Cancel").click()
-    expect(page.get_by_test_id("job-status")).to_have_text("cancelled")
+    expect(button["Resume"]).to_be_disabled()
+    button["Pause"].click()
+    expect(status).to_have_text("paused")
+    expect(button["Pause"]).to_be_disabled()
+    button["Resume"].click()
+    expect(status).to_have_text("running")
+    button["Cancel"].click()
+    expect(status).to_have_text("cancelled")
     for name in ("Pause", "Resume", "Cancel"):
-        expect(page.get_by_role("button", name=name, exact=True)).to_be_disabled()
+        expect(button[name]).to_be_disabled()

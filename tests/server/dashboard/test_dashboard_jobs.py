@@ -58,3 +58,20 @@ def test_the_page_asks_for_a_key_once(browser: Browser, service: Service) -> Non
         page.reload()
         expect(page.get_by_role("table", name="Jobs")).to_be_visible()
         expect(dialog).to_be_hidden()
+
+
+def test_the_jobs_list_pages_with_the_cursor(page: Page, service: Service) -> None:
+    started = [start_job(service, "breaks") for _ in range(2)]
+    assert [wait_ended(service, job_id) for job_id in started] == ["failed", "failed"]
+    page.goto("/ui/#/jobs?flow=breaks&limit=1")
+    rows = page.get_by_role("table", name="Jobs").locator("tbody tr")
+    expect(rows).to_have_count(1)
+    first = rows.first.get_attribute("data-job")
+    expect(page.get_by_role("button", name="Previous page")).to_be_disabled()
+    page.get_by_role("button", name="Next page").click()
+    expect(page.get_by_text("Page 2")).to_be_visible()
+    expect(rows).to_have_count(1)
+    expect(rows.first).not_to_have_attribute("data-job", first or "")
+    page.get_by_role("button", name="Previous page").click()
+    expect(page.get_by_text("Page 1")).to_be_visible()
+    expect(rows.first).to_have_attribute("data-job", first or "")

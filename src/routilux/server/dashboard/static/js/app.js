@@ -1,5 +1,5 @@
 // The dashboard's router (hash routes) and the API key dialog.
-//   #/jobs?flow=F&status=S   the jobs list
+//   #/jobs?flow=F&status=S&limit=N   the jobs list (N a page, 25 by default)
 //   #/jobs/ID                a job
 //   #/flows, #/flows/ID      the flows, a flow
 

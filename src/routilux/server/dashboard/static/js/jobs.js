@@ -5,6 +5,7 @@ import { api } from "./api.js";
 import { h, badge, shortId, when, errorBox, JOB_STATUSES } from "./dom.js";
 
 const REFRESH_MS = 2000;
+const PAGE_SIZE = 25;
 
 function countBar(counts) {
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
@@ -42,7 +43,11 @@ function filtersForm(flows, query, go) {
 }
 
 export function jobsPage(main, params) {
-  const query = { flow: params.get("flow") || "", statuses: params.getAll("status") };
+  const query = {
+    flow: params.get("flow") || "",
+    statuses: params.getAll("status"),
+    limit: String(Math.min(500, Math.max(1, Number(params.get("limit")) || PAGE_SIZE))),
+  };
   const cursors = [null]; // The cursor of each page seen: [first, second, ...].
   let timer = 0;
   let stopped = false;
@@ -59,12 +64,13 @@ export function jobsPage(main, params) {
     const search = new URLSearchParams();
     if (form.flow.value) search.set("flow", form.flow.value);
     form.querySelectorAll("input[name=status]:checked").forEach((box) => search.append("status", box.value));
+    if (query.limit !== String(PAGE_SIZE)) search.set("limit", query.limit);
     location.hash = `#/jobs${search.toString() ? `?${search}` : ""}`;
   }
 
   async function refresh() {
     clearTimeout(timer);
-    const search = new URLSearchParams({ limit: "25" });
+    const search = new URLSearchParams({ limit: query.limit });
     if (query.flow) search.set("flow", query.flow);
     query.statuses.forEach((st) => search.append("status", st));
     const cursor = cursors[cursors.length - 1];
