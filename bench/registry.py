@@ -437,6 +437,20 @@ WORKLOADS: dict[str, Workload] = {
             _PER_DURABLE,
         ),
         Workload(
+            "s",
+            "HTTP service: routilux serve on SQLite, 50 clients on loopback each POST "
+            "/flows/bench/jobs in turn (a source → sink flow), until every job completed",
+            "bench.workloads.service:run_service_load",
+            2_000,
+            100,
+            "jobs",
+            "jobs/s",
+            "higher",
+            None,
+            "n/a: requests over loopback, jobs in a store; the Also column gives latency",
+            check_tolerance=math.inf,
+        ),
+        Workload(
             "m",
             "memory: chain (a) with the defaults (history on, the latest 10,000 records "
             "kept), all N deliveries pending at once; peak RSS of the job above the "

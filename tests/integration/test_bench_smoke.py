@@ -37,11 +37,14 @@ WORKLOADS = {
     "m",
     "m-hist",
     "m-nohist",
+    "s",
 }
 #: Workloads whose handlers wait: compared with an ideal wall time, not with (d).
 WAITING = {"e", "f", "f-burst"}
 #: Memory workloads: megabytes, no ratio.
 MEMORY = {"m", "m-hist", "m-nohist"}
+#: Workloads over HTTP: jobs per second, no ratio.
+SERVICE = {"s"}
 
 
 def _bench(*args: str) -> subprocess.CompletedProcess[str]:
@@ -74,6 +77,9 @@ def test_quick_run_writes_verified_results_for_every_workload(tmp_path: Path) ->
         elif name in MEMORY:
             assert entry["ratio_to_baseline"] is None, name
             assert entry["unit"] == "MB", name
+        elif name in SERVICE:
+            assert entry["ratio_to_baseline"] is None, name
+            assert entry["unit"] == "jobs/s", name
         else:
             assert entry["ratio_to_baseline"] is not None, name
     chain = document["workloads"]["a"]["counts"]
@@ -134,6 +140,9 @@ def test_quick_run_writes_verified_results_for_every_workload(tmp_path: Path) ->
     assert fanout_asyncio["counted_deliveries"] == fanout_asyncio["messages"] * 16
     assert fanout_asyncio["aggregator_received"] == fanout_asyncio["messages"] * 8
     assert document["workloads"]["c-asyncio"]["counts"]["completed"] == 200
+    served = document["workloads"]["s"]
+    assert served["counts"] == {"jobs": 100, "completed": 100, "clients": 50}
+    assert set(served["secondary"]) == {"p50_ms", "p99_ms"}
     for name in MEMORY:
         memory = document["workloads"][name]
         assert memory["counts"]["pending_at_once"] == memory["counts"]["messages"] == 2000, name

@@ -58,3 +58,8 @@ def make_flow(
 def numbers() -> Flow:
     """For ``--flow server_flows:numbers``."""
     return make_flow()
+
+
+def slow() -> Flow:
+    """For ``--flow server_flows:slow``: each message takes 50 ms."""
+    return make_flow("slow", sleep=0.05)

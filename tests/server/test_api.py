@@ -63,7 +63,11 @@ async def test_a_job_runs_to_its_end_and_is_shown_as_the_cli_shows_it(
     assert [h["event_name"] for h in history["history"]] == ["out", "out", "out"]
     assert history["dropped"] == 0
     logs = (await client.get(f"/jobs/{body['job_id']}/logs")).json()
-    assert logs == {"logs": [], "next": 0}
+    assert logs["next"] == len(logs["logs"]) == 1
+    assert logs["logs"][0]["level"] == "WARNING"
+    assert "message 1 is bad" in logs["logs"][0]["message"]
+    later = (await client.get(f"/jobs/{body['job_id']}/logs", params={"after": 1})).json()
+    assert later == {"logs": [], "next": 1}
     letters = (await client.get(f"/jobs/{body['job_id']}/dead-letters")).json()["dead_letters"]
     assert [(d["routine_id"], d["error_type"]) for d in letters] == [("step", "ValueError")]
 
@@ -216,3 +220,15 @@ async def test_pause_resume_cancel(store: JobStore, client_for: Client, build: B
         assert late.status_code == 409, action
         assert late.json()["error"]["code"] == "conflict"
     assert (await client.post("/jobs/nope/cancel")).status_code == 404
+
+
+async def test_stopping_pauses_the_jobs_running_here(
+    sqlite_store: JobStore, client_for: Client, build: Build
+) -> None:
+    app = build(sqlite_store, make_flow(sleep=0.05))
+    client = client_for(app, key(sqlite_store, "run"))
+    job_id = (await client.post("/flows/numbers/jobs", json={"params": {"n": 40}})).json()["job_id"]
+    app.state.service.stop()  # As the lifespan does when the server stops.
+    report = await wait_status(client, job_id, "paused")
+    assert report["pending"] > 0
+    assert app.state.service.tables.stopped_jobs() == [(job_id, "numbers")]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +12,7 @@ from fastapi.routing import APIRoute
 from server_flows import make_flow
 
 from routilux import Flow
+from routilux.cli.app import run_command
 from routilux.server import create_app
 from routilux.server._auth import PUBLIC
 from routilux.server.keys import create_key, list_keys, revoke_key
@@ -158,37 +157,37 @@ async def test_an_unexpected_error_is_a_500_without_traceback(
     assert "secret internals" in caplog.text  # Logged, with its traceback.
 
 
-def _routilux(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "routilux", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+def _routilux(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run the command in this process (as ``python -m routilux`` would): status, out, err."""
+    status = run_command(list(args))
+    out, err = capsys.readouterr()
+    return status, out, err
 
 
-def test_keys_commands(tmp_path: Path) -> None:
+def test_keys_commands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
     store = ["--store", "sqlite:///jobs.db"]
-    created = _routilux("keys", "create", "--scope", "run", "--name", "ci", *store, cwd=tmp_path)
-    assert created.returncode == 0, created.stderr
-    token = created.stdout.split()[-1]
+    status, out, err = _routilux(capsys, "keys", "create", "--scope", "run", "--name", "ci", *store)
+    assert status == 0, err
+    token = out.split()[-1]
     assert token.startswith("rlx_")
     assert len(token) > 40
-    listed = _routilux("keys", "list", "--json", *store, cwd=tmp_path)
-    assert token not in listed.stdout
-    assert '"scope": "run"' in listed.stdout
-    key_id = created.stdout.split()[3]
-    assert key_id in listed.stdout
-    assert _routilux("keys", "revoke", key_id, *store, cwd=tmp_path).returncode == 0
-    assert _routilux("keys", "revoke", key_id, *store, cwd=tmp_path).returncode == 1
-    bad = _routilux("keys", "create", "--scope", "god", *store, cwd=tmp_path)
-    assert bad.returncode == 2
+    status, listed, _ = _routilux(capsys, "keys", "list", "--json", *store)
+    assert token not in listed
+    assert '"scope": "run"' in listed
+    key_id = out.split()[3]
+    assert key_id in listed
+    assert _routilux(capsys, "keys", "revoke", key_id, *store)[0] == 0
+    assert _routilux(capsys, "keys", "revoke", key_id, *store)[0] == 1
+    assert _routilux(capsys, "keys", "create", "--scope", "god", *store)[0] == 2
 
 
-def test_no_auth_refuses_a_public_host(tmp_path: Path) -> None:
-    proc = _routilux("serve", "--no-auth", "--host", "0.0.0.0", "--store", "memory:", cwd=tmp_path)
-    assert proc.returncode == 2
-    assert "--no-auth" in proc.stderr
-    assert "0.0.0.0" in proc.stderr
+def test_no_auth_refuses_a_public_host(capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = _routilux(
+        capsys, "serve", "--no-auth", "--host", "0.0.0.0", "--store", "memory:"
+    )
+    assert status == 2
+    assert "--no-auth" in err
+    assert "0.0.0.0" in err

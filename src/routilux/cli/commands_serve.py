@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
+import signal
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -73,6 +76,12 @@ def _loopback(host: str) -> bool:
     help="Let web pages of ORIGIN call the API (repeatable; none by default).",
 )
 @click.option(
+    "--resume-interrupted",
+    is_flag=True,
+    help="On start, resume the jobs of the served flows that a stopped server paused, "
+    "and those left running by a process that has ended.",
+)
+@click.option(
     "--max-body-bytes",
     type=click.IntRange(min=1),
     default=1_048_576,
@@ -89,6 +98,7 @@ def serve(
     rate_limit: str,
     cors_origins: tuple[str, ...],
     max_body_bytes: int,
+    resume_interrupted: bool,
 ) -> int:
     """Serve the flows of --flows-dir and --flow over HTTP, on the job store --store.
 
@@ -107,6 +117,7 @@ def serve(
 
     from routilux.server import create_app
 
+    _show_server_log()
     with opened_store(store_url) as store:
         app = create_app(
             store,
@@ -116,6 +127,7 @@ def serve(
             cors_origins=cors_origins,
             rate_limit=rate_limit,
             max_body_bytes=max_body_bytes,
+            resume_interrupted=resume_interrupted,
         )
         if no_auth:
             click.secho(
@@ -130,8 +142,46 @@ def serve(
         config = uvicorn.Config(
             app, host=host, port=port, timeout_graceful_shutdown=GRACEFUL_SECONDS
         )
-        uvicorn.Server(config).run()
+        try:
+            _run(uvicorn.Server(config))
+        finally:
+            app.state.service.close()
     return EXIT_OK
+
+
+def _show_server_log() -> None:
+    """Print what the service logs (jobs paused and resumed, errors) on stderr."""
+    logger = logging.getLogger("routilux.server")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("routilux serve: %(levelname)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+class _Stopped(Exception):
+    """SIGTERM, raised again by uvicorn once it has shut down gracefully."""
+
+
+def _stopped(signum: int, frame: object) -> None:
+    raise _Stopped
+
+
+def _run(server: Any) -> None:
+    """Run uvicorn; SIGTERM stops it gracefully, and the command then exits with 0.
+
+    uvicorn handles SIGINT and SIGTERM while it runs (a graceful shutdown:
+    the app pauses its running jobs), then raises the signal again for the
+    handler that was there before: this one, for SIGTERM.
+    """
+    previous = signal.signal(signal.SIGTERM, _stopped)
+    try:
+        server.run()
+    except _Stopped:
+        click.echo("routilux serve: stopped (SIGTERM).", err=True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @click.group(short_help="Create, list and revoke API keys of 'routilux serve'.")

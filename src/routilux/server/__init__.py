@@ -68,6 +68,7 @@ def create_app(
     rate_limit: str | float | None = "100/s",
     max_body_bytes: int = 1_048_576,
     heartbeat: float = 15.0,
+    resume_interrupted: bool = False,
 ) -> FastAPI:
     """The HTTP service of ``store`` and the given flows, as a FastAPI app.
 
@@ -95,6 +96,9 @@ def create_app(
             limit. Up to N requests may come at once (the N of N/period).
         max_body_bytes: Largest request body; larger ones get 413.
         heartbeat: Seconds between keep-alive comments of an event stream.
+        resume_interrupted: Resume, now, the jobs of the served flows that a
+            server paused as it stopped, and those left ``running`` by a
+            process that has ended (or whose lease expired).
 
     Raises:
         ImportError: The ``server`` extra is not installed.
@@ -116,4 +120,5 @@ def create_app(
         rate_limit=rate_limit,
         max_body_bytes=max_body_bytes,
         heartbeat=heartbeat,
+        resume_interrupted=resume_interrupted,
     )

@@ -99,7 +99,7 @@ def _lifespan(svc: Service) -> Any:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        svc.close()
+        svc.stop()
 
     return lifespan
 
@@ -115,6 +115,7 @@ def build_app(
     rate_limit: str | float | None,
     max_body_bytes: int,
     heartbeat: float,
+    resume_interrupted: bool,
 ) -> FastAPI:
     """:func:`routilux.server.create_app`, once the extra is known to be installed."""
     served = collect_flows(flows, flows_dir=flows_dir, imports=imports)
@@ -127,6 +128,8 @@ def build_app(
     counting = MetricsHooks(metrics)
     for flow in served.values():
         flow.store = store
+        if flow.keep_logs is None:  # GET /jobs/{job_id}/logs of the jobs run here.
+            flow.keep_logs = True
         flow.add_hooks(hub)
         flow.add_hooks(counting)
     svc = Service(
@@ -139,6 +142,7 @@ def build_app(
         auth=auth,
         limiter=RateLimiter(*rate) if rate is not None else None,
         heartbeat=heartbeat,
+        counting=counting,
     )
     app = FastAPI(
         title="routilux",
@@ -147,6 +151,9 @@ def build_app(
         lifespan=_lifespan(svc),
     )
     app.state.service = svc
+    if resume_interrupted:
+        for job_id in svc.jobs.resume_interrupted():
+            logger.warning("Resumed job %s, which a stopped server or a crash left.", job_id)
     _install_handlers(app)
     # The routes themselves, not an included router: each is then one of
     # app.routes, with its path template (for the metrics and the tests).

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
 from collections.abc import Mapping
@@ -21,6 +22,7 @@ from routilux import (
     DeadLetterReplayedError,
     DefinitionError,
     Flow,
+    JobNotFound,
     JobOwnedError,
     JobState,
     JobStatus,
@@ -31,8 +33,12 @@ from routilux.server._problems import ApiError, bad_request, conflict, not_found
 from routilux.server._tables import ServerTables
 from routilux.stores import JobStore
 
-__all__ = ["ServedJobs"]
+__all__ = ["STOP_REASON", "ServedJobs"]
 
+logger = logging.getLogger("routilux.server")
+
+#: The reason of the pause of the jobs a server pauses as it stops.
+STOP_REASON = "the server stopped"
 #: How long a replay may take to mark its letter before the request gives up waiting.
 REPLAY_WAIT = 30.0
 
@@ -196,6 +202,48 @@ class ServedJobs:
                 f"Job {job_id} is of flow {flow_id!r}, which this server does not serve."
             )
         return flow
+
+    def pause_for_stop(self, timeout: float) -> list[str]:
+        """Pause the jobs running here, as the server stops; remember them for the next one."""
+        paused = []
+        for flow, job in self.running_here():
+            try:
+                done = flow.pause(job, STOP_REASON, timeout=timeout)
+            except Exception:  # Stopping goes on for the other jobs.
+                logger.exception("Could not pause job %s while stopping", job.job_id)
+                continue
+            if done:
+                self._tables.note_stopped(job.job_id, flow.flow_id)
+                paused.append(job.job_id)
+        return paused
+
+    def resume_interrupted(self) -> list[str]:
+        """Resume the jobs of the served flows that a stopped server left, or a crash.
+
+        Those a server paused as it stopped (:meth:`pause_for_stop`), and
+        those still ``running`` in the store whose owner is gone (a process of
+        this host that has ended, or whose lease expired). A job another live
+        process owns is left alone. Returns the ids of the jobs resumed.
+        """
+        wanted = dict(self._tables.stopped_jobs())
+        for summary in self.store.list_jobs(status="running", limit=1_000_000):
+            wanted.setdefault(summary.job_id, summary.flow_id)
+        resumed = []
+        for job_id, flow_id in wanted.items():
+            flow = self.flows.get(flow_id)
+            if flow is None:
+                continue
+            try:
+                job = flow.resume(job_id, store=self.store)
+            except JobOwnedError:
+                continue  # A live process runs it.
+            except JobNotFound:
+                job = None
+            self._tables.forget_stopped(job_id)
+            if job is not None:
+                self._remember(flow, job)
+                resumed.append(job_id)
+        return resumed
 
     def cancel(self, job_id: str) -> str:
         """Cancel a job running here, or a job of the store that no live process runs."""

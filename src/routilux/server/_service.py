@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from routilux import Flow
+from routilux.hooks import Hooks
 from routilux.server._events import EventHub
 from routilux.server._jobs import ServedJobs
 from routilux.server._limits import RateLimiter
@@ -43,21 +44,22 @@ class Service:
     auth: bool
     limiter: RateLimiter | None
     heartbeat: float
+    counting: Hooks
+
+    def stop(self) -> None:
+        """Pause the jobs still running here (resumable later) and end the open streams.
+
+        The app's lifespan calls it when the server stops; the app still
+        answers afterwards (a server may run its lifespan again).
+        """
+        for job_id in self.jobs.pause_for_stop(PAUSE_TIMEOUT):
+            logger.warning("Job %s paused as the server stopped.", job_id)
+        self.hub.close_all()
 
     def close(self) -> None:
-        """Pause the jobs still running here (resumable later), end the streams, detach.
-
-        Calling it again does nothing more.
-        """
-        for flow, job in self.jobs.running_here():
-            try:
-                paused = flow.pause(job, "the server stopped", timeout=PAUSE_TIMEOUT)
-            except Exception:  # Stopping goes on for the other jobs.
-                logger.exception("Could not pause job %s while stopping", job.job_id)
-                continue
-            if paused:
-                logger.warning("Job %s paused as the server stopped.", job.job_id)
-        self.hub.close_all()
+        """:meth:`stop`, then detach the hooks from the flows and close the server's tables."""
+        self.stop()
         for flow in self.flows.values():
             flow.remove_hooks(self.hub)
+            flow.remove_hooks(self.counting)
         self.tables.close()

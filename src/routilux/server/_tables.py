@@ -81,6 +81,18 @@ class ServerTables(ABC):
         """Record the job a reserved key started, or (``None``) release the key."""
 
     @abstractmethod
+    def note_stopped(self, job_id: str, flow_id: str) -> None:
+        """Remember a job this server paused as it stopped."""
+
+    @abstractmethod
+    def stopped_jobs(self) -> list[tuple[str, str]]:
+        """The (job_id, flow_id) of the jobs servers paused as they stopped."""
+
+    @abstractmethod
+    def forget_stopped(self, job_id: str) -> None:
+        """Forget a job paused as a server stopped (it was resumed)."""
+
+    @abstractmethod
     def close(self) -> None:
         """Close the tables' connection."""
 
@@ -90,6 +102,7 @@ class _MemoryTables(ServerTables):
         self._lock = threading.Lock()
         self._keys: dict[str, tuple[KeyRow, str]] = {}
         self._idempotency: dict[tuple[str, str], tuple[str, str | None]] = {}
+        self._stopped: dict[str, str] = {}
 
     def add_key(self, key_id: str, name: str, scope: str, token_hash: str) -> KeyRow:
         row = KeyRow(key_id, name, scope, time.time(), None)
@@ -136,6 +149,18 @@ class _MemoryTables(ServerTables):
                 body_hash = self._idempotency[(flow_id, key)][0]
                 self._idempotency[(flow_id, key)] = (body_hash, job_id)
 
+    def note_stopped(self, job_id: str, flow_id: str) -> None:
+        with self._lock:
+            self._stopped[job_id] = flow_id
+
+    def stopped_jobs(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return list(self._stopped.items())
+
+    def forget_stopped(self, job_id: str) -> None:
+        with self._lock:
+            self._stopped.pop(job_id, None)
+
     def close(self) -> None:
         pass
 
@@ -170,6 +195,8 @@ class _SqlTables(ServerTables):
             "CREATE TABLE IF NOT EXISTS {p}server_idempotency (flow_id TEXT NOT NULL, "
             "idem_key TEXT NOT NULL, body_hash TEXT NOT NULL, job_id TEXT, "
             f"created_at {real} NOT NULL, PRIMARY KEY (flow_id, idem_key))",
+            "CREATE TABLE IF NOT EXISTS {p}server_stopped_jobs (job_id TEXT PRIMARY KEY, "
+            f"flow_id TEXT NOT NULL, paused_at {real} NOT NULL)",
         ]
 
     def _migrate(self, version: int) -> None:
@@ -273,6 +300,18 @@ class _SqlTables(ServerTables):
         if not rows:  # Released between the two statements: try again.
             return self.reserve(flow_id, key, body_hash)
         return Reservation(False, rows[0][0], rows[0][1])
+
+    def note_stopped(self, job_id: str, flow_id: str) -> None:
+        sql = "INSERT INTO {p}server_stopped_jobs VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+        self._run([(self._sql(sql), (job_id, flow_id, time.time()))])
+
+    def stopped_jobs(self) -> list[tuple[str, str]]:
+        sql = "SELECT job_id, flow_id FROM {p}server_stopped_jobs ORDER BY paused_at, job_id"
+        return [(row[0], row[1]) for row in self._run([(self._sql(sql), ())])]
+
+    def forget_stopped(self, job_id: str) -> None:
+        sql = "DELETE FROM {p}server_stopped_jobs WHERE job_id = ?"
+        self._run([(self._sql(sql), (job_id,))])
 
     def settle(self, flow_id: str, key: str, job_id: str | None) -> None:
         if job_id is None:
