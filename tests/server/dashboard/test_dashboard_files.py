@@ -1,4 +1,4 @@
-"""The dashboard's files: served by the app without a key, all local (no CDN), no build step."""
+"""The dashboard's files (served without a key, all local: no CDN) and its tests' browser rule."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from fastapi import FastAPI
 
 from routilux.server.dashboard import STATIC_DIR
 from routilux.stores import JobStore
+
+from . import dashboard_env
 
 pytestmark = pytest.mark.anyio
 
@@ -57,3 +59,16 @@ def test_the_files_fetch_nothing_from_elsewhere() -> None:
         assert urls <= NAMES_NOT_FETCHED, (name, urls - NAMES_NOT_FETCHED)
         imports = re.findall(r"^import .* from \"([^\"]+)\";", text, re.M)
         assert all(path.startswith("./") for path in imports), (name, imports)
+
+
+def test_without_chromium_the_browser_tests_fail_unless_told_to_skip(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(dashboard_env, "CHROMIUM_PATHS", ("/nonexistent/chromium",))
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("ROUTILUX_SKIP_BROWSER", raising=False)
+    with pytest.raises(pytest.fail.Exception, match="apt-get install chromium"):
+        dashboard_env.chromium_path()
+    monkeypatch.setenv("ROUTILUX_SKIP_BROWSER", "1")
+    with pytest.raises(pytest.skip.Exception, match="ROUTILUX_SKIP_BROWSER=1"):
+        dashboard_env.chromium_path()
