@@ -5,7 +5,7 @@
 - ``letters``: ``items`` -> ``picky`` (SKIP), which fails on the first
   delivery of each item in this process and succeeds after: the job keeps a
   dead letter per item, and replaying one succeeds.
-- ``slow``: ``items`` -> ``sleeper``, 200 items of 50 ms each (10 s): running
+- ``slow``: ``items`` -> ``sleeper``, 600 items of 50 ms each (30 s): running
   long enough to be cancelled from the page.
 """
 
@@ -95,5 +95,5 @@ def letters() -> Flow:
 
 
 def slow() -> Flow:
-    """A flow that runs for about 10 s."""
-    return _two_step("slow", Sleeper(), 200)
+    """A flow that runs for about 30 s (unless cancelled)."""
+    return _two_step("slow", Sleeper(), 600)
