@@ -30,9 +30,11 @@ demo: setup
 		&& $(DEMO) graph examples/demo_flow.yaml --format mermaid \
 			--store sqlite:///$(DEMO_STORE) --job "$$job"
 	@echo
-	@echo "The dashboard of this store: make a key (the last word printed), start the server, open http://127.0.0.1:8000/"
+	@echo "Serve the demo flow over HTTP on the same store (docs/service.md):"
 	@echo "  $(DEMO) keys create --scope run --store sqlite:///$(DEMO_STORE)"
 	@echo "  $(DEMO) serve --store sqlite:///$(DEMO_STORE) --flows-dir examples --port 8000"
+	@echo '  curl -X POST localhost:8000/flows/orders/jobs -H "Authorization: Bearer KEY" -H "Content-Type: application/json" -d "{}"'
+	@echo "  then open http://127.0.0.1:8000/ (the dashboard; it asks for the key once)"
 
 # lint-imports checks the allowed imports between layers (docs/architecture.md).
 lint: setup

@@ -18,6 +18,7 @@ _SECONDARY_LABELS = {
     "bytes_per_pending": "bytes per pending delivery",
     "tracemalloc_peak_mb": "MB tracemalloc peak",
     "rest_mb": "MB RSS at rest",
+    "jobs_per_s": "jobs/s",
     "p50_ms": "ms p50 request latency",
     "p99_ms": "ms p99 request latency",
     "timeouts": "handler timeouts",

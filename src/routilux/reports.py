@@ -74,7 +74,9 @@ def _routines(job: JobState, routine_ids: list[str]) -> list[dict[str, Any]]:
     return rows
 
 
-def job_report(store: JobStore, job_id: str, *, duration: float | None = None) -> dict[str, Any]:
+def job_report(
+    store: JobStore, job_id: str, *, duration: float | None = None, tracebacks: bool = False
+) -> dict[str, Any]:
     """Everything the commands show about a stored job.
 
     Args:
@@ -82,6 +84,7 @@ def job_report(store: JobStore, job_id: str, *, duration: float | None = None) -
         job_id: The job.
         duration: Seconds the command watched the job run; by default, for
             a job that has ended, the time from its creation to its end.
+        tracebacks: Give each error its ``traceback`` too.
 
     Raises:
         JobNotFound: The store has no such job.
@@ -113,7 +116,7 @@ def job_report(store: JobStore, job_id: str, *, duration: float | None = None) -
         ),
         "lease_remaining": stored.lease_remaining,
         "routines": routines,
-        "errors": [error_dict(error) for error in job.errors],
+        "errors": [error_dict(error, traceback=tracebacks) for error in job.errors],
         "dead_letters": [letter_dict(letter) for letter in letters],
     }
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import socket
 import sys
 import threading
 import time
@@ -26,18 +25,14 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from server_flows import GATE, make_flow
+from server_helpers import PATIENCE, POLL, free_port
 
 from routilux import Flow
 from routilux.server import create_app
-from routilux.server.keys import create_key
 from routilux.stores import JobStore, PostgresStore, SqliteStore
 
 HERE = Path(__file__).resolve().parent
 PG_SERVER = HERE.parent / "stores" / "pg_server.py"
-#: Seconds a job of the tests may take to end, and a server to start.
-PATIENCE = 20.0
-#: How often a test looks again at what it waits for.
-POLL = 0.01
 
 
 def _load(name: str, path: Path) -> ModuleType:
@@ -114,12 +109,6 @@ def build() -> Iterator[Callable[..., FastAPI]]:
             flow.shutdown(wait=True, timeout=PATIENCE)
 
 
-def key(store: JobStore, scope: str) -> dict[str, str]:
-    """The Authorization header of a new key of ``scope``."""
-    _, token = create_key(store, scope)
-    return {"Authorization": f"Bearer {token}"}
-
-
 @pytest.fixture
 async def client_for() -> AsyncIterator[Callable[..., httpx.AsyncClient]]:
     """Make httpx clients of an app (ASGI transport); closed at teardown."""
@@ -134,34 +123,6 @@ async def client_for() -> AsyncIterator[Callable[..., httpx.AsyncClient]]:
     yield make
     for client in clients:
         await client.aclose()
-
-
-async def wait_status(
-    client: httpx.AsyncClient, job_id: str, *wanted: str, patience: float = PATIENCE
-) -> dict[str, Any]:
-    """Poll ``GET /jobs/{job_id}`` until its status is one of ``wanted`` (PATIENCE s at most)."""
-    import anyio
-
-    wanted = wanted or ("completed",)
-    deadline = time.monotonic() + patience
-    report: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        response = await client.get(f"/jobs/{job_id}")
-        if response.status_code == 200:
-            report = response.json()
-            if report["status"] in wanted:
-                return report
-        await anyio.sleep(POLL)
-    raise AssertionError(
-        f"Job {job_id} is {report.get('status')}, not {wanted}, after {patience} s"
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from server_flows import make_flow
+from server_helpers import key, wait_status
 
-from conftest import key, wait_status
 from routilux.reports import job_report
 from routilux.stores import JobStore
 
@@ -70,6 +70,15 @@ async def test_a_job_runs_to_its_end_and_is_shown_as_the_cli_shows_it(
     assert later == {"logs": [], "next": 1}
     letters = (await client.get(f"/jobs/{body['job_id']}/dead-letters")).json()["dead_letters"]
     assert [(d["routine_id"], d["error_type"]) for d in letters] == [("step", "ValueError")]
+    assert "traceback" not in letters[0]
+    url = f"/jobs/{body['job_id']}/dead-letters"
+    detailed = (await client.get(url, params={"details": "true"})).json()["dead_letters"]
+    assert "ValueError: message 1 is bad" in detailed[0]["traceback"]
+    assert detailed[0]["data"] == {"i": 1}
+    assert "traceback" not in report["errors"][0]
+    url = f"/jobs/{body['job_id']}"
+    traced = (await client.get(url, params={"tracebacks": "true"})).json()
+    assert "ValueError: message 1 is bad" in traced["errors"][0]["traceback"]
 
 
 async def test_replay_of_a_dead_letter_starts_a_new_job_once(

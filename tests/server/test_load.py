@@ -14,8 +14,8 @@ from collections.abc import Callable
 import httpx
 from fastapi import FastAPI
 from server_flows import make_flow
+from server_helpers import PATIENCE, POLL
 
-from conftest import PATIENCE, POLL
 from routilux.server.keys import create_key
 from routilux.stores import JobStore
 

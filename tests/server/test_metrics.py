@@ -9,8 +9,8 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from server_flows import make_flow
+from server_helpers import key, wait_status
 
-from conftest import key, wait_status
 from routilux.stores import JobStore
 
 pytestmark = pytest.mark.anyio

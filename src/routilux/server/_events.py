@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import threading
+import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,8 +40,6 @@ class StreamEvent:
 
     def encode(self) -> str:
         """The event in the text/event-stream format."""
-        import json
-
         return f"id: {self.id}\nevent: {self.kind}\ndata: {json.dumps(self.data, default=str)}\n\n"
 
 
@@ -69,7 +69,7 @@ class _Feed:
 
 
 def _job_data(kind: str, event: JobEvent) -> dict[str, Any]:
-    return {"type": kind, "status": event.status, "error": event.error}
+    return {"type": kind, "status": event.status, "error": event.error, "time": time.time()}
 
 
 def _delivery_data(kind: str, event: DeliveryEvent) -> dict[str, Any]:
@@ -83,6 +83,7 @@ def _delivery_data(kind: str, event: DeliveryEvent) -> dict[str, Any]:
         "error_type": event.error_type,
         "error": event.error,
         "retry_delay": event.retry_delay,
+        "time": time.time(),
     }
 
 

@@ -39,6 +39,8 @@ logger = logging.getLogger("routilux.server")
 
 #: The reason of the pause of the jobs a server pauses as it stops.
 STOP_REASON = "the server stopped"
+#: How long a pause waits for the job's running deliveries at most.
+PAUSE_WAIT = 30.0
 #: How long a replay may take to mark its letter before the request gives up waiting.
 REPLAY_WAIT = 30.0
 
@@ -59,8 +61,9 @@ class ServedJobs:
         self._lock = threading.Lock()
         self._live: dict[str, tuple[Flow, JobState]] = {}
         # Requests with one idempotency key wait for each other (in this process;
-        # the store's unique key settles it between processes).
-        self._key_locks: dict[tuple[str, str], threading.Lock] = {}
+        # the store's unique key settles it between processes): one of a fixed
+        # set of locks per key, so the set does not grow with the keys.
+        self._key_locks = [threading.Lock() for _ in range(64)]
 
     def flow(self, flow_id: str) -> Flow:
         """The served flow ``flow_id`` (404 if none)."""
@@ -132,8 +135,7 @@ class ServedJobs:
             return job, True
 
     def _key_lock(self, flow_id: str, key: str) -> threading.Lock:
-        with self._lock:
-            return self._key_locks.setdefault((flow_id, key), threading.Lock())
+        return self._key_locks[hash((flow_id, key)) % len(self._key_locks)]
 
     def _start(self, flow: Flow, body: Mapping[str, Any]) -> JobState:
         try:
@@ -162,7 +164,7 @@ class ServedJobs:
         flow, job = live
         if job.status is JobStatus.PAUSED:
             return str(job.status.value)
-        if not flow.pause(job, "paused via the HTTP API"):
+        if not flow.pause(job, "paused via the HTTP API", timeout=PAUSE_WAIT):
             raise conflict(f"Job {job_id} could not be paused: it is {job.status.value}.")
         return str(job.status.value)
 

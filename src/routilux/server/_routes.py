@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Response
@@ -111,9 +112,9 @@ def jobs(
 
 
 @router.get("/jobs/{job_id}", response_model=m.JobReport, dependencies=READ, tags=["jobs"])
-def job(job_id: str, svc: Svc) -> dict[str, Any]:
-    """A job, as ``routilux jobs show --json`` shows it."""
-    return job_report(svc.store, job_id)
+def job(job_id: str, svc: Svc, tracebacks: bool = False) -> dict[str, Any]:
+    """A job, as ``routilux jobs show --json`` shows it (``tracebacks``: with its errors')."""
+    return job_report(svc.store, job_id, tracebacks=tracebacks)
 
 
 def _job_state(svc: Service, job_id: str) -> JobState:
@@ -143,13 +144,11 @@ def job_logs(job_id: str, svc: Svc, after: Annotated[int, Query(ge=0)] = 0) -> d
 
 
 def _plain_record(record: dict[str, Any]) -> dict[str, Any]:
-    import json
-
     plain: dict[str, Any] = json.loads(json.dumps(record, default=str))
     return plain
 
 
-def _control(svc: Service, job_id: str, status: str) -> dict[str, str]:
+def _control(job_id: str, status: str) -> dict[str, str]:
     return {"job_id": job_id, "status": status}
 
 
@@ -158,7 +157,7 @@ def _control(svc: Service, job_id: str, status: str) -> dict[str, str]:
 )
 def pause(job_id: str, svc: Svc) -> dict[str, str]:
     """Pause a job this server runs."""
-    return _control(svc, job_id, svc.jobs.pause(job_id))
+    return _control(job_id, svc.jobs.pause(job_id))
 
 
 @router.post(
@@ -166,7 +165,7 @@ def pause(job_id: str, svc: Svc) -> dict[str, str]:
 )
 def resume(job_id: str, svc: Svc) -> dict[str, str]:
     """Resume a paused job, or an interrupted one of a served flow."""
-    return _control(svc, job_id, svc.jobs.resume(job_id))
+    return _control(job_id, svc.jobs.resume(job_id))
 
 
 @router.post(
@@ -174,7 +173,7 @@ def resume(job_id: str, svc: Svc) -> dict[str, str]:
 )
 def cancel(job_id: str, svc: Svc) -> dict[str, str]:
     """Cancel a job that has not ended."""
-    return _control(svc, job_id, svc.jobs.cancel(job_id))
+    return _control(job_id, svc.jobs.cancel(job_id))
 
 
 @router.get(
@@ -183,13 +182,18 @@ def cancel(job_id: str, svc: Svc) -> dict[str, str]:
     dependencies=READ,
     tags=["dead letters"],
 )
-def dead_letters(job_id: str, svc: Svc) -> dict[str, Any]:
-    """The job's dead letters (replayed ones too), as ``routilux dead-letters list --json``."""
+def dead_letters(job_id: str, svc: Svc, details: bool = False) -> dict[str, Any]:
+    """The job's dead letters (replayed ones too), as ``routilux dead-letters list --json``.
+
+    With ``details``, each also has its message (``data``) and ``traceback``,
+    as ``routilux dead-letters show --json``.
+    """
     stored = svc.store.load_job(job_id)
     letters = svc.store.list_dead_letters(
         job_id=job_id, include_replayed=True, limit=max(stored.next_seq, 1)
     )
-    return {"dead_letters": [letter_dict(letter) for letter in letters]}
+    plain = [_plain_record(letter_dict(letter, details=details)) for letter in letters]
+    return {"dead_letters": plain}
 
 
 @router.post(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
@@ -41,10 +42,16 @@ def _stored_events(svc: Service, job_id: str) -> tuple[list[StreamEvent], bool]:
     stored = svc.store.load_job(job_id)
     job = JobState.deserialize(stored.document)
     data: list[tuple[str, dict[str, Any]]] = [
-        ("job", {"type": "started", "status": "running", "error": None})
+        (
+            "job",
+            {"type": "started", "status": "running", "error": None, "time": _time(job.created_at)},
+        )
     ]
     data.extend(
-        ("delivery", _delivery("succeeded", routine_id=record.routine_id))
+        (
+            "delivery",
+            _delivery("succeeded", routine_id=record.routine_id, time=_time(record.timestamp)),
+        )
         for record in job.execution_history
     )
     letters = svc.store.list_dead_letters(
@@ -61,14 +68,20 @@ def _stored_events(svc: Service, job_id: str) -> tuple[list[StreamEvent], bool]:
                 attempt=letter.attempt,
                 error_type=letter.error.error_type,
                 error=letter.error.message,
+                time=letter.created_at,
             ),
         )
         for letter in letters
     )
     ended = job.status.is_terminal
     if ended:
-        data.append(("job", {"type": "ended", "status": job.status.value, "error": job.error}))
+        ended_data = {"type": "ended", "status": job.status.value, "error": job.error}
+        data.append(("job", {**ended_data, "time": _time(job.updated_at)}))
     return [StreamEvent(n, kind, d) for n, (kind, d) in enumerate(data, 1)], ended
+
+
+def _time(when: datetime) -> float:
+    return when.timestamp()
 
 
 def _delivery(kind: str, **fields: Any) -> dict[str, Any]:
@@ -82,6 +95,7 @@ def _delivery(kind: str, **fields: Any) -> dict[str, Any]:
             "error_type",
             "error",
             "retry_delay",
+            "time",
         )
     )
     return {"type": kind, **base, **fields}
@@ -139,7 +153,12 @@ async def _stored(
         job = JobState.deserialize(stored.document)
         if job.status.is_terminal:
             ended = True
-            data = {"type": "ended", "status": job.status.value, "error": job.error}
+            data = {
+                "type": "ended",
+                "status": job.status.value,
+                "error": job.error,
+                "time": _time(job.updated_at),
+            }
             yield StreamEvent(next_id, "job", data).encode()
         elif waited >= svc.heartbeat:
             waited = 0.0

@@ -46,6 +46,8 @@ def test_a_failed_routine_is_red_with_its_traceback(page: Page, service: Service
     expect(error).to_contain_text("the boom routine always fails")
     error.locator("summary").click()
     expect(error.locator("pre")).to_be_visible()
+    expect(error.locator("pre")).to_contain_text("Traceback (most recent call last)")
+    expect(error.locator("pre")).to_contain_text("RuntimeError: item 0")
 
 
 def test_replaying_a_dead_letter_opens_a_completed_job(page: Page, service: Service) -> None:
