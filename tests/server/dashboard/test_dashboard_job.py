@@ -29,8 +29,9 @@ def test_the_demo_job_shows_completed_with_its_graph(page: Page, service: Servic
     # The validator's bad record was skipped (a dead letter): shown apart, not red.
     expect(graph.locator("[data-routine=validator]")).to_have_attribute("data-state", "skipped")
     expect(graph.locator("[data-routine=validator]")).to_contain_text("1 skipped")
-    # The enricher's first attempt timed out and was retried: marked on the timeline.
-    expect(page.get_by_test_id("timeline").locator("rect.bar.retried")).not_to_have_count(0)
+    # On the timeline: the enricher's first attempt, retried; the validator's bad record, skipped.
+    expect(page.get_by_test_id("timeline").locator("rect.bar.retried")).to_have_count(1)
+    expect(page.get_by_test_id("timeline").locator("rect.bar.skipped")).to_have_count(1)
     expect(page.get_by_role("button", name="Cancel")).to_be_disabled()
 
 
@@ -42,6 +43,7 @@ def test_a_failed_routine_is_red_with_its_traceback(page: Page, service: Service
     expect(boom).to_have_attribute("data-state", "failed")
     expect(boom.locator("rect")).to_have_css("fill", FAILED_FILL)
     expect(boom).to_contain_text("1 failed")
+    expect(page.get_by_test_id("timeline").locator("rect.bar.failed")).to_have_count(1)
     error = page.get_by_test_id("errors").locator("details").first
     expect(error).to_contain_text("the boom routine always fails")
     error.locator("summary").click()

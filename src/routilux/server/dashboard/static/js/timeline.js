@@ -36,6 +36,8 @@ export class Timeline {
     if (data.type === "started") {
       item = item || { routine: data.routine_id, attempt: data.attempt, outcome: "running", start: at, end: null };
       item.start = at;
+    } else if (data.type === "dead_lettered" && item && item.end !== null) {
+      item.deadLettered = true; // Kept after its outcome (failed or skipped): a mark, not a new end.
     } else {
       const duration = typeof data.duration === "number" ? data.duration * 1000 : 0;
       item = item || { routine: data.routine_id, attempt: data.attempt, start: at - duration };
@@ -81,7 +83,8 @@ export class Timeline {
       const bx = x(item.start);
       const bw = Math.max(MIN_W, x(end) - bx);
       const what = `${item.routine}, attempt ${item.attempt}: ${item.outcome.replace("_", " ")}` +
-        `${item.error ? ` (${item.error})` : ""}, ${Math.round(end - item.start)} ms`;
+        `${item.error ? ` (${item.error})` : ""}, ${Math.round(end - item.start)} ms` +
+        `${item.deadLettered ? ", kept as a dead letter" : ""}`;
       svg.append(s("rect", { class: `bar ${item.outcome}`, x: bx, y, width: bw, height: LANE_H - 2 * ROW_PAD, rx: 2,
         "data-attempt": item.attempt }, s("title", { text: what })));
       if (item.outcome === "retried") {
