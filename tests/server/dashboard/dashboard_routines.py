@@ -2,16 +2,15 @@
 
 - ``breaks``: ``items`` -> ``boom``, which always raises (STOP): the job fails
   and ``boom`` is the failed routine.
-- ``letters``: ``items`` -> ``picky`` (SKIP), which fails on the first
-  delivery of each item in this process and succeeds after: the job keeps a
-  dead letter per item, and replaying one succeeds.
+- ``letters``: ``items`` -> ``picky`` (SKIP), which fails in the job that
+  ``items`` started and succeeds in a replay: the job keeps a dead letter per
+  item, and replaying one succeeds.
 - ``slow``: ``items`` -> ``sleeper``, 600 items of 50 ms each (30 s): running
   long enough to be cancelled from the page.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 
 from routilux import ErrorStrategy, Flow, Routine
@@ -27,6 +26,7 @@ class Items(Routine):
 
     def send(self, count: int | None = None) -> None:
         total = int(self.get_config("count", 3)) if count is None else count
+        self.get_execution_context().job_state.update_shared_data("from_items", True)
         for item in range(total):
             self.emit("item", item=item)
 
@@ -42,23 +42,20 @@ class Boom(Routine):
         raise RuntimeError(f"item {item}: the boom routine always fails")
 
 
-_seen: set[int] = set()
-_seen_lock = threading.Lock()
-
-
 class Picky(Routine):
-    """Fails on the first delivery of each item (in this process), then succeeds."""
+    """Fails on the deliveries of a job started at ``items``; succeeds in a replay.
+
+    ``items`` marks its job (shared data ``from_items``); the job that
+    replays a dead letter starts at ``picky`` and has no such mark.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.define_slot("input", handler=self.take)
 
     def take(self, item: int) -> None:
-        with _seen_lock:
-            first = item not in _seen
-            _seen.add(item)
-        if first:
-            raise ValueError(f"item {item}: refused the first time")
+        if self.get_execution_context().job_state.get_shared_data("from_items"):
+            raise ValueError(f"item {item}: refused in the job that sent it")
 
 
 class Sleeper(Routine):
