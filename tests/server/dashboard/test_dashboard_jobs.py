@@ -1,4 +1,4 @@
-"""The jobs list and the flow page in headless Chromium; the API key asked once."""
+"""The jobs list, the flow page and its graph's layout in headless Chromium; the key asked once."""
 
 from __future__ import annotations
 
@@ -75,3 +75,29 @@ def test_the_jobs_list_pages_with_the_cursor(page: Page, service: Service) -> No
     page.get_by_role("button", name="Previous page").click()
     expect(page.get_by_text("Page 1")).to_be_visible()
     expect(rows.first).to_have_attribute("data-job", first or "")
+
+
+LAYOUT_OF_A_CYCLE = """async () => {
+  const { layout } = await import("./js/graph.js");
+  const edge = (source, target) => ({ source, event: "out", target, slot: "in" });
+  const graph = {
+    nodes: ["d", "c", "b", "a"].map((id) => ({ id })),
+    edges: [edge("a", "b"), edge("b", "c"), edge("c", "a"), edge("a", "c"), edge("c", "d")],
+  };
+  const { pos, links } = layout(graph, "a");
+  return {
+    columns: Object.fromEntries([...pos].map(([id, p]) => [id, p.x])),
+    links: links.map((l) => `${l.source}>${l.target}:${l.kind}`).sort(),
+  };
+}"""
+
+
+def test_the_graph_layers_by_longest_path_and_draws_cycles_back(
+    page: Page, service: Service
+) -> None:
+    page.goto("/ui/#/flows")
+    expect(page.get_by_role("table", name="Flows")).to_contain_text("orders")
+    drawn = page.evaluate(LAYOUT_OF_A_CYCLE)
+    x = drawn["columns"]
+    assert x["a"] < x["b"] < x["c"] < x["d"]  # a -> b -> c is longer than a -> c
+    assert drawn["links"] == ["a>b:next", "a>c:over", "b>c:next", "c>a:back", "c>d:next"]
