@@ -39,10 +39,11 @@ def read_events(base: str, path: str, headers: dict[str, str]) -> list[dict[str,
 
 
 @pytest.fixture
-def served(sqlite_store: JobStore, build: Build, live_server: Callable[[FastAPI], str]):  # type: ignore[no-untyped-def]
-    _, token = create_key(sqlite_store, "run")
+def served(store: JobStore, build: Build, live_server: Callable[[FastAPI], str]):  # type: ignore[no-untyped-def]
+    """A live server on a store of each kind (SQLite, PostgreSQL)."""
+    _, token = create_key(store, "run")
     headers = {"Authorization": f"Bearer {token}"}
-    app = build(sqlite_store, make_flow(fail_on=1, gated=True))
+    app = build(store, make_flow(fail_on=1, gated=True))
     return live_server(app), headers
 
 

@@ -43,3 +43,13 @@ def test_the_api_keeps_to_its_schema(case: schemathesis.Case) -> None:
         headers={"Authorization": f"Bearer {_TOKEN}"},
         excluded_checks=[positive_data_acceptance],
     )
+
+
+def test_the_document_describes_the_answers_the_service_gives() -> None:
+    document = APP.openapi()
+    start = document["paths"]["/flows/{flow_id}/jobs"]["post"]
+    assert set(start["responses"]) >= {"200", "201", "400", "401", "403", "404", "409"}
+    assert "422" not in start["responses"]
+    created = start["responses"]["201"]["content"]["application/json"]["schema"]
+    assert created == {"$ref": "#/components/schemas/JobCreated"}
+    assert "ErrorResponse" in document["components"]["schemas"]

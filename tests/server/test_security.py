@@ -191,3 +191,44 @@ def test_no_auth_refuses_a_public_host(capsys: pytest.CaptureFixture[str]) -> No
     assert status == 2
     assert "--no-auth" in err
     assert "0.0.0.0" in err
+
+
+def test_without_the_server_extra_serve_names_the_install_command(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['fastapi'] = None; from routilux.cli import main; "
+        "main(['serve', '--store', 'memory:'])"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "fastapi" in proc.stderr
+    assert '[server]"' in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_options_and_duplicate_flows_are_refused(sqlite_store: JobStore) -> None:
+    from routilux import DefinitionError
+
+    for options in (
+        {"rate_limit": "fast"},
+        {"rate_limit": "0/s"},
+        {"max_body_bytes": 0},
+        {"heartbeat": 0},
+    ):
+        with pytest.raises(DefinitionError):
+            create_app(sqlite_store, flows=[make_flow()], **options)  # type: ignore[arg-type]
+    with pytest.raises(DefinitionError, match="Two flows have the id 'numbers'"):
+        create_app(sqlite_store, flows=[make_flow()], imports=["server_flows:numbers"])
+    with pytest.raises(DefinitionError, match="not module:attribute"):
+        create_app(sqlite_store, imports=["server_flows"])
+    with pytest.raises(DefinitionError, match="cannot import"):
+        create_app(sqlite_store, imports=["server_flows:nothing"])

@@ -18,7 +18,8 @@ from routilux import RoutiluxError
 from routilux.cli.commands_dead_letters import dead_letters
 from routilux.cli.commands_flows import graph, run, validate
 from routilux.cli.commands_jobs import jobs
-from routilux.cli.commands_serve import keys, serve
+from routilux.cli.commands_keys import keys
+from routilux.cli.commands_serve import serve
 from routilux.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageProblem
 from routilux.cli.output import one_line
 from routilux.cli.store_urls import StoreUrlError

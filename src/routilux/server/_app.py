@@ -95,6 +95,24 @@ def _install_handlers(app: FastAPI) -> None:
         app.add_exception_handler(cls, library(status))
 
 
+def _without_422(app: FastAPI) -> None:
+    """Drop the 422 answers FastAPI documents: this service answers a bad request with 400."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    operation.get("responses", {}).pop("422", None)
+            for name in ("HTTPValidationError", "ValidationError"):
+                schema.get("components", {}).get("schemas", {}).pop(name, None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def _lifespan(svc: Service) -> Any:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -119,8 +137,14 @@ def build_app(
 ) -> FastAPI:
     """:func:`routilux.server.create_app`, once the extra is known to be installed."""
     served = collect_flows(flows, flows_dir=flows_dir, imports=imports)
-    if max_body_bytes < 1:
-        raise DefinitionError(f"max_body_bytes must be positive, not {max_body_bytes!r}.")
+    if (
+        isinstance(max_body_bytes, bool)
+        or not isinstance(max_body_bytes, int)
+        or max_body_bytes < 1
+    ):
+        raise DefinitionError(f"max_body_bytes must be a positive int, not {max_body_bytes!r}.")
+    if not isinstance(heartbeat, (int, float)) or not 0 < heartbeat < float("inf"):
+        raise DefinitionError(f"heartbeat must be a positive number of seconds, not {heartbeat!r}.")
     rate = parse_rate(rate_limit)
     tables = open_tables(store)
     hub = EventHub()
@@ -158,6 +182,7 @@ def build_app(
     # The routes themselves, not an included router: each is then one of
     # app.routes, with its path template (for the metrics and the tests).
     app.router.routes.extend([*_routes.router.routes, *_stream.router.routes])
+    _without_422(app)
     mount_dashboard(app)  # The page at /ui/ (static files, no key: they hold no data).
     app.add_middleware(CatchAll)
     app.add_middleware(BodyLimit, limit=max_body_bytes)

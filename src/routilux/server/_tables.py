@@ -97,74 +97,6 @@ class ServerTables(ABC):
         """Close the tables' connection."""
 
 
-class _MemoryTables(ServerTables):
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._keys: dict[str, tuple[KeyRow, str]] = {}
-        self._idempotency: dict[tuple[str, str], tuple[str, str | None]] = {}
-        self._stopped: dict[str, str] = {}
-
-    def add_key(self, key_id: str, name: str, scope: str, token_hash: str) -> KeyRow:
-        row = KeyRow(key_id, name, scope, time.time(), None)
-        with self._lock:
-            self._keys[key_id] = (row, token_hash)
-        return row
-
-    def list_keys(self) -> list[KeyRow]:
-        with self._lock:
-            return [row for row, _ in self._keys.values()]
-
-    def revoke_key(self, key_id: str) -> bool:
-        with self._lock:
-            found = self._keys.get(key_id)
-            if found is None or found[0].revoked_at is not None:
-                return False
-            row, token_hash = found
-            self._keys[key_id] = (
-                KeyRow(row.key_id, row.name, row.scope, row.created_at, time.time()),
-                token_hash,
-            )
-            return True
-
-    def find_key(self, token_hash: str) -> KeyRow | None:
-        with self._lock:
-            for row, known in self._keys.values():
-                if known == token_hash and row.revoked_at is None:
-                    return row
-        return None
-
-    def reserve(self, flow_id: str, key: str, body_hash: str) -> Reservation:
-        with self._lock:
-            found = self._idempotency.get((flow_id, key))
-            if found is None:
-                self._idempotency[(flow_id, key)] = (body_hash, None)
-                return Reservation(True, body_hash, None)
-            return Reservation(False, found[0], found[1])
-
-    def settle(self, flow_id: str, key: str, job_id: str | None) -> None:
-        with self._lock:
-            if job_id is None:
-                self._idempotency.pop((flow_id, key), None)
-            else:
-                body_hash = self._idempotency[(flow_id, key)][0]
-                self._idempotency[(flow_id, key)] = (body_hash, job_id)
-
-    def note_stopped(self, job_id: str, flow_id: str) -> None:
-        with self._lock:
-            self._stopped[job_id] = flow_id
-
-    def stopped_jobs(self) -> list[tuple[str, str]]:
-        with self._lock:
-            return list(self._stopped.items())
-
-    def forget_stopped(self, job_id: str) -> None:
-        with self._lock:
-            self._stopped.pop(job_id, None)
-
-    def close(self) -> None:
-        pass
-
-
 @dataclass(frozen=True, slots=True)
 class _Dialect:
     prefix: str  # Before each table name: a schema, or nothing.
@@ -347,6 +279,10 @@ class _SqliteTables(_SqlTables):
     def _run(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
         with self._lock:
             cur = self._conn.cursor()
+            if len(statements) == 1 and statements[0][0].lstrip().startswith("SELECT"):
+                # One read (a key checked on every request): no write lock.
+                cur.execute(*statements[0])
+                return cur.fetchall()
             cur.execute("BEGIN IMMEDIATE")
             try:
                 for sql, params in statements:
@@ -407,7 +343,9 @@ def open_tables(store: JobStore) -> ServerTables:
     if isinstance(store, PostgresStore):
         return _PostgresTables(store)
     if isinstance(store, MemoryStore):
-        return _MemoryTables()
+        from routilux.server._memory_tables import MemoryTables
+
+        return MemoryTables()
     raise StoreError(
         f"The server keeps its API keys in the store's database; a {type(store).__name__} "
         "has none it knows. Use a SqliteStore, a PostgresStore or a MemoryStore."
