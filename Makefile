@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test test-fast lint format bench clean postgres-bin
+.PHONY: setup demo test test-fast lint format bench clean postgres-bin chromium-bin
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,7 @@ demo: setup
 	@echo "  $(DEMO) keys create --scope run --store sqlite:///$(DEMO_STORE)"
 	@echo "  $(DEMO) serve --store sqlite:///$(DEMO_STORE) --flows-dir examples --port 8000"
 	@echo '  curl -X POST localhost:8000/flows/orders/jobs -H "Authorization: Bearer KEY" -H "Content-Type: application/json" -d "{}"'
+	@echo "  then open http://127.0.0.1:8000/ (the dashboard; it asks for the key once)"
 
 # lint-imports checks the allowed imports between layers (docs/architecture.md).
 lint: setup
@@ -48,7 +49,7 @@ format: setup
 
 # Four pytest workers on the two cores of the CI machine (many tests wait on
 # subprocesses, servers and sleeps), each taking the next test when it is free.
-test: lint postgres-bin
+test: lint postgres-bin chromium-bin
 	$(BIN)/python -m pytest -n 4 --dist worksteal
 
 # The everyday loop: no lint, no PostgreSQL, no tests marked slow (crash, stress,
@@ -69,6 +70,21 @@ postgres-bin:
 			|| { apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql >/dev/null; }; \
 	else \
 		echo "PostgreSQL server binaries not found; install postgresql or set ROUTILUX_SKIP_POSTGRES=1."; \
+	fi
+
+# The dashboard tests drive Debian's Chromium with Playwright, launched by its
+# path (no browser download): install the package when it is missing and we
+# are root. Without it those tests fail, unless ROUTILUX_SKIP_BROWSER=1.
+chromium-bin:
+	@if command -v chromium >/dev/null 2>&1; then \
+		true; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing Chromium for the dashboard tests (apt-get install chromium)..."; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq --no-install-recommends chromium >/dev/null \
+			|| { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }; \
+	else \
+		echo "Chromium not found; install Debian's chromium package or set ROUTILUX_SKIP_BROWSER=1."; \
 	fi
 
 bench: setup

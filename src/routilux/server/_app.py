@@ -32,6 +32,7 @@ from routilux.server._metrics import MetricsHooks, ServerMetrics
 from routilux.server._problems import STATUS_CODES, ApiError
 from routilux.server._service import Service
 from routilux.server._tables import open_tables
+from routilux.server.dashboard import mount as mount_dashboard
 from routilux.stores import JobStore
 
 __all__ = ["build_app"]
@@ -182,6 +183,7 @@ def build_app(
     # app.routes, with its path template (for the metrics and the tests).
     app.router.routes.extend([*_routes.router.routes, *_stream.router.routes])
     _without_422(app)
+    mount_dashboard(app)  # The page at /ui/ (static files, no key: they hold no data).
     app.add_middleware(CatchAll)
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     origins = list(cors_origins)
