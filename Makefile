@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test test-fast lint format bench clean postgres-bin chromium-bin
+.PHONY: setup demo test test-fast lint format bench clean postgres-bin screenshots chromium-bin
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ format: setup
 # subprocesses, servers and sleeps), each taking the next test when it is free.
 test: lint postgres-bin chromium-bin
 	$(BIN)/python -m pytest -n 4 --dist worksteal
+
+# Retake the dashboard screenshots of docs/service.md into docs/images/ (a
+# plain test run takes them into its temporary directory and leaves the tree).
+screenshots: setup chromium-bin
+	ROUTILUX_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/server/dashboard/test_dashboard_screenshots.py
 
 # The everyday loop: no lint, no PostgreSQL, no tests marked slow (crash, stress,
 # benchmark smoke, size limits: see README.md, Development).
