@@ -9,6 +9,7 @@ write their bytecode under the session's temporary directory instead
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -20,3 +21,16 @@ def _subprocesses_cache_bytecode(tmp_path_factory: pytest.TempPathFactory) -> It
         patch.setenv("PYTHONPYCACHEPREFIX", str(tmp_path_factory.getbasetemp() / "pycache"))
         patch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
         yield
+
+
+@pytest.fixture(autouse=True)
+def _sys_path_restored() -> Iterator[None]:
+    """Give each test the ``sys.path`` it found.
+
+    Loading a flow file in-process puts its directory first (as ``routilux
+    run`` does); that must not reach the next test of the worker
+    (``examples/pipeline.py`` would hide ``tests/crash/pipeline.py``).
+    """
+    saved = list(sys.path)
+    yield
+    sys.path[:] = saved
