@@ -19,6 +19,8 @@ _SECONDARY_LABELS = {
     "tracemalloc_peak_mb": "MB tracemalloc peak",
     "rest_mb": "MB RSS at rest",
     "timeouts": "handler timeouts",
+    "ray_task_us": "µs per empty Ray task round trip (same process)",
+    "overhead_us": "µs added by the strategy per delivery",
 }
 
 #: Secondary figures shown without decimals.

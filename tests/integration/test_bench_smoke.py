@@ -37,11 +37,16 @@ WORKLOADS = {
     "m",
     "m-hist",
     "m-nohist",
+    "r",
+    "r-threads",
+    "r-delivery",
 }
 #: Workloads whose handlers wait: compared with an ideal wall time, not with (d).
 WAITING = {"e", "f", "f-burst"}
 #: Memory workloads: megabytes, no ratio.
 MEMORY = {"m", "m-hist", "m-nohist"}
+#: Handlers on Ray or CPU-bound threads: compared with each other, not with (d).
+RAY = {"r", "r-threads", "r-delivery"}
 
 
 def _bench(*args: str) -> subprocess.CompletedProcess[str]:
@@ -50,7 +55,7 @@ def _bench(*args: str) -> subprocess.CompletedProcess[str]:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=100,
+        timeout=240,  # Two of the workloads each start a local Ray cluster (5 to 30 s).
         check=False,
     )
 
@@ -74,6 +79,8 @@ def test_quick_run_writes_verified_results_for_every_workload(tmp_path: Path) ->
         elif name in MEMORY:
             assert entry["ratio_to_baseline"] is None, name
             assert entry["unit"] == "MB", name
+        elif name in RAY:
+            assert entry["ratio_to_baseline"] is None, name
         else:
             assert entry["ratio_to_baseline"] is not None, name
     chain = document["workloads"]["a"]["counts"]
@@ -152,6 +159,13 @@ def test_quick_run_writes_verified_results_for_every_workload(tmp_path: Path) ->
     assert document["workloads"]["m-hist"]["counts"]["history_records"] == 2000 * 11
     assert document["workloads"]["m-nohist"]["counts"]["history_records"] == 0
     assert out.with_suffix(".md").read_text(encoding="utf-8").count("\n| ") == len(WORKLOADS) + 1
+    for name in ("r", "r-threads"):
+        assert document["workloads"][name]["counts"] == {"handlers": 8, "deliveries": 9}, name
+    assert document["workloads"]["r"]["reference"] == "r-threads"
+    assert document["workloads"]["r"]["ratio_to_reference"] is not None
+    delivery = document["workloads"]["r-delivery"]
+    assert delivery["counts"] == {"messages": 50, "deliveries": 51}
+    assert set(delivery["secondary"]) == {"ray_task_us", "overhead_us"}
     _check_against_itself(document, out, tmp_path)
 
 
