@@ -99,3 +99,17 @@ class KillsItsWorker(Routine):
             marker.write_text(str(os.getpid()))
             os.kill(os.getpid(), signal.SIGKILL)
         self.emit("out", i=i)
+
+
+class Sleeper(Routine):
+    """Sleeps ``seconds`` per delivery (longer than its timeout, in the tests)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.define_slot("in", handler=self.take)
+        self.seconds = 0.0
+
+    def take(self, **_: Any) -> None:
+        import time
+
+        time.sleep(self.seconds)

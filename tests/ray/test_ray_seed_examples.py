@@ -30,6 +30,7 @@ EXAMPLES = sorted(SEED.glob("*.py")) if SEED.is_dir() else []
 pytestmark = [
     pytest.mark.skipif(not EXAMPLES, reason=f"no seed examples at {SEED}"),
     pytest.mark.usefixtures("ray_cluster"),
+    pytest.mark.slow,  # A local Ray cluster starts in 5 to 30 s (once per session).
 ]
 
 

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ray_routines import Collect, Counter, Flaky, KillsItsWorker, Sink, Source
+from ray_routines import Collect, Counter, Flaky, KillsItsWorker, Sink, Sleeper, Source
 
 from routilux import ErrorHandler, ErrorStrategy, Flow, Routine
 
-pytestmark = pytest.mark.usefixtures("ray_cluster")
+# Slow: a local Ray cluster starts in 5 to 30 s (once per session), and each
+# job's calls go to other processes.
+pytestmark = [pytest.mark.usefixtures("ray_cluster"), pytest.mark.slow]
 
 
 def chain(*routines: tuple[str, Routine], **options: Any) -> Flow:
@@ -169,3 +171,19 @@ def test_a_durable_job_on_sqlite_runs_under_the_ray_strategy(tmp_path: Path) -> 
     assert stored.document["status"] == "completed"
     assert sorted(job.job_values("sink")["got"]) == [0, 1, 2]
     assert stored.deliveries == 4
+
+
+@pytest.mark.parametrize("actor", [False, True], ids=["task", "actor"])
+def test_a_handler_past_its_routine_timeout_fails_with_handler_timeout_error(actor: bool) -> None:
+    sleeper = Sleeper()
+    sleeper.seconds = 60.0
+    sleeper.set_timeout(0.5)
+    sleeper.set_ray_actor(actor)
+    flow = Flow(execution_strategy="ray")
+    flow.add_routine(sleeper, "sleeper")
+    try:
+        job = flow.execute("sleeper", {}, entry_slot="in")
+    finally:
+        flow.shutdown()
+    assert job.status == "failed"
+    assert [e.error_type for e in job.errors] == ["HandlerTimeoutError"]
