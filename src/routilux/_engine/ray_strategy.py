@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from routilux._engine.concurrent import ConcurrentRun, ConcurrentStrategy
 from routilux._engine.ray_cluster import RayCluster
 from routilux._engine.ray_remote import RemoteCall, RemoteOutcome, read_state, write_state
+from routilux._model.context import CURRENT_FRAME, Frame
 from routilux._serde.values import decode_value, encode_value
 from routilux.exceptions import ExecutionError, SerializationError
 
@@ -63,9 +64,11 @@ class RayRun(ConcurrentRun):
 
         def remote(passed: Mapping[str, Any]) -> None:
             outcome = self._run_remote(item, passed)
-            _replay(target, outcome, frame)
+            # Into the frame the handler would see: a tracked delivery's notes its events.
+            current = CURRENT_FRAME.get()
+            _replay(target, outcome, frame if current is None else current)
 
-        target.slot.deliver_through(item.message, remote)
+        target.deliver_through(item.message, remote)
         return frame
 
     def _run_remote(self, item: Delivery, passed: Mapping[str, Any]) -> RemoteOutcome:
@@ -174,7 +177,7 @@ class RayRun(ConcurrentRun):
         return ended
 
 
-def _replay(target: Target, outcome: RemoteOutcome, frame: DeliveryFrame) -> None:
+def _replay(target: Target, outcome: RemoteOutcome, frame: Frame) -> None:
     """Stage in ``frame`` what the handler did on Ray, in the order it did it."""
     routine = target.routine
     where = f"routine {target.routine_id!r}"
