@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from routilux._model.routine import Routine
 
 __all__ = [
+    "Definition",
     "RemoteCall",
     "RemoteFrame",
     "RemoteOutcome",
@@ -53,9 +54,8 @@ class RemoteCall:
     """One handler call, as the driver sends it.
 
     Attributes:
-        routine_cls: The routine's class (Ray pickles it: by reference when
-            importable, by value when defined in the driver's ``__main__``).
-        config: The routine's config (its definition, pickled with the class).
+        definition: Ray's reference to the routine's :class:`Definition`,
+            put in Ray's object store once per job and routine.
         routine_id: The routine's id in the flow.
         slot: The slot whose handler runs.
         message: What the handler receives, written by the value codec.
@@ -64,14 +64,46 @@ class RemoteCall:
         delivery_id: The delivery's stable id.
     """
 
-    routine_cls: type[Routine]
-    config: dict[str, Any]
+    definition: Any
     routine_id: str
     slot: str
     message: Any
     state: dict[str, Any]
     values: Any
     delivery_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Definition:
+    """What a routine is, as every call of a job builds it.
+
+    Attributes:
+        routine_cls: The routine's class (Ray pickles it: by reference when
+            importable, by value when defined in the driver's ``__main__``).
+        config: The routine's config.
+    """
+
+    routine_cls: type[Routine]
+    config: dict[str, Any]
+
+
+#: The definitions this worker process has read, by object reference: each
+#: is read (and its class made, when sent by value) once per process, not
+#: once per call. Bounded: the oldest are forgotten first.
+_READ: dict[str, Definition] = {}
+_READ_LIMIT = 256
+
+
+def read_definition(call: RemoteCall) -> Definition:
+    """The routine's definition of ``call``, from Ray's object store or this process's cache."""
+    key = call.definition.hex()
+    definition = _READ.get(key)
+    if definition is None:
+        ray = importlib.import_module("ray")
+        definition = _READ[key] = ray.get(call.definition)
+        while len(_READ) > _READ_LIMIT:
+            del _READ[next(iter(_READ))]
+    return definition
 
 
 @dataclass(slots=True)
@@ -232,17 +264,19 @@ class RemoteFrame:
 
 def build_routine(call: RemoteCall) -> Routine:
     """The routine of ``call``, made afresh in this process with its config."""
+    definition = read_definition(call)
+    cls = definition.routine_cls
     try:
-        routine = call.routine_cls()
+        routine = cls()
     except TypeError as exc:
         raise ExecutionError(
-            f"Routine {call.routine_id!r} ({call.routine_cls.__qualname__}) cannot be made on a "
-            f"Ray worker: the ray strategy makes it with {call.routine_cls.__qualname__}() "
+            f"Routine {call.routine_id!r} ({cls.__qualname__}) cannot be made on a "
+            f"Ray worker: the ray strategy makes it with {cls.__qualname__}() "
             f"and then applies its config, so its class needs a constructor without "
             f"arguments ({exc})."
         ) from exc
-    if call.config:
-        routine.set_config(**call.config)
+    if definition.config:
+        routine.set_config(**definition.config)
     return routine
 
 

@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from routilux._engine.concurrent import ConcurrentRun, ConcurrentStrategy
 from routilux._engine.ray_cluster import RayCluster
-from routilux._engine.ray_remote import RemoteCall, RemoteOutcome, read_state, write_state
+from routilux._engine.ray_remote import (
+    Definition,
+    RemoteCall,
+    RemoteOutcome,
+    read_state,
+    write_state,
+)
 from routilux._model.context import CURRENT_FRAME, Frame
 from routilux._serde.values import decode_value, encode_value
 from routilux.exceptions import ExecutionError, SerializationError
@@ -35,6 +41,7 @@ if TYPE_CHECKING:
     from routilux._engine.services import EngineServices
     from routilux._engine.settings import EngineSettings, FlowPort
     from routilux._model.job_state import JobState
+    from routilux._model.routine import Routine
 
 __all__ = ["RayRun", "RayStrategy", "RayValueError"]
 
@@ -56,6 +63,7 @@ class RayRun(ConcurrentRun):
         self.cluster = cluster
         self.actors: dict[str, Any] = {}
         self._turns: dict[str, threading.Lock] = {}
+        self._definitions: dict[str, Any] = {}
         self._actors_lock = threading.Lock()
 
     def call(self, item: Delivery, frame: DeliveryFrame) -> DeliveryFrame | None:
@@ -109,8 +117,7 @@ class RayRun(ConcurrentRun):
         where = f"routine {rid!r}, slot {slot!r}"
         try:
             return RemoteCall(
-                routine_cls=type(routine),
-                config=dict(routine._config),
+                definition=self._definition(rid, routine),
                 routine_id=rid,
                 slot=slot,
                 message=encode_value(dict(passed), f"the message to {where}"),
@@ -132,6 +139,15 @@ class RayRun(ConcurrentRun):
                 f"Delivery {self.delivery_id(item.seq)} to {where} cannot cross to a Ray "
                 f"worker: {exc}{hint}"
             ) from exc
+
+    def _definition(self, rid: str, routine: Routine) -> Any:
+        """Ray's reference to ``routine``'s class and config, put once per job."""
+        with self._actors_lock:
+            ref = self._definitions.get(rid)
+            if ref is None:
+                definition = Definition(type(routine), dict(routine._config))
+                ref = self._definitions[rid] = self.cluster.ray.put(definition)
+            return ref
 
     def _actor(self, rid: str) -> tuple[Any, threading.Lock]:
         """The job's actor of routine ``rid`` (made now if it has none), and its turn lock."""
@@ -156,10 +172,11 @@ class RayRun(ConcurrentRun):
             ray.kill(actor, no_restart=True)
 
     def close_actors(self) -> None:
-        """Kill the job's actors (it has ended)."""
+        """Kill the job's actors, drop its routines' definitions (it has ended)."""
         with self._actors_lock:
             actors = list(self.actors.values())
             self.actors.clear()
+            self._definitions.clear()  # Ray frees them once no call holds them.
         for actor in actors:
             self.cluster.ray.kill(actor, no_restart=True)
 
