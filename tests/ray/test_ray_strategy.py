@@ -187,3 +187,33 @@ def test_a_handler_past_its_routine_timeout_fails_with_handler_timeout_error(act
         flow.shutdown()
     assert job.status == "failed"
     assert [e.error_type for e in job.errors] == ["HandlerTimeoutError"]
+
+
+def test_a_routine_class_ray_workers_cannot_import_fails_with_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "elsewhere_routines.py").write_text(
+        "from routilux import Routine\n\n\n"
+        "class Elsewhere(Routine):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        '        self.define_slot("trigger", handler=self.go)\n\n'
+        "    def go(self, **_):\n"
+        "        pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))  # Here only: not on the workers' path.
+    from elsewhere_routines import Elsewhere  # type: ignore[import-not-found]
+
+    flow = Flow(execution_strategy="ray")
+    flow.add_routine(Elsewhere(), "elsewhere")
+    try:
+        job = flow.execute("elsewhere")
+    finally:
+        flow.shutdown()
+    assert job.status == "failed"
+    [error] = job.errors
+    assert error.error_type == "ExecutionError"
+    assert (
+        "Routine 'elsewhere' (elsewhere_routines.Elsewhere) cannot be loaded in a Ray worker: "
+        "ModuleNotFoundError: No module named 'elsewhere_routines'"
+    ) in error.message

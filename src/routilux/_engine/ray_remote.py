@@ -6,8 +6,9 @@ written by the value codec; the worker builds the routine afresh (``cls()``,
 then its config and state), runs the handler in a :class:`RemoteFrame`
 that records what the handler asks of its job, and returns a
 :class:`RemoteOutcome`: those operations, the state that changed, what the
-handler printed, and its exception if it raised. Nothing here imports Ray:
-the Ray strategy wraps :func:`run_call` and :class:`RoutineActor`.
+handler printed, and its exception if it raised. Ray is imported only in
+the worker (its object store and its pickler); the Ray strategy wraps
+:func:`run_call` and :class:`RoutineActor`.
 
 Routine state is what every strategy shares through the routine object: its
 stats, its slots' data and its public attributes (names without a leading
@@ -56,6 +57,7 @@ class RemoteCall:
     Attributes:
         definition: Ray's reference to the routine's :class:`Definition`,
             put in Ray's object store once per job and routine.
+        class_name: The routine's class, ``module.QualName``, for errors.
         routine_id: The routine's id in the flow.
         slot: The slot whose handler runs.
         message: What the handler receives, written by the value codec.
@@ -65,6 +67,7 @@ class RemoteCall:
     """
 
     definition: Any
+    class_name: str
     routine_id: str
     slot: str
     message: Any
@@ -100,7 +103,16 @@ def read_definition(call: RemoteCall) -> Definition:
     definition = _READ.get(key)
     if definition is None:
         ray = importlib.import_module("ray")
-        definition = _READ[key] = ray.get(call.definition)
+        try:
+            definition = _READ[key] = ray.get(call.definition)
+        except Exception as exc:  # Most often: the class's module is not importable here.
+            raise ExecutionError(
+                f"Routine {call.routine_id!r} ({call.class_name}) cannot be loaded in a Ray "
+                f"worker: {_cause(exc)}. Ray's workers import a routine's class by its "
+                "module (a class of the script you run, __main__, is sent whole): put the "
+                "module where they can import it (installed, on their PYTHONPATH, or in "
+                "Ray's runtime_env)."
+            ) from None
         while len(_READ) > _READ_LIMIT:
             del _READ[next(iter(_READ))]
     return definition
@@ -260,6 +272,12 @@ class RemoteFrame:
             f"Routine {self.call.routine_id!r} asked for {what}, which stays on the driver "
             "under the ray strategy; use the routine's job values and emits instead."
         )
+
+
+def _cause(exc: BaseException) -> str:
+    """The innermost reason of a failure Ray wrapped (its text's last line)."""
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else type(exc).__name__
 
 
 def build_routine(call: RemoteCall) -> Routine:

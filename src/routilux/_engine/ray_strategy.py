@@ -118,6 +118,7 @@ class RayRun(ConcurrentRun):
         try:
             return RemoteCall(
                 definition=self._definition(rid, routine),
+                class_name=f"{type(routine).__module__}.{type(routine).__qualname__}",
                 routine_id=rid,
                 slot=slot,
                 message=encode_value(dict(passed), f"the message to {where}"),
