@@ -29,6 +29,10 @@ from bench.workloads.shape import (
     concurrent_io_ideal_s,
 )
 
+#: The (r) fan-out: CPU-bound handlers, and the local Ray cluster's CPUs.
+RAY_FANOUT = 8
+RAY_CPUS = 2
+
 __all__ = ["BASELINE", "WORKLOADS", "Workload", "select"]
 
 #: The workload every ratio divides by: the chain as plain method calls.
@@ -449,6 +453,53 @@ WORKLOADS: dict[str, Workload] = {
             None,
             "n/a: requests over loopback, jobs in a store; the Also column gives jobs/s "
             "and the request latency",
+            check_tolerance=math.inf,
+        ),
+        Workload(
+            "r",
+            f"Ray: source → {RAY_FANOUT} CPU-bound handlers of 50 ms each, "
+            f'execution_strategy="ray", {RAY_FANOUT} driver threads, a local cluster of '
+            f"{RAY_CPUS} CPUs, after a warm-up execute",
+            "bench.workloads.ray_handlers:run_fanout",
+            RAY_FANOUT,
+            RAY_FANOUT,
+            "handlers",
+            "s",
+            "lower",
+            None,
+            "n/a: CPU-bound handlers; compare with r-threads",
+            {"strategy": "ray"},
+            reference="r-threads",
+            comparison_note="wall s ÷ wall s of r-threads (the thread pool), same run",
+            check_tolerance=math.inf,  # Ray's scheduling on a shared 2-core machine.
+        ),
+        Workload(
+            "r-threads",
+            f"the fan-out of (r) on the concurrent strategy: {RAY_FANOUT} threads, one "
+            "interpreter lock",
+            "bench.workloads.ray_handlers:run_fanout",
+            RAY_FANOUT,
+            RAY_FANOUT,
+            "handlers",
+            "s",
+            "lower",
+            None,
+            "n/a: CPU-bound handlers",
+            {"strategy": "concurrent"},
+        ),
+        Workload(
+            "r-delivery",
+            'Ray: deliveries to an empty handler, execution_strategy="ray", one driver '
+            "thread (one delivery at a time), after a warm-up execute; beside it, in the "
+            "same process, an empty @ray.remote task awaited with ray.get, one at a time",
+            "bench.workloads.ray_handlers:run_ray_delivery",
+            500,
+            50,
+            "N",
+            "µs/delivery",
+            "lower",
+            None,
+            "n/a: a round trip to another process; compare with Ray's own (Also column)",
             check_tolerance=math.inf,
         ),
         Workload(

@@ -22,6 +22,8 @@ _SECONDARY_LABELS = {
     "p50_ms": "ms p50 request latency",
     "p99_ms": "ms p99 request latency",
     "timeouts": "handler timeouts",
+    "ray_task_us": "µs per empty Ray task round trip (same process)",
+    "overhead_us": "µs added by the strategy per delivery",
 }
 
 #: Secondary figures shown without decimals.

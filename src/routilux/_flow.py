@@ -73,8 +73,10 @@ class Flow(FlowWiring, FlowJobs):
     Args:
         flow_id: The flow's id; a uuid4 string by default.
         execution_strategy: ``"sequential"`` (one delivery at a time, first
-            in first out, on the thread that calls :meth:`execute`) or
-            ``"concurrent"`` (deliveries on a pool of ``max_workers`` threads).
+            in first out, on the thread that calls :meth:`execute`),
+            ``"concurrent"`` (deliveries on a pool of ``max_workers`` threads)
+            or ``"ray"`` (as concurrent, with each handler run on a Ray
+            cluster: see ``docs/execution.md``; needs the ``ray`` extra).
         max_workers: Threads of the concurrent strategy, from 1 to
             :attr:`MAX_WORKERS` (1,024).
         max_async_in_flight: How many ``async def`` handlers the concurrent
@@ -127,6 +129,10 @@ class Flow(FlowWiring, FlowJobs):
             level or level name; off by default (see :mod:`routilux.logs`).
             A durable job's store keeps them too (``read_job_logs``); saved
             in flow documents as a level name.
+        ray_address: The Ray cluster of the ``"ray"`` strategy: ``None``
+            (the default) starts a local one on the first job, unless this
+            process is connected to one already; else its address, as
+            ``ray.init(address=...)`` takes it. Not saved in flow documents.
 
     Raises:
         DefinitionError: An argument is out of range.
@@ -156,6 +162,7 @@ class Flow(FlowWiring, FlowJobs):
         lease_seconds: float = DEFAULT_LEASE,
         track_execution: bool = False,
         keep_logs: bool | int | str | None = False,
+        ray_address: str | None = None,
     ) -> None:
         _check_strategy(execution_strategy)
         self._check_max_workers(max_workers)
@@ -185,6 +192,12 @@ class Flow(FlowWiring, FlowJobs):
         self.lease_seconds = _check_lease(lease_seconds)
         self._track_execution = _check_bool("track_execution", track_execution)
         self.keep_logs = keep_logs
+        if ray_address is not None and (not isinstance(ray_address, str) or not ray_address):
+            raise DefinitionError(
+                "Flow ray_address must be a non-empty string or None, not "
+                f"{safe_repr(ray_address)}."
+            )
+        self.ray_address = ray_address
         self.routines: dict[str, Routine] = {}
         # Routine objects by id(), so that add_routine refuses one added twice in
         # constant time; rebuilt when the public dict was replaced or resized.
@@ -536,7 +549,7 @@ class Flow(FlowWiring, FlowJobs):
 def _check_strategy(strategy: object) -> None:
     if strategy not in STRATEGIES:
         raise DefinitionError(
-            f"Unknown execution_strategy {strategy!r}; use 'sequential' or 'concurrent'."
+            f"Unknown execution_strategy {strategy!r}; use 'sequential', 'concurrent' or 'ray'."
         )
 
 

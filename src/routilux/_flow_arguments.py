@@ -51,8 +51,8 @@ def entry_arguments(
     if isinstance(third, str):
         if third not in _STRATEGIES:
             raise DefinitionError(
-                f"Unknown execution_strategy {third!r} for {method}; use 'sequential' or "
-                "'concurrent'."
+                f"Unknown execution_strategy {third!r} for {method}; use 'sequential', "
+                "'concurrent' or 'ray'."
             )
         strategy = third
     elif third is not None:

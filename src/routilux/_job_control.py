@@ -78,6 +78,7 @@ class JobControl:
             max_async_in_flight=flow.max_async_in_flight,
             lease_seconds=flow.lease_seconds,
             clock=flow.clock,
+            ray_address=flow.ray_address,
         )
 
     def plan(self) -> FlowPlan:

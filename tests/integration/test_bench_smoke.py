@@ -38,6 +38,9 @@ WORKLOADS = {
     "m-hist",
     "m-nohist",
     "s",
+    "r",
+    "r-threads",
+    "r-delivery",
 }
 #: Workloads whose handlers wait: compared with an ideal wall time, not with (d).
 WAITING = {"e", "f", "f-burst"}
@@ -45,6 +48,8 @@ WAITING = {"e", "f", "f-burst"}
 MEMORY = {"m", "m-hist", "m-nohist"}
 #: Workloads over HTTP: jobs per second, no ratio.
 SERVICE = {"s"}
+#: Handlers on Ray or CPU-bound threads: compared with each other, not with (d).
+RAY = {"r", "r-threads", "r-delivery"}
 
 
 def _bench(*args: str) -> subprocess.CompletedProcess[str]:
@@ -53,9 +58,30 @@ def _bench(*args: str) -> subprocess.CompletedProcess[str]:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=100,
+        timeout=240,  # Two of the workloads each start a local Ray cluster (5 to 30 s).
         check=False,
     )
+
+
+def _check_entry(name: str, entry: dict[str, Any]) -> None:
+    """One workload's entry: verified, and compared with what its kind is compared with."""
+    assert entry["verified"], name
+    assert len(entry["values"]) == 1, name
+    assert entry["counts"], name
+    if name in WAITING:
+        assert entry["ratio_to_baseline"] is None, name
+        assert entry["ideal"] > 0, name
+        assert entry["ratio_to_ideal"] == entry["median"] / entry["ideal"], name
+    elif name in MEMORY:
+        assert entry["ratio_to_baseline"] is None, name
+        assert entry["unit"] == "MB", name
+    elif name in SERVICE:
+        assert entry["ratio_to_baseline"] is None, name
+        assert entry["unit"] == "ms/job", name
+    elif name in RAY:
+        assert entry["ratio_to_baseline"] is None, name
+    else:
+        assert entry["ratio_to_baseline"] is not None, name
 
 
 @pytest.mark.slow  # Every workload, in a subprocess: the full suite runs it.
@@ -67,21 +93,7 @@ def test_quick_run_writes_verified_results_for_every_workload(tmp_path: Path) ->
     assert set(document["workloads"]) == WORKLOADS
     assert document["machine"]["python_version"]
     for name, entry in document["workloads"].items():
-        assert entry["verified"], name
-        assert len(entry["values"]) == 1, name
-        assert entry["counts"], name
-        if name in WAITING:
-            assert entry["ratio_to_baseline"] is None, name
-            assert entry["ideal"] > 0, name
-            assert entry["ratio_to_ideal"] == entry["median"] / entry["ideal"], name
-        elif name in MEMORY:
-            assert entry["ratio_to_baseline"] is None, name
-            assert entry["unit"] == "MB", name
-        elif name in SERVICE:
-            assert entry["ratio_to_baseline"] is None, name
-            assert entry["unit"] == "ms/job", name
-        else:
-            assert entry["ratio_to_baseline"] is not None, name
+        _check_entry(name, entry)
     chain = document["workloads"]["a"]["counts"]
     assert chain["hops"] == chain["messages"] * 11
     assert chain["deliveries"] == chain["hops"] + 1
@@ -161,6 +173,13 @@ def test_quick_run_writes_verified_results_for_every_workload(tmp_path: Path) ->
     assert document["workloads"]["m-hist"]["counts"]["history_records"] == 2000 * 11
     assert document["workloads"]["m-nohist"]["counts"]["history_records"] == 0
     assert out.with_suffix(".md").read_text(encoding="utf-8").count("\n| ") == len(WORKLOADS) + 1
+    for name in ("r", "r-threads"):
+        assert document["workloads"][name]["counts"] == {"handlers": 8, "deliveries": 9}, name
+    assert document["workloads"]["r"]["reference"] == "r-threads"
+    assert document["workloads"]["r"]["ratio_to_reference"] is not None
+    delivery = document["workloads"]["r-delivery"]
+    assert delivery["counts"] == {"messages": 50, "deliveries": 51}
+    assert set(delivery["secondary"]) == {"ray_task_us", "overhead_us"}
     _check_against_itself(document, out, tmp_path)
 
 

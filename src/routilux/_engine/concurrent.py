@@ -18,6 +18,7 @@ from routilux._engine.workers import (
     NO_PLACE,
     Work,
     admit_entry,
+    call_handler,
     new_work,
     release,
     run_entry,
@@ -229,6 +230,14 @@ class ConcurrentRun(JobRun):
             self.submit(new)
         frame.clear()
         self.delayed.service.wake()
+
+    def call(self, item: Delivery, frame: DeliveryFrame) -> DeliveryFrame | None:
+        """Call ``item``'s handler (claimed, on a worker thread); see :func:`call_handler`.
+
+        The one step another strategy built on this one replaces (the Ray
+        strategy runs the handler on its cluster).
+        """
+        return call_handler(self, item, frame)
 
     def waiting_count(self) -> int:
         """Deliveries outstanding and not running: queued, parked or on a timer."""

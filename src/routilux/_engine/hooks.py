@@ -446,6 +446,12 @@ class HookedTarget(Target):
         """As :meth:`Target.deliver_reporting`, told to the run's hooks."""
         return _hooked_call(self, super().deliver_reporting, data, merged)
 
+    def deliver_through(
+        self, data: Mapping[str, Any], call: Callable[[Mapping[str, Any]], Any]
+    ) -> Any:
+        """As :meth:`Target.deliver_through`, told to the run's hooks."""
+        return _hooked_call(self, super().deliver_through, data, call)
+
 
 class HookedTrackedTarget(TrackedTarget, HookedTarget):
     """A target both tracked (outside) and hooked (inside)."""
@@ -457,6 +463,12 @@ class HookedTrackedTarget(TrackedTarget, HookedTarget):
     ) -> Any:
         """As :meth:`Target.deliver_reporting`, tracked and told to the run's hooks."""
         return _tracked_call(self, partial(HookedTarget.deliver_reporting, self), data, merged)
+
+    def deliver_through(
+        self, data: Mapping[str, Any], call: Callable[[Mapping[str, Any]], Any]
+    ) -> Any:
+        """As :meth:`Target.deliver_through`, tracked and told to the run's hooks."""
+        return _tracked_call(self, partial(HookedTarget.deliver_through, self), data, call)
 
 
 class HookedPlan(FlowPlan):

@@ -64,6 +64,16 @@ class Target:
         """
         return self.slot.deliver_reporting(data, merged)
 
+    def deliver_through(
+        self, data: Mapping[str, Any], call: Callable[[Mapping[str, Any]], Any]
+    ) -> Any:
+        """As :attr:`deliver`, with ``call(passed)`` for the handler: ``Slot.deliver_through``.
+
+        For a strategy that runs the handler elsewhere (Ray); tracked and
+        hooked targets record and tell it as any delivery.
+        """
+        return self.slot.deliver_through(data, call)
+
     def remap(self, data: dict[str, Any]) -> dict[str, Any]:
         """Apply the connection's key renames to ``data``.
 

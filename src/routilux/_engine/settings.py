@@ -38,6 +38,9 @@ class EngineSettings:
         max_async_in_flight: ``async def`` handlers run at once (``None``: no bound).
         lease_seconds: How long a durable job owner's lease lasts.
         clock: Where the engine reads time and waits.
+        ray_address: The Ray cluster of the ``"ray"`` strategy (``None``: a
+            local one, started on first use, or the one this process is
+            connected to already).
     """
 
     flow_id: str
@@ -52,6 +55,7 @@ class EngineSettings:
     max_async_in_flight: int | None
     lease_seconds: float
     clock: Clock
+    ray_address: str | None = None
 
 
 class FlowPort(Protocol):

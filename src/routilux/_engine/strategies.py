@@ -6,6 +6,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from routilux._engine.concurrent import ConcurrentStrategy
+from routilux._engine.ray_strategy import RayStrategy
 from routilux._engine.sequential import SequentialStrategy
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ __all__ = ["STRATEGY_NAMES", "make_strategy"]
 
 #: Each strategy's factory, by the name ``Flow(execution_strategy=...)`` gives.
 _FACTORIES: Mapping[str, StrategyFactory] = MappingProxyType(
-    {"sequential": SequentialStrategy, "concurrent": ConcurrentStrategy}
+    {"sequential": SequentialStrategy, "concurrent": ConcurrentStrategy, "ray": RayStrategy}
 )
 
 #: The names of the strategies, in the order the flow's errors list them.

@@ -149,6 +149,12 @@ class TrackedTarget(Target):
         """As :meth:`Target.deliver_reporting`, recorded in the job's tracker."""
         return _tracked_call(self, self.slot.deliver_reporting, data, merged)
 
+    def deliver_through(
+        self, data: Mapping[str, Any], call: Callable[[Mapping[str, Any]], Any]
+    ) -> Any:
+        """As :meth:`Target.deliver_through`, recorded in the job's tracker."""
+        return _tracked_call(self, self.slot.deliver_through, data, call)
+
 
 class TrackedPlan(FlowPlan):
     """The plan of a flow that tracks its jobs: each job's run gets a tracker."""

@@ -24,6 +24,7 @@ __all__ = [
     "ROUTINE_PLACE",
     "Work",
     "admit_entry",
+    "call_handler",
     "new_work",
     "release",
     "run_entry",
@@ -113,20 +114,14 @@ def _deliver(run: ConcurrentRun, item: Delivery, frame: DeliveryFrame) -> bool:
     """Run one delivery; return whether an async handler still runs it."""
     if not run.claim(item):
         return False
-    target, message, frame.seq, _, frame.hops = item
+    target, _, frame.seq, _, frame.hops = item
     frame.run = run
     frame.target = target
     frame.record_history = run.record_history
     try:
-        timeout = target.routine._timeout
-        if timeout is not None and not target.slot.is_async:
-            used = deliver_with_timeout(run, item, timeout)
-        else:
-            result = target.deliver(message)
-            if result is not None and isawaitable(result):
-                _run_async(run, item, result, frame)
-                return True
-            used = frame
+        used = run.call(item, frame)
+        if used is None:
+            return True
     except BaseException as exc:  # The user's handler: any failure goes to its policy,
         # even an interrupt or SystemExit: on a worker thread it can stop
         # nothing else, and the worker must go on serving.
@@ -135,6 +130,24 @@ def _deliver(run: ConcurrentRun, item: Delivery, frame: DeliveryFrame) -> bool:
         return False
     run.finished(item, used)
     return False
+
+
+def call_handler(run: ConcurrentRun, item: Delivery, frame: DeliveryFrame) -> DeliveryFrame | None:
+    """Call a delivery's handler on this thread (with its routine's timeout, if any).
+
+    Returns:
+        The frame holding what it emitted, or ``None`` for an ``async def``
+        handler, which goes on running on the loop thread.
+    """
+    target = item.target
+    timeout = target.routine._timeout
+    if timeout is not None and not target.slot.is_async:
+        return deliver_with_timeout(run, item, timeout)
+    result = target.deliver(item.message)
+    if result is not None and isawaitable(result):
+        _run_async(run, item, result, frame)
+        return None
+    return frame
 
 
 def _run_async(

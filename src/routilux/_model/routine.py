@@ -57,6 +57,10 @@ class Routine(RoutineDocuments, JobTools):
 
     config_keys: ClassVar[tuple[str, ...] | None] = None
     allow_extra_config_keys: ClassVar[bool] = False
+    #: Under the ``"ray"`` strategy, run this routine's handlers on one Ray
+    #: actor per job (its private attributes kept between the deliveries of
+    #: the job) instead of as Ray tasks. See :meth:`set_ray_actor`.
+    ray_actor: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self._slots: dict[str, Slot] = {}
@@ -499,6 +503,32 @@ class Routine(RoutineDocuments, JobTools):
                 f"not {limit!r}."
             )
         self._max_concurrency = limit
+
+    def set_ray_actor(self, actor: bool = True) -> None:
+        """Under the ``"ray"`` strategy, run this routine on one Ray actor per job.
+
+        Without it (the class attribute ``ray_actor``, ``False`` by
+        default), each delivery is a Ray task, in a process that builds the
+        routine afresh. Either way the routine's shared state (stats, slot
+        data, public attributes) comes from the routine object here and goes
+        back to it after each delivery. What an actor adds: the routine is
+        built once per job in its own process, and its private attributes
+        (a loaded model, a connection, a cache: names with a leading
+        underscore) are kept between the deliveries of that job, and
+        dropped when the job ends. Its deliveries run one at a time.
+
+        Raises:
+            DefinitionError: ``actor`` is not a bool.
+        """
+        if not isinstance(actor, bool):
+            raise DefinitionError(
+                f"{self._label()}: set_ray_actor expects True or False, not {actor!r}."
+            )
+        self._ray_actor = actor
+
+    def is_ray_actor(self) -> bool:
+        """Whether the ``"ray"`` strategy runs this routine on an actor (:meth:`set_ray_actor`)."""
+        return bool(getattr(self, "_ray_actor", type(self).ray_actor))
 
     def set_as_critical(
         self, max_retries: int = 3, retry_delay: float = 1.0, retry_backoff: float = 2.0

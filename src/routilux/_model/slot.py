@@ -125,6 +125,18 @@ class Slot:
         merged(undo)
         return _call_undoing(self._invoke, passed, undo, settle)
 
+    def deliver_through(
+        self, message: Mapping[str, Any], call: Callable[[Mapping[str, Any]], Any]
+    ) -> Any:
+        """As :meth:`deliver`, with ``call(passed)`` instead of the handler.
+
+        For a strategy that runs the handler elsewhere (the Ray strategy):
+        the message is merged here, ``call`` gets what the handler would,
+        and the merge is undone if it raises, as for :meth:`deliver`.
+        """
+        passed, undo, settle = self._merge(message)
+        return _call_undoing(call, passed, undo, settle)
+
     def reset(self) -> None:
         """Forget the data merged so far."""
         self._data = {}

@@ -8,6 +8,7 @@ import pytest
 
 from routilux import Flow, Routine
 from routilux._engine.concurrent import ConcurrentStrategy
+from routilux._engine.ray_strategy import RayStrategy
 from routilux._engine.sequential import SequentialStrategy
 from routilux._engine.services import EngineServices
 from routilux._engine.strategies import STRATEGY_NAMES, make_strategy
@@ -25,12 +26,15 @@ class Echo(Routine):
 
 def test_each_strategy_name_makes_its_strategy() -> None:
     services = EngineServices(FakeClock(), lambda: True)
-    assert STRATEGY_NAMES == ("sequential", "concurrent")
+    assert STRATEGY_NAMES == ("sequential", "concurrent", "ray")
     assert isinstance(make_strategy("sequential", services), SequentialStrategy)
     assert isinstance(make_strategy("concurrent", services), ConcurrentStrategy)
+    # Made without Ray: the cluster is connected by its first job (tests/ray).
+    assert isinstance(make_strategy("ray", services), RayStrategy)
 
 
-@pytest.mark.parametrize("name", STRATEGY_NAMES)
+# The strategies that run in this process; tests/ray runs jobs under "ray".
+@pytest.mark.parametrize("name", ["sequential", "concurrent"])
 def test_a_job_runs_under_the_strategy_it_names(name: str) -> None:
     flow = Flow(execution_strategy="sequential", clock=FakeClock())
     flow.add_routine(Echo(), "echo")

@@ -1,0 +1,105 @@
+"""The Ray cluster the Ray strategy uses: one per process, connected on first use."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from types import ModuleType
+from typing import Any
+
+from routilux._install import install_command
+from routilux.exceptions import ExecutionError
+
+__all__ = ["RayCluster", "import_ray"]
+
+#: Ray keeps one connection per process: connecting is serialised here.
+_CONNECT_LOCK = threading.Lock()
+#: Seconds ``ray.init`` may take (a local cluster starts in 2 to 10 s).
+START_TIMEOUT = 120.0
+
+
+def import_ray() -> ModuleType:
+    """The ``ray`` module.
+
+    Raises:
+        ExecutionError: Ray is not installed; the message names the command.
+    """
+    try:
+        return importlib.import_module("ray")
+    except ImportError as exc:
+        raise ExecutionError(
+            'The "ray" execution strategy needs Ray, which is not installed: '
+            f"{install_command('ray')}"
+        ) from exc
+
+
+class RayCluster:
+    """This process's connection to Ray, and the remote function and actor class it uses.
+
+    ``connect(address)`` starts a local cluster (``address`` ``None``) or
+    connects to ``address``, unless Ray is connected already, by this
+    process's own code or an earlier flow: then that connection is used
+    (Ray allows one per process), and an ``address`` that names another
+    cluster is an error.
+    """
+
+    def __init__(self) -> None:
+        self.ray: Any = None
+        self.task: Any = None
+        self.actor_cls: Any = None
+
+    def connect(self, address: str | None) -> None:
+        """Connect to Ray (see the class); make the remote function and actor class once."""
+        ray = import_ray()
+        with _CONNECT_LOCK:
+            if not ray.is_initialized():
+                _start(ray, address)
+            elif address not in (None, "auto"):
+                _check_same_cluster(ray, address)
+            if self.task is None:
+                from routilux._engine.ray_remote import RoutineActor, run_call
+
+                # Ray's own retries off: the routine's error policy decides.
+                self.task = ray.remote(max_retries=0, retry_exceptions=False)(run_call)
+                self.actor_cls = ray.remote(max_restarts=0, max_task_retries=0)(RoutineActor)
+            self.ray = ray
+
+
+def _check_same_cluster(ray: Any, address: str) -> None:
+    """Refuse ``address`` if this process is connected to another cluster."""
+    connected = str(ray.get_runtime_context().gcs_address)
+    if address.removeprefix("ray://") != connected:
+        raise ExecutionError(
+            f"This process is connected to the Ray cluster at {connected}, and Ray allows "
+            f"one cluster per process; a flow cannot use ray_address={address!r} too."
+        )
+
+
+def _start(ray: Any, address: str | None) -> None:
+    """``ray.init`` on a thread that lives as long as this process, bounded by START_TIMEOUT.
+
+    A local cluster's processes are killed when the thread that started them
+    exits (Ray ties them to it), so that thread never exits; and a cluster
+    that cannot start fails the job with this error instead of hanging it.
+
+    Raises:
+        ExecutionError: Ray did not start, or not in time.
+    """
+    done = threading.Event()
+    failure: list[BaseException] = []
+
+    def keep() -> None:
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=True)
+        except BaseException as exc:  # Handed to the thread that waits below.
+            failure.append(exc)
+        done.set()
+        if not failure:
+            threading.Event().wait()  # Ray's processes live as long as this thread.
+
+    threading.Thread(target=keep, name="routilux-ray", daemon=True).start()
+    where = "a local Ray cluster" if address is None else f"the Ray cluster at {address!r}"
+    if not done.wait(START_TIMEOUT):
+        raise ExecutionError(f"Could not start or reach {where} within {START_TIMEOUT:.0f} s.")
+    if failure:
+        raise ExecutionError(f"Could not start or reach {where}: {failure[0]}") from failure[0]

@@ -1,0 +1,87 @@
+"""The Ray strategy's settings and classification, checked without a Ray cluster."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import pytest
+
+from routilux import Flow, Routine
+from routilux._engine.ray_cluster import import_ray
+from routilux._engine.ray_remote import read_state, write_state
+from routilux.exceptions import DefinitionError, ExecutionError, SerializationError
+
+
+class Plain(Routine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.define_slot("in", handler=self.take)
+        self.count = 0
+        self._cache: Any = object()  # Private: stays in each process.
+
+    def take(self, **_: Any) -> None:
+        self.count += 1
+
+
+class Declared(Plain):
+    ray_actor = True
+
+
+def test_ray_is_a_strategy_and_ray_address_a_string_or_none() -> None:
+    flow = Flow(execution_strategy="ray", ray_address="ray://head:10001")
+    assert flow._jobs.settings().strategy == "ray"
+    assert flow._jobs.settings().ray_address == "ray://head:10001"
+    assert Flow().ray_address is None
+    for bad in (3, ""):
+        with pytest.raises(DefinitionError, match="ray_address must be a non-empty string"):
+            Flow(execution_strategy="ray", ray_address=bad)  # type: ignore[arg-type]
+    with pytest.raises(DefinitionError, match="'sequential', 'concurrent' or 'ray'"):
+        Flow(execution_strategy="rays")
+
+
+def test_a_flow_document_keeps_the_strategy_not_the_address() -> None:
+    document = Flow(execution_strategy="ray", ray_address="auto").serialize()
+    assert document["execution_strategy"] == "ray"
+    assert "ray_address" not in document
+    assert Flow.deserialize(document).execution_strategy == "ray"
+
+
+def test_a_routine_is_a_ray_actor_when_its_class_or_itself_says_so() -> None:
+    assert not Plain().is_ray_actor()
+    assert Declared().is_ray_actor()
+    declared_off = Declared()
+    declared_off.set_ray_actor(False)
+    assert not declared_off.is_ray_actor()
+    plain_on = Plain()
+    plain_on.set_ray_actor()
+    assert plain_on.is_ray_actor()
+    with pytest.raises(DefinitionError, match="set_ray_actor expects True or False"):
+        plain_on.set_ray_actor("yes")  # type: ignore[arg-type]
+
+
+def test_shared_state_is_stats_slot_data_and_public_attributes() -> None:
+    routine = Plain()
+    routine.count = 4
+    routine.set_stat("n", 2)
+    routine._slots["in"]._data = {"k": (1, 2)}
+    state = write_state(routine, "routine 'p'")
+    assert set(state) == {"stats", "slots", "count"}  # Not _cache, nor the slots' objects.
+    copy = Plain()
+    read_state(copy, state, "routine 'p'")
+    assert (copy.count, copy.stats(), dict(copy.slots["in"].data)) == (4, {"n": 2}, {"k": (1, 2)})
+
+
+def test_a_public_attribute_the_codec_refuses_is_named() -> None:
+    routine = Plain()
+    routine.count = object()  # type: ignore[assignment]
+    with pytest.raises(SerializationError, match="routine 'p' attribute 'count'"):
+        write_state(routine, "routine 'p'")
+
+
+def test_without_ray_the_error_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # An import of it now fails.
+    with pytest.raises(
+        ExecutionError, match=r"needs Ray, which is not installed: pip install .*\[ray\]"
+    ):
+        import_ray()
