@@ -44,7 +44,9 @@ def test_the_tree_has_every_command() -> None:
         "routilux jobs resume",
         "routilux jobs show",
         "routilux run",
+        "routilux submit",
         "routilux validate",
+        "routilux worker",
     ]
 
 

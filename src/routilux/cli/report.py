@@ -105,6 +105,8 @@ def job_report(store: JobStore, job_id: str, *, duration: float | None = None) -
         "deliveries": max(stored.deliveries, sum(r["deliveries"] for r in routines)),
         "pending": len(stored.pending),
         "owner": stored.owner,
+        # A submitted job's queue (flow.submit, routilux submit); its owner is the worker.
+        "queue": stored.document.get("queue"),
         "owner_alive": not job.status.is_terminal and _owned_elsewhere(stored),
         "claim": stored.claim,
         "lease_expires_at": (

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from routilux._install import install_command
 from routilux._model.durable import Checkpoint
+from routilux._model.queueing import Submission
 from routilux.exceptions import DefinitionError, StoreError
+from routilux.stores import _queue, _rows
 from routilux.stores._migrate import move_job_values
 from routilux.stores._pg_checkpoint import CheckpointStatements
 from routilux.stores._sql import Cursor, SqlJobStore
@@ -245,6 +247,7 @@ class PostgresStore(SqlJobStore):
         self._lock = threading.Lock()
         self._conn: psycopg.Connection[Any] | None = None
         self._closed = False
+        self._queue_ready = False
 
     # -- connection -------------------------------------------------------------
 
@@ -318,6 +321,72 @@ class PostgresStore(SqlJobStore):
             found = cur.execute(statement, params).fetchone()[0]
             if not found:
                 raise self._refusal(cur, checkpoint.job_id, checkpoint.claim)
+
+    # -- the job queue (routilux.workers) ----------------------------------------
+
+    def prepare_queue(self) -> None:
+        """Create the job queue's tables in the store's schema unless they are there.
+
+        Submitting a job does it too; a worker calls it as it starts. See
+        ``routilux.workers``.
+
+        Raises:
+            ImportError: Procrastinate (the ``workers`` extra) is not installed.
+            StoreError: The database failed.
+        """
+        with self._lock:
+            self._prepare_queue()
+
+    def _prepare_queue(self) -> None:
+        if self._queue_ready:
+            return
+        try:
+            _queue.ensure_queue_schema(self._connection(), self.schema)
+        except self._psycopg.Error as exc:
+            raise StoreError(
+                f"The PostgresStore (schema {self.schema}) could not create its job queue: {exc}"
+            ) from exc
+        self._queue_ready = True
+
+    def submit_job(self, submission: Submission) -> bool:
+        """Record a new job and enqueue it for a worker, in one transaction.
+
+        A rollback (an error anywhere) leaves neither the job nor its queue
+        entry. See :class:`~routilux._model.queueing.QueueingStore`.
+
+        Returns:
+            Whether the job is new: ``False`` if the store already had a job
+            of that id (nothing is written or enqueued then).
+
+        Raises:
+            ImportError: Procrastinate (the ``workers`` extra) is not installed.
+            StoreError: The database or the queue failed; nothing is written.
+            SerializationError: A value cannot be stored; nothing is written.
+        """
+        rows = _rows.new_job_rows(
+            submission.document,
+            submission.pending,
+            submission.next_seq,
+            submission.flow_document,
+            None,
+        )
+        with self._lock:
+            self._prepare_queue()
+            conn = self._connection()
+            try:
+                with conn.transaction(), conn.cursor() as cur:
+                    if not self._insert_job(cur, rows, None):
+                        return False
+                    _queue.defer_job(conn, self.schema, submission)
+            except self._psycopg.Error as exc:
+                raise StoreError(f"The PostgresStore (schema {self.schema}) failed: {exc}") from exc
+            except Exception as exc:
+                if type(exc).__module__.startswith("procrastinate"):
+                    raise StoreError(
+                        f"The job queue of the PostgresStore (schema {self.schema}) failed: {exc}"
+                    ) from exc
+                raise
+        return True
 
     def _read(self) -> AbstractContextManager[Cursor]:
         # Repeatable read: a job and its rows are read as of one moment.

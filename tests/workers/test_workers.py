@@ -1,0 +1,236 @@
+"""Workers on the PostgreSQL job queue: submit, run exactly once, take over, drain.
+
+Real ``routilux worker`` processes on a real PostgreSQL server; jobs
+submitted with ``flow.submit`` from the test process. Each handler logs
+its start and end (fsynced), so the tests count what ran where.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from routilux import DefinitionError, Flow, JobStatus
+from routilux.stores import PostgresStore, SqliteStore
+
+#: Seconds a batch of small jobs may take to run on the workers.
+RUN_PATIENCE = 120.0
+
+
+def flow_of(flows: Any, flow_id: str = "small", *, sleep: float = 0.0) -> Flow:
+    """Write the flow file into the flows directory and build it here too."""
+    path = flows.write(flow_id, sleep=sleep)
+    if str(flows.path) not in sys.path:
+        sys.path.insert(0, str(flows.path))
+    return Flow.from_file(path)
+
+
+def statuses(database: Any) -> Counter[str]:
+    """How many jobs of each status the store holds."""
+    with psycopg.connect(database.dsn) as conn:
+        rows = conn.execute("SELECT status, count(*) FROM routilux.jobs GROUP BY status")
+        return Counter(dict(rows.fetchall()))
+
+
+def queue_entries(database: Any) -> int:
+    """How many entries the queue holds (done ones are deleted)."""
+    with psycopg.connect(database.dsn) as conn:
+        return int(conn.execute("SELECT count(*) FROM routilux.procrastinate_jobs").fetchone()[0])
+
+
+def runs(lines: list[list[str]], kind: str) -> Counter[str]:
+    """How many times each delivery id logged ``kind`` (start or end)."""
+    return Counter(line[1] for line in lines if line[0] == kind)
+
+
+@pytest.mark.parametrize(("count", "jobs"), [(2, 200), (3, 90)])
+def test_jobs_submitted_at_once_complete_exactly_once_on_several_workers(
+    workers: Any, flows_dir: Any, database: Any, waiter: Callable[..., None], count: int, jobs: int
+) -> None:
+    flow = flow_of(flows_dir)
+    procs = [workers.start("--concurrency", "2") for _ in range(count)]
+    with PostgresStore(database.dsn) as store:
+        ids = [flow.submit(params={"tag": f"t{i}", "steps": 1}, store=store) for i in range(jobs)]
+    # Bounded: every job completed, or the test fails with the workers' output.
+    waiter(lambda: statuses(database)["completed"] == jobs, RUN_PATIENCE, "all completed", *procs)
+    lines = flows_dir.lines()
+    starts = runs(lines, "start")
+    assert len(starts) == 2 * jobs  # The source and the step of every job...
+    assert set(starts.values()) == {1}  # ...each run once.
+    assert {line[1].split(":")[0] for line in lines} == set(ids)
+    ran_in = {line[4] for line in lines}
+    assert ran_in <= {str(p.pid) for p in procs}
+    assert statuses(database) == Counter({"completed": jobs})
+
+
+def test_a_job_shows_its_queue_and_the_worker_that_ran_it(
+    workers: Any, flows_dir: Any, database: Any, waiter: Callable[..., None]
+) -> None:
+    flow = flow_of(flows_dir)
+    with PostgresStore(database.dsn) as store:
+        job_id = flow.submit(params={"tag": "q"}, queue="reports", store=store)
+        shown = _show(database, job_id)
+        assert (shown["status"], shown["queue"], shown["owner"]) == ("pending", "reports", None)
+        proc = workers.start("--queue", "reports")
+        waiter(lambda: store.load_job(job_id).document["status"] == "completed", 60, "ran", proc)
+    shown = _show(database, job_id)
+    assert shown["queue"] == "reports"
+    assert shown["owner"].endswith(f":{proc.pid}")
+    text = _routilux("jobs", "show", job_id, "--store", database.url).stdout
+    assert "Queue: reports" in text
+    assert f":{proc.pid}" in text
+
+
+def test_a_worker_killed_mid_job_has_its_job_taken_over_with_nothing_lost(
+    workers: Any, flows_dir: Any, database: Any, waiter: Callable[..., None]
+) -> None:
+    flow = flow_of(flows_dir, sleep=0.2)
+    first = workers.start()
+    with PostgresStore(database.dsn) as store:
+        job_id = flow.submit(params={"tag": "k", "steps": 8}, store=store)
+        # Bounded: the first worker has finished two steps (it is mid-job).
+        waiter(lambda: len(runs(flows_dir.lines(), "end")) >= 3, 60, "two steps", first)
+        first.kill()
+        second = workers.start()
+        waiter(
+            lambda: store.load_job(job_id).document["status"] == "completed", 60, "taken", second
+        )
+        assert store.load_job(job_id).owner.endswith(f":{second.pid}")
+    lines = flows_dir.lines()
+    starts, ends = runs(lines, "start"), runs(lines, "end")
+    assert len(ends) == 9  # Nothing lost: the source and every step ended once.
+    assert set(ends.values()) == {1}
+    twice = [d for d, n in starts.items() if n > 1]
+    assert len(twice) <= 1  # At most the in-flight delivery ran again...
+    for delivery in twice:  # ...started in the killed worker, ended in the second.
+        pids = [line[4] for line in lines if line[1] == delivery]
+        assert pids[0] == str(first.pid)
+        assert pids[-1] == str(second.pid)
+
+
+def test_sigterm_drains_pausing_the_running_job_for_another_worker(
+    workers: Any, flows_dir: Any, database: Any, waiter: Callable[..., None]
+) -> None:
+    flow = flow_of(flows_dir, sleep=0.2)
+    first = workers.start("--drain-seconds", "0.3")
+    with PostgresStore(database.dsn) as store:
+        job_id = flow.submit(params={"tag": "d", "steps": 10}, store=store)
+        waiter(lambda: len(runs(flows_dir.lines(), "end")) >= 2, 60, "a step", first)
+        first.signal(signal.SIGTERM)
+        assert first.wait(30) == 0
+        assert store.load_job(job_id).document["status"] == JobStatus.PAUSED.value
+        second = workers.start()
+        waiter(
+            lambda: store.load_job(job_id).document["status"] == "completed", 60, "resumed", second
+        )
+    starts = runs(flows_dir.lines(), "start")
+    assert len(starts) == 11
+    assert set(starts.values()) == {1}  # A drain pauses between deliveries: none ran twice.
+
+
+def test_sigterm_lets_a_short_job_finish(
+    workers: Any, flows_dir: Any, database: Any, waiter: Callable[..., None]
+) -> None:
+    flow = flow_of(flows_dir, sleep=0.2)
+    proc = workers.start("--drain-seconds", "20")
+    with PostgresStore(database.dsn) as store:
+        job_id = flow.submit(params={"tag": "s", "steps": 3}, store=store)
+        waiter(lambda: len(runs(flows_dir.lines(), "start")) >= 2, 60, "started", proc)
+        proc.signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        assert store.load_job(job_id).document["status"] == "completed"
+
+
+def test_a_job_of_a_flow_no_worker_knows_fails_naming_it(
+    workers: Any, flows_dir: Any, database: Any, waiter: Callable[..., None]
+) -> None:
+    flow_of(flows_dir)
+    other = flow_of(flows_dir, "other")
+    (flows_dir.path / "other.yaml").unlink()  # The worker knows 'small' only.
+    proc = workers.start()
+    with PostgresStore(database.dsn) as store:
+        job_id = other.submit(params={"tag": "u"}, store=store)
+        waiter(lambda: store.load_job(job_id).document["status"] == "failed", 60, "failed", proc)
+        error = store.load_job(job_id).document["error"]
+    assert "No worker knows flow 'other'" in error
+    assert str(flows_dir.path) in error
+    assert "'small'" in error
+
+
+def test_the_same_idempotency_key_gives_the_same_job_and_one_queue_entry(
+    flows_dir: Any, database: Any
+) -> None:
+    flow = flow_of(flows_dir)
+    with PostgresStore(database.dsn) as store:
+        first = flow.submit(params={"tag": "i"}, idempotency_key="order-7", store=store)
+        again = flow.submit(params={"tag": "i"}, idempotency_key="order-7", store=store)
+        other = flow.submit(params={"tag": "i"}, idempotency_key="order-8", store=store)
+    assert first == again != other
+    assert statuses(database) == Counter({"pending": 2})
+    assert queue_entries(database) == 2
+
+
+def test_a_failed_enqueue_leaves_neither_the_job_nor_its_entry(
+    flows_dir: Any, database: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from routilux.stores import _queue
+
+    flow = flow_of(flows_dir)
+    real = _queue.defer_job
+
+    def defer_then_fail(*args: Any) -> None:
+        real(*args)  # The entry is written in the transaction, then it fails.
+        raise RuntimeError("the queue broke")
+
+    with PostgresStore(database.dsn) as store:
+        flow.submit(params={"tag": "ok"}, store=store)
+        monkeypatch.setattr(_queue, "defer_job", defer_then_fail)
+        with pytest.raises(RuntimeError, match="the queue broke"):
+            flow.submit(params={"tag": "lost"}, store=store)
+    assert statuses(database) == Counter({"pending": 1})
+    assert queue_entries(database) == 1
+
+
+def test_submit_refuses_a_store_without_a_queue(flows_dir: Any, tmp_path: Path) -> None:
+    flow = flow_of(flows_dir)
+    with (
+        SqliteStore(tmp_path / "jobs.db") as store,
+        pytest.raises(
+            DefinitionError, match=r"SqliteStore cannot hand jobs to workers.*PostgreSQL"
+        ),
+    ):
+        flow.submit(params={"tag": "x"}, store=store)
+    proc = _routilux(
+        "submit", str(flows_dir.path / "small.yaml"), "--store", f"sqlite:///{tmp_path}/j.db"
+    )
+    assert proc.returncode == 2
+    assert "workers share jobs through a PostgreSQL store" in proc.stderr
+
+
+def _routilux(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    return subprocess.run(
+        [sys.executable, "-m", "routilux", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+
+
+def _show(database: Any, job_id: str) -> dict[str, Any]:
+    proc = _routilux("jobs", "show", job_id, "--store", database.url, "--json")
+    assert proc.returncode == 0, proc.stderr
+    shown: dict[str, Any] = json.loads(proc.stdout)
+    return shown
