@@ -209,7 +209,13 @@ class JobControl:
         job_id = submitted_job_id(flow_id, idempotency_key) or str(uuid.uuid4())
         document = self.document_for(job_id)
         submission = build_submission(
-            flow_id, entry, data, queue=queue, job_id=job_id, flow_document=document
+            flow_id,
+            entry.routine_id,
+            entry.slot.name,
+            data,
+            queue=queue,
+            job_id=job_id,
+            flow_document=document,
         )
         chosen.submit_job(submission)
         return submission.job_id

@@ -17,40 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
+from worker_helpers import RUN_PATIENCE, flow_of, queue_entries, runs, statuses
 
-from routilux import DefinitionError, Flow, JobStatus
+from routilux import DefinitionError, JobStatus
 from routilux.stores import PostgresStore, SqliteStore
-
-#: Seconds a batch of small jobs may take to run on the workers.
-RUN_PATIENCE = 120.0
-
-
-def flow_of(flows: Any, flow_id: str = "small", *, sleep: float = 0.0) -> Flow:
-    """Write the flow file into the flows directory and build it here too."""
-    path = flows.write(flow_id, sleep=sleep)
-    if str(flows.path) not in sys.path:
-        sys.path.insert(0, str(flows.path))
-    return Flow.from_file(path)
-
-
-def statuses(database: Any) -> Counter[str]:
-    """How many jobs of each status the store holds."""
-    with psycopg.connect(database.dsn) as conn:
-        rows = conn.execute("SELECT status, count(*) FROM routilux.jobs GROUP BY status")
-        return Counter(dict(rows.fetchall()))
-
-
-def queue_entries(database: Any) -> int:
-    """How many entries the queue holds (done ones are deleted)."""
-    with psycopg.connect(database.dsn) as conn:
-        return int(conn.execute("SELECT count(*) FROM routilux.procrastinate_jobs").fetchone()[0])
-
-
-def runs(lines: list[list[str]], kind: str) -> Counter[str]:
-    """How many times each delivery id logged ``kind`` (start or end)."""
-    return Counter(line[1] for line in lines if line[0] == kind)
 
 
 def test_jobs_submitted_at_once_complete_exactly_once_on_two_workers(

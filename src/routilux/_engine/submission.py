@@ -20,7 +20,6 @@ from routilux._model.queueing import QueueingStore, Submission, check_queue_name
 from routilux.exceptions import DefinitionError
 
 if TYPE_CHECKING:
-    from routilux._engine.plan import Target
     from routilux._model.store import JobStore
 
 __all__ = ["IDEMPOTENCY_NAMESPACE", "build_submission", "queueing_store", "submitted_job_id"]
@@ -69,7 +68,8 @@ def queueing_store(store: JobStore | None) -> QueueingStore:
 
 def build_submission(
     flow_id: str,
-    entry: Target,
+    routine_id: str,
+    slot: str,
     params: dict[str, Any],
     *,
     queue: str,
@@ -80,5 +80,5 @@ def build_submission(
     job = JobState(flow_id, job_id=job_id)
     document = job.serialize()
     document["queue"] = check_queue_name(queue)
-    first = StoredDelivery(ENTRY_SEQ, entry.routine_id, entry.slot.name, params, 1, 0.0, 0)
+    first = StoredDelivery(ENTRY_SEQ, routine_id, slot, params, 1, 0.0, 0)
     return Submission(document, [first], ENTRY_SEQ + 1, flow_document, queue)

@@ -18,6 +18,7 @@ from routilux import RoutiluxError
 from routilux.cli.commands_dead_letters import dead_letters
 from routilux.cli.commands_flows import graph, run, validate
 from routilux.cli.commands_jobs import jobs
+from routilux.cli.commands_schedules import schedule
 from routilux.cli.commands_workers import submit, worker
 from routilux.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageProblem
 from routilux.cli.output import one_line
@@ -48,7 +49,7 @@ def cli() -> None:
     """
 
 
-for _command in (run, validate, graph, jobs, dead_letters, submit, worker):
+for _command in (run, validate, graph, jobs, dead_letters, submit, worker, schedule):
     cli.add_command(_command)
 
 

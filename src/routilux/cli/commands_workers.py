@@ -15,12 +15,12 @@ from routilux.cli.options import Seconds, flow_file_argument, json_option, store
 from routilux.cli.output import echo_json
 from routilux.cli.store_urls import opened_store
 
-__all__ = ["submit", "worker"]
+__all__ = ["postgres_url", "submit", "worker"]
 
 _FLOW_SUFFIXES = (".yaml", ".yml", ".json")
 
 
-def _postgres_url(store_url: str, option: str = "--store") -> str:
+def postgres_url(store_url: str, option: str = "--store") -> str:
     """``store_url`` if it names a PostgreSQL store, the only kind workers share.
 
     Raises:
@@ -80,7 +80,7 @@ def submit(
     entry_params = parse_params(params, params_json)
     _, flow = flow_from_file(flow_file)
     entry_id = pick_entry(flow, entry)
-    with opened_store(_postgres_url(store_url)) as store:
+    with opened_store(postgres_url(store_url)) as store:
         job_id = flow.submit(
             entry_id, entry_params, queue=queue, idempotency_key=idempotency_key, store=store
         )
@@ -174,7 +174,7 @@ def worker(
     """
     from routilux.workers import WorkerSettings, run_worker
 
-    url = _postgres_url(store_url)
+    url = postgres_url(store_url)
     flows = flows_of(flows_dir)
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,

@@ -38,6 +38,7 @@ from routilux._flow import Flow
 from routilux._model.ownership import process_owner
 from routilux._model.queueing import check_queue_name
 from routilux.exceptions import DefinitionError
+from routilux.schedules import Scheduler
 from routilux.stores import PostgresStore
 from routilux.stores._queue import RUN_TASK, import_procrastinate, search_path
 from routilux.workers._runner import JobRunner, Outcome, Verdict
@@ -62,6 +63,9 @@ class WorkerSettings:
         stall_check: Seconds between two looks for stalled workers.
         poll: Seconds between two looks at the queue besides its
             notifications (for entries scheduled later).
+        schedule_every: Seconds between two looks at the store's schedules
+            for due ticks (0: this worker fires no schedule).
+        name: The worker's name in the queue (``host:pid``).
     """
 
     queues: tuple[str, ...] = ()
@@ -71,6 +75,7 @@ class WorkerSettings:
     stalled_after: float = 5.0
     stall_check: float = 1.0
     poll: float = 1.0
+    schedule_every: float = 1.0
     name: str = field(default_factory=process_owner)
 
     def __post_init__(self) -> None:
@@ -80,7 +85,14 @@ class WorkerSettings:
             raise DefinitionError(
                 f"concurrency must be an int from 1 to 256, not {self.concurrency!r}."
             )
-        for name in ("drain_seconds", "heartbeat", "stalled_after", "stall_check", "poll"):
+        for name in (
+            "drain_seconds",
+            "heartbeat",
+            "stalled_after",
+            "stall_check",
+            "poll",
+            "schedule_every",
+        ):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
                 raise DefinitionError(f"{name} must be a number of seconds >= 0, not {value!r}.")
@@ -126,10 +138,13 @@ def run_worker(
     first.prepare_queue()
     first.close()
     runner = JobRunner(known, lambda: PostgresStore(dsn, schema=schema), source)
+    schedules = PostgresStore(dsn, schema=schema)
+    scheduler = Scheduler(schedules, known)
     try:
-        return asyncio.run(_Worker(dsn, schema, runner, chosen).main())
+        return asyncio.run(_Worker(dsn, schema, runner, chosen, scheduler).main())
     finally:
         runner.close()
+        schedules.close()
 
 
 def _by_id(flows: Iterable[Flow] | Mapping[str, Flow]) -> dict[str, Flow]:
@@ -147,8 +162,16 @@ def _by_id(flows: Iterable[Flow] | Mapping[str, Flow]) -> dict[str, Flow]:
 class _Worker:
     """One worker's event loop: Procrastinate's worker, the stall check, the signals."""
 
-    def __init__(self, dsn: str, schema: str, runner: JobRunner, settings: WorkerSettings) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        schema: str,
+        runner: JobRunner,
+        settings: WorkerSettings,
+        scheduler: Scheduler,
+    ) -> None:
         procrastinate = import_procrastinate()
+        self.scheduler = scheduler
         self.settings = settings
         self.runner = runner
         self.pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="routilux-worker")
@@ -181,12 +204,14 @@ class _Worker:
                 )
             )
             stalls = asyncio.create_task(self._check_stalls())
+            ticks = asyncio.create_task(self._fire_schedules())
             logger.info(
                 "worker %s: taking jobs of %s", s.name, ", ".join(s.queues) or "every queue"
             )
             print(f"worker {s.name} ready", flush=True)
             await self.stopping.wait()
             stalls.cancel()
+            ticks.cancel()
             drain = asyncio.create_task(self._drain_deadline())
             work.cancel()  # Procrastinate stops taking jobs and waits for those running.
             with contextlib.suppress(asyncio.CancelledError):
@@ -233,6 +258,21 @@ class _Worker:
                     await self._retry(job)
             except Exception as exc:  # The database went away: try again next time.
                 logger.warning("worker %s: stall check failed: %s", self.settings.name, exc)
+
+    async def _fire_schedules(self) -> None:
+        every = self.settings.schedule_every
+        if not every:
+            return
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(every)
+            try:
+                fired = await loop.run_in_executor(None, self.scheduler.fire_due)
+            except Exception as exc:  # The database went away, a bad schedule: next time.
+                logger.warning("worker %s: schedules: %s", self.settings.name, exc)
+                continue
+            if fired:
+                logger.info("worker %s: fired %d scheduled jobs", self.settings.name, len(fired))
 
     async def _retry(self, job: Any) -> None:
         """Put a stalled worker's queue entry back; another worker may have done it first."""
