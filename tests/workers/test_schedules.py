@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from worker_helpers import flow_of, statuses
+from worker_helpers import check_once, flow_of, statuses
 
 from routilux import DefinitionError
 from routilux.schedules import Schedule, Scheduler, add_schedule, due_ticks, list_schedules
@@ -45,26 +45,33 @@ def _fire_together(schedulers: list[Scheduler]) -> list[str]:
     return fired
 
 
-def test_two_schedulers_over_an_hour_fire_exactly_sixty_jobs_that_two_workers_run(
+def test_two_workers_run_jobs_submitted_at_once_and_sixty_of_two_schedulers_in_an_hour(
     workers: Any, flows_dir: Any, database: Any, waiter: Callable[..., None]
 ) -> None:
     flow = flow_of(flows_dir)
     clock = FakeClock()
     stores = [PostgresStore(database.dsn) for _ in range(2)]
     try:
+        procs = [workers.start("--concurrency", "2") for _ in range(2)]
+        jobs = 60  # Submitted at once: each runs exactly once.
+        ids = [flow.submit(params={"tag": f"t{i}"}, store=stores[1]) for i in range(jobs)]
         add_schedule(
             stores[0], "small", "*/1 * * * *", params={"tag": "cron", "steps": 0}, start=EPOCH
         )
         schedulers = [Scheduler(s, [flow], clock=clock, epoch=EPOCH) for s in stores]
-        procs = [workers.start() for _ in range(2)]
         fired: list[str] = []
         for _ in range(120):  # An hour, in steps of 30 s.
             clock.advance(30)
             fired += _fire_together(schedulers)
         assert len(fired) == 60
         assert len(set(fired)) == 60
-        waiter(lambda: statuses(database)["completed"] == 60, 120, "sixty completed", *procs)
-        assert statuses(database) == Counter({"completed": 60})
+        total = jobs + 60
+        waiter(lambda: statuses(database)["completed"] == total, 120, "all completed", *procs)
+        assert statuses(database) == Counter({"completed": total})
+        check_once([x for x in flows_dir.lines() if x[2] != "cron"], ids, procs)
+        cron_runs = Counter(x[1].split(":")[0] for x in flows_dir.lines() if x[2] == "cron")
+        assert set(cron_runs) == set(fired)
+        assert set(cron_runs.values()) == {2}  # Its source's start and end, once.
         (schedule,) = list_schedules(stores[0])
         assert schedule.last_tick == EPOCH + 3600
     finally:

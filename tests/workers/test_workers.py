@@ -18,24 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from worker_helpers import RUN_PATIENCE, flow_of, queue_entries, runs, statuses
+from worker_helpers import RUN_PATIENCE, check_once, flow_of, queue_entries, runs, statuses
 
 from routilux import DefinitionError, JobStatus
 from routilux.stores import PostgresStore, SqliteStore
-
-
-def test_jobs_submitted_at_once_complete_exactly_once_on_two_workers(
-    workers: Any, flows_dir: Any, database: Any, waiter: Callable[..., None]
-) -> None:
-    flow = flow_of(flows_dir)
-    procs = [workers.start("--concurrency", "2") for _ in range(2)]
-    jobs = 80
-    with PostgresStore(database.dsn) as store:
-        ids = [flow.submit(params={"tag": f"t{i}", "steps": 1}, store=store) for i in range(jobs)]
-    # Bounded: every job completed, or the test fails with the workers' output.
-    waiter(lambda: statuses(database)["completed"] == jobs, RUN_PATIENCE, "all completed", *procs)
-    _check_once(flows_dir.lines(), ids, procs)
-    assert statuses(database) == Counter({"completed": jobs})
 
 
 def test_three_workers_run_every_queue_and_fail_a_flow_they_do_not_know(
@@ -55,7 +41,7 @@ def test_three_workers_run_every_queue_and_fail_a_flow_they_do_not_know(
         waiter(lambda: statuses(database)["completed"] == jobs + 1, RUN_PATIENCE, "run", *procs)
         waiter(lambda: statuses(database)["failed"] == 1, RUN_PATIENCE, "failed", *procs)
         error = store.load_job(unknown).document["error"]
-    _check_once(flows_dir.lines(), [*ids, report], procs)
+    check_once(flows_dir.lines(), [*ids, report], procs)
     assert "No worker knows flow 'other'" in error
     assert str(flows_dir.path) in error
     assert "'small'" in error
@@ -64,15 +50,6 @@ def test_three_workers_run_every_queue_and_fail_a_flow_they_do_not_know(
     assert shown["owner"].rpartition(":")[2] in {str(p.pid) for p in procs}
     text = _routilux("jobs", "show", report, "--store", database.url).stdout
     assert "Queue: reports" in text
-
-
-def _check_once(lines: list[list[str]], ids: list[str], procs: list[Any]) -> None:
-    """Every job's source and step ran exactly once, in one of ``procs``."""
-    starts = runs(lines, "start")
-    assert len(starts) == 2 * len(ids)
-    assert set(starts.values()) == {1}
-    assert {line[1].split(":")[0] for line in lines} == set(ids)
-    assert {line[4] for line in lines} <= {str(p.pid) for p in procs}
 
 
 def test_a_worker_killed_mid_job_has_its_job_taken_over_with_nothing_lost(
@@ -92,10 +69,11 @@ def test_a_worker_killed_mid_job_has_its_job_taken_over_with_nothing_lost(
         assert store.load_job(job_id).owner.endswith(f":{second.pid}")
     lines = flows_dir.lines()
     starts, ends = runs(lines, "start"), runs(lines, "end")
-    assert len(ends) == 9  # Nothing lost: the source and every step ended once.
-    assert set(ends.values()) == {1}
+    assert len(ends) == 9  # Nothing lost: the source and every step ended.
     twice = [d for d, n in starts.items() if n > 1]
     assert len(twice) <= 1  # At most the in-flight delivery ran again...
+    # ...which alone may have ended twice (its handler ended, its checkpoint was not written).
+    assert {d for d, n in ends.items() if n > 1} <= set(twice)
     for delivery in twice:  # ...started in the killed worker, ended in the second.
         pids = [line[4] for line in lines if line[1] == delivery]
         assert pids[0] == str(first.pid)

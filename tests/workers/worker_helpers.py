@@ -10,7 +10,7 @@ import psycopg
 
 from routilux import Flow
 
-__all__ = ["RUN_PATIENCE", "flow_of", "queue_entries", "runs", "statuses"]
+__all__ = ["RUN_PATIENCE", "check_once", "flow_of", "queue_entries", "runs", "statuses"]
 
 #: Seconds a batch of small jobs may take to run on the workers.
 RUN_PATIENCE = 120.0
@@ -40,3 +40,12 @@ def queue_entries(database: Any) -> int:
 def runs(lines: list[list[str]], kind: str) -> Counter[str]:
     """How many times each delivery id logged ``kind`` (start or end)."""
     return Counter(line[1] for line in lines if line[0] == kind)
+
+
+def check_once(lines: list[list[str]], ids: list[str], procs: list[Any]) -> None:
+    """Every job's source and step ran exactly once, in one of ``procs``."""
+    starts = runs(lines, "start")
+    assert len(starts) == 2 * len(ids)
+    assert set(starts.values()) == {1}
+    assert {line[1].split(":")[0] for line in lines} == set(ids)
+    assert {line[4] for line in lines} <= {str(p.pid) for p in procs}

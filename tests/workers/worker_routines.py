@@ -2,8 +2,8 @@
 
 The tests copy this module next to their flow files (the worker imports it
 from the flows directory). Every handler appends one line per start and
-end to the file named by its ``log`` config, fsynced so that it survives
-SIGKILL::
+end to the file named by its ``log`` config, fsynced (unless ``fsync: false``)
+so that it survives SIGKILL::
 
     start <delivery_id> <job_tag> <routine_id> <pid>
     end <delivery_id> <job_tag> <routine_id> <pid>
@@ -30,8 +30,9 @@ class Logged(Routine):
         line = f"{kind} {context.delivery_id} {tag} {context.routine_id} {os.getpid()}\n"
         with Path(log).open("a", encoding="utf-8") as out:
             out.write(line)
-            out.flush()
-            os.fsync(out.fileno())
+            if self.get_config("fsync", True):
+                out.flush()
+                os.fsync(out.fileno())
 
 
 class Source(Logged):

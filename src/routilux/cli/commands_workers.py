@@ -180,5 +180,12 @@ def worker(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
-    settings = WorkerSettings(queues=queues, concurrency=concurrency, drain_seconds=drain_seconds)
+    settings = WorkerSettings(
+        queues=queues,
+        concurrency=concurrency,
+        drain_seconds=drain_seconds,
+        heartbeat=stalled_seconds / 5,
+        stalled_after=stalled_seconds,
+        stall_check=min(1.0, stalled_seconds / 5),
+    )
     return run_worker(url, flows, settings, source=f"--flows-dir {flows_dir}")

@@ -276,6 +276,11 @@ class _Worker:
 
     async def _retry(self, job: Any) -> None:
         """Put a stalled worker's queue entry back; another worker may have done it first."""
+        logger.info(
+            "worker %s: queue entry %s of a stalled worker, back on the queue",
+            self.settings.name,
+            job.id,
+        )
         try:
             await self.app.job_manager.retry_job(job)
         except Exception as exc:  # Any failure: the next check tries again.
