@@ -37,11 +37,18 @@ WORKLOADS = {
     "m",
     "m-hist",
     "m-nohist",
+    "w",
+    "w-1",
+    "w-floor",
+    "w-kill",
+    "w-cron",
 }
 #: Workloads whose handlers wait: compared with an ideal wall time, not with (d).
 WAITING = {"e", "f", "f-burst"}
 #: Memory workloads: megabytes, no ratio.
 MEMORY = {"m", "m-hist", "m-nohist"}
+#: Worker workloads (processes on a PostgreSQL server): compared with another workload.
+WORKERS = {"w", "w-1", "w-floor", "w-kill", "w-cron"}
 
 
 def _bench(*args: str) -> subprocess.CompletedProcess[str]:
@@ -50,12 +57,13 @@ def _bench(*args: str) -> subprocess.CompletedProcess[str]:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=100,
+        timeout=220,
         check=False,
     )
 
 
 @pytest.mark.slow  # Every workload, in a subprocess: the full suite runs it.
+@pytest.mark.timeout(240)  # The worker workloads start PostgreSQL servers and processes.
 def test_quick_run_writes_verified_results_for_every_workload(tmp_path: Path) -> None:
     out = tmp_path / "r.json"
     done = _bench("--quick", "--repeat", "1", "--out", str(out))
@@ -74,6 +82,8 @@ def test_quick_run_writes_verified_results_for_every_workload(tmp_path: Path) ->
         elif name in MEMORY:
             assert entry["ratio_to_baseline"] is None, name
             assert entry["unit"] == "MB", name
+        elif name in WORKERS:
+            assert entry["ratio_to_baseline"] is None, name
         else:
             assert entry["ratio_to_baseline"] is not None, name
     chain = document["workloads"]["a"]["counts"]
@@ -151,8 +161,28 @@ def test_quick_run_writes_verified_results_for_every_workload(tmp_path: Path) ->
     assert 10_000 <= document["workloads"]["m"]["counts"]["history_records"] <= 20_000
     assert document["workloads"]["m-hist"]["counts"]["history_records"] == 2000 * 11
     assert document["workloads"]["m-nohist"]["counts"]["history_records"] == 0
+    _check_workers(document["workloads"])
     assert out.with_suffix(".md").read_text(encoding="utf-8").count("\n| ") == len(WORKLOADS) + 1
     _check_against_itself(document, out, tmp_path)
+
+
+def _check_workers(workloads: dict[str, Any]) -> None:
+    """The worker workloads' counts: every job ran once, every trial completed, one job a tick."""
+    for name, count in (("w", 2), ("w-1", 1)):
+        assert workloads[name]["counts"] == {
+            "jobs": 40,
+            "workers": count,
+            "completed": 40,
+            "ran_twice": 0,
+        }, name
+    assert workloads["w"]["reference"] == "w-floor"
+    assert workloads["w"]["ratio_to_reference"] is not None
+    assert workloads["w-1"]["reference"] == "w"
+    assert workloads["w-floor"]["counts"] == {"tasks": 40, "succeeded": 40}
+    kill = workloads["w-kill"]["counts"]
+    assert (kill["trials"], kill["completed"], kill["lost"]) == (1, 1, 0)
+    assert kill["ran_twice"] <= 1
+    assert workloads["w-cron"]["counts"] == {"minutes": 10, "jobs": 10, "completed": 10}
 
 
 def _check_against_itself(document: dict[str, Any], out: Path, tmp_path: Path) -> None:
