@@ -102,6 +102,25 @@ def test_sigterm_drains_pausing_the_running_job_or_letting_it_finish(
     assert set(starts.values()) == {1}  # A drain pauses between deliveries: none ran twice.
 
 
+def test_a_second_sigterm_stops_at_once_leaving_the_job_for_takeover(
+    workers: Any, flows_dir: Any, database: Any, waiter: Callable[..., None]
+) -> None:
+    flow = flow_of(flows_dir, sleep=0.5)
+    proc = workers.start("--drain-seconds", "60")
+    with PostgresStore(database.dsn) as store:
+        job_id = flow.submit(params={"tag": "t", "steps": 100}, store=store)
+        waiter(lambda: len(runs(flows_dir.lines(), "start")) >= 2, 60, "a step", proc)
+        proc.signal(signal.SIGTERM)
+        # Two signals sent at once would be one: the second follows the drain's start.
+        waiter(lambda: "draining" in proc.out.read_text(), 30, "the drain", proc)
+        proc.signal(signal.SIGTERM)
+        assert proc.wait(30) == 1  # Well before the 60 s drain or the 50 s job.
+        stored = store.load_job(job_id)
+    assert stored.document["status"] == "running"  # As after a crash: resumable.
+    assert stored.owner is not None
+    assert stored.owner.endswith(f":{proc.pid}")
+
+
 def test_the_same_idempotency_key_gives_the_same_job_and_one_queue_entry(
     flows_dir: Any, database: Any
 ) -> None:

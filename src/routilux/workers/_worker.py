@@ -17,8 +17,10 @@ module adds what Procrastinate does not do by itself:
 - **Signals.** Procrastinate's own handlers are off. The first ``SIGTERM``
   or ``SIGINT`` drains: no new job is taken; running jobs may finish
   until :attr:`WorkerSettings.drain_seconds`, then are paused and put back
-  on the queue; the worker exits with status 0. A second signal stops at
-  once (status 1): the jobs it ran are taken over as after a crash.
+  on the queue; the worker exits with status 0. If a delivery does not
+  return within 5 s more, the worker exits with status 1 and leaves that
+  job to be taken over, as after a crash. A second signal stops at once
+  (status 1): the jobs it ran are taken over as after a crash.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import contextlib
 import logging
 import os
 import signal
+import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -46,6 +49,13 @@ from routilux.workers._runner import JobRunner, Outcome, Verdict
 __all__ = ["WorkerSettings", "run_worker"]
 
 logger = logging.getLogger("routilux.workers")
+
+#: Seconds the drain's pause may take (a running delivery finishing), then the
+#: paused jobs to be handed back.
+_PAUSE_PATIENCE = 5.0
+#: Seconds after which a job whose run failed in the worker (not in a handler:
+#: the store, say) is offered again.
+_RETRY_FAILED = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +235,7 @@ class _Worker:
         if self.signals > 1:
             logger.warning("worker %s: second signal, stopping now", self.settings.name)
             os._exit(1)
+        print(f"worker {self.settings.name} draining", flush=True)
         logger.info("worker %s: draining (%g s)", self.settings.name, self.settings.drain_seconds)
         assert self.stopping is not None
         self.stopping.set()
@@ -234,12 +245,29 @@ class _Worker:
         loop = asyncio.get_running_loop()
         # The pause waits for running deliveries; past a few seconds more, the
         # worker exits anyway and the job is taken over as after a crash.
-        paused = await loop.run_in_executor(None, self.runner.pause_all, 5.0)
+        paused = await loop.run_in_executor(None, self.runner.pause_all, _PAUSE_PATIENCE)
         logger.info("worker %s: paused %d jobs at the drain deadline", self.settings.name, paused)
+        deadline = loop.time() + _PAUSE_PATIENCE
+        while self.runner.running and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        if self.runner.running:
+            # A handler that does not return: leave its job for another worker to
+            # take over, as after a crash (its queue entry stays taken by this
+            # worker, whose heartbeat stops now).
+            logger.warning(
+                "worker %s: %d jobs still running after the drain; leaving them for takeover",
+                self.settings.name,
+                self.runner.running,
+            )
+            os._exit(1)
 
     async def _run_job(self, context: Any, job_id: str) -> None:
         loop = asyncio.get_running_loop()
-        outcome: Outcome = await loop.run_in_executor(self.pool, self.runner.run, job_id)
+        try:
+            outcome: Outcome = await loop.run_in_executor(self.pool, self.runner.run, job_id)
+        except Exception as exc:  # The store failed, say: offer the job again later.
+            logger.warning("worker %s: job %s: %s", self.settings.name, job_id, exc)
+            outcome = Outcome(Verdict.AGAIN, at=time.time() + _RETRY_FAILED, reason=str(exc))
         logger.debug("worker %s: %s", self.settings.name, outcome.reason)
         if outcome.verdict is Verdict.AGAIN:
             when = datetime.fromtimestamp(outcome.at, tz=timezone.utc)
