@@ -14,12 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from routilux._install import install_command
 from routilux._model.durable import Checkpoint
-from routilux._model.queueing import Submission
-from routilux._model.schedules import Schedule
 from routilux.exceptions import DefinitionError, StoreError
-from routilux.stores import _queue, _rows, _schedules
 from routilux.stores._migrate import move_job_values
 from routilux.stores._pg_checkpoint import CheckpointStatements
+from routilux.stores._pg_queue import QueueMethods
 from routilux.stores._sql import Cursor, SqlJobStore
 
 if TYPE_CHECKING:
@@ -206,7 +204,7 @@ def _import_psycopg() -> ModuleType:
     return psycopg
 
 
-class PostgresStore(SqlJobStore):
+class PostgresStore(QueueMethods, SqlJobStore):
     """A :class:`~routilux.stores.JobStore` in PostgreSQL.
 
     The tables live in their own schema, created with them on first use.
@@ -322,143 +320,6 @@ class PostgresStore(SqlJobStore):
             found = cur.execute(statement, params).fetchone()[0]
             if not found:
                 raise self._refusal(cur, checkpoint.job_id, checkpoint.claim)
-
-    # -- the job queue (routilux.workers) ----------------------------------------
-
-    def prepare_queue(self) -> None:
-        """Create the job queue's tables in the store's schema unless they are there.
-
-        Submitting a job does it too; a worker calls it as it starts. See
-        ``routilux.workers``.
-
-        Raises:
-            ImportError: Procrastinate (the ``workers`` extra) is not installed.
-            StoreError: The database failed.
-        """
-        with self._lock:
-            self._prepare_queue()
-
-    def _prepare_queue(self) -> None:
-        if self._queue_ready:
-            return
-        conn = self._connection()
-        try:
-            _queue.ensure_queue_schema(conn, self.schema)
-            conn.execute(_schedules.SCHEDULE_TABLES.format(s=f'"{self.schema}"'))
-        except self._psycopg.Error as exc:
-            raise StoreError(
-                f"The PostgresStore (schema {self.schema}) could not create its job queue: {exc}"
-            ) from exc
-        self._queue_ready = True
-
-    def submit_job(self, submission: Submission) -> bool:
-        """Record a new job and enqueue it for a worker, in one transaction; see :meth:`_submit`."""
-        return self._submit(submission, None)
-
-    def fire_tick(self, schedule_id: str, tick: float, submission: Submission) -> bool:
-        """Claim a schedule's tick and submit its job, in one transaction.
-
-        Returns:
-            Whether this call fired it: ``False`` if the tick had been fired
-            already (by another scheduler: nothing is written then).
-
-        Raises:
-            StoreError: The database or the queue failed; nothing is written.
-        """
-        return self._submit(submission, (schedule_id, float(tick)))
-
-    def add_schedule(self, schedule: Schedule) -> None:
-        """Keep a new schedule (see ``routilux.schedules``).
-
-        Raises:
-            StoreError: A schedule of that id exists, or the database failed.
-        """
-        row = _schedules.schedule_row(schedule)
-        marks = ", ".join(["%s"] * len(row))
-        with self._lock:
-            self._prepare_queue()
-        with self._write() as cur:
-            cur.execute(
-                f'INSERT INTO "{self.schema}".schedules ({_schedules.COLUMNS}) VALUES ({marks}) '
-                "ON CONFLICT DO NOTHING RETURNING schedule_id",
-                row,
-            )
-            if cur.fetchone() is None:
-                raise StoreError(f"The store already has a schedule {schedule.schedule_id!r}.")
-
-    def list_schedules(self) -> list[Schedule]:
-        """The store's schedules, by id."""
-        with self._lock:
-            self._prepare_queue()
-        with self._read() as cur:
-            cur.execute(
-                f'SELECT {_schedules.COLUMNS} FROM "{self.schema}".schedules ORDER BY schedule_id'
-            )
-            return [_schedules.schedule_from_row(tuple(row)) for row in cur.fetchall()]
-
-    def remove_schedule(self, schedule_id: str) -> bool:
-        """Remove a schedule (its fired ticks stay); return whether it existed."""
-        with self._lock:
-            self._prepare_queue()
-        with self._write() as cur:
-            cur.execute(
-                f'DELETE FROM "{self.schema}".schedules WHERE schedule_id = %s RETURNING 1',
-                (schedule_id,),
-            )
-            return cur.fetchone() is not None
-
-    def pass_ticks(self, schedule_id: str, tick: float) -> None:
-        """Move a schedule's last tick to ``tick`` (ticks skipped under ``missed="skip"``)."""
-        with self._write() as cur:
-            cur.execute(
-                f'UPDATE "{self.schema}".schedules SET last_tick = %s '
-                "WHERE schedule_id = %s AND last_tick < %s",
-                (tick, schedule_id, tick),
-            )
-
-    def _submit(self, submission: Submission, tick: tuple[str, float] | None) -> bool:
-        """Record a new job and enqueue it for a worker, in one transaction.
-
-        A rollback (an error anywhere) leaves neither the job nor its queue
-        entry. See :class:`~routilux._model.queueing.QueueingStore`.
-
-        Returns:
-            Whether the job is new: ``False`` if the store already had a job
-            of that id (nothing is written or enqueued then).
-
-        Raises:
-            ImportError: Procrastinate (the ``workers`` extra) is not installed.
-            StoreError: The database or the queue failed; nothing is written.
-            SerializationError: A value cannot be stored; nothing is written.
-        """
-        rows = _rows.new_job_rows(
-            submission.document,
-            submission.pending,
-            submission.next_seq,
-            submission.flow_document,
-            None,
-        )
-        with self._lock:
-            self._prepare_queue()
-            conn = self._connection()
-            try:
-                with conn.transaction(), conn.cursor() as cur:
-                    if tick is not None and not _schedules.claim_tick(
-                        cur, self.schema, tick[0], tick[1], submission.job_id
-                    ):
-                        return False
-                    if not self._insert_job(cur, rows, None):
-                        return False
-                    _queue.defer_job(conn, self.schema, submission)
-            except self._psycopg.Error as exc:
-                raise StoreError(f"The PostgresStore (schema {self.schema}) failed: {exc}") from exc
-            except Exception as exc:
-                if type(exc).__module__.startswith("procrastinate"):
-                    raise StoreError(
-                        f"The job queue of the PostgresStore (schema {self.schema}) failed: {exc}"
-                    ) from exc
-                raise
-        return True
 
     def _read(self) -> AbstractContextManager[Cursor]:
         # Repeatable read: a job and its rows are read as of one moment.
