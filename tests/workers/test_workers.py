@@ -48,6 +48,7 @@ def test_three_workers_run_every_queue_and_fail_a_flow_they_do_not_know(
     shown = _show(database, report)
     assert shown["queue"] == "reports"
     assert shown["owner"].rpartition(":")[2] in {str(p.pid) for p in procs}
+    assert shown["worker"] == shown["owner"]
     text = _routilux("jobs", "show", report, "--store", database.url).stdout
     assert "Queue: reports" in text
 
