@@ -189,3 +189,33 @@ def _show(database: Any, job_id: str) -> dict[str, Any]:
     assert proc.returncode == 0, proc.stderr
     shown: dict[str, Any] = json.loads(proc.stdout)
     return shown
+
+
+def test_a_frozen_worker_loses_its_job_and_starts_no_handler_once_it_runs_again(
+    workers: Any, flows_dir: Any, database: Any, waiter: Callable[..., None]
+) -> None:
+    flow = flow_of(flows_dir, sleep=0.1)
+    procs = [workers.start("--lease-seconds", "1") for _ in range(2)]
+    with PostgresStore(database.dsn) as store:
+        job_id = flow.submit(params={"tag": "f", "steps": 20}, store=store)
+        waiter(lambda: len(runs(flows_dir.lines(), "end")) >= 3, 60, "two steps", *procs)
+        frozen = next(p for p in procs if str(p.pid) == flows_dir.lines()[0][4])
+        other = next(p for p in procs if p is not frozen)
+        frozen.signal(signal.SIGSTOP)  # Its heartbeat and its lease stop being renewed.
+        try:
+            # Bounded: the other worker takes the job over once the lease has expired.
+            waiter(
+                lambda: any(x[4] == str(other.pid) for x in flows_dir.lines()), 60, "taken", other
+            )
+            before = [x for x in flows_dir.lines() if x[4] == str(frozen.pid) and x[0] == "start"]
+        finally:
+            frozen.signal(signal.SIGCONT)
+        waiter(lambda: store.load_job(job_id).document["status"] == "completed", 60, "done", other)
+        assert store.load_job(job_id).owner.endswith(f":{other.pid}")
+    lines = flows_dir.lines()
+    after = [x for x in lines if x[4] == str(frozen.pid) and x[0] == "start"]
+    assert after == before  # Once running again, the frozen worker started no handler.
+    starts, ends = runs(lines, "start"), runs(lines, "end")
+    assert len(ends) == 21  # Nothing lost.
+    twice = [d for d, n in starts.items() if n > 1]
+    assert len(twice) <= 1  # The delivery in flight when it froze, at most.

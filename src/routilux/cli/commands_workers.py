@@ -153,6 +153,13 @@ def flows_of(directory: Path) -> list[Flow]:
     help="Take a worker whose heartbeat (every S/5 seconds) is older than S for dead, and "
     "hand its jobs to another.",
 )
+@click.option(
+    "--lease-seconds",
+    type=Seconds(min=0.5, max=86400),
+    metavar="S",
+    help="The lease of the jobs this worker runs (each flow's lease_seconds, 30 by default): "
+    "a job whose worker stopped answering is taken over by another at most S seconds later.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log what the worker does on stderr.")
 def worker(
     store_url: str,
@@ -161,6 +168,7 @@ def worker(
     concurrency: int,
     drain_seconds: float,
     stalled_seconds: float,
+    lease_seconds: float | None,
     verbose: bool,
 ) -> int:
     """Take jobs from the queue of a PostgreSQL store and run them, until stopped.
@@ -176,6 +184,9 @@ def worker(
 
     url = postgres_url(store_url)
     flows = flows_of(flows_dir)
+    if lease_seconds is not None:
+        for flow in flows:
+            flow.lease_seconds = lease_seconds
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
