@@ -107,6 +107,7 @@ _VS_CHAIN = "µs per durable delivery ÷ µs per hop of (a), the in-memory chain
 _VS_A = "µs per hop ÷ µs per hop of (a), the same chain unobserved, same run"
 _VS_ASYNCIO_CHAIN = "µs per hop ÷ µs per hop of a-asyncio, same run"
 _MEMORY = "n/a: a memory figure, compared with nothing in the run"
+_NO_HOPS = "n/a: processes and a database, not hops; compare with the reference"
 
 WORKLOADS: dict[str, Workload] = {
     w.name: w
@@ -541,6 +542,82 @@ WORKLOADS: dict[str, Workload] = {
             None,
             _MEMORY,
             {"record_history": False},
+        ),
+        Workload(
+            "w",
+            "workers: 1-delivery jobs submitted at once (flow.submit) to 2 waiting "
+            "'routilux worker' processes (--concurrency 2) on PostgreSQL; each ran once",
+            "bench.workloads.workers:run_worker_throughput",
+            1_000,
+            40,
+            "jobs",
+            "µs/job",
+            "lower",
+            None,
+            _NO_HOPS,
+            {"workers": 2},
+            reference="w-floor",
+            comparison_note="µs per job ÷ µs per no-op task of Procrastinate's own workers, "
+            "same run",
+            check_tolerance=math.inf,
+        ),
+        Workload(
+            "w-1",
+            "workers as (w), 1 worker process",
+            "bench.workloads.workers:run_worker_throughput",
+            1_000,
+            40,
+            "jobs",
+            "µs/job",
+            "lower",
+            None,
+            _NO_HOPS,
+            {"workers": 1},
+            reference="w",
+            comparison_note="µs per job with 1 worker ÷ with 2 (w), same run",
+            check_tolerance=math.inf,
+        ),
+        Workload(
+            "w-floor",
+            "the queue's floor: no-op Procrastinate tasks deferred at once to 2 Procrastinate "
+            "worker processes (concurrency 2), same server settings",
+            "bench.workloads.workers:run_queue_floor",
+            1_000,
+            40,
+            "tasks",
+            "µs/task",
+            "lower",
+            None,
+            _NO_HOPS,
+            check_tolerance=math.inf,
+        ),
+        Workload(
+            "w-kill",
+            "takeover: a worker SIGKILLed mid-job (8 steps of 50 ms), a second worker "
+            "waiting; seconds from the kill to the job's completion (mean), every trial checked",
+            "bench.workloads.workers:run_kill_trials",
+            20,
+            1,
+            "trials",
+            "s",
+            "lower",
+            None,
+            _NO_HOPS,
+            check_tolerance=math.inf,
+        ),
+        Workload(
+            "w-cron",
+            "schedule: */1 fired by 2 schedulers on one fake clock moved on in 30 s steps, "
+            "2 workers running the jobs: exactly one job per minute; seconds in all",
+            "bench.workloads.workers:run_schedule_hour",
+            60,
+            10,
+            "minutes",
+            "s",
+            "lower",
+            None,
+            _NO_HOPS,
+            check_tolerance=math.inf,
         ),
     )
 }

@@ -125,6 +125,56 @@ class FlowJobs:
             wait=False,
         )
 
+    def submit(
+        self,
+        entry: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        *,
+        queue: str = "default",
+        idempotency_key: str | None = None,
+        store: JobStore | None = None,
+        entry_slot: str = "trigger",
+    ) -> str:
+        """Hand a new job to the workers (``routilux worker``) instead of running it here.
+
+        The job is recorded ``pending`` in the store and put on ``queue``, in
+        one PostgreSQL transaction: a rollback leaves neither. Any worker
+        that knows the flow (by its ``flow_id``) and takes ``queue`` claims
+        it and runs it; its results, history and dead letters land in the
+        store as if it had run here. See ``routilux.workers``.
+
+        Args:
+            entry: The routine that starts the job (default: the only one
+                with an ``entry_slot`` slot).
+            params: The data for the entry routine's slot.
+            queue: The queue that carries the job to a worker.
+            idempotency_key: The same key (for this flow) gives the same
+                job: a second submit returns the first job's id and
+                enqueues nothing.
+            store: The store the workers share (default: the flow's ``store``):
+                a :class:`~routilux.stores.PostgresStore`.
+            entry_slot: The entry routine's slot that receives ``params``.
+
+        Returns:
+            The job's id.
+
+        Raises:
+            DefinitionError: The entry, params, queue or key are invalid, a
+                routine is not ready, or the store cannot hand jobs to
+                workers (a SQLite or memory store).
+            SerializationError: A param cannot be stored.
+            StoreError: The store or its queue failed; nothing is written.
+            ImportError: Procrastinate (the ``workers`` extra) is not installed.
+        """
+        return self._jobs.submit(
+            entry,
+            entry_slot,
+            params,
+            queue=queue,
+            idempotency_key=idempotency_key,
+            store=store,
+        )
+
     # -- control ------------------------------------------------------------------
 
     def pause(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import uuid
 import warnings
 import weakref
 from collections.abc import Mapping
@@ -14,6 +15,7 @@ from routilux._engine.engine import Engine
 from routilux._engine.recovery import resume_from_store
 from routilux._engine.revive import resume_in_memory
 from routilux._engine.settings import EngineSettings
+from routilux._engine.submission import build_submission, queueing_store, submitted_job_id
 from routilux._flow_arguments import check_job_of, check_timeout, pause_arguments, pause_point
 from routilux._model.job_state import JobState
 from routilux._model.records import JobProgress
@@ -185,6 +187,40 @@ class JobControl:
             return engine.execute(settings, plan, entry, data, limit, chosen, job, strategy)
         return engine.start(settings, plan, entry, data, limit, chosen, job, strategy)
 
+    def submit(
+        self,
+        routine_id: str | None,
+        slot: str,
+        params: Mapping[str, Any] | None,
+        *,
+        queue: str,
+        idempotency_key: str | None,
+        store: JobStore | None,
+    ) -> str:
+        """Record a new job ``pending`` and enqueue it for a worker; return its id.
+
+        Raises:
+            DefinitionError: The entry is invalid, a routine is not ready, or
+                the store cannot hand jobs to workers.
+        """
+        chosen = queueing_store(self.store_for(store))
+        flow_id = self.flow.flow_id
+        entry_id = routine_id if routine_id is not None else _only_entry(self.flow, slot)
+        _, entry, data, _ = self.prepare(entry_id, slot, params, None)
+        job_id = submitted_job_id(flow_id, idempotency_key) or str(uuid.uuid4())
+        document = self.document_for(job_id)
+        submission = build_submission(
+            flow_id,
+            entry.routine_id,
+            entry.slot.name,
+            data,
+            queue=queue,
+            job_id=job_id,
+            flow_document=document,
+        )
+        chosen.submit_job(submission)
+        return submission.job_id
+
     def prepare(
         self,
         routine_id: str,
@@ -330,3 +366,18 @@ def _stacklevel_outside_routilux() -> int:
     while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
         level, frame = level + 1, frame.f_back
     return level
+
+
+def _only_entry(flow: Flow, slot: str) -> str:
+    """The one routine of ``flow`` that has a ``slot`` slot.
+
+    Raises:
+        DefinitionError: None has, or several have.
+    """
+    starts = [rid for rid, routine in flow.routines.items() if slot in routine.slots]
+    if len(starts) == 1:
+        return starts[0]
+    which = "No routine" if not starts else f"Several routines ({', '.join(starts)})"
+    raise DefinitionError(
+        f"{which} of flow {flow.flow_id!r} have a {slot!r} slot: name the entry routine."
+    )

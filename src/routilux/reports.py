@@ -109,6 +109,10 @@ def job_report(
         "deliveries": max(stored.deliveries, sum(r["deliveries"] for r in routines)),
         "pending": len(stored.pending),
         "owner": stored.owner,
+        # A submitted job's queue (flow.submit, routilux submit), and the worker
+        # (host:pid) that runs or ran it: its owner.
+        "queue": stored.document.get("queue"),
+        "worker": stored.owner if stored.document.get("queue") is not None else None,
         "owner_alive": not job.status.is_terminal and _owned_elsewhere(stored),
         "claim": stored.claim,
         "lease_expires_at": (

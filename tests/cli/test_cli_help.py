@@ -49,7 +49,13 @@ def test_the_tree_has_every_command() -> None:
         "routilux keys revoke",
         "routilux run",
         "routilux serve",
+        "routilux schedule",
+        "routilux schedule add",
+        "routilux schedule list",
+        "routilux schedule remove",
+        "routilux submit",
         "routilux validate",
+        "routilux worker",
     ]
 
 

@@ -41,6 +41,11 @@ WORKLOADS = {
     "r",
     "r-threads",
     "r-delivery",
+    "w",
+    "w-1",
+    "w-floor",
+    "w-kill",
+    "w-cron",
 }
 #: Workloads whose handlers wait: compared with an ideal wall time, not with (d).
 WAITING = {"e", "f", "f-burst"}
@@ -50,6 +55,8 @@ MEMORY = {"m", "m-hist", "m-nohist"}
 SERVICE = {"s"}
 #: Handlers on Ray or CPU-bound threads: compared with each other, not with (d).
 RAY = {"r", "r-threads", "r-delivery"}
+#: Worker workloads (processes on a PostgreSQL server): compared with another workload.
+WORKERS = {"w", "w-1", "w-floor", "w-kill", "w-cron"}
 
 
 def _bench(*args: str) -> subprocess.CompletedProcess[str]:
@@ -58,7 +65,9 @@ def _bench(*args: str) -> subprocess.CompletedProcess[str]:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=240,  # Two of the workloads each start a local Ray cluster (5 to 30 s).
+        # Two workloads each start a local Ray cluster (5 to 30 s), the worker
+        # workloads PostgreSQL servers and worker processes.
+        timeout=280,
         check=False,
     )
 
@@ -78,13 +87,14 @@ def _check_entry(name: str, entry: dict[str, Any]) -> None:
     elif name in SERVICE:
         assert entry["ratio_to_baseline"] is None, name
         assert entry["unit"] == "ms/job", name
-    elif name in RAY:
+    elif name in RAY or name in WORKERS:
         assert entry["ratio_to_baseline"] is None, name
     else:
         assert entry["ratio_to_baseline"] is not None, name
 
 
 @pytest.mark.slow  # Every workload, in a subprocess: the full suite runs it.
+@pytest.mark.timeout(300)  # See _bench.
 def test_quick_run_writes_verified_results_for_every_workload(tmp_path: Path) -> None:
     out = tmp_path / "r.json"
     done = _bench("--quick", "--repeat", "1", "--out", str(out))
@@ -172,6 +182,7 @@ def test_quick_run_writes_verified_results_for_every_workload(tmp_path: Path) ->
     assert 10_000 <= document["workloads"]["m"]["counts"]["history_records"] <= 20_000
     assert document["workloads"]["m-hist"]["counts"]["history_records"] == 2000 * 11
     assert document["workloads"]["m-nohist"]["counts"]["history_records"] == 0
+    _check_workers(document["workloads"])
     assert out.with_suffix(".md").read_text(encoding="utf-8").count("\n| ") == len(WORKLOADS) + 1
     for name in ("r", "r-threads"):
         assert document["workloads"][name]["counts"] == {"handlers": 8, "deliveries": 9}, name
@@ -181,6 +192,25 @@ def test_quick_run_writes_verified_results_for_every_workload(tmp_path: Path) ->
     assert delivery["counts"] == {"messages": 50, "deliveries": 51}
     assert set(delivery["secondary"]) == {"ray_task_us", "overhead_us"}
     _check_against_itself(document, out, tmp_path)
+
+
+def _check_workers(workloads: dict[str, Any]) -> None:
+    """The worker workloads' counts: every job ran once, every trial completed, one job a tick."""
+    for name, count in (("w", 2), ("w-1", 1)):
+        assert workloads[name]["counts"] == {
+            "jobs": 40,
+            "workers": count,
+            "completed": 40,
+            "ran_twice": 0,
+        }, name
+    assert workloads["w"]["reference"] == "w-floor"
+    assert workloads["w"]["ratio_to_reference"] is not None
+    assert workloads["w-1"]["reference"] == "w"
+    assert workloads["w-floor"]["counts"] == {"tasks": 40, "succeeded": 40}
+    kill = workloads["w-kill"]["counts"]
+    assert (kill["trials"], kill["completed"], kill["lost"]) == (1, 1, 0)
+    assert kill["ran_twice"] <= 1
+    assert workloads["w-cron"]["counts"] == {"minutes": 10, "jobs": 10, "completed": 10}
 
 
 def _check_against_itself(document: dict[str, Any], out: Path, tmp_path: Path) -> None:

@@ -22,7 +22,13 @@ from routilux._model.status import JobStatus
 from routilux._model.store import JobStore
 from routilux.exceptions import JobNotFound
 
-__all__ = ["cancel_stored_job", "claim_stored_job", "claimable_job", "delete_stored_job"]
+__all__ = [
+    "cancel_stored_job",
+    "claim_stored_job",
+    "claimable_job",
+    "delete_stored_job",
+    "fail_stored_job",
+]
 
 #: Seconds a job claimed to be cancelled or deleted is held: long enough for one write.
 _LEASE = 30.0
@@ -132,3 +138,36 @@ def delete_stored_job(store: JobStore, job_id: str) -> None:
     claim_stored_job(store, job_id, "deleted")
     if not store.delete_job(job_id):
         raise JobNotFound(f"The store has no job {job_id!r}.")
+
+
+def fail_stored_job(store: JobStore, job_id: str, error: str) -> bool:
+    """End an unfinished job of ``store`` ``failed`` with ``error``, dropping what it had pending.
+
+    For a job no process can run (a worker that does not know its flow,
+    say). It is claimed first, as a cancel claims it.
+
+    Returns:
+        Whether it was failed (``False``: it had already ended).
+
+    Raises:
+        JobNotFound: The store has no such job.
+        JobOwnedError: A live process owns the job.
+    """
+    claim = claim_stored_job(store, job_id, "failed")
+    if claim is None:
+        return False
+    stored = store.load_job(job_id)
+    store.checkpoint(
+        Checkpoint(
+            job_id=job_id,
+            status=JobStatus.FAILED.value,
+            updated_at=datetime.now(timezone.utc).isoformat(),
+            current_routine_id=stored.document.get("current_routine_id"),
+            error=error,
+            deliveries=stored.deliveries,
+            next_seq=stored.next_seq,
+            drop_pending=True,
+            claim=claim,
+        )
+    )
+    return True

@@ -20,6 +20,8 @@ from routilux.cli.commands_flows import graph, run, validate
 from routilux.cli.commands_jobs import jobs
 from routilux.cli.commands_keys import keys
 from routilux.cli.commands_serve import serve
+from routilux.cli.commands_schedules import schedule
+from routilux.cli.commands_workers import submit, worker
 from routilux.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageProblem
 from routilux.cli.output import one_line
 from routilux.cli.store_urls import StoreUrlError
@@ -49,7 +51,7 @@ def cli() -> None:
     """
 
 
-for _command in (run, validate, graph, jobs, dead_letters, serve, keys):
+for _command in (run, validate, graph, jobs, dead_letters, submit, worker, schedule, serve, keys):
     cli.add_command(_command)
 
 

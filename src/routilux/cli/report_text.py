@@ -39,6 +39,8 @@ def print_job(report: dict[str, Any], *, details: bool = False) -> None:
     if details:
         click.echo(f"Created: {report['created_at']}   Updated: {report['updated_at']}")
         click.echo(f"Run by: {report['owner'] or '-'}{_owner_note(report)}")
+        if report["queue"] is not None:
+            click.echo(f"Queue: {report['queue']} (submitted to workers; run by one of them)")
     if report["pending"] or details:
         click.echo(f"Pending deliveries: {report['pending']}")
     click.echo()
@@ -58,6 +60,8 @@ def _owner_note(report: dict[str, Any]) -> str:
     if report["owner_alive"]:
         left = report["lease_remaining"]
         return " (running)" if left is None else f" (running; its lease expires in {left:.0f} s)"
+    if report["queue"] is not None and report["owner"] is None:
+        return f" (waiting in queue {report['queue']!r} for a worker)"
     return f" (not running: 'routilux jobs resume {report['job_id']}' continues it)"
 
 

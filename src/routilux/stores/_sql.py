@@ -116,17 +116,24 @@ class SqlJobStore(abc.ABC):
             SerializationError: A value cannot be stored; nothing is written.
         """
         rows = _rows.new_job_rows(document, pending, next_seq, flow_document, owner)
+        leased = check_lease(lease, optional=True)
+        with self._write() as cur:
+            if not self._insert_job(cur, rows, leased):
+                raise StoreError(f"The store already has a job {rows.job[0]!r}.")
+
+    def _insert_job(self, cur: Cursor, rows: _rows.NewJobRows, lease: float | None) -> bool:
+        """Insert a new job's rows; return ``False`` (inserting nothing) if its id is taken."""
         job_id = rows.job[0]
         appended = (rows.history, rows.errors, rows.log, rows.outputs, rows.job_logs)
-        with self._write() as cur:
-            cur.execute(self._sql.insert_job, (*rows.job, check_lease(lease, optional=True)))
-            if cur.fetchone() is None:
-                raise StoreError(f"The store already has a job {job_id!r}.")
-            self._append(cur, job_id, appended, rows.job[-len(appended) :])
-            if rows.pending:
-                _run(cur, self._sql.upsert_pending, rows.pending)
-            if rows.values:
-                _run(cur, self._sql.upsert_value, rows.values)
+        cur.execute(self._sql.insert_job, (*rows.job, lease))
+        if cur.fetchone() is None:
+            return False
+        self._append(cur, job_id, appended, rows.job[-len(appended) :])
+        if rows.pending:
+            _run(cur, self._sql.upsert_pending, rows.pending)
+        if rows.values:
+            _run(cur, self._sql.upsert_value, rows.values)
+        return True
 
     def checkpoint(self, checkpoint: Checkpoint) -> None:
         """Apply one delivery's changes in one transaction; see :meth:`JobStore.checkpoint`.

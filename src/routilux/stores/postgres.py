@@ -17,6 +17,7 @@ from routilux._model.durable import Checkpoint
 from routilux.exceptions import DefinitionError, StoreError
 from routilux.stores._migrate import move_job_values
 from routilux.stores._pg_checkpoint import CheckpointStatements
+from routilux.stores._pg_queue import QueueMethods
 from routilux.stores._sql import Cursor, SqlJobStore
 
 if TYPE_CHECKING:
@@ -203,7 +204,7 @@ def _import_psycopg() -> ModuleType:
     return psycopg
 
 
-class PostgresStore(SqlJobStore):
+class PostgresStore(QueueMethods, SqlJobStore):
     """A :class:`~routilux.stores.JobStore` in PostgreSQL.
 
     The tables live in their own schema, created with them on first use.
@@ -245,6 +246,7 @@ class PostgresStore(SqlJobStore):
         self._lock = threading.Lock()
         self._conn: psycopg.Connection[Any] | None = None
         self._closed = False
+        self._queue_ready = False
 
     @property
     def dsn(self) -> str:
