@@ -19,8 +19,8 @@ from routilux.cli.commands_dead_letters import dead_letters
 from routilux.cli.commands_flows import graph, run, validate
 from routilux.cli.commands_jobs import jobs
 from routilux.cli.commands_keys import keys
-from routilux.cli.commands_serve import serve
 from routilux.cli.commands_schedules import schedule
+from routilux.cli.commands_serve import serve
 from routilux.cli.commands_workers import submit, worker
 from routilux.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageProblem
 from routilux.cli.output import one_line
