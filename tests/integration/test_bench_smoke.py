@@ -57,6 +57,10 @@ SERVICE = {"s"}
 RAY = {"r", "r-threads", "r-delivery"}
 #: Worker workloads (processes on a PostgreSQL server): compared with another workload.
 WORKERS = {"w", "w-1", "w-floor", "w-kill", "w-cron"}
+#: The families that start servers, clusters or worker processes: each runs in a
+#: test of its own (the tests run side by side), the others together.
+OWN_RUN = {"s": SERVICE, "r": RAY, "w": WORKERS}
+IN_PROCESS = WORKLOADS - SERVICE - RAY - WORKERS
 
 
 def _bench(*args: str) -> subprocess.CompletedProcess[str]:
@@ -97,10 +101,11 @@ def _check_entry(name: str, entry: dict[str, Any]) -> None:
 @pytest.mark.timeout(300)  # See _bench.
 def test_quick_run_writes_verified_results_for_every_workload(tmp_path: Path) -> None:
     out = tmp_path / "r.json"
-    done = _bench("--quick", "--repeat", "1", "--out", str(out))
+    families = sorted({name.split("-")[0] for name in IN_PROCESS})
+    done = _bench("--quick", "--repeat", "1", "--only", ",".join(families), "--out", str(out))
     assert done.returncode == 0, done.stderr
     document = json.loads(out.read_text(encoding="utf-8"))
-    assert set(document["workloads"]) == WORKLOADS
+    assert set(document["workloads"]) == IN_PROCESS
     assert document["machine"]["python_version"]
     for name, entry in document["workloads"].items():
         _check_entry(name, entry)
@@ -162,9 +167,6 @@ def test_quick_run_writes_verified_results_for_every_workload(tmp_path: Path) ->
     assert fanout_asyncio["counted_deliveries"] == fanout_asyncio["messages"] * 16
     assert fanout_asyncio["aggregator_received"] == fanout_asyncio["messages"] * 8
     assert document["workloads"]["c-asyncio"]["counts"]["completed"] == 200
-    served = document["workloads"]["s"]
-    assert served["counts"] == {"jobs": 100, "completed": 100, "clients": 50}
-    assert set(served["secondary"]) == {"jobs_per_s", "p50_ms", "p99_ms"}
     for name in MEMORY:
         memory = document["workloads"][name]
         assert memory["counts"]["pending_at_once"] == memory["counts"]["messages"] == 2000, name
@@ -182,16 +184,35 @@ def test_quick_run_writes_verified_results_for_every_workload(tmp_path: Path) ->
     assert 10_000 <= document["workloads"]["m"]["counts"]["history_records"] <= 20_000
     assert document["workloads"]["m-hist"]["counts"]["history_records"] == 2000 * 11
     assert document["workloads"]["m-nohist"]["counts"]["history_records"] == 0
-    _check_workers(document["workloads"])
-    assert out.with_suffix(".md").read_text(encoding="utf-8").count("\n| ") == len(WORKLOADS) + 1
-    for name in ("r", "r-threads"):
-        assert document["workloads"][name]["counts"] == {"handlers": 8, "deliveries": 9}, name
-    assert document["workloads"]["r"]["reference"] == "r-threads"
-    assert document["workloads"]["r"]["ratio_to_reference"] is not None
-    delivery = document["workloads"]["r-delivery"]
-    assert delivery["counts"] == {"messages": 50, "deliveries": 51}
-    assert set(delivery["secondary"]) == {"ray_task_us", "overhead_us"}
+    assert out.with_suffix(".md").read_text(encoding="utf-8").count("\n| ") == len(IN_PROCESS) + 1
     _check_against_itself(document, out, tmp_path)
+
+
+@pytest.mark.slow  # Servers, a Ray cluster, worker processes: the full suite runs them.
+@pytest.mark.timeout(300)  # See _bench.
+@pytest.mark.parametrize("family", sorted(OWN_RUN))
+def test_quick_run_of_a_family_that_starts_processes(family: str, tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    done = _bench("--quick", "--repeat", "1", "--only", family, "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    workloads = json.loads(out.read_text(encoding="utf-8"))["workloads"]
+    assert set(workloads) == OWN_RUN[family] | {"d"}
+    for name, entry in workloads.items():
+        _check_entry(name, entry)
+    if family == "s":
+        served = workloads["s"]
+        assert served["counts"] == {"jobs": 100, "completed": 100, "clients": 50}
+        assert set(served["secondary"]) == {"jobs_per_s", "p50_ms", "p99_ms"}
+    elif family == "r":
+        for name in ("r", "r-threads"):
+            assert workloads[name]["counts"] == {"handlers": 8, "deliveries": 9}, name
+        assert workloads["r"]["reference"] == "r-threads"
+        assert workloads["r"]["ratio_to_reference"] is not None
+        delivery = workloads["r-delivery"]
+        assert delivery["counts"] == {"messages": 50, "deliveries": 51}
+        assert set(delivery["secondary"]) == {"ray_task_us", "overhead_us"}
+    else:
+        _check_workers(workloads)
 
 
 def _check_workers(workloads: dict[str, Any]) -> None:
@@ -226,7 +247,7 @@ def _check_against_itself(document: dict[str, Any], out: Path, tmp_path: Path) -
     done = _bench("--save-baseline", "--results", str(full), "--baseline", str(baseline))
     assert done.returncode == 0, done.stderr
     saved = json.loads(baseline.read_text(encoding="utf-8"))
-    assert set(saved["workloads"]) == WORKLOADS - {"d"}
+    assert set(saved["workloads"]) == IN_PROCESS - {"d"}
     done = _bench("--check", "--results", str(out), "--baseline", str(baseline))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "OK: every workload within its tolerance (25%" in done.stdout
