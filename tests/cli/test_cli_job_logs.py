@@ -156,6 +156,11 @@ def test_follow_prints_the_records_of_a_job_running_elsewhere_until_it_ends(
     assert [r["position"] for r in json_lines(followed)] == list(range(2 + 4 * 20))
 
 
+@pytest.mark.skipif(
+    signal.getsignal(signal.SIGINT) is signal.SIG_IGN,
+    reason="this test run ignores SIGINT (started in the background by a shell), and so "
+    "would the command it interrupts",
+)
 def test_ctrl_c_stops_following_with_exit_130_and_no_traceback(
     workdir: Path,
     logging_flow: Callable[..., Path],

@@ -373,6 +373,11 @@ def test_resume_json_reports_the_completed_job(
     assert proc.stderr.startswith(f"routilux: job {job_id} resumed")
 
 
+@pytest.mark.skipif(
+    signal.getsignal(signal.SIGINT) is signal.SIG_IGN,
+    reason="this test run ignores SIGINT (started in the background by a shell), and so "
+    "would the command it interrupts",
+)
 @pytest.mark.slow  # A crash test: a run interrupted mid-job, then resumed.
 def test_ctrl_c_pauses_the_run_and_resume_finishes_it(
     routilux: Run,
