@@ -3,8 +3,9 @@
 Many tests run ``python -m routilux`` or a script in a subprocess, hundreds
 of them in a run. Where ``PYTHONDONTWRITEBYTECODE`` is set, each one would
 compile routilux from source again (about 0.1 s each). The subprocesses
-write their bytecode under the session's temporary directory instead
-(``PYTHONPYCACHEPREFIX``): never into the source tree.
+write their bytecode under ``PYTHONPYCACHEPREFIX``: the one the run was given
+(``make test`` gives ``build/pycache``), else the session's temporary
+directory; never into the source tree.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import pytest
 @pytest.fixture(scope="session", autouse=True)
 def _subprocesses_cache_bytecode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PYTHONPYCACHEPREFIX", str(tmp_path_factory.getbasetemp() / "pycache"))
+        if not sys.pycache_prefix:
+            patch.setenv("PYTHONPYCACHEPREFIX", str(tmp_path_factory.getbasetemp() / "pycache"))
         patch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
         yield
 

@@ -57,14 +57,15 @@ class Plan:
     checkpoint_every: int = 1
 
 
+#: Per store: at least 20 kills of the sequential plan, 50 kills in all.
 PLANS = {
     # About 1.2 s of work per job: six kills of at most 0.25 s each land mid-job.
-    "sequential": Plan("sequential", 1, 100, 0.003, 6, 30, 12, 0.25),
+    "sequential": Plan("sequential", 1, 100, 0.003, 6, 20, 8, 0.25),
     # About 0.7 s of work per job on three workers.
-    "concurrent": Plan("concurrent", 3, 150, 0.003, 5, 12, 8, 0.2),
+    "concurrent": Plan("concurrent", 3, 150, 0.003, 5, 10, 6, 0.2),
     # Checkpoints of 10 deliveries: a kill loses up to 10, which run again.
-    "sequential-batched": Plan("sequential", 1, 100, 0.003, 6, 20, 10, 0.25, 10),
-    "concurrent-batched": Plan("concurrent", 3, 150, 0.003, 5, 12, 8, 0.2, 10),
+    "sequential-batched": Plan("sequential", 1, 100, 0.003, 6, 10, 5, 0.25, 10),
+    "concurrent-batched": Plan("concurrent", 3, 150, 0.003, 5, 10, 6, 0.2, 10),
 }
 
 

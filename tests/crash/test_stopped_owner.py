@@ -62,11 +62,28 @@ def _holds_a_write(store_spec: str) -> bool:
     return bool(row and row[0])
 
 
+def _stopped(pid: int) -> bool:
+    """Whether every thread of the process is stopped (``T`` in ``/proc``).
+
+    ``kill`` returns before the signal has stopped a thread running on
+    another core: until then that thread may still take a lock.
+    """
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except FileNotFoundError:  # The thread has just ended.
+            continue
+        if stat.rpartition(")")[2].split()[0] not in ("T", "t"):
+            return False
+    return True
+
+
 def _freeze_between_writes(pid: int, store_spec: str) -> None:
     """SIGSTOP the process at a moment it holds no write lock of the store."""
     deadline = time.monotonic() + PATIENCE
     while True:
         os.kill(pid, signal.SIGSTOP)
+        _wait(lambda: _stopped(pid), "the owner to stop")
         if not _holds_a_write(store_spec):
             return
         os.kill(pid, signal.SIGCONT)
