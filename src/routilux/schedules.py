@@ -47,6 +47,7 @@ __all__ = [
     "add_schedule",
     "due_ticks",
     "list_schedules",
+    "next_tick",
     "remove_schedule",
 ]
 
@@ -148,6 +149,12 @@ def due_ticks(schedule: Schedule, now: float) -> list[float]:
         ticks.append(tick)
         tick = float(walker.get_next(float))
     return list(ticks)
+
+
+def next_tick(schedule: Schedule, now: float) -> float:
+    """The next tick of ``schedule`` a scheduler fires: after ``now`` and after its last tick."""
+    after = max(schedule.last_tick, math.floor(now))
+    return float(_croniter()(schedule.cron, _utc(after)).get_next(float))
 
 
 def _utc(seconds: float) -> datetime:

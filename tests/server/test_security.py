@@ -33,7 +33,7 @@ ROUTES = [
 
 
 def _url(path: str) -> str:
-    return path.format(flow_id="numbers", job_id="nope", letter_id="nope")
+    return path.format(flow_id="numbers", job_id="nope", letter_id="nope", schedule_id="nope")
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])

@@ -79,6 +79,13 @@ def _loopback(host: str) -> bool:
     "and those left running by a process that has ended.",
 )
 @click.option(
+    "--queue",
+    metavar="NAME",
+    help="Hand the jobs that requests start to the workers on this queue ('routilux "
+    "worker') instead of running them here; a request's own \"queue\" wins. "
+    "PostgreSQL store only.",
+)
+@click.option(
     "--max-body-bytes",
     type=click.IntRange(min=1),
     default=1_048_576,
@@ -96,11 +103,13 @@ def serve(
     cors_origins: tuple[str, ...],
     max_body_bytes: int,
     resume_interrupted: bool,
+    queue: str | None,
 ) -> int:
     """Serve the flows of --flows-dir and --flow over HTTP, on the job store --store.
 
     Clients send an API key ('routilux keys create') as 'Authorization:
-    Bearer KEY'. Jobs run in this process. Ctrl-C or SIGTERM stops the
+    Bearer KEY'. Jobs run in this process, or on the workers with --queue
+    (or a request's "queue"). Ctrl-C or SIGTERM stops the
     server: jobs still running are paused in the store (resume them with
     POST /jobs/ID/resume or 'routilux jobs resume ID'). See docs/service.md.
     """
@@ -125,6 +134,7 @@ def serve(
             rate_limit=rate_limit,
             max_body_bytes=max_body_bytes,
             resume_interrupted=resume_interrupted,
+            queue=queue,
         )
         if no_auth:
             click.secho(

@@ -69,12 +69,14 @@ def create_app(
     max_body_bytes: int = 1_048_576,
     heartbeat: float = 15.0,
     resume_interrupted: bool = False,
+    queue: str | None = None,
 ) -> FastAPI:
     """The HTTP service of ``store`` and the given flows, as a FastAPI app.
 
     Serve it with any ASGI server (``routilux serve`` uses uvicorn). Jobs run
-    in this process, on ``store``: each served flow gets ``store`` (as
-    ``flow.store``) and the service's event hooks. Stopping the app (its
+    in this process (unless handed to the workers: ``queue``), on ``store``:
+    each served flow gets ``store`` (as ``flow.store``) and the service's
+    event hooks. Stopping the app (its
     lifespan's end) pauses the jobs still running here.
 
     Args:
@@ -99,6 +101,10 @@ def create_app(
         resume_interrupted: Resume, now, the jobs of the served flows that a
             server paused as it stopped, and those left ``running`` by a
             process that has ended (or whose lease expired).
+        queue: Hand the jobs that requests start to the workers on this
+            queue (``flow.submit``; ``routilux worker``) instead of running
+            them here; a request's own ``queue`` wins. Needs a PostgreSQL
+            store. Schedules (``/schedules``) need one too.
 
     Raises:
         ImportError: The ``server`` extra is not installed.
@@ -121,4 +127,5 @@ def create_app(
         max_body_bytes=max_body_bytes,
         heartbeat=heartbeat,
         resume_interrupted=resume_interrupted,
+        queue=queue,
     )

@@ -30,10 +30,12 @@ from routilux.server._jobs import ServedJobs
 from routilux.server._limits import BodyLimit, CatchAll, RateLimiter, RequestMetrics, parse_rate
 from routilux.server._metrics import MetricsHooks, ServerMetrics
 from routilux.server._problems import STATUS_CODES, ApiError
+from routilux.server._schedules import ServedSchedules
 from routilux.server._service import Service
 from routilux.server._tables import open_tables
 from routilux.server.dashboard import mount as mount_dashboard
-from routilux.stores import JobStore
+from routilux.stores import JobStore, PostgresStore
+from routilux.workers import check_queue_name
 
 __all__ = ["build_app"]
 
@@ -134,9 +136,17 @@ def build_app(
     max_body_bytes: int,
     heartbeat: float,
     resume_interrupted: bool,
+    queue: str | None,
 ) -> FastAPI:
     """:func:`routilux.server.create_app`, once the extra is known to be installed."""
     served = collect_flows(flows, flows_dir=flows_dir, imports=imports)
+    if queue is not None:
+        check_queue_name(queue)
+        if not isinstance(store, PostgresStore):
+            raise DefinitionError(
+                f"queue={queue!r} hands the jobs to the workers, which share a PostgreSQL "
+                f"store; this service's store is a {type(store).__name__}."
+            )
     if (
         isinstance(max_body_bytes, bool)
         or not isinstance(max_body_bytes, int)
@@ -159,7 +169,8 @@ def build_app(
     svc = Service(
         store=store,
         flows=served,
-        jobs=ServedJobs(store, served, tables),
+        jobs=ServedJobs(store, served, tables, queue),
+        schedules=ServedSchedules(store, served),
         hub=hub,
         metrics=metrics,
         tables=tables,
@@ -191,7 +202,7 @@ def build_app(
         app.add_middleware(
             CORSMiddleware,
             allow_origins=origins,
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"],
         )
     app.add_middleware(RequestMetrics, metrics=metrics)

@@ -33,7 +33,7 @@ from routilux.server._problems import ApiError, bad_request, conflict, not_found
 from routilux.server._tables import ServerTables
 from routilux.stores import JobStore
 
-__all__ = ["STOP_REASON", "ServedJobs"]
+__all__ = ["STOP_REASON", "ServedJobs", "job_id_of"]
 
 logger = logging.getLogger("routilux.server")
 
@@ -45,6 +45,11 @@ PAUSE_WAIT = 30.0
 REPLAY_WAIT = 30.0
 
 
+def job_id_of(job: JobState | str) -> str:
+    """The id of a job started here (its state) or handed to the workers (its id)."""
+    return job.job_id if isinstance(job, JobState) else job
+
+
 def body_hash(body: Mapping[str, Any]) -> str:
     """A hash of a request body, to tell a repeated request from another one."""
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
@@ -54,9 +59,17 @@ def body_hash(body: Mapping[str, Any]) -> str:
 class ServedJobs:
     """Start, find and control the jobs of the served flows."""
 
-    def __init__(self, store: JobStore, flows: Mapping[str, Flow], tables: ServerTables) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        flows: Mapping[str, Flow],
+        tables: ServerTables,
+        queue: str | None = None,
+    ) -> None:
         self.store = store
         self.flows = flows
+        #: The queue of the jobs started without one of their own (``None``: run here).
+        self.queue = queue
         self._tables = tables
         self._lock = threading.Lock()
         self._live: dict[str, tuple[Flow, JobState]] = {}
@@ -104,13 +117,16 @@ class ServedJobs:
     ) -> tuple[JobState | str, bool]:
         """Start a job of ``flow_id``; return it (or the id a key started) and whether it is new.
 
+        With a ``queue`` (the body's, else the service's), the job is handed
+        to the workers (``flow.submit``) and its id returned instead.
+
         Raises:
             ApiError: 404 (no such flow), 400 (bad entry, slot or params),
                 409 (the key was used with another body, or is being used now).
         """
         flow = self.flow(flow_id)
         if idempotency_key is None:
-            return self._start(flow, body), True
+            return self._start(flow, body, None), True
         with self._key_lock(flow_id, idempotency_key):
             digest = body_hash(body)
             found = self._tables.reserve(flow_id, idempotency_key, digest)
@@ -127,24 +143,38 @@ class ServedJobs:
                     )
                 return found.job_id, False
             try:
-                job = self._start(flow, body)
+                job = self._start(flow, body, idempotency_key)
             except BaseException:
                 self._tables.settle(flow_id, idempotency_key, None)
                 raise
-            self._tables.settle(flow_id, idempotency_key, job.job_id)
+            self._tables.settle(flow_id, idempotency_key, job_id_of(job))
             return job, True
 
     def _key_lock(self, flow_id: str, key: str) -> threading.Lock:
         return self._key_locks[hash((flow_id, key)) % len(self._key_locks)]
 
-    def _start(self, flow: Flow, body: Mapping[str, Any]) -> JobState:
+    def _start(self, flow: Flow, body: Mapping[str, Any], key: str | None) -> JobState | str:
+        """Run the job here, or hand it to the workers when it has a queue; return it or its id."""
+        queue = body.get("queue") or self.queue
         try:
             entry = entry_routine(flow, body.get("entry"), option="entry")
             slot = body.get("slot") or "trigger"
             if slot not in flow.routines[entry].slots:
                 raise DefinitionError(f"slot: routine {entry!r} has no slot {slot!r}.")
-            job = flow.start(entry, body.get("params") or {}, entry_slot=slot, store=self.store)
-        except DefinitionError as exc:
+            params = body.get("params") or {}
+            if queue is not None:
+                # The key makes the job's id: a request repeated after a crash of
+                # this server between the enqueue and the key's record finds it.
+                return flow.submit(
+                    entry,
+                    params,
+                    queue=queue,
+                    idempotency_key=key,
+                    store=self.store,
+                    entry_slot=slot,
+                )
+            job = flow.start(entry, params, entry_slot=slot, store=self.store)
+        except (DefinitionError, ImportError) as exc:
             raise bad_request(str(exc)) from None
         self._remember(flow, job)
         return job

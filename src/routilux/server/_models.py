@@ -27,6 +27,9 @@ __all__ = [
     "Logs",
     "ReplayRequest",
     "Replayed",
+    "ScheduleList",
+    "ScheduleReply",
+    "ScheduleRequest",
     "StartJobRequest",
 ]
 
@@ -101,12 +104,23 @@ class StartJobRequest(BaseModel):
     idempotency_key: str | None = Field(
         default=None, max_length=200, description="The same key again returns the same job."
     )
+    queue: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=63,
+        description="Hand the job to the workers on this queue ('routilux worker') instead "
+        "of running it here (default: the service's --queue, if any). Needs a PostgreSQL store.",
+    )
 
 
 class JobCreated(BaseModel):
     job_id: str
     flow_id: str
     status: str
+    queue: str | None = Field(
+        default=None,
+        description="The queue that carries the job to a worker; null if it runs here.",
+    )
 
 
 class JobRow(BaseModel):
@@ -145,6 +159,12 @@ class JobReport(BaseModel):
     claim: int
     lease_expires_at: str | None
     lease_remaining: float | None
+    queue: str | None = Field(
+        default=None, description="A submitted job's queue (flow.submit); null otherwise."
+    )
+    worker: str | None = Field(
+        default=None, description="The worker that runs or ran a submitted job (its owner)."
+    )
     routines: list[dict[str, Any]]
     errors: list[dict[str, Any]]
     dead_letters: list[dict[str, Any]]
@@ -184,3 +204,38 @@ class ReplayRequest(BaseModel):
 
 class Replayed(BaseModel):
     job_id: str
+
+
+class ScheduleRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cron: str = Field(description="A five-field cron expression, in UTC: '*/5 * * * *'.")
+    entry: str | None = Field(
+        default=None, description="The routine whose trigger slot starts each job."
+    )
+    params: dict[str, Any] | None = Field(default=None, description="Each job's entry data.")
+    queue: str = Field(default="default", min_length=1, max_length=63)
+    missed: str = Field(
+        default="skip",
+        description="Ticks missed while no worker ran: 'skip' fires the latest, "
+        "'catch-up' each of them.",
+    )
+    schedule_id: str | None = Field(
+        default=None, min_length=1, max_length=200, description="Its id (default: a new one)."
+    )
+
+
+class ScheduleReply(BaseModel):
+    schedule_id: str
+    flow_id: str
+    cron: str
+    entry: str | None
+    params: dict[str, Any]
+    queue: str
+    missed: str
+    last_tick: str = Field(description="The last tick fired or passed over (ISO-8601, UTC).")
+    next_tick: str | None = Field(description="The next tick to fire (ISO-8601, UTC).")
+
+
+class ScheduleList(BaseModel):
+    schedules: list[ScheduleReply]

@@ -13,6 +13,7 @@ from routilux.reports import job_report, letter_dict
 from routilux.server import _models as m
 from routilux.server._auth import needs, service
 from routilux.server._problems import bad_request
+from routilux.server._schedules import schedule_view
 from routilux.server._service import Service, store_kind
 from routilux.server._views import (
     check_statuses,
@@ -75,7 +76,12 @@ def start_job(
     body: Annotated[m.StartJobRequest | None, Body()] = None,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> dict[str, Any]:
-    """Start a job of a flow (``{}``: its default entry, no params)."""
+    """Start a job of a flow (``{}``: its default entry, no params).
+
+    With a ``queue`` (or the service's ``--queue``), the job is recorded
+    ``pending`` and handed to the workers on that queue instead of running
+    here (PostgreSQL store).
+    """
     body = body or m.StartJobRequest()
     key = body.idempotency_key or idempotency_key
     if body.idempotency_key and idempotency_key and body.idempotency_key != idempotency_key:
@@ -84,9 +90,16 @@ def start_job(
     job, new = svc.jobs.start(flow_id, fields, key)
     if not new:
         response.status_code = 200
-    job_id = job.job_id if isinstance(job, JobState) else job
-    status = job.status.value if isinstance(job, JobState) else svc.jobs.status(job_id)
-    return {"job_id": job_id, "flow_id": flow_id, "status": status}
+    if isinstance(job, JobState):
+        return {"job_id": job.job_id, "flow_id": flow_id, "status": job.status.value}
+    stored = svc.store.load_job(job)  # Handed to the workers, or started by an earlier request.
+    queue = stored.document.get("queue")
+    return {
+        "job_id": job,
+        "flow_id": flow_id,
+        "status": svc.jobs.status(job),
+        "queue": queue if isinstance(queue, str) else None,
+    }
 
 
 @router.get("/jobs", response_model=m.JobList, dependencies=READ, tags=["jobs"])
@@ -203,3 +216,31 @@ def replay(
 ) -> dict[str, str]:
     """Deliver a dead letter's message again, as a new job of its flow."""
     return {"job_id": svc.jobs.replay(letter_id, body is not None and body.again)}
+
+
+# -- schedules ------------------------------------------------------------------------
+
+
+@router.get("/schedules", response_model=m.ScheduleList, dependencies=READ, tags=["schedules"])
+def schedules(svc: Svc) -> dict[str, Any]:
+    """The store's cron schedules (fired by the workers), by id."""
+    return {"schedules": [schedule_view(s) for s in svc.schedules.list()]}
+
+
+@router.post(
+    "/flows/{flow_id}/schedules",
+    response_model=m.ScheduleReply,
+    status_code=201,
+    dependencies=RUN,
+    tags=["schedules"],
+)
+def add_schedule(flow_id: str, body: m.ScheduleRequest, svc: Svc) -> dict[str, Any]:
+    """Fire a job of a served flow at every tick of ``cron``, on the workers (PostgreSQL store)."""
+    return schedule_view(svc.schedules.add(flow_id, body.model_dump()))
+
+
+@router.delete("/schedules/{schedule_id}", status_code=204, dependencies=RUN, tags=["schedules"])
+def remove_schedule(schedule_id: str, svc: Svc) -> Response:
+    """Remove a schedule; the jobs it fired are kept."""
+    svc.schedules.remove(schedule_id)
+    return Response(status_code=204)

@@ -11,6 +11,7 @@ from routilux.server._events import EventHub
 from routilux.server._jobs import ServedJobs
 from routilux.server._limits import RateLimiter
 from routilux.server._metrics import ServerMetrics
+from routilux.server._schedules import ServedSchedules
 from routilux.server._tables import ServerTables
 from routilux.stores import JobStore, MemoryStore, PostgresStore, SqliteStore
 
@@ -38,6 +39,7 @@ class Service:
     store: JobStore
     flows: dict[str, Flow]
     jobs: ServedJobs
+    schedules: ServedSchedules
     hub: EventHub
     metrics: ServerMetrics
     tables: ServerTables

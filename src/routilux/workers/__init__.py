@@ -20,10 +20,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from routilux._flow import Flow
+from routilux._model.queueing import check_queue_name
 from routilux._model.store import JobStore
 from routilux.workers._worker import WorkerSettings, run_worker
 
-__all__ = ["WorkerSettings", "run_worker", "submit"]
+__all__ = ["WorkerSettings", "check_queue_name", "run_worker", "submit"]
 
 
 def submit(

@@ -99,6 +99,9 @@ export function jobPage(main, jobId) {
       fact("Created", when(job.created_at)), fact("Updated", when(job.updated_at)),
       fact("Duration", job.duration === null ? "—" : `${job.duration} s`),
       fact("Deliveries", String(job.deliveries)), fact("Pending", String(job.pending)),
+      // A job handed to the workers (flow.submit, a request's "queue"): where it runs.
+      job.queue ? fact("Queue", job.queue) : null,
+      job.queue ? fact("Worker", job.worker || "waiting for a worker") : null,
       job.error ? fact("Error", job.error) : null,
     ].filter(Boolean));
   }
