@@ -148,3 +148,14 @@ def test_the_demo_flow_served_end_to_end(tmp_path: Path) -> None:
         out, err = proc.communicate(timeout=PATIENCE)
     assert proc.returncode == 0, err
     assert "flows: orders" in out
+
+
+def test_serve_with_a_queue_refuses_a_store_workers_cannot_share(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'jobs.db'}"
+    done = _routilux(
+        "serve", "--store", store, "--flows-dir", str(EXAMPLES), "--queue", "batch", cwd=tmp_path
+    )
+    assert done.returncode == 1, done.stderr
+    assert "queue='batch' hands the jobs to the workers" in done.stderr
+    assert "this service's store is a SqliteStore" in done.stderr
+    assert "Traceback" not in done.stderr
