@@ -42,6 +42,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from routilux._engine.frame import DeliveryFrame
+from routilux._engine.hooks import HookFrame
 from routilux._model.context import CURRENT_FRAME
 from routilux._model.job_logs import MAX_KEPT_LOGS
 from routilux.exceptions import DefinitionError
@@ -87,6 +88,8 @@ _NO_TAGS = (None,) * len(TAG_NAMES)
 
 def _running_frame() -> DeliveryFrame | None:
     frame = CURRENT_FRAME.get()
+    if isinstance(frame, HookFrame):  # A handler of a flow with hooks: the delivery's frame inside.
+        frame = frame.frame
     if not isinstance(frame, DeliveryFrame):
         return None
     target: Target | None = frame.target

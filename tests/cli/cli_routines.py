@@ -13,7 +13,10 @@ flushed and fsynced so that it survives SIGKILL::
 
 With ``say: true`` in its config, a handler also logs each line with
 :mod:`logging` (logger ``cli_routines``, at INFO, a failure at WARNING), so a
-flow with ``keep_logs`` keeps them with its job.
+flow with ``keep_logs`` keeps them with its job. With ``say: plain`` it logs
+them to logger ``cli_plain`` instead, which has no level of its own (the root
+logger's decides which records are made), each after a DEBUG record
+``detail <kind> <routine_id> <msg>``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from routilux import Routine
 
 logger = logging.getLogger("cli_routines")
 logger.setLevel(logging.INFO)  # Made even when the root logger is at WARNING (the default).
+plain = logging.getLogger("cli_plain")
 
 
 class Logged(Routine):
@@ -40,9 +44,14 @@ class Logged(Routine):
             log.write(line)
             log.flush()
             os.fsync(log.fileno())
-        if self.get_config("say", False):
+        say = self.get_config("say", False)
+        if say == "plain":
+            plain.debug("detail %s %s %s", kind, context.routine_id, msg)
+        if say:
             level = logging.WARNING if kind == "fail" else logging.INFO
-            logger.log(level, "%s %s %s", kind, context.routine_id, msg)
+            (plain if say == "plain" else logger).log(
+                level, "%s %s %s", kind, context.routine_id, msg
+            )
 
     def work(self, msg: object) -> None:
         """Log the start and take a little real time."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
@@ -31,9 +32,11 @@ class Step(Routine):
     def __init__(self) -> None:
         super().__init__()
         self.define_slot("input", handler=self.take)
-        self.set_config(sleep=0.0, fail_on=-1, gated=False)
+        self.set_config(sleep=0.0, fail_on=-1, gated=False, say=False)
 
     def take(self, i: int) -> None:
+        if self.get_config("say"):  # A logger without a level of its own: the root's decides.
+            logging.getLogger("server_flows").info("took %d", i)
         if self.get_config("gated"):
             GATE.wait(30)  # Bounded: a test that forgets the gate still ends.
         time.sleep(float(self.get_config("sleep")))
@@ -58,6 +61,13 @@ def make_flow(
 def numbers() -> Flow:
     """For ``--flow server_flows:numbers``."""
     return make_flow()
+
+
+def talking() -> Flow:
+    """For ``--flow server_flows:talking``: the step logs each message at INFO."""
+    flow = make_flow("talking")
+    flow.routines["step"].set_config(say=True)
+    return flow
 
 
 def slow() -> Flow:

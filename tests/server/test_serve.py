@@ -92,6 +92,30 @@ def test_a_stopped_server_pauses_its_jobs_and_the_next_resumes_them(tmp_path: Pa
     assert f"Resumed job {job_id}" in err
 
 
+def test_served_jobs_keep_the_info_records_of_their_handlers_not_printed(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'jobs.db'}"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = _serve(store, port, "--flow", "server_flows:talking", "--no-auth", cwd=HERE)
+    try:
+        _wait_until_up(base, proc)
+        job_id = httpx.post(base + "/flows/talking/jobs", json={"params": {"n": 2}}).json()[
+            "job_id"
+        ]
+        deadline = time.monotonic() + PATIENCE  # Bounded: three quick deliveries.
+        while httpx.get(f"{base}/jobs/{job_id}").json()["status"] != "completed":
+            assert time.monotonic() < deadline, "the job did not complete in time"
+            time.sleep(POLL * 5)
+        logs = httpx.get(f"{base}/jobs/{job_id}/logs").json()["logs"]
+    finally:
+        _, err = _stop(proc)
+    assert [(r["level"], r["logger"], r["message"]) for r in logs] == [
+        ("INFO", "server_flows", "took 0"),
+        ("INFO", "server_flows", "took 1"),
+    ]
+    assert "took" not in err  # Python's last-resort handler prints warnings and above only.
+
+
 def test_the_demo_flow_served_end_to_end(tmp_path: Path) -> None:
     created = _routilux(
         "keys", "create", "--scope", "run", "--store", "sqlite:///demo.db", cwd=tmp_path

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from routilux import DefinitionError, Flow, Routine
+from routilux.hooks import DeliveryEvent, Hooks
 from routilux.logs import (
     MAX_KEPT_LOGS,
     TAG_NAMES,
@@ -229,6 +230,29 @@ def test_a_flow_that_keeps_logs_keeps_its_handlers_records_with_the_job(strategy
     assert source["logger"] == LOGGER
     assert json.loads(json.dumps(kept)) == kept
     assert {entry["routine_id"] for entry in kept} == {"source", "sync", "async", "timed"}
+
+
+class Watching(Hooks):
+    """Hooks with one method: enough for the flow's handlers to run in a hooked frame."""
+
+    def delivery_started(self, event: DeliveryEvent) -> None:
+        """Nothing to do."""
+
+
+@pytest.mark.usefixtures("info_logger")
+@pytest.mark.parametrize("strategy", ["sequential", "concurrent"])
+def test_a_flow_with_hooks_keeps_and_tags_its_handlers_records(
+    capture: Capture, strategy: str
+) -> None:
+    flow = fan_out_flow(strategy)
+    flow.keep_logs = True
+    flow.add_hooks(Watching())  # Its handlers run in a hooked frame, as under routilux serve.
+    with flow:
+        job = flow.execute("source")
+    kept = sorted(entry["message"] for entry in job.logs)
+    assert kept == ["async sink", "source", "sync sink", "sync sink"]
+    source = capture.by_message()["source"]
+    assert tags_of(source) == (job.job_id, "logged", "source", "trigger", f"{job.job_id}:1")
 
 
 @pytest.mark.usefixtures("info_logger")

@@ -7,10 +7,14 @@ so that it survives SIGKILL::
 
     start <delivery_id> <job_tag> <routine_id> <pid>
     end <delivery_id> <job_tag> <routine_id> <pid>
+
+With ``say: true`` in its config, a handler also logs each line at INFO with
+:mod:`logging`, to logger ``worker_plain``, which has no level of its own.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from pathlib import Path
@@ -23,6 +27,8 @@ class Logged(Routine):
 
     def write(self, kind: str, tag: object) -> None:
         """Append one fsynced line to the log."""
+        if self.get_config("say", False):
+            logging.getLogger("worker_plain").info("%s %s", kind, tag)
         log = self.get_config("log")
         if not log:
             return

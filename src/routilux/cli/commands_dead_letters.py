@@ -9,6 +9,7 @@ import click
 from routilux.cli.errors import EXIT_OK
 from routilux.cli.following import announce, show_report
 from routilux.cli.loading import flow_from_job
+from routilux.cli.log_levels import kept_logs_made
 from routilux.cli.options import json_option, path_option, store_option
 from routilux.cli.output import echo_json, to_json
 from routilux.cli.report import letter_dict
@@ -103,7 +104,7 @@ def replay(
     with opened_store(store_url, create=False) as store:
         letter = store.get_dead_letter(letter_id)
         flow = flow_from_job(store, letter.job_id, paths=paths)
-        with flow:
+        with flow, kept_logs_made([flow]):
             job = flow.replay_dead_letter(letter, store=store, again=again)
         announce(job.job_id, f"replayed dead letter {letter_id}", as_json=as_json)
         return show_report(store, job.job_id, as_json=as_json, duration=None)

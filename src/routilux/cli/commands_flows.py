@@ -12,6 +12,7 @@ from routilux import DefinitionError, Flow, JobState, SerializationError
 from routilux.cli.errors import EXIT_FAILED, EXIT_OK, UsageProblem
 from routilux.cli.following import announce, follow
 from routilux.cli.loading import flow_from_file, pick_entry
+from routilux.cli.log_levels import kept_logs_made
 from routilux.cli.log_output import log_options, printed_logs
 from routilux.cli.options import Seconds, flow_file_argument, json_option, store_option
 from routilux.cli.output import echo_json, one_line
@@ -128,7 +129,12 @@ def run(
     entry_params = parse_params(params, params_json)
     _, flow = flow_from_file(flow_file, concurrent=concurrent)
     entry_id = pick_entry(flow, entry)
-    with opened_store(store_url) as store, flow, printed_logs(log_format, log_level):
+    with (
+        opened_store(store_url) as store,
+        flow,
+        kept_logs_made([flow]),
+        printed_logs(log_format, log_level),
+    ):
         job = flow.start(entry_id, entry_params, timeout, store=store)
         announce(job.job_id, f"started: flow {flow.flow_id!r}, entry {entry_id!r}", as_json=as_json)
         return follow(flow, job, store, as_json=as_json, fail_on_errors=fail_on_errors)

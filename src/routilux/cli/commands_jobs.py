@@ -20,6 +20,7 @@ from routilux import (
 from routilux.cli.errors import EXIT_FAILED, EXIT_OK, UsageProblem
 from routilux.cli.following import announce, follow, show_report
 from routilux.cli.loading import flow_from_job
+from routilux.cli.log_levels import kept_logs_made
 from routilux.cli.log_output import LEVEL_NAMES, json_line, record_line
 from routilux.cli.options import Seconds, json_option, path_option, store_option
 from routilux.cli.output import Table, dropped_count, echo_json, one_line
@@ -189,7 +190,7 @@ def resume(
     """
     with opened_store(store_url, create=False) as store:
         flow = flow_from_job(store, job_id, concurrent=concurrent, paths=paths)
-        with flow:
+        with flow, kept_logs_made([flow]):
             if not flow.resume(job_id, store=store):
                 if not as_json:
                     click.echo(f"Job {job_id} has already ended; nothing to resume.")

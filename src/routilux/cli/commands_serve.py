@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from routilux.cli.errors import EXIT_OK, UsageProblem
+from routilux.cli.log_levels import kept_logs_made
 from routilux.cli.options import store_option
 from routilux.cli.store_urls import opened_store
 from routilux.server import require_libraries
@@ -150,7 +151,8 @@ def serve(
             app, host=host, port=port, timeout_graceful_shutdown=GRACEFUL_SECONDS
         )
         try:
-            _run(uvicorn.Server(config))
+            with kept_logs_made(app.state.service.flows.values()):
+                _run(uvicorn.Server(config))
         finally:
             app.state.service.close()
     return EXIT_OK

@@ -11,6 +11,7 @@ from routilux import Flow
 from routilux.cli.commands_flows import parse_params
 from routilux.cli.errors import EXIT_OK, UsageProblem
 from routilux.cli.loading import flow_from_file, pick_entry
+from routilux.cli.log_levels import kept_logs_made
 from routilux.cli.options import Seconds, flow_file_argument, json_option, store_option
 from routilux.cli.output import echo_json
 from routilux.cli.store_urls import opened_store
@@ -187,9 +188,13 @@ def worker(
     if lease_seconds is not None:
         for flow in flows:
             flow.lease_seconds = lease_seconds
+    # The level printed is the handler's own: keep_logs may lower the root's (kept_logs_made).
+    printed = logging.StreamHandler()
+    printed.setLevel(logging.INFO if verbose else logging.WARNING)
     logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
+        level=printed.level,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        handlers=[printed],
     )
     settings = WorkerSettings(
         queues=queues,
@@ -199,4 +204,5 @@ def worker(
         stalled_after=stalled_seconds,
         stall_check=min(1.0, stalled_seconds / 5),
     )
-    return run_worker(url, flows, settings, source=f"--flows-dir {flows_dir}")
+    with kept_logs_made(flows):
+        return run_worker(url, flows, settings, source=f"--flows-dir {flows_dir}")

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
+from routilux.cli.log_levels import records_made_from
 from routilux.logs import JobLogFilter, JsonLogFormatter
 
 __all__ = ["LEVEL_NAMES", "TEXT_FORMAT", "json_line", "log_options", "printed_logs", "record_line"]
@@ -82,7 +83,10 @@ def printed_logs(log_format: str, log_level: str | None) -> Iterator[None]:
     ``text`` without a level leaves logging as the application configured it
     (Python's default prints warnings and above, message only); otherwise a
     handler on the root logger prints each record at the level (default
-    ``WARNING``) and above, tagged, until the block ends.
+    ``WARNING``) and above, tagged, until the block ends. The level is the
+    handler's own: the root logger is only lowered to it if it is above it
+    (see :mod:`routilux.cli.log_levels`), so records made for another reason
+    (kept with their job) are not printed.
     """
     if log_format == "text" and log_level is None:
         yield
@@ -93,13 +97,12 @@ def printed_logs(log_format: str, log_level: str | None) -> Iterator[None]:
         handler.setFormatter(JsonLogFormatter())
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
-    root = logging.getLogger()
     level = _LEVELS[(log_level or "WARNING").upper()]
-    previous = root.level
+    handler.setLevel(level)
+    root = logging.getLogger()
     root.addHandler(handler)
-    root.setLevel(level)
     try:
-        yield
+        with records_made_from(level):
+            yield
     finally:
         root.removeHandler(handler)
-        root.setLevel(previous)
