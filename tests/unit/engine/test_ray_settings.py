@@ -40,11 +40,39 @@ def test_ray_is_a_strategy_and_ray_address_a_string_or_none() -> None:
         Flow(execution_strategy="rays")
 
 
-def test_a_flow_document_keeps_the_strategy_not_the_address() -> None:
-    document = Flow(execution_strategy="ray", ray_address="auto").serialize()
-    assert document["execution_strategy"] == "ray"
-    assert "ray_address" not in document
-    assert Flow.deserialize(document).execution_strategy == "ray"
+def test_a_flow_document_keeps_the_strategy_and_the_address_when_set() -> None:
+    document = Flow(execution_strategy="ray", ray_address="ray://head:10001").serialize()
+    assert (document["execution_strategy"], document["ray_address"]) == ("ray", "ray://head:10001")
+    again = Flow.deserialize(document)
+    assert (again.execution_strategy, again.ray_address) == ("ray", "ray://head:10001")
+    unset = Flow(execution_strategy="ray").serialize()
+    assert "ray_address" not in unset  # Written only when set, like keep_logs.
+    assert Flow.deserialize(unset).ray_address is None
+    assert Flow.deserialize({**unset, "ray_address": None}).ray_address is None
+
+
+def test_a_routines_actor_setting_round_trips_in_documents() -> None:
+    flow = Flow("actors", execution_strategy="ray")
+    set_on, set_off, plain = Plain(), Declared(), Plain()
+    set_on.set_ray_actor(True)
+    set_off.set_ray_actor(False)
+    for rid, routine in (("on", set_on), ("off", set_off), ("plain", plain), ("cls", Declared())):
+        flow.add_routine(routine, rid)
+    entries = flow.serialize()["routines"]
+    # Written when it runs on an actor, or its class says so but it was set not to.
+    assert {rid: entry.get("ray_actor") for rid, entry in entries.items()} == {
+        "on": True,
+        "off": False,
+        "plain": None,
+        "cls": True,
+    }
+    again = Flow.deserialize(flow.serialize())
+    assert {rid: r.is_ray_actor() for rid, r in again.routines.items()} == {
+        "on": True,
+        "off": False,
+        "plain": False,
+        "cls": True,
+    }
 
 
 def test_a_routine_is_a_ray_actor_when_its_class_or_itself_says_so() -> None:
