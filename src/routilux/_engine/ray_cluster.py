@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import socket
 import threading
 from types import ModuleType
 from typing import Any
@@ -16,6 +17,8 @@ __all__ = ["RayCluster", "import_ray"]
 _CONNECT_LOCK = threading.Lock()
 #: Seconds ``ray.init`` may take (a local cluster starts in 2 to 10 s).
 START_TIMEOUT = 120.0
+#: Seconds to open a TCP connection to a cluster's address, before ``ray.init``.
+PROBE_TIMEOUT = 10.0
 
 
 def import_ray() -> ModuleType:
@@ -53,6 +56,7 @@ class RayCluster:
         ray = import_ray()
         with _CONNECT_LOCK:
             if not ray.is_initialized():
+                _probe(address)
                 _start(ray, address)
             elif address not in (None, "auto"):
                 _check_same_cluster(ray, address)
@@ -73,6 +77,37 @@ def _check_same_cluster(ray: Any, address: str) -> None:
             f"This process is connected to the Ray cluster at {connected}, and Ray allows "
             f"one cluster per process; a flow cannot use ray_address={address!r} too."
         )
+
+
+def _probe(address: str | None) -> None:
+    """Refuse at once an address where nothing listens.
+
+    Ray itself retries an unreachable cluster for minutes (each attempt
+    waits 5 s for a connection and 30 s for an answer), which START_TIMEOUT
+    would cut only after two minutes: one TCP connection, bounded by
+    PROBE_TIMEOUT, tells most mistakes (a wrong host or port, a cluster that
+    is not running) at once. ``None``, ``"auto"`` and addresses without a
+    port are left to Ray.
+
+    Raises:
+        ExecutionError: Nothing accepts a connection at the address.
+    """
+    if address is None:
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")  # An IPv6 address: [::1]:6379.
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=PROBE_TIMEOUT).close()
+    except OSError as exc:
+        reason = "no answer in time" if isinstance(exc, TimeoutError) else exc.strerror or exc
+        raise ExecutionError(
+            f"Could not reach the Ray cluster at {address!r}: nothing accepts connections at "
+            f"{host}:{port} ({reason}). Check that the cluster runs and the address is its "
+            "head's: host:6379 (its GCS, as 'ray start --head' prints it) or ray://host:10001 "
+            "(Ray Client)."
+        ) from exc
 
 
 def _start(ray: Any, address: str | None) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 from typing import Any
 
 import pytest
 
 from routilux import Flow, Routine
-from routilux._engine.ray_cluster import import_ray
+from routilux._engine.ray_cluster import _probe, import_ray
 from routilux._engine.ray_remote import read_state, write_state
 from routilux.exceptions import DefinitionError, ExecutionError, SerializationError
 
@@ -113,3 +114,14 @@ def test_without_ray_the_error_names_the_install_command(monkeypatch: pytest.Mon
         ExecutionError, match=r"needs Ray, which is not installed: pip install .*\[ray\]"
     ):
         import_ray()
+
+
+def test_an_address_where_nothing_listens_is_refused_before_ray_is_asked() -> None:
+    with socket.socket() as unused:  # A port that was free a moment ago: nothing listens.
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}", f"[::1]:{port}"):
+        with pytest.raises(ExecutionError, match=r"Could not reach the Ray cluster at '.*': "):
+            _probe(address)
+    for left_to_ray in (None, "auto", "head", "local"):
+        _probe(left_to_ray)  # No port: Ray reads the address itself.
