@@ -40,7 +40,7 @@ HERE = Path(__file__).resolve().parent
 MESSAGES = 30
 WORKERS = 2
 #: Seconds a command may take: start, connect to the cluster, run the job.
-PATIENCE = 90.0
+PATIENCE = 45.0
 #: The address the flow file names: nothing listens there.
 NOWHERE = "127.0.0.1:1"
 JOB_LINE = re.compile(r"^Job (\S+) started:", re.M)
