@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import ipaddress
 import socket
 import threading
 from types import ModuleType
@@ -15,6 +16,9 @@ __all__ = ["RayCluster", "import_ray"]
 
 #: Ray keeps one connection per process: connecting is serialised here.
 _CONNECT_LOCK = threading.Lock()
+#: The address this process's connection was made with, as a flow gave it, and the
+#: cluster it reached (its GCS address), while that connection lasts (under the lock).
+_CONNECTED_WITH: dict[str, str] = {}
 #: Seconds ``ray.init`` may take (a local cluster starts in 2 to 10 s).
 START_TIMEOUT = 120.0
 #: Seconds to open a TCP connection to a cluster's address, before ``ray.init``.
@@ -58,6 +62,9 @@ class RayCluster:
             if not ray.is_initialized():
                 _probe(address)
                 _start(ray, address)
+                _CONNECTED_WITH.clear()
+                if address is not None:
+                    _CONNECTED_WITH[address] = _gcs_address(ray)
             elif address not in (None, "auto"):
                 _check_same_cluster(ray, address)
             if self.task is None:
@@ -69,14 +76,58 @@ class RayCluster:
             self.ray = ray
 
 
+def _gcs_address(ray: Any) -> str:
+    """The address of the cluster this process is connected to (empty if Ray does not say)."""
+    try:
+        return str(ray.get_runtime_context().gcs_address)
+    except Exception:  # Ray Client's connections may not tell.
+        return ""
+
+
 def _check_same_cluster(ray: Any, address: str) -> None:
-    """Refuse ``address`` if this process is connected to another cluster."""
-    connected = str(ray.get_runtime_context().gcs_address)
-    if address.removeprefix("ray://") != connected:
+    """Refuse ``address`` if this process is connected to another cluster.
+
+    It is the same cluster if this process connected with ``address`` (and
+    is still connected to what it reached), or if ``address`` names the
+    cluster's GCS address (:func:`_same_endpoint`).
+    """
+    connected = _gcs_address(ray)
+    if _CONNECTED_WITH.get(address) == connected:
+        return
+    if not _same_endpoint(address.removeprefix("ray://"), connected, ray):
         raise ExecutionError(
             f"This process is connected to the Ray cluster at {connected}, and Ray allows "
             f"one cluster per process; a flow cannot use ray_address={address!r} too."
         )
+
+
+def _same_endpoint(given: str, connected: str, ray: Any) -> bool:
+    """Whether ``given`` (``host:port``) names ``connected``, the ``ip:port`` Ray connected to.
+
+    The ports match, and the host is that address, resolves to it, or is a
+    loopback address while the cluster runs on this machine (Ray connects
+    ``127.0.0.1:port`` as this node's own address).
+    """
+    host, _, port = given.rpartition(":")
+    connected_host, _, connected_port = connected.rpartition(":")
+    if not host or port != connected_port or not port.isdigit():
+        return False
+    try:
+        found = {str(info[4][0]) for info in socket.getaddrinfo(host.strip("[]"), int(port))}
+    except OSError:  # A name that does not resolve names no cluster we are connected to.
+        return False
+    connected_host = connected_host.strip("[]")
+    if connected_host in found:
+        return True
+    here = {str(ray.util.get_node_ip_address()), "127.0.0.1", "::1"}
+    return connected_host in here and any(_is_loopback(ip) for ip in found)
+
+
+def _is_loopback(ip: str) -> bool:
+    try:
+        return ipaddress.ip_address(ip).is_loopback
+    except ValueError:  # An IPv6 address with a scope (fe80::1%eth0) is not a loopback one.
+        return False
 
 
 def _probe(address: str | None) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import socket
 import sys
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from routilux import Flow, Routine
-from routilux._engine.ray_cluster import _probe, import_ray
+from routilux._engine.ray_cluster import _probe, _same_endpoint, import_ray
 from routilux._engine.ray_remote import read_state, write_state
 from routilux.exceptions import DefinitionError, ExecutionError, SerializationError
 
@@ -125,3 +126,28 @@ def test_an_address_where_nothing_listens_is_refused_before_ray_is_asked() -> No
             _probe(address)
     for left_to_ray in (None, "auto", "head", "local"):
         _probe(left_to_ray)  # No port: Ray reads the address itself.
+
+
+class _NodeOf:
+    """Stands for the ``ray`` module where only this node's address is read."""
+
+    def __init__(self, node_ip: str) -> None:
+        self.util = SimpleNamespace(get_node_ip_address=lambda: node_ip)
+
+
+@pytest.mark.parametrize(
+    ("given", "connected", "node", "same"),
+    [
+        ("10.0.0.5:6379", "10.0.0.5:6379", "10.9.9.9", True),
+        ("10.0.0.5:6380", "10.0.0.5:6379", "10.0.0.5", False),  # Another port.
+        ("127.0.0.1:6379", "10.9.9.9:6379", "10.9.9.9", True),  # Ray's own loopback form.
+        ("localhost:6379", "10.9.9.9:6379", "10.9.9.9", True),
+        ("127.0.0.1:6379", "10.0.0.5:6379", "10.9.9.9", False),  # A cluster elsewhere.
+        ("[::1]:6379", "127.0.0.1:6379", "10.9.9.9", True),
+        ("head", "10.0.0.5:6379", "10.9.9.9", False),  # No port.
+    ],
+)
+def test_an_address_names_the_connected_cluster_by_its_port_and_host(
+    given: str, connected: str, node: str, same: bool
+) -> None:
+    assert _same_endpoint(given, connected, _NodeOf(node)) is same
