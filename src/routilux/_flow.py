@@ -132,7 +132,8 @@ class Flow(FlowWiring, FlowJobs):
         ray_address: The Ray cluster of the ``"ray"`` strategy: ``None``
             (the default) starts a local one on the first job, unless this
             process is connected to one already; else its address, as
-            ``ray.init(address=...)`` takes it. Not saved in flow documents.
+            ``ray.init(address=...)`` takes it. Saved in flow documents
+            when set.
 
     Raises:
         DefinitionError: An argument is out of range.

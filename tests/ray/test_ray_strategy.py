@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from ray_routines import Collect, Counter, Flaky, KillsItsWorker, Sink, Sleeper, Source
 
-from routilux import ErrorHandler, ErrorStrategy, Flow, Routine
+from routilux import ErrorHandler, ErrorStrategy, ExecutionError, Flow, Routine
 
 # Slow: a local Ray cluster starts in 5 to 30 s (once per session), and each
 # job's calls go to other processes.
@@ -217,3 +217,25 @@ def test_a_routine_class_ray_workers_cannot_import_fails_with_a_clear_error(
         "Routine 'elsewhere' (elsewhere_routines.Elsewhere) cannot be loaded in a Ray worker: "
         "ModuleNotFoundError: No module named 'elsewhere_routines'"
     ) in error.message
+
+
+def test_the_cluster_this_process_is_connected_to_is_known_by_any_of_its_addresses(
+    ray_cluster: Any,
+) -> None:
+    gcs = str(ray_cluster.get_runtime_context().gcs_address)
+    port = gcs.rpartition(":")[2]
+    # Ray's own form, the loopback one (Ray connects it as the node's address), by name.
+    for address in (gcs, f"127.0.0.1:{port}", f"localhost:{port}", f"ray://{gcs}"):
+        sink = Sink()
+        flow = chain(("source", Source()), ("sink", sink), ray_address=address)
+        try:
+            jobs = [flow.execute("source", {"n": 1}) for _ in range(2)]  # Each job connects.
+        finally:
+            flow.shutdown()
+        assert [job.status for job in jobs] == ["completed"] * 2, (address, jobs[0].error)
+    other = chain(("source", Source()), ray_address="127.0.0.1:1")
+    try:
+        with pytest.raises(ExecutionError, match=r"connected to the Ray cluster at .*one cluster"):
+            other.execute("source", {"n": 1})
+    finally:
+        other.shutdown()

@@ -202,6 +202,21 @@ CASES: list[tuple[str, Callable[[Doc], None], str]] = [
         r"max_concurrency must be an integer or null",
     ),
     (
+        "ray_address number",
+        setting(top, "ray_address", 5),
+        r"ray_address must be a string or null, not an integer",
+    ),
+    (
+        "ray_address empty",
+        setting(top, "ray_address", ""),
+        r"setting ray_address is refused: Flow ray_address must be a non-empty string",
+    ),
+    (
+        "ray_actor string",
+        setting(router, "ray_actor", "yes"),
+        r"routines\['router'\]\.ray_actor must be a boolean",
+    ),
+    (
         "routes object",
         setting(router, "routes", {}),
         r"routines\['router'\]\.routes must be a list",

@@ -189,6 +189,8 @@ def apply_routine(routine: Routine, spec: RoutineSpec, refs: References) -> Rout
         routine.set_timeout(spec.timeout)
     with _refusal(key_path(spec.where, "max_concurrency")):
         routine.set_max_concurrency(spec.max_concurrency)
+    if spec.ray_actor is not None:
+        routine.set_ray_actor(spec.ray_actor)
     return routine
 
 

@@ -65,11 +65,13 @@ _TOP = (
 #: Top-level fields added since version 1 was first written.
 _LATER = (
     *("history_limit", "checkpoint_every", "max_async_in_flight", "max_hops"),
-    *("track_execution", "keep_logs"),
+    *("track_execution", "keep_logs", "ray_address"),
 )
 #: The level names ``keep_logs`` takes in a document.
 _LEVEL_NAMES = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _ROUTINE = ("class", "config", "slots", "events", "error_handler", "timeout", "max_concurrency")
+#: Routine fields written only by the routines that have them.
+_ROUTINE_LATER = ("routes", "fields", "ray_actor")
 _POLICY = ("strategy", "max_retries", "retry_delay", "retry_backoff")
 _POLICY_REST = ("retryable_exceptions", "is_critical")
 _CONNECTION = ("source", "event", "target", "slot", "param_mapping")
@@ -139,6 +141,8 @@ class RoutineSpec:
     where: str
     #: The routine's serializable fields as written (``None``: the entry has none).
     fields: dict[str, Any] | None = None
+    #: Whether the ray strategy runs it on an actor (``None``: as its class says).
+    ray_actor: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +242,11 @@ def _options(top: DocObject, version: int) -> dict[str, Any]:
             else {}
         ),
         **({"keep_logs": _keep_logs(top)} if top.has("keep_logs") else {}),
+        **(
+            {"ray_address": top.get("ray_address", str, nullable=True)}
+            if top.has("ray_address")
+            else {}
+        ),
     }
 
 
@@ -270,7 +279,7 @@ def parse_routine_entry(raw: Any, routine_id: str, where: str) -> RoutineSpec:
 def _routine(routine_id: str, raw: Any, where: str) -> RoutineSpec:
     if not routine_id:
         raise fail(where, "has an empty routine id; ids are non-empty strings.")
-    entry = DocObject(raw, where, required=_ROUTINE, optional=("routes", "fields"))
+    entry = DocObject(raw, where, required=_ROUTINE, optional=_ROUTINE_LATER)
     config, references, keys = _config(entry)
     fields, field_references = _fields(entry)
     routes = None
@@ -295,6 +304,7 @@ def _routine(routine_id: str, raw: Any, where: str) -> RoutineSpec:
         routes=routes,
         where=where,
         fields=fields,
+        ray_actor=entry.get("ray_actor", bool) if entry.has("ray_actor") else None,
     )
 
 

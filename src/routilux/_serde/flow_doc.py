@@ -54,7 +54,7 @@ Registry = Mapping[str, type[Routine]]
 _OPTIONS = (
     *("flow_id", "execution_strategy", "max_workers", "execution_timeout"),
     *("max_deliveries", "record_history", "history_limit", "retain_jobs", "checkpoint_every"),
-    *("max_async_in_flight", "max_hops", "track_execution"),
+    *("max_async_in_flight", "max_hops", "track_execution", "ray_address"),
 )
 
 
@@ -69,6 +69,7 @@ _DEFAULTS: dict[str, Any] = {
     "max_async_in_flight": DEFAULT_MAX_ASYNC_IN_FLIGHT,
     "max_hops": DEFAULT_MAX_HOPS,
     "track_execution": False,
+    "ray_address": None,
 }
 
 
@@ -132,6 +133,10 @@ def _routine_doc(routine: Routine, routine_id: str, registry: Registry | None) -
         "max_concurrency": routine.get_max_concurrency(),
     }
     doc.update(own_fields)
+    # Written when the routine runs on an actor, or its class says it does but
+    # this routine was set not to: documents of other routines stay as they were.
+    if routine.is_ray_actor() or type(routine).ray_actor:
+        doc["ray_actor"] = routine.is_ray_actor()
     if routine.serializable_fields:
         doc["fields"] = _fields_doc(routine, routine_id, key_path(where, "fields"))
     return doc

@@ -63,7 +63,7 @@ _PATH = re.compile(rf"([A-Za-z_][A-Za-z0-9_]*)(?:\.[A-Za-z_][A-Za-z0-9_]*|\[(?:\
 _OPTIONS = (
     *("flow_id", "execution_strategy", "max_workers", "execution_timeout"),
     *("max_deliveries", "record_history", "history_limit", "retain_jobs", "checkpoint_every"),
-    *("max_async_in_flight", "max_hops", "track_execution", "keep_logs"),
+    *("max_async_in_flight", "max_hops", "track_execution", "keep_logs", "ray_address"),
 )
 _TOP_FIELDS = frozenset(
     (*_OPTIONS, "schema", "version", "error_handler", "routines", "connections")

@@ -10,7 +10,7 @@ from routilux.cli.errors import EXIT_OK
 from routilux.cli.following import announce, show_report
 from routilux.cli.loading import flow_from_job
 from routilux.cli.log_levels import kept_logs_made
-from routilux.cli.options import json_option, path_option, store_option
+from routilux.cli.options import json_option, path_option, ray_address_option, store_option
 from routilux.cli.output import echo_json, to_json
 from routilux.cli.report import letter_dict
 from routilux.cli.report_text import print_letter, print_letters
@@ -82,11 +82,17 @@ def show_letter(letter_id: str, store_url: str, as_json: bool) -> int:
 @dead_letters.command("replay")
 @click.argument("letter_id")
 @click.option("--again", is_flag=True, help="Replay a letter that was replayed already.")
+@ray_address_option
 @path_option
 @store_option
 @json_option
 def replay(
-    letter_id: str, again: bool, paths: tuple[Path, ...], store_url: str, as_json: bool
+    letter_id: str,
+    again: bool,
+    ray_address: str | None,
+    paths: tuple[Path, ...],
+    store_url: str,
+    as_json: bool,
 ) -> int:
     """Deliver the message of the dead letter LETTER_ID again, as a new job.
 
@@ -103,7 +109,7 @@ def replay(
     """
     with opened_store(store_url, create=False) as store:
         letter = store.get_dead_letter(letter_id)
-        flow = flow_from_job(store, letter.job_id, paths=paths)
+        flow = flow_from_job(store, letter.job_id, paths=paths, ray_address=ray_address)
         with flow, kept_logs_made([flow]):
             job = flow.replay_dead_letter(letter, store=store, again=again)
         announce(job.job_id, f"replayed dead letter {letter_id}", as_json=as_json)

@@ -14,7 +14,13 @@ from routilux.cli.following import announce, follow
 from routilux.cli.loading import flow_from_file, pick_entry
 from routilux.cli.log_levels import kept_logs_made
 from routilux.cli.log_output import log_options, printed_logs
-from routilux.cli.options import Seconds, flow_file_argument, json_option, store_option
+from routilux.cli.options import (
+    Seconds,
+    flow_file_argument,
+    json_option,
+    ray_address_option,
+    store_option,
+)
 from routilux.cli.output import echo_json, one_line
 from routilux.cli.store_urls import opened_store
 
@@ -81,6 +87,7 @@ def parse_params(pairs: tuple[str, ...], params_json: str | None) -> dict[str, A
     metavar="N",
     help="Run deliveries on N threads (the concurrent strategy), whatever the file says.",
 )
+@ray_address_option
 @click.option(
     "--timeout",
     type=Seconds(min=0, min_open=True),
@@ -102,6 +109,7 @@ def run(
     entry: str | None,
     store_url: str,
     concurrent: int | None,
+    ray_address: str | None,
     timeout: float | None,
     fail_on_errors: bool,
     as_json: bool,
@@ -127,7 +135,7 @@ def run(
       130  interrupted with Ctrl-C: the job is paused, to be resumed
     """
     entry_params = parse_params(params, params_json)
-    _, flow = flow_from_file(flow_file, concurrent=concurrent)
+    _, flow = flow_from_file(flow_file, concurrent=concurrent, ray_address=ray_address)
     entry_id = pick_entry(flow, entry)
     with (
         opened_store(store_url) as store,

@@ -22,7 +22,13 @@ from routilux.cli.following import announce, follow, show_report
 from routilux.cli.loading import flow_from_job
 from routilux.cli.log_levels import kept_logs_made
 from routilux.cli.log_output import LEVEL_NAMES, json_line, record_line
-from routilux.cli.options import Seconds, json_option, path_option, store_option
+from routilux.cli.options import (
+    Seconds,
+    json_option,
+    path_option,
+    ray_address_option,
+    store_option,
+)
 from routilux.cli.output import Table, dropped_count, echo_json, one_line
 from routilux.cli.report import job_report
 from routilux.cli.report_text import print_job
@@ -169,11 +175,17 @@ def logs(
     metavar="N",
     help="Run the rest of the job on N threads (the concurrent strategy).",
 )
+@ray_address_option
 @path_option
 @store_option
 @json_option
 def resume(
-    job_id: str, concurrent: int | None, paths: tuple[Path, ...], store_url: str, as_json: bool
+    job_id: str,
+    concurrent: int | None,
+    ray_address: str | None,
+    paths: tuple[Path, ...],
+    store_url: str,
+    as_json: bool,
 ) -> int:
     """Continue the unfinished job JOB_ID from its last checkpoint, here.
 
@@ -189,7 +201,9 @@ def resume(
     document (its routines are defined in the script that ran it).
     """
     with opened_store(store_url, create=False) as store:
-        flow = flow_from_job(store, job_id, concurrent=concurrent, paths=paths)
+        flow = flow_from_job(
+            store, job_id, concurrent=concurrent, paths=paths, ray_address=ray_address
+        )
         with flow, kept_logs_made([flow]):
             if not flow.resume(job_id, store=store):
                 if not as_json:

@@ -12,7 +12,13 @@ from routilux.cli.commands_flows import parse_params
 from routilux.cli.errors import EXIT_OK, UsageProblem
 from routilux.cli.loading import flow_from_file, pick_entry
 from routilux.cli.log_levels import kept_logs_made
-from routilux.cli.options import Seconds, flow_file_argument, json_option, store_option
+from routilux.cli.options import (
+    Seconds,
+    flow_file_argument,
+    json_option,
+    ray_address_option,
+    store_option,
+)
 from routilux.cli.output import echo_json
 from routilux.cli.store_urls import opened_store
 
@@ -92,8 +98,10 @@ def submit(
     return EXIT_OK
 
 
-def flows_of(directory: Path) -> list[Flow]:
+def flows_of(directory: Path, *, ray_address: str | None = None) -> list[Flow]:
     """The flows of the flow files (YAML or JSON) of ``directory``.
+
+    ``ray_address``, if given, replaces each flow's (``--ray-address``).
 
     Raises:
         UsageProblem: It holds none, or two of one flow id.
@@ -101,7 +109,7 @@ def flows_of(directory: Path) -> list[Flow]:
     files = sorted(p for p in directory.iterdir() if p.suffix.lower() in _FLOW_SUFFIXES)
     flows: dict[str, tuple[Path, Flow]] = {}
     for path in files:
-        _, flow = flow_from_file(path)
+        _, flow = flow_from_file(path, ray_address=ray_address)
         if flow.flow_id in flows:
             raise UsageProblem(
                 f"--flows-dir {directory}: {flows[flow.flow_id][0].name} and {path.name} "
@@ -161,6 +169,7 @@ def flows_of(directory: Path) -> list[Flow]:
     help="The lease of the jobs this worker runs (each flow's lease_seconds, 30 by default): "
     "a job whose worker stopped answering is taken over by another at most S seconds later.",
 )
+@ray_address_option
 @click.option("-v", "--verbose", is_flag=True, help="Log what the worker does on stderr.")
 def worker(
     store_url: str,
@@ -170,6 +179,7 @@ def worker(
     drain_seconds: float,
     stalled_seconds: float,
     lease_seconds: float | None,
+    ray_address: str | None,
     verbose: bool,
 ) -> int:
     """Take jobs from the queue of a PostgreSQL store and run them, until stopped.
@@ -184,7 +194,7 @@ def worker(
     from routilux.workers import WorkerSettings, run_worker
 
     url = postgres_url(store_url)
-    flows = flows_of(flows_dir)
+    flows = flows_of(flows_dir, ray_address=ray_address)
     if lease_seconds is not None:
         for flow in flows:
             flow.lease_seconds = lease_seconds

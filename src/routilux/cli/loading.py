@@ -9,12 +9,25 @@ from routilux.cli.errors import UsageProblem
 from routilux.flow_files import FlowFile, entry_routine, import_paths, load_flow_file
 from routilux.stores import JobStore
 
-__all__ = ["flow_from_file", "flow_from_job", "import_paths", "pick_entry"]
+__all__ = ["flow_from_file", "flow_from_job", "import_paths", "pick_entry", "with_ray_address"]
 
 
-def flow_from_file(path: Path, *, concurrent: int | None = None) -> tuple[FlowFile, Flow]:
-    """Read, build and check the flow of a flow file (see :func:`load_flow_file`)."""
-    return load_flow_file(path, concurrent=concurrent)
+def flow_from_file(
+    path: Path, *, concurrent: int | None = None, ray_address: str | None = None
+) -> tuple[FlowFile, Flow]:
+    """Read, build and check the flow of a flow file (see :func:`load_flow_file`).
+
+    ``ray_address``, if given, replaces the flow's (``--ray-address``).
+    """
+    flow_file, flow = load_flow_file(path, concurrent=concurrent)
+    return flow_file, with_ray_address(flow, ray_address)
+
+
+def with_ray_address(flow: Flow, ray_address: str | None) -> Flow:
+    """``flow``, its ``ray_address`` replaced by ``ray_address`` unless that is ``None``."""
+    if ray_address is not None:
+        flow.ray_address = ray_address
+    return flow
 
 
 def flow_from_job(
@@ -23,6 +36,7 @@ def flow_from_job(
     *,
     concurrent: int | None = None,
     paths: tuple[Path, ...] = (),
+    ray_address: str | None = None,
 ) -> Flow:
     """Rebuild the flow of a stored job from the flow document kept with it.
 
@@ -32,6 +46,7 @@ def flow_from_job(
         concurrent: Run it with the concurrent strategy on this many threads.
         paths: Directories to import routine modules from, besides the
             working directory.
+        ray_address: The Ray cluster to use instead of the flow's, if given.
 
     Raises:
         JobNotFound: The store has no such job.
@@ -63,7 +78,7 @@ def flow_from_job(
             "'routilux run' ran in), or pass --path DIR."
         ) from exc
     flow.check()
-    return flow
+    return with_ray_address(flow, ray_address)
 
 
 def pick_entry(flow: Flow, entry: str | None) -> str:

@@ -11,7 +11,14 @@ import click
 
 from routilux.cli.store_urls import DEFAULT_STORE_URL, STORE_ENV
 
-__all__ = ["Seconds", "flow_file_argument", "json_option", "path_option", "store_option"]
+__all__ = [
+    "Seconds",
+    "flow_file_argument",
+    "json_option",
+    "path_option",
+    "ray_address_option",
+    "store_option",
+]
 
 FC = TypeVar("FC", bound=Callable[..., Any])
 
@@ -72,4 +79,22 @@ def path_option(command: FC) -> FC:
         type=click.Path(exists=True, file_okay=False, path_type=Path),
         help="Also import routine modules from DIR (repeatable), as the directory of "
         "the flow file was when the job ran.",
+    )(command)
+
+
+def _ray_address(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise click.BadParameter("must name a Ray cluster, not be empty.", ctx, param)
+    return value
+
+
+def ray_address_option(command: FC) -> FC:
+    """``--ray-address ADDRESS``: the Ray cluster of flows on the ``ray`` strategy."""
+    return click.option(
+        "--ray-address",
+        metavar="ADDRESS",
+        callback=_ray_address,
+        help="Run handlers on the Ray cluster at ADDRESS (host:6379, ray://host:10001 or "
+        'auto) instead of the flow\'s ray_address. Matters only for flows on the "ray" '
+        "strategy; it does not change the strategy.",
     )(command)
