@@ -12,7 +12,7 @@ import click
 
 from routilux.cli.errors import EXIT_OK, UsageProblem
 from routilux.cli.log_levels import kept_logs_made
-from routilux.cli.options import store_option
+from routilux.cli.options import ray_address_option, store_option
 from routilux.cli.store_urls import opened_store
 from routilux.server import require_libraries
 
@@ -86,6 +86,7 @@ def _loopback(host: str) -> bool:
     "worker') instead of running them here; a request's own \"queue\" wins. "
     "PostgreSQL store only.",
 )
+@ray_address_option
 @click.option(
     "--max-body-bytes",
     type=click.IntRange(min=1),
@@ -105,6 +106,7 @@ def serve(
     max_body_bytes: int,
     resume_interrupted: bool,
     queue: str | None,
+    ray_address: str | None,
 ) -> int:
     """Serve the flows of --flows-dir and --flow over HTTP, on the job store --store.
 
@@ -136,6 +138,7 @@ def serve(
             max_body_bytes=max_body_bytes,
             resume_interrupted=resume_interrupted,
             queue=queue,
+            ray_address=ray_address,
         )
         if no_auth:
             click.secho(

@@ -70,6 +70,7 @@ def create_app(
     heartbeat: float = 15.0,
     resume_interrupted: bool = False,
     queue: str | None = None,
+    ray_address: str | None = None,
 ) -> FastAPI:
     """The HTTP service of ``store`` and the given flows, as a FastAPI app.
 
@@ -105,6 +106,8 @@ def create_app(
             queue (``flow.submit``; ``routilux worker``) instead of running
             them here; a request's own ``queue`` wins. Needs a PostgreSQL
             store. Schedules (``/schedules``) need one too.
+        ray_address: Replace each served flow's ``ray_address`` with this
+            one (the Ray cluster of the flows on the ``"ray"`` strategy).
 
     Raises:
         ImportError: The ``server`` extra is not installed.
@@ -128,4 +131,5 @@ def create_app(
         heartbeat=heartbeat,
         resume_interrupted=resume_interrupted,
         queue=queue,
+        ray_address=ray_address,
     )

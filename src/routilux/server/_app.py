@@ -124,22 +124,16 @@ def _lifespan(svc: Service) -> Any:
     return lifespan
 
 
-def build_app(
+def _check_options(
     store: JobStore,
-    *,
-    flows: Iterable[Flow],
-    flows_dir: str | Path | None,
-    imports: Iterable[str],
-    auth: bool,
-    cors_origins: Iterable[str],
-    rate_limit: str | float | None,
     max_body_bytes: int,
     heartbeat: float,
-    resume_interrupted: bool,
     queue: str | None,
-) -> FastAPI:
-    """:func:`routilux.server.create_app`, once the extra is known to be installed."""
-    served = collect_flows(flows, flows_dir=flows_dir, imports=imports)
+    ray_address: str | None,
+) -> None:
+    """Refuse a bad option of :func:`build_app` with a :class:`DefinitionError` naming it."""
+    if ray_address is not None and (not isinstance(ray_address, str) or not ray_address):
+        raise DefinitionError(f"ray_address must be a non-empty string, not {ray_address!r}.")
     if queue is not None:
         check_queue_name(queue)
         if not isinstance(store, PostgresStore):
@@ -155,6 +149,26 @@ def build_app(
         raise DefinitionError(f"max_body_bytes must be a positive int, not {max_body_bytes!r}.")
     if not isinstance(heartbeat, (int, float)) or not 0 < heartbeat < float("inf"):
         raise DefinitionError(f"heartbeat must be a positive number of seconds, not {heartbeat!r}.")
+
+
+def build_app(
+    store: JobStore,
+    *,
+    flows: Iterable[Flow],
+    flows_dir: str | Path | None,
+    imports: Iterable[str],
+    auth: bool,
+    cors_origins: Iterable[str],
+    rate_limit: str | float | None,
+    max_body_bytes: int,
+    heartbeat: float,
+    resume_interrupted: bool,
+    queue: str | None,
+    ray_address: str | None,
+) -> FastAPI:
+    """:func:`routilux.server.create_app`, once the extra is known to be installed."""
+    served = collect_flows(flows, flows_dir=flows_dir, imports=imports)
+    _check_options(store, max_body_bytes, heartbeat, queue, ray_address)
     rate = parse_rate(rate_limit)
     tables = open_tables(store)
     hub = EventHub()
@@ -162,6 +176,8 @@ def build_app(
     counting = MetricsHooks(metrics)
     for flow in served.values():
         flow.store = store
+        if ray_address is not None:
+            flow.ray_address = ray_address
         if flow.keep_logs is None:  # GET /jobs/{job_id}/logs of the jobs run here.
             flow.keep_logs = True
         flow.add_hooks(hub)
