@@ -107,8 +107,9 @@ def conditions() -> st.SearchStrategy[Any]:
 @st.composite
 def routers(draw: st.DrawFn) -> Routine:
     router = ConditionalRouter()
-    names = draw(st.lists(NAMES, min_size=1, max_size=3, unique=True))
-    default = draw(st.one_of(st.none(), NAMES.filter(lambda n: n not in names)))
+    free = NAMES.filter(lambda n: n not in router.events)  # Not its own "output" event.
+    names = draw(st.lists(free, min_size=1, max_size=3, unique=True))
+    default = draw(st.one_of(st.none(), free.filter(lambda n: n not in names)))
     router.set_config(
         routes=[(name, draw(conditions())) for name in names],
         default_route=default,
