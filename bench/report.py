@@ -24,10 +24,12 @@ _SECONDARY_LABELS = {
     "timeouts": "handler timeouts",
     "ray_task_us": "µs per empty Ray task round trip (same process)",
     "overhead_us": "µs added by the strategy per delivery",
+    "takeover_max_s": "s longest takeover",
+    "ran_twice": "of the trials ran their in-flight delivery again",
 }
 
 #: Secondary figures shown without decimals.
-_WHOLE = {"peak_in_flight", "bytes_per_pending", "timeouts"}
+_WHOLE = {"peak_in_flight", "bytes_per_pending", "timeouts", "ran_twice"}
 
 
 def _stats(values: list[float]) -> dict[str, float]:

@@ -263,8 +263,10 @@ def run_kill_trials(trials: int) -> Result:
                 takeovers.append(seconds)
                 twice_total += twice
     mean = sum(takeovers) / len(takeovers)
-    counts = {"trials": trials, "completed": trials, "lost": 0, "ran_twice": twice_total}
-    secondary = {"takeover_max_s": max(takeovers)}
+    counts = {"trials": trials, "completed": trials, "lost": 0}
+    # How many trials ran their in-flight delivery again (it varies with where the
+    # kill lands): a figure beside the time, not a count every repetition must repeat.
+    secondary = {"takeover_max_s": max(takeovers), "ran_twice": float(twice_total)}
     return Result(mean, mean * 1e6, sum(takeovers), trials, counts, secondary)
 
 
